@@ -1,0 +1,12 @@
+# One image for worker, indexer, api, ui and the CPU generator. CPU torch only.
+FROM python:3.11-slim-bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        build-essential cmake tesseract-ocr poppler-utils libmagic1 libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+    && pip install --no-cache-dir -c constraints.txt . \
+    && pip uninstall -y torchvision torchaudio torchcodec || true
+ENV ASKDOCS_DATA_DIR=/data HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DO_NOT_TRACK=1
+VOLUME /data

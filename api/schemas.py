@@ -1,0 +1,90 @@
+"""HTTP shapes (pydantic lives at the edge only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    detail: object | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+class CollectionIn(BaseModel):
+    name: str = Field(pattern=COLLECTION_PATTERN, description="Letters, digits, _ . -")
+
+
+class CollectionOut(BaseModel):
+    name: str
+    documents: int
+    ready: int
+    embedding_model: str | None
+    index_generation: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    collection: str
+    name: str
+    content_type: str | None
+    size_bytes: int
+    status: str
+    error_code: str | None
+    error: str | None
+    pages: int | None
+    chunks: int | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    duplicate: bool = False
+
+
+class JobOut(BaseModel):
+    id: str
+    collection: str
+    created_at: datetime
+    total: int
+    counts: dict[str, int]
+    done: bool
+    documents: list[DocumentOut]
+
+
+class SearchIn(BaseModel):
+    collection: str = Field("default", pattern=COLLECTION_PATTERN)
+    query: str = Field(min_length=1, max_length=4000)
+    k: int = Field(5, ge=1, le=50)
+
+
+class PassageOut(BaseModel):
+    n: int
+    chunk_id: int
+    document_id: str
+    document_name: str
+    page: int | None
+    heading: str | None
+    score: float
+    text: str
+
+
+class SearchOut(BaseModel):
+    passages: list[PassageOut]
+
+
+class AskIn(BaseModel):
+    collection: str = Field("default", pattern=COLLECTION_PATTERN)
+    question: str = Field(min_length=1, max_length=4000)
+    k: int | None = Field(None, ge=1, le=20)
+
+
+class HealthOut(BaseModel):
+    status: str
+    components: dict[str, dict[str, object]]

@@ -1,0 +1,44 @@
+"""Celery application factory: JSON only, late acks, tasks routed by name to `ingest` and `index`."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from askdocs.settings import Settings
+
+PROCESS_TASK = "askdocs.ingest.process"
+APPLY_TASK = "askdocs.index.apply"
+REMOVE_TASK = "askdocs.index.remove"
+INGEST_QUEUE = "ingest"
+INDEX_QUEUE = "index"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("askdocs", broker=settings.redis_url)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=INGEST_QUEUE,
+        task_routes={
+            PROCESS_TASK: {"queue": INGEST_QUEUE},
+            "askdocs.index.*": {"queue": INDEX_QUEUE},
+        },
+        # Redis redelivers an unacked task after this long: keep it above the hard limit, or a
+        # long parse runs twice.
+        broker_transport_options={"visibility_timeout": settings.task_time_limit * 2 + 60},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+def enqueue(app: Celery, settings: Settings, task: str, document_id: str) -> None:
+    """Send a task by name with an id argument (never a payload) and an expiry."""
+    queue = INGEST_QUEUE if task == PROCESS_TASK else INDEX_QUEUE
+    app.send_task(task, args=[document_id], queue=queue, expires=settings.task_expires)

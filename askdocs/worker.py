@@ -1,0 +1,108 @@
+"""Entry point of the `worker` (queue ingest) and `indexer` (queue index) processes.
+
+    python -m askdocs.worker ingest|index
+
+The embedding model loads in each prefork child (``worker_process_init``), never in the parent:
+a model loaded before the fork hung the worker here (celery#3402).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from celery.signals import worker_process_init
+
+from askdocs.blobs import BlobStore
+from askdocs.catalog import Catalog
+from askdocs.celery_app import APPLY_TASK, INDEX_QUEUE, INGEST_QUEUE, create_celery, enqueue
+from askdocs.offline import go_offline
+from askdocs.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    role = args[0] if args else INGEST_QUEUE
+    if role not in (INGEST_QUEUE, INDEX_QUEUE):
+        raise SystemExit(f"usage: python -m askdocs.worker {INGEST_QUEUE}|{INDEX_QUEUE}")
+    go_offline()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings()
+    app = create_celery(settings)
+    app.set_default()
+    catalog = Catalog(settings.catalog_url).create()
+    catalog.engine.dispose()  # no pooled connection may cross the fork
+
+    from retrieval.embedding import Embedder, model_label
+
+    embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size, threads=1)
+    if role == INGEST_QUEUE:
+        import ingest.tasks  # noqa: F401  (registers the tasks)
+        from ingest.pipeline import IngestContext
+
+        app.askdocs_context = IngestContext(
+            settings=settings,
+            catalog=catalog,
+            blobs=BlobStore(settings.blob_dir),
+            embedder=embedder,
+            enqueue_index=lambda doc_id: enqueue(app, settings, APPLY_TASK, doc_id),
+        )
+
+        @worker_process_init.connect(weak=False)
+        def _load_model(**_kw: object) -> None:
+            catalog.engine.dispose(close=False)
+            embedder.load()
+
+        argv_ = [
+            "worker",
+            "-Q",
+            INGEST_QUEUE,
+            "-P",
+            "prefork",
+            "-c",
+            str(settings.worker_concurrency),
+            "--soft-time-limit",
+            str(settings.task_soft_time_limit),
+            "--time-limit",
+            str(settings.task_time_limit),
+        ]
+    else:
+        import retrieval.index_tasks  # noqa: F401
+        from retrieval.indexer import Indexer
+
+        # The indexer never embeds; it needs the model's dimension only: read it from the config.
+        app.askdocs_indexer = Indexer(
+            catalog,
+            settings.index_dir,
+            model_label(settings.embedding_model),
+            embedder_dim(settings),
+        )
+        argv_ = ["worker", "-Q", INDEX_QUEUE, "-P", "solo", "-c", "1"]
+    argv_ += [
+        "-n",
+        f"{role}-{os.getpid()}@%h",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    app.worker_main(argv=argv_)
+
+
+def embedder_dim(settings: Settings) -> int:
+    """The embedding dimension from the model's config, without loading torch."""
+    import json
+    from pathlib import Path
+
+    from retrieval.embedding import resolve_model_path
+
+    path = Path(resolve_model_path(settings.embedding_model))
+    for cfg in sorted(path.glob("*_Pooling/config.json")):
+        return int(json.loads(cfg.read_text())["word_embedding_dimension"])
+    return int(json.loads((path / "config.json").read_text())["hidden_size"])
+
+
+if __name__ == "__main__":
+    main()

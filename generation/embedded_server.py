@@ -1,0 +1,41 @@
+"""The command line of the embedded generator: llama-cpp-python's OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from generation.models import QWEN_05B, resolve
+
+MODEL_ALIAS = "askdocs-default"
+
+
+def server_command(
+    gguf: Path | None,
+    url: str,
+    model_cache: Path,
+    threads: int | None = None,
+    n_ctx: int = 4096,
+) -> list[str]:
+    """``python -m llama_cpp.server`` for the GGUF (default: the packaged, verified Qwen)."""
+    model = gguf if gguf is not None else resolve(QWEN_05B, model_cache)
+    parsed = urlparse(url)
+    return [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        MODEL_ALIAS,
+        "--host",
+        parsed.hostname or "127.0.0.1",
+        "--port",
+        str(parsed.port or 8010),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(threads or max(1, (os.cpu_count() or 2) // 2)),
+    ]

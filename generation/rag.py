@@ -1,0 +1,48 @@
+"""Answer a question from passages: build the prompt, stream the generator, resolve citations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from generation.citations import Citation, resolve, strip_invalid
+from generation.client import GeneratorClient
+from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
+from retrieval.types import ScoredChunk
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: list[Citation]
+    passages: list[ScoredChunk]
+    abstained: bool
+    invalid_markers: list[int] = field(default_factory=list)
+
+
+def answer(
+    question: str,
+    passages: Sequence[ScoredChunk],
+    client: GeneratorClient,
+    context_tokens: int = 1536,
+    max_tokens: int = 384,
+) -> Iterator[Token | Answer]:
+    """Yield ``Token`` pieces as they stream, then one final ``Answer``."""
+    used = select_passages(passages, context_tokens)
+    if not used:
+        yield Token(NOT_IN_DOCUMENTS)
+        yield Answer(NOT_IN_DOCUMENTS, [], [], abstained=True)
+        return
+    pieces: list[str] = []
+    for piece in client.stream_chat(build_messages(question, used), max_tokens=max_tokens):
+        pieces.append(piece)
+        yield Token(piece)
+    text = "".join(pieces).strip()
+    citations, invalid = resolve(text, used)
+    abstained = NOT_IN_DOCUMENTS.lower().rstrip(".") in text.lower()
+    yield Answer(strip_invalid(text, invalid), citations, list(used), abstained, invalid)

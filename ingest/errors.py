@@ -1,0 +1,37 @@
+"""Why a document could not be ingested, in words a person can act on."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """A permanent failure of one document. ``code`` is stable for the API; the message is for people."""
+
+    code = "ingest_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnsupportedFormat(IngestError):
+    code = "unsupported_format"
+
+
+class EmptyDocument(IngestError):
+    code = "empty_document"
+
+
+class EncryptedDocument(IngestError):
+    code = "encrypted"
+
+
+class CorruptDocument(IngestError):
+    code = "corrupt"
+
+
+class TooLarge(IngestError):
+    code = "too_large"
+
+
+class ParseTimeout(IngestError):
+    code = "timeout"

@@ -1,0 +1,17 @@
+"""Celery tasks of queue `index` (one process, concurrency 1): the only index writer."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from askdocs.celery_app import APPLY_TASK, REMOVE_TASK
+
+
+@shared_task(name=APPLY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def apply(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
+    self.app.askdocs_indexer.apply(document_id)
+
+
+@shared_task(name=REMOVE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def remove(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
+    self.app.askdocs_indexer.remove(document_id)

@@ -1,0 +1,101 @@
+"""The single writer of the vector indexes: makes pending chunks searchable, removes deleted ones.
+
+A document becomes ``ready`` in the same catalog transaction that bumps the collection's index
+generation, after the new index file is in place; a crash in between leaves vectors of a document
+that is not ready, which search filters out and a rerun replaces. Running a task twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from retrieval.index_store import collection_dir
+from retrieval.vector_index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+class Indexer:
+    def __init__(self, catalog: Catalog, index_dir: Path, model_label: str, dim: int) -> None:
+        self._catalog = catalog
+        self._index_dir = index_dir
+        self._model_label = model_label
+        self._dim = dim
+        self._open: dict[str, VectorIndex] = {}
+
+    def _index(self, collection: str) -> VectorIndex:
+        if collection not in self._open:
+            self._open[collection] = VectorIndex.load(
+                collection_dir(self._index_dir, collection), self._dim
+            )
+        return self._open[collection]
+
+    def _commit_generation(self, collection: str) -> None:
+        self._index(collection).save(collection_dir(self._index_dir, collection))
+
+    def apply(self, document_id: str) -> None:
+        """Add a document's pending vectors and flip it to ``ready``."""
+        with self._catalog.session() as s:
+            doc = s.get(Document, document_id)
+            if doc is None or doc.status != DocStatus.indexing:
+                log.info("apply %s: nothing to do (%s)", document_id, doc.status if doc else "gone")
+                return
+            coll = s.get(Collection, doc.collection_id)
+            assert coll is not None
+            if coll.embedding_model and coll.embedding_model != self._model_label:
+                doc.status = DocStatus.failed
+                doc.error_code = "model_mismatch"
+                doc.error = (
+                    f"collection {coll.id} was built with {coll.embedding_model}; this indexer "
+                    f"runs {self._model_label}. Re-embed the collection or use a new one."
+                )
+                return
+            collection = doc.collection_id
+            rows = s.execute(
+                select(Chunk.id, Chunk.vector).where(Chunk.document_id == document_id)
+            ).all()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+            len(rows), self._dim
+        )
+        self._index(collection).add(ids, vectors)
+        self._commit_generation(collection)
+        with self._catalog.session() as s:
+            doc = s.get(Document, document_id)
+            coll = s.get(Collection, collection)
+            assert coll is not None
+            if doc is None or doc.status != DocStatus.indexing:
+                return  # deleted meanwhile: its remove task takes the vectors out
+            doc.status = DocStatus.ready
+            coll.embedding_model = self._model_label
+            coll.embedding_dim = self._dim
+            coll.index_generation += 1
+
+    def remove(self, document_id: str) -> None:
+        """Take a deleted document's vectors out of the index, then its rows out of the catalog."""
+        with self._catalog.session() as s:
+            doc = s.get(Document, document_id)
+            if doc is None or doc.status != DocStatus.deleted:
+                return
+            collection = doc.collection_id
+            ids = np.array(
+                s.scalars(select(Chunk.id).where(Chunk.document_id == document_id)).all(),
+                dtype=np.int64,
+            )
+        if len(ids):
+            self._index(collection).remove(ids)
+            self._commit_generation(collection)
+        with self._catalog.session() as s:
+            doc = s.get(Document, document_id)
+            if doc is None or doc.status != DocStatus.deleted:
+                return
+            s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+            s.delete(doc)
+            coll = s.get(Collection, collection)
+            if coll is not None:
+                coll.index_generation += 1

@@ -1,0 +1,19 @@
+"""Domain objects of retrieval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A passage found for a query, with where it comes from."""
+
+    chunk_id: int
+    document_id: str
+    document_name: str
+    collection: str
+    text: str
+    page: int | None
+    heading: str | None
+    score: float

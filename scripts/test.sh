@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's second command: install what the tests need, lint, and run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh test
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"

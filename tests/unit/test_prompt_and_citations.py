@@ -1,0 +1,46 @@
+import pytest
+
+from generation.citations import cited_numbers, resolve, strip_invalid
+from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
+from retrieval.types import ScoredChunk
+
+pytestmark = pytest.mark.unit
+
+
+def passage(i: int, text: str = "text", page: int | None = 1) -> ScoredChunk:
+    return ScoredChunk(i, f"doc{i}", f"file{i}.pdf", "c", text, page, None, 1.0 / (i + 1))
+
+
+def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
+    msgs = build_messages("What is X?", [passage(1, "X is one."), passage(2, "Y.", page=None)])
+    assert len(msgs) == 1 and msgs[0]["role"] == "user"
+    body = msgs[0]["content"]
+    assert "[1] (file1.pdf, page 1)\nX is one." in body
+    assert "[2] (file2.pdf)\nY." in body
+    assert NOT_IN_DOCUMENTS in body
+    assert body.rstrip().endswith("Question: What is X?\nAnswer:")
+
+
+def test_select_passages_drops_whole_passages_by_rank():
+    ps = [passage(1, "a" * 300), passage(2, "b" * 3000), passage(3, "c" * 300)]
+    kept = select_passages(ps, budget=350, count_tokens=len)
+    assert [p.chunk_id for p in kept] == [1]
+    kept = select_passages(ps, budget=900, count_tokens=len)
+    assert [p.chunk_id for p in kept] == [1, 3]  # 2 does not fit; 3 still does
+    assert all(p.text in ("a" * 300, "c" * 300) for p in kept)
+
+
+def test_cited_numbers_forms():
+    assert cited_numbers("A [2]. B [1, 3]. C [2][4].") == [2, 1, 3, 4]
+    assert cited_numbers("no markers") == []
+
+
+def test_resolve_drops_markers_without_passage():
+    ps = [passage(1), passage(2)]
+    good, bad = resolve("Claim [1]. Other [5]. More [2, 7].", ps)
+    assert [c.number for c in good] == [1, 2]
+    assert good[0].document_name == "file1.pdf" and good[0].page == 1
+    assert bad == [5, 7]
+    assert (
+        strip_invalid("Claim [1]. Other [5]. More [2, 7].", bad) == "Claim [1]. Other . More [2]."
+    )

@@ -1,0 +1,134 @@
+"""askdocs web UI (Streamlit). Talks to the API over HTTP only: `streamlit run ui/app.py`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ui.client import ApiClient, ApiError  # noqa: E402
+
+ACTIVE = {"queued", "parsing", "embedding", "indexing"}
+ICONS = {
+    "queued": "⏳",
+    "parsing": "📄",
+    "embedding": "🧮",
+    "indexing": "🗂️",
+    "ready": "✅",
+    "failed": "❌",
+}
+
+st.set_page_config(page_title="askdocs", page_icon="📚", layout="wide")
+api = ApiClient.from_env()
+
+
+def sidebar() -> str:
+    st.sidebar.title("askdocs")
+    try:
+        names = [c["name"] for c in api.collections()]
+    except ApiError as e:
+        st.sidebar.error(str(e))
+        st.stop()
+    collection = st.sidebar.selectbox("Collection", names or ["default"], key="collection")
+    with st.sidebar.expander("New collection"):
+        name = st.text_input("Name", key="new_collection")
+        if st.button("Create") and name:
+            try:
+                api.create_collection(name)
+                st.rerun()
+            except ApiError as e:
+                st.error(str(e))
+    return str(collection)
+
+
+@st.fragment(run_every=2)
+def document_list(collection: str) -> None:
+    try:
+        docs = api.documents(collection)
+    except ApiError as e:
+        st.error(str(e))
+        return
+    if not docs:
+        st.info("No documents yet: upload some above.")
+        return
+    active = sum(d["status"] in ACTIVE for d in docs)
+    ready = sum(d["status"] == "ready" for d in docs)
+    st.progress(ready / len(docs), text=f"{ready} of {len(docs)} ready, {active} in progress")
+    rows = [
+        {
+            "": ICONS.get(d["status"], ""),
+            "name": d["name"],
+            "status": d["status"],
+            "pages": d["pages"],
+            "chunks": d["chunks"],
+            "error": d["error"] or "",
+            "id": d["id"][:12],
+        }
+        for d in docs
+    ]
+    st.dataframe(rows, use_container_width=True, hide_index=True)
+
+
+def documents_tab(collection: str) -> None:
+    with st.form("upload", clear_on_submit=True):
+        files = st.file_uploader("Add documents", accept_multiple_files=True)
+        if st.form_submit_button("Upload") and files:
+            try:
+                job = api.upload(collection, [(f.name, f.getvalue(), f.type) for f in files])
+                st.success(f"Queued {job['total']} file(s)")
+            except ApiError as e:
+                st.error(str(e))
+    document_list(collection)
+
+
+def show_sources(done: dict) -> None:
+    for c in done.get("citations", []):
+        page = f", page {c['page']}" if c["page"] is not None else ""
+        with st.expander(f"[{c['number']}] {c['document_name']}{page}"):
+            st.markdown(c["passage"])
+
+
+def ask_tab(collection: str) -> None:
+    history = st.session_state.setdefault("history", [])
+    if st.button("New conversation"):
+        history.clear()
+    for turn in history:
+        with st.chat_message(turn["role"]):
+            st.markdown(turn["content"])
+            if turn.get("done"):
+                show_sources(turn["done"])
+    question = st.chat_input("Ask a question about your documents")
+    if not question:
+        return
+    history.append({"role": "user", "content": question})
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"):
+        final: dict = {}
+
+        def tokens():  # type: ignore[no-untyped-def]
+            for event, data in api.ask(collection, question):
+                if event == "token":
+                    yield data["text"]
+                elif event == "done":
+                    final.update(data)
+                elif event == "error":
+                    raise ApiError(data["message"])
+
+        try:
+            st.write_stream(tokens())
+        except ApiError as e:
+            st.error(str(e))
+            return
+        show_sources(final)
+    history.append({"role": "assistant", "content": final.get("answer", ""), "done": final})
+
+
+collection = sidebar()
+ask, docs = st.tabs(["Ask", "Documents"])
+with ask:
+    ask_tab(collection)
+with docs:
+    documents_tab(collection)

@@ -1,0 +1,89 @@
+"""The UI's only way to askdocs: its HTTP API."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """An API error, with the envelope's message ready to show a person."""
+
+
+def _raise_for(resp: httpx.Response) -> None:
+    if resp.status_code < 400:
+        return
+    try:
+        err = resp.json()["error"]
+        raise ApiError(f"{err['message']} ({err['type']}, HTTP {resp.status_code})")
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(f"HTTP {resp.status_code}: {resp.text[:300]}") from None
+
+
+@dataclass
+class ApiClient:
+    base_url: str
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> ApiClient:
+        return cls(os.environ.get("ASKDOCS_API_URL", "http://127.0.0.1:8000"))
+
+    def _req(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            resp = httpx.request(method, self.base_url + path, timeout=self.timeout, **kw)
+        except httpx.HTTPError as e:
+            raise ApiError(f"the askdocs API at {self.base_url} is unreachable: {e}") from e
+        _raise_for(resp)
+        return resp.json()
+
+    def health(self) -> dict[str, Any]:
+        return self._req("GET", "/health")
+
+    def collections(self) -> list[dict[str, Any]]:
+        return self._req("GET", "/collections")
+
+    def create_collection(self, name: str) -> dict[str, Any]:
+        return self._req("POST", "/collections", json={"name": name})
+
+    def documents(self, collection: str) -> list[dict[str, Any]]:
+        return self._req("GET", "/documents", params={"collection": collection})
+
+    def upload(self, collection: str, files: list[tuple[str, bytes, str | None]]) -> dict[str, Any]:
+        parts = [
+            ("files", (name, data, ctype or "application/octet-stream"))
+            for name, data, ctype in files
+        ]
+        return self._req("POST", "/documents", data={"collection": collection}, files=parts)
+
+    def delete_document(self, document_id: str) -> dict[str, Any]:
+        return self._req("DELETE", f"/documents/{document_id}")
+
+    def ask(self, collection: str, question: str) -> Iterator[tuple[str, Any]]:
+        """(event, data) pairs of the answer stream: sources, token..., done | error."""
+        try:
+            with httpx.stream(
+                "POST",
+                self.base_url + "/ask",
+                json={"collection": collection, "question": question},
+                timeout=300,
+            ) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    _raise_for(resp)
+                event, data = "message", []
+                for line in resp.iter_lines():
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif line == "" and data:
+                        yield event, json.loads("\n".join(data))
+                        event, data = "message", []
+        except httpx.HTTPError as e:
+            raise ApiError(f"the askdocs API at {self.base_url} is unreachable: {e}") from e
