@@ -368,6 +368,7 @@ def create_app(settings: Settings) -> FastAPI:
                                 "abstained": ev.abstained,
                                 "citations": [asdict(c) for c in ev.citations],
                                 "invalid_markers": ev.invalid_markers,
+                                "inferred_markers": ev.inferred_markers,
                             },
                         )
                     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -64,6 +65,13 @@ def up() -> None:
     go_offline()
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def _interrupt(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM/SIGHUP stop everything too, like Ctrl-C, so no child outlives us.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     sup = Supervisor(settings.data_dir / "logs", echo=console.print)
     t0 = time.monotonic()
     try:

@@ -44,6 +44,77 @@ def resolve(answer: str, passages: Sequence[ScoredChunk]) -> tuple[list[Citation
     return good, bad
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+_STOP = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "by",
+        "for",
+        "with",
+        "as",
+        "at",
+        "it",
+        "its",
+        "this",
+        "that",
+        "from",
+        "what",
+        "which",
+        "who",
+        "how",
+    ]
+)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def attach_missing(
+    answer: str, passages: Sequence[ScoredChunk], min_overlap: float = 0.6
+) -> tuple[str, list[int]]:
+    """Give a marker to each sentence that has none but whose words come from one passage.
+
+    Small models often answer correctly without markers; a sentence whose content words are mostly
+    in passage n gets [n] (returned as inferred). Sentences that match no passage stay unmarked.
+    """
+    if not passages:
+        return answer, []
+    vocab = [_words(p.text) for p in passages]
+    out, inferred, pos = [], [], 0
+    for m in _SENTENCE.finditer(answer):
+        out.append(answer[pos : m.end()])
+        pos = m.end()
+        sentence = m.group(0)
+        words = _words(sentence)
+        if _MARKER.search(sentence) or len(words) < 2:
+            continue
+        scores = [len(words & v) / len(words) for v in vocab]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        if scores[best] >= min_overlap:
+            stripped = out[-1].rstrip()
+            end = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
+            body = stripped[:-1] if end else stripped
+            out[-1] = f"{body} [{best + 1}]{end}" + out[-1][len(stripped) :]
+            inferred.append(best + 1)
+    out.append(answer[pos:])
+    return "".join(out), inferred
+
+
 def strip_invalid(answer: str, invalid: Sequence[int]) -> str:
     """Remove markers that cite no passage, so the reader never sees a dangling [n]."""
     if not invalid:

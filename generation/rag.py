@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from generation.citations import Citation, resolve, strip_invalid
+from generation.citations import Citation, attach_missing, resolve, strip_invalid
 from generation.client import GeneratorClient
 from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
 from retrieval.types import ScoredChunk
@@ -23,6 +23,9 @@ class Answer:
     passages: list[ScoredChunk]
     abstained: bool
     invalid_markers: list[int] = field(default_factory=list)
+    inferred_markers: list[int] = field(
+        default_factory=list
+    )  # added by word overlap, not the model
 
 
 def answer(
@@ -43,6 +46,9 @@ def answer(
         pieces.append(piece)
         yield Token(piece)
     text = "".join(pieces).strip()
-    citations, invalid = resolve(text, used)
     abstained = NOT_IN_DOCUMENTS.lower().rstrip(".") in text.lower()
-    yield Answer(strip_invalid(text, invalid), citations, list(used), abstained, invalid)
+    inferred: list[int] = []
+    if not abstained:
+        text, inferred = attach_missing(text, used)
+    citations, invalid = resolve(text, used)
+    yield Answer(strip_invalid(text, invalid), citations, list(used), abstained, invalid, inferred)

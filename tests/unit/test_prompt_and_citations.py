@@ -1,6 +1,6 @@
 import pytest
 
-from generation.citations import cited_numbers, resolve, strip_invalid
+from generation.citations import attach_missing, cited_numbers, resolve, strip_invalid
 from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
 from retrieval.types import ScoredChunk
 
@@ -15,10 +15,12 @@ def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
     msgs = build_messages("What is X?", [passage(1, "X is one."), passage(2, "Y.", page=None)])
     assert len(msgs) == 1 and msgs[0]["role"] == "user"
     body = msgs[0]["content"]
-    assert "[1] (file1.pdf, page 1)\nX is one." in body
-    assert "[2] (file2.pdf)\nY." in body
+    assert "[1] (from file1.pdf, page 1)\nX is one." in body
+    assert "[2] (from file2.pdf)\nY." in body
     assert NOT_IN_DOCUMENTS in body
-    assert body.rstrip().endswith("Question: What is X?\nAnswer:")
+    assert body.startswith("Question: What is X?") and body.rstrip().endswith(
+        "Question: What is X?"
+    )
 
 
 def test_select_passages_drops_whole_passages_by_rank():
@@ -44,3 +46,22 @@ def test_resolve_drops_markers_without_passage():
     assert (
         strip_invalid("Claim [1]. Other [5]. More [2, 7].", bad) == "Claim [1]. Other . More [2]."
     )
+
+
+def test_attach_missing_marks_sentences_taken_from_one_passage():
+    ps = [
+        passage(1, "The widget count is 34 on page two."),
+        passage(2, "Freedonia's capital is Fredville."),
+    ]
+    text, inferred = attach_missing(
+        "The widget count is 34. Fredville is the capital of Freedonia.", ps
+    )
+    assert text == "The widget count is 34 [1]. Fredville is the capital of Freedonia [2]."
+    assert inferred == [1, 2]
+
+
+def test_attach_missing_leaves_marked_and_unsupported_sentences_alone():
+    ps = [passage(1, "The widget count is 34.")]
+    text, inferred = attach_missing("Widgets number 34 [1]. Bananas grow on trees.", ps)
+    assert text == "Widgets number 34 [1]. Bananas grow on trees."
+    assert inferred == []

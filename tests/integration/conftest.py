@@ -1,0 +1,155 @@
+"""The real stack for integration tests: `askdocs up` itself, as a user runs it, on free ports, with a
+scratch data dir, the machine's Redis (a database number of its own, flushed) or one it starts, a real
+Celery worker and indexer, the API on uvicorn, the UI, and the packaged llama.cpp model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+TEST_REDIS_DB = 13
+READY_LINE = "askdocs is ready"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.3):  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def processes_with_marker(marker: str) -> list[str]:
+    found = []
+    for env_file in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in env_file.read_bytes():
+                cmd = (env_file.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{env_file.parent.name}: {cmd[:150]}")
+        except OSError:
+            continue
+    return found
+
+
+@dataclass
+class Stack:
+    api_url: str
+    ui_url: str
+    data_dir: Path
+    env: dict[str, str]
+    log: Path
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        exe = Path(sys.executable).parent / "askdocs"
+        return subprocess.run(
+            [str(exe), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data = tmp_path_factory.mktemp("askdocs-data")
+    machine = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+    try:
+        redis.Redis.from_url(machine, socket_connect_timeout=1).flushdb()
+        redis_url = machine
+    except redis.RedisError:
+        redis_url = f"redis://127.0.0.1:{free_port()}/0"  # `askdocs up` starts one
+    api_port, ui_port, gen_port = free_port(), free_port(), free_port()
+    marker = f"askdocs-test-{uuid.uuid4()}"
+    env = {
+        **os.environ,
+        "ASKDOCS_DATA_DIR": str(data),
+        "ASKDOCS_REDIS_URL": redis_url,
+        "ASKDOCS_API_PORT": str(api_port),
+        "ASKDOCS_API_URL": f"http://127.0.0.1:{api_port}",
+        "ASKDOCS_UI_PORT": str(ui_port),
+        "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{gen_port}/v1",
+        "ASKDOCS_GENERATOR_THREADS": "1",
+        "ASKDOCS_WORKER_CONCURRENCY": "1",
+        "ASKDOCS_TEST_MARKER": marker,
+    }
+    log = data / "up.log"
+    exe = Path(sys.executable).parent / "askdocs"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(exe), "up"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"askdocs up exited {proc.returncode}:\n{log.read_text()}")
+        return READY_LINE in log.read_text()
+
+    try:
+        wait_for(ready, 600, "askdocs up to report ready", interval=0.5)
+        yield Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", data, env, log)
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    assert proc.returncode == 0, log.read_text()
+    # stop_all has waited for each group; allow the kernel a moment to reap, then nothing may remain
+    try:
+        wait_for(lambda: not processes_with_marker(marker), 10, "every child to exit")
+    except AssertionError:
+        raise AssertionError(f"left running: {processes_with_marker(marker)}") from None
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=120) as client:
+        yield client
+
+
+def wait_job(api: httpx.Client, job_id: str, timeout: float = 300) -> dict:
+    def done() -> dict | None:
+        job = api.get(f"/jobs/{job_id}").json()
+        return job if job["done"] else None
+
+    return wait_for(done, timeout, f"job {job_id} to finish")
+
+
+def make_pdf(path: Path, pages: list[str]) -> Path:
+    """A real text PDF with one heading and one paragraph per page (reportlab)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for i, text in enumerate(pages, start=1):
+        c.setFont("Helvetica-Bold", 16)
+        c.drawString(72, 770, f"Section {i}")
+        c.setFont("Helvetica", 11)
+        c.drawString(72, 740, text)
+        c.showPage()
+    c.save()
+    return path

@@ -1,0 +1,192 @@
+"""The whole path on real parts: upload -> worker -> indexer -> search -> streamed, cited answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Stack, make_pdf, wait_for, wait_job
+
+pytestmark = pytest.mark.integration
+
+FREEDONIA = "# Freedonia guide\n\n## Geography\n\nThe capital of Freedonia is Fredville. It lies on three rivers.\n"
+CODE_TXT = "Operations handbook.\n\nThe vault access code is 4471 and it changes every Monday.\n"
+PDF_PAGES = [
+    "The annual widget count was 17 thousand units.",
+    "The lighthouse keeper of Port Aubrey is named Ingrid Solberg.",
+    "Shipping costs rose by nine percent in the third quarter.",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("corpus")
+    (d / "freedonia.md").write_text(FREEDONIA)
+    (d / "handbook.txt").write_text(CODE_TXT)
+    make_pdf(d / "report.pdf", PDF_PAGES)
+    return d
+
+
+def upload(api: httpx.Client, collection: str, files: dict[str, bytes]) -> dict:
+    resp = api.post(
+        "/documents",
+        data={"collection": collection},
+        files=[("files", (name, data)) for name, data in files.items()],
+    )
+    assert resp.status_code == 202, resp.text
+    return resp.json()
+
+
+@pytest.fixture(scope="module")
+def e2e(api: httpx.Client, corpus: Path) -> dict:
+    job = upload(api, "e2e", {p.name: p.read_bytes() for p in sorted(corpus.iterdir())})
+    assert job["total"] == 3
+    return wait_job(api, job["id"])
+
+
+def sse(resp: httpx.Response) -> list[tuple[str, dict]]:
+    events, event, data = [], "message", []
+    for line in resp.iter_lines():
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "" and data:
+            events.append((event, json.loads("\n".join(data))))
+            event, data = "message", []
+    return events
+
+
+def test_txt_md_pdf_go_queued_to_ready(e2e: dict) -> None:
+    docs = {d["name"]: d for d in e2e["documents"]}
+    assert e2e["counts"] == {"ready": 3}
+    assert all(d["chunks"] >= 1 and d["error"] is None for d in docs.values())
+    assert docs["report.pdf"]["pages"] == 3
+    assert docs["report.pdf"]["attempts"] == 1
+
+
+def test_search_finds_the_right_page(api: httpx.Client, e2e: dict) -> None:
+    resp = api.post("/search", json={"collection": "e2e", "query": "Who keeps the lighthouse?"})
+    top = resp.json()["passages"][0]
+    assert top["document_name"] == "report.pdf" and top["page"] == 2
+    assert "Ingrid Solberg" in top["text"]
+    assert top["heading"] == "Section 2"
+
+
+def test_ask_streams_an_answer_that_cites_the_right_document(api: httpx.Client, e2e: dict) -> None:
+    with api.stream(
+        "POST", "/ask", json={"collection": "e2e", "question": "What is the capital of Freedonia?"}
+    ) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        events = sse(resp)
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "sources" and kinds[-1] == "done"
+    assert kinds.count("token") >= 2  # streamed in pieces, not one blob
+    done = events[-1][1]
+    assert "Fredville" in done["answer"]
+    assert done["citations"], done
+    assert {c["document_name"] for c in done["citations"]} == {"freedonia.md"}
+
+
+def test_ask_cites_the_pdf_page(api: httpx.Client, e2e: dict) -> None:
+    with api.stream(
+        "POST",
+        "/ask",
+        json={
+            "collection": "e2e",
+            "question": "What is the name of the lighthouse keeper of Port Aubrey?",
+        },
+    ) as resp:
+        done = sse(resp)[-1][1]
+    assert "Ingrid" in done["answer"]
+    assert [(c["document_name"], c["page"]) for c in done["citations"]] == [("report.pdf", 2)]
+
+
+def test_same_bytes_again_is_no_new_work(api: httpx.Client, e2e: dict, corpus: Path) -> None:
+    job = upload(api, "e2e", {"copy.md": (corpus / "freedonia.md").read_bytes()})
+    (doc,) = job["documents"]
+    assert doc["duplicate"] is True and doc["status"] == "ready" and doc["attempts"] == 1
+    assert doc["name"] == "freedonia.md"
+
+
+def test_bad_files_fail_alone_with_a_reason(api: httpx.Client) -> None:
+    job = upload(
+        api,
+        "bad",
+        {
+            "broken.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage without xref\n",
+            "empty.txt": b"",
+            "fine.txt": b"The fine document says the harbour opens at dawn.",
+        },
+    )
+    docs = {d["name"]: d for d in wait_job(api, job["id"])["documents"]}
+    assert docs["fine.txt"]["status"] == "ready"
+    for name in ("broken.pdf", "empty.txt"):
+        assert docs[name]["status"] == "failed", docs[name]
+        assert docs[name]["error"] and name in docs[name]["error"]
+    assert docs["empty.txt"]["error_code"] == "empty_document"
+    # the worker survived: later work still gets done
+    job = upload(api, "bad", {"after.txt": b"After the failures the worker still runs."})
+    assert wait_job(api, job["id"])["counts"] == {"ready": 1}
+
+
+def test_delete_hides_at_once_and_leaves_the_index(api: httpx.Client) -> None:
+    job = upload(api, "del", {"secret.txt": b"The submarine is painted bright orange."})
+    (doc,) = wait_job(api, job["id"])["documents"]
+    query = {"collection": "del", "query": "What colour is the submarine?"}
+    assert api.post("/search", json=query).json()["passages"][0]["document_id"] == doc["id"]
+    gen_before = next(c for c in api.get("/collections").json() if c["name"] == "del")[
+        "index_generation"
+    ]
+    assert api.delete(f"/documents/{doc['id']}").status_code == 202
+    assert api.post("/search", json=query).json()["passages"] == []
+    assert api.get(f"/documents/{doc['id']}").status_code == 404
+
+    def removed() -> bool:
+        coll = next(c for c in api.get("/collections").json() if c["name"] == "del")
+        return coll["index_generation"] > gen_before and coll["documents"] == 0
+
+    wait_for(removed, 60, "the indexer to remove the vectors")
+
+
+def test_errors_share_one_envelope(api: httpx.Client) -> None:
+    r = api.get("/documents/does-not-exist")
+    assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
+    r = api.post("/collections", json={"name": "../etc"})
+    assert r.status_code == 422 and r.json()["error"]["type"] == "validation_error"
+    r = api.post("/ask", json={"collection": "nope", "question": "hi"})
+    assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
+
+
+def test_health_reports_every_component(api: httpx.Client) -> None:
+    health = api.get("/health").json()
+    assert health["status"] == "ok", health
+    assert health["components"]["generator"]["models"]
+
+
+def test_ui_is_served(stack: Stack) -> None:
+    assert httpx.get(stack.ui_url + "/_stcore/health").text == "ok"
+    assert "<title>" in httpx.get(stack.ui_url).text
+
+
+def test_cli_ingest_ask_status(stack: Stack, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "bees.txt").write_text("Bees in the Norwood apiary produce heather honey.")
+    (folder / "tides.md").write_text("# Tides\n\nHigh tide at Kelp Point is at 6 pm.")
+    out = stack.cli("ingest", str(folder), "--collection", "cli")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 ready, 0 failed" in out.stdout
+    out = stack.cli("ask", "What do the bees in the Norwood apiary produce?", "-c", "cli")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "honey" in out.stdout.lower()
+    assert "Sources:" in out.stdout and "bees.txt" in out.stdout
+    out = stack.cli("status")
+    assert out.returncode == 0 and "askdocs: ok" in out.stdout
+    assert "cli" in out.stdout
+    out = stack.cli("ingest", str(folder / "tides.md"), "-c", "cli", "--no-wait")
+    assert out.returncode == 0 and "queued 1 file(s)" in out.stdout
