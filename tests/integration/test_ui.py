@@ -1,0 +1,58 @@
+"""The Streamlit page, run by Streamlit's AppTest against the real API of the test stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.integration.conftest import Stack, wait_job
+
+pytestmark = pytest.mark.integration
+APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def ui_collection(api: httpx.Client) -> str:
+    resp = api.post(
+        "/documents",
+        data={"collection": "ui"},
+        files=[("files", ("orchard.txt", b"The Hollowell orchard grows Bramley apples."))],
+    )
+    wait_job(api, resp.json()["id"])
+    return "ui"
+
+
+def app(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("ASKDOCS_API_URL", stack.api_url)
+    at = AppTest.from_file(APP, default_timeout=120)
+    return at
+
+
+def test_documents_tab_lists_states(stack: Stack, ui_collection: str, monkeypatch) -> None:
+    at = app(stack, monkeypatch).run()
+    assert not at.exception
+    at.sidebar.selectbox[0].select(ui_collection).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    row = table[table["name"] == "orchard.txt"].iloc[0]
+    assert row["status"] == "ready" and row["chunks"] >= 1
+
+
+def test_ask_tab_streams_answer_with_sources(stack: Stack, ui_collection: str, monkeypatch) -> None:
+    at = app(stack, monkeypatch).run()
+    at.sidebar.selectbox[0].select(ui_collection).run()
+    at.chat_input[0].set_value("What kind of apples does the Hollowell orchard grow?").run()
+    assert not at.exception
+    answer = at.chat_message[1].markdown[0].value
+    assert "Bramley" in answer
+    assert any("orchard.txt" in e.label for e in at.expander)
+
+
+def test_api_down_shows_a_readable_error(monkeypatch) -> None:
+    monkeypatch.setenv("ASKDOCS_API_URL", "http://127.0.0.1:9")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "unreachable" in at.sidebar.error[0].value
