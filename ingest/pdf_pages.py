@@ -1,0 +1,44 @@
+"""The one wrapper of pypdf: page count, encryption, and single pages cut out for OCR."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+from pypdf.errors import PdfReadError
+
+from ingest.errors import CorruptDocument, EncryptedDocument
+
+
+def open_pdf(path: Path, name: str) -> PdfReader:
+    """A reader for ``path``; raises a readable error for encrypted or unreadable files."""
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EncryptedDocument(f"{name} is encrypted: remove the password and upload again")
+        _ = len(reader.pages)
+    except EncryptedDocument:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError) as e:
+        raise CorruptDocument(f"{name} is not a readable PDF ({e}); is the file damaged?") from e
+    except Exception as e:  # pypdf raises a few others on broken files
+        if "encrypt" in str(e).lower() or "password" in str(e).lower():
+            raise EncryptedDocument(
+                f"{name} is encrypted: remove the password and upload again"
+            ) from e
+        raise CorruptDocument(f"{name} is not a readable PDF ({e}); is the file damaged?") from e
+    return reader
+
+
+@contextmanager
+def single_page(reader: PdfReader, page: int) -> Iterator[Path]:
+    """A temporary one-page PDF holding page ``page`` (1-based) of ``reader``."""
+    writer = PdfWriter()
+    writer.add_page(reader.pages[page - 1])
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as tmp:
+        writer.write(tmp)
+        tmp.flush()
+        yield Path(tmp.name)
