@@ -25,7 +25,7 @@ UPLOAD_BATCH = 16
 
 
 def _client(settings: Settings, timeout: float = 60.0) -> httpx.Client:
-    return httpx.Client(base_url=settings.api_url, timeout=timeout)
+    return httpx.Client(base_url=settings.api_base, timeout=timeout)
 
 
 def _fail(resp: httpx.Response) -> None:
@@ -79,7 +79,7 @@ def up() -> None:
         redis_svc = stack.redis(settings) if settings.start_redis else None
         if redis_svc:
             sup.start(redis_svc)
-        if settings.start_generator:
+        if settings.start_generator and not stack.generator_answers(settings):
             sup.start(stack.generator(settings))
         sup.start(stack.worker(settings, "ingest"))
         sup.start(stack.worker(settings, "index"))
@@ -88,7 +88,7 @@ def up() -> None:
         console.print(
             f"\n[bold green]askdocs is ready[/bold green] in {time.monotonic() - t0:.0f} s\n"
             f"  UI:  http://127.0.0.1:{settings.ui_port}\n"
-            f"  API: {settings.api_url}  (OpenAPI at {settings.api_url}/docs)\n"
+            f"  API: {settings.api_base}  (OpenAPI at {settings.api_base}/docs)\n"
             "Press Ctrl-C to stop."
         )
         sup.watch()
@@ -224,7 +224,7 @@ def status() -> None:
             health = http.get("/health").json()
             colls = http.get("/collections").json()
     except httpx.HTTPError as e:
-        console.print(f"[red]API at {settings.api_url} unreachable:[/red] {e}")
+        console.print(f"[red]API at {settings.api_base} unreachable:[/red] {e}")
         raise typer.Exit(2) from None
     console.print(f"askdocs: {health['status']}")
     for name, comp in health["components"].items():

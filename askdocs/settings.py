@@ -62,18 +62,26 @@ class Settings(BaseSettings):
     generator_gguf: Path | None = Field(
         None, description="GGUF for the embedded server; default: the packaged Qwen2.5 0.5B."
     )
-    generator_threads: int | None = Field(None, description="Threads of the embedded server.")
+    generator_threads: int | None = Field(
+        None, description="Threads of the embedded server; default: all cores."
+    )
     generator_ctx: int = Field(4096, description="Context length of the embedded server.")
 
     # HTTP
     api_host: str = Field("127.0.0.1", description="Where the API listens.")
     api_port: int = Field(8000, description="API port.")
-    api_url: str = Field("http://127.0.0.1:8000", description="Where the UI and CLI find the API.")
+    api_url: str | None = Field(
+        None, description="Where the UI and CLI find the API; default: this machine's API port."
+    )
     ui_port: int = Field(8501, description="Streamlit port.")
 
     @property
     def catalog_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+
+    @property
+    def api_base(self) -> str:
+        return (self.api_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
 
     @property
     def blob_dir(self) -> Path:

@@ -45,6 +45,11 @@ def redis(settings: Settings) -> Service | None:
     )
 
 
+def generator_answers(settings: Settings) -> bool:
+    """A generator (vLLM, or one started earlier) already serves at the configured URL."""
+    return http_ok(settings.generator_url.rstrip("/") + "/models")()
+
+
 def generator(settings: Settings, gguf: Path | None = None) -> Service:
     from generation.embedded_server import server_command
 
@@ -112,7 +117,7 @@ def ui(settings: Settings) -> Service:
             "--global.developmentMode",
             "false",
         ],
-        env={**settings_env(settings), "PYTHONPATH": str(ROOT)},
+        env={**settings_env(settings), "ASKDOCS_API_URL": settings.api_base},
         ready=http_ok(f"http://127.0.0.1:{settings.ui_port}/_stcore/health"),
         ready_timeout=120,
     )

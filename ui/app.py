@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ui.client import ApiClient, ApiError  # noqa: E402
+from ui.client import ApiClient, ApiError
 
 ACTIVE = {"queued", "parsing", "embedding", "indexing"}
 ICONS = {

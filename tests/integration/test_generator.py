@@ -1,0 +1,58 @@
+"""The generator client against a real llama.cpp server (SmolLM2: any GGUF is one setting away)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from askdocs.settings import Settings
+from askdocs.stack import generator
+from askdocs.supervisor import Supervisor
+from generation.client import GeneratorClient, GeneratorUnavailable
+from generation.models import SMOLLM2_135M, resolve
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def smollm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("gen")
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    settings = Settings(
+        data_dir=tmp,
+        generator_url=url,
+        generator_threads=1,
+        generator_ctx=1024,
+        generator_gguf=resolve(SMOLLM2_135M, tmp),
+    )
+    sup = Supervisor(tmp / "logs", echo=lambda _m: None)
+    try:
+        sup.start(generator(settings))
+        yield url
+    finally:
+        sup.stop_all()
+
+
+def test_client_lists_models_and_streams(smollm_url: str) -> None:
+    client = GeneratorClient(smollm_url)
+    assert client.models() == ["askdocs-default"]
+    pieces = list(client.stream_chat([{"role": "user", "content": "Say hello."}], max_tokens=16))
+    assert len(pieces) >= 2 and "".join(pieces).strip()
+
+
+def test_unreachable_generator_is_a_clear_error() -> None:
+    client = GeneratorClient(f"http://127.0.0.1:{free_port()}/v1", timeout=2)
+    with pytest.raises(GeneratorUnavailable, match="unavailable"):
+        client.models()
+
+
+def test_packaged_model_checksum_is_enforced(tmp_path) -> None:
+    from dataclasses import replace
+
+    from generation.models import ModelFileError
+
+    wrong = replace(SMOLLM2_135M, sha256="0" * 64)
+    with pytest.raises(ModelFileError, match="refusing"):
+        resolve(wrong, tmp_path)
