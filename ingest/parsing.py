@@ -103,17 +103,30 @@ def _to_blocks(elements: list[Any]) -> list[Block]:
     return blocks
 
 
-def _is_pdf(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(5) == b"%PDF-"
+def _detect(path: Path) -> str:
+    """unstructured's partitioner for the file, from its bytes (libmagic), not its name."""
+    from unstructured.file_utils.filetype import detect_filetype
+
+    _unstructured()
+    try:
+        return str(detect_filetype(file_path=str(path)).partitioner_shortname or "unknown")
+    except Exception:  # noqa: BLE001 - an undetectable type is reported as unsupported below
+        return "unknown"
 
 
 def parse(path: Path, name: str, ocr: bool = True) -> ParsedDocument:
     """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on."""
     pages: int | None = None
+    kind = _detect(path)
     try:
-        if _is_pdf(path):
+        if kind == "pdf":
             elements, pages = _parse_pdf(path, name, ocr)
+        elif kind == "image":
+            if not (ocr and ocr_available()):
+                raise UnsupportedFormat(
+                    f"{name} is an image and OCR is unavailable: install tesseract-ocr"
+                )
+            elements = _partition(path, name, "ocr_only")
         else:
             elements = _partition(path, name, "fast")
     except IngestError:
