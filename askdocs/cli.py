@@ -69,7 +69,9 @@ def up() -> None:
     def _interrupt(_sig: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    # SIGTERM/SIGHUP stop everything too, like Ctrl-C, so no child outlives us.
+    # Ctrl-C even when started from a shell that ignored SIGINT for background jobs; SIGTERM and
+    # SIGHUP stop everything too, so no child outlives us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     sup = Supervisor(settings.data_dir / "logs", echo=console.print)

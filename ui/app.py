@@ -54,7 +54,6 @@ def document_list(collection: str) -> None:
     st.progress(ready / len(docs), text=f"{ready} of {len(docs)} ready, {active} in progress")
     rows = [
         {
-            "": ICONS.get(d["status"], ""),
             "name": d["name"],
             "status": d["status"],
             "pages": d["pages"],
@@ -73,7 +72,9 @@ def documents_tab(collection: str) -> None:
         if st.form_submit_button("Upload") and files:
             try:
                 job = api.upload(collection, [(f.name, f.getvalue(), f.type) for f in files])
-                st.success(f"Queued {job['total']} file(s)")
+                dup = sum(d["duplicate"] for d in job["documents"])
+                msg = f"Queued {job['total'] - dup} file(s)"
+                st.success(msg + (f"; {dup} already in this collection" if dup else ""))
             except ApiError as e:
                 st.error(str(e))
     document_list(collection)
@@ -90,18 +91,20 @@ def ask_tab(collection: str) -> None:
     history = st.session_state.setdefault("history", [])
     if st.button("New conversation"):
         history.clear()
-    for turn in history:
-        with st.chat_message(turn["role"]):
-            st.markdown(turn["content"])
-            if turn.get("done"):
-                show_sources(turn["done"])
+    messages = st.container()  # above the input box, which is drawn next
     question = st.chat_input("Ask a question about your documents")
+    with messages:
+        for turn in history:
+            with st.chat_message(turn["role"]):
+                st.markdown(turn["content"])
+                if turn.get("done"):
+                    show_sources(turn["done"])
     if not question:
         return
     history.append({"role": "user", "content": question})
-    with st.chat_message("user"):
+    with messages, st.chat_message("user"):
         st.markdown(question)
-    with st.chat_message("assistant"):
+    with messages, st.chat_message("assistant"):
         final: dict = {}
 
         def tokens():  # type: ignore[no-untyped-def]

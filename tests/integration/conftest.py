@@ -117,7 +117,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
-    assert proc.returncode == 0, log.read_text()
+    assert proc.returncode == 0, f"askdocs up exited {proc.returncode}:\n{log.read_text()}"
     # stop_all has waited for each group; allow the kernel a moment to reap, then nothing may remain
     try:
         wait_for(lambda: not processes_with_marker(marker), 10, "every child to exit")
