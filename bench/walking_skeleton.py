@@ -127,11 +127,16 @@ def main() -> None:
         t2 = time.monotonic()
         first = None
         n_tokens = 0
+        answer, event = {}, ""
         with api.stream("POST", "/ask", json={"question": args.question}) as resp:
             for line in resp.iter_lines():
-                if line.startswith("event: token"):
-                    n_tokens += 1
-                    first = first or time.monotonic()
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                    if event == "token":
+                        n_tokens += 1
+                        first = first or time.monotonic()
+                elif line.startswith("data:") and event == "done":
+                    answer = json.loads(line[5:])
         total = time.monotonic() - t2
         ttft = (first or time.monotonic()) - t2
         gen_tps = (n_tokens - 1) / max(1e-9, total - ttft) if n_tokens > 1 else 0.0
@@ -146,6 +151,8 @@ def main() -> None:
             "ask_stream_pieces": n_tokens,
             "generation_tokens_per_s": round(gen_tps, 1),
             "ask_total_s": round(total, 2),
+            "answer": answer.get("answer"),
+            "cited": [(c["document_name"], c["page"]) for c in answer.get("citations", [])],
             "peak_rss_mb": {cmd: mb for cmd, mb in rss},
         }
         print(json.dumps(result, indent=2))

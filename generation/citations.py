@@ -45,7 +45,8 @@ def resolve(answer: str, passages: Sequence[ScoredChunk]) -> tuple[list[Citation
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+# A sentence ends at . ! ? followed by whitespace or the end (so "$3.4" is not an end), or a newline.
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
 _STOP = frozenset(
     [
         "the",
@@ -95,11 +96,14 @@ def attach_missing(
     if not passages:
         return answer, []
     vocab = [_words(p.text) for p in passages]
+    ends = [m.end() for m in _SENTENCE_END.finditer(answer)]
+    if not ends or ends[-1] < len(answer):
+        ends.append(len(answer))
     out, inferred, pos = [], [], 0
-    for m in _SENTENCE.finditer(answer):
-        out.append(answer[pos : m.end()])
-        pos = m.end()
-        sentence = m.group(0)
+    for end in ends:
+        sentence = answer[pos:end]
+        out.append(sentence)
+        pos = end
         words = _words(sentence)
         if _MARKER.search(sentence) or len(words) < 2:
             continue
@@ -107,11 +111,10 @@ def attach_missing(
         best = max(range(len(scores)), key=scores.__getitem__)
         if scores[best] >= min_overlap:
             stripped = out[-1].rstrip()
-            end = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
-            body = stripped[:-1] if end else stripped
-            out[-1] = f"{body} [{best + 1}]{end}" + out[-1][len(stripped) :]
+            stop = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
+            body = stripped[:-1] if stop else stripped
+            out[-1] = f"{body} [{best + 1}]{stop}" + out[-1][len(stripped) :]
             inferred.append(best + 1)
-    out.append(answer[pos:])
     return "".join(out), inferred
 
 

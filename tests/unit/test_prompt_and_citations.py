@@ -65,3 +65,9 @@ def test_attach_missing_leaves_marked_and_unsupported_sentences_alone():
     text, inferred = attach_missing("Widgets number 34 [1]. Bananas grow on trees.", ps)
     assert text == "Widgets number 34 [1]. Bananas grow on trees."
     assert inferred == []
+
+
+def test_attach_missing_does_not_split_decimals():
+    ps = [passage(1, "Net sales were $117.2 billion in the quarter.")]
+    text, _ = attach_missing("Net sales were $117.2 billion in the quarter.\nThanks", ps)
+    assert text == "Net sales were $117.2 billion in the quarter [1].\nThanks"
