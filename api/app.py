@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 
@@ -20,6 +21,7 @@ from kombu.exceptions import OperationalError
 from sqlalchemy import func, select
 
 from api.schemas import (
+    COLLECTION_PATTERN,
     AskIn,
     CollectionIn,
     CollectionOut,
@@ -216,7 +218,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/documents", response_model=JobOut, status_code=202)
     async def upload(
         files: list[UploadFile] = File(..., description="One or more files"),  # noqa: B008
-        collection: str = Form("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+        collection: str = Form("default", pattern=COLLECTION_PATTERN),
     ) -> JobOut:
         if not files:
             raise ApiError(422, "validation_error", "no files in the request")
@@ -271,7 +273,7 @@ def create_app(settings: Settings) -> FastAPI:
             enqueue(celery, settings, PROCESS_TASK, digest)
         return _job_out(job_id, duplicates)
 
-    def _job_out(job_id: str, duplicates: set[str] = frozenset()) -> JobOut:  # type: ignore[assignment]
+    def _job_out(job_id: str, duplicates: AbstractSet[str] = frozenset()) -> JobOut:
         with catalog.session() as s:
             job = s.get(Job, job_id)
             if job is None:

@@ -20,6 +20,7 @@ from askdocs.settings import Settings
 from ingest import parsing
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, TooLarge
+from ingest.types import ChunkDraft
 from retrieval.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,9 @@ def process_document(ctx: IngestContext, document_id: str) -> None:
     _write_pending(ctx, document_id, drafts, vectors)
 
 
-def _write_pending(ctx: IngestContext, document_id: str, drafts, vectors: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+def _write_pending(
+    ctx: IngestContext, document_id: str, drafts: list[ChunkDraft], vectors: np.ndarray
+) -> None:
     with ctx.catalog.session() as s:
         doc = s.get(Document, document_id)
         if doc is None or doc.status not in RUNNABLE:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import delete, select
 
+from askdocs.blobs import BlobStore
 from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.index_store import collection_dir
 from retrieval.vector_index import VectorIndex
@@ -21,8 +22,11 @@ log = logging.getLogger(__name__)
 
 
 class Indexer:
-    def __init__(self, catalog: Catalog, index_dir: Path, model_label: str, dim: int) -> None:
+    def __init__(
+        self, catalog: Catalog, blobs: BlobStore, index_dir: Path, model_label: str, dim: int
+    ) -> None:
         self._catalog = catalog
+        self._blobs = blobs
         self._index_dir = index_dir
         self._model_label = model_label
         self._dim = dim
@@ -35,7 +39,7 @@ class Indexer:
             )
         return self._open[collection]
 
-    def _commit_generation(self, collection: str) -> None:
+    def _save(self, collection: str) -> None:
         self._index(collection).save(collection_dir(self._index_dir, collection))
 
     def apply(self, document_id: str) -> None:
@@ -64,7 +68,7 @@ class Indexer:
             len(rows), self._dim
         )
         self._index(collection).add(ids, vectors)
-        self._commit_generation(collection)
+        self._save(collection)
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)
             coll = s.get(Collection, collection)
@@ -89,7 +93,7 @@ class Indexer:
             )
         if len(ids):
             self._index(collection).remove(ids)
-            self._commit_generation(collection)
+            self._save(collection)
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)
             if doc is None or doc.status != DocStatus.deleted:
@@ -99,3 +103,4 @@ class Indexer:
             coll = s.get(Collection, collection)
             if coll is not None:
                 coll.index_generation += 1
+        self._blobs.delete(document_id)  # the original goes with its last catalog row

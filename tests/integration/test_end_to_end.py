@@ -168,9 +168,11 @@ def test_bad_files_fail_alone_with_a_reason(api: httpx.Client) -> None:
     assert wait_job(api, job["id"])["counts"] == {"ready": 1}
 
 
-def test_delete_hides_at_once_and_leaves_the_index(api: httpx.Client) -> None:
+def test_delete_hides_at_once_and_leaves_the_index(api: httpx.Client, stack: Stack) -> None:
     job = upload(api, "del", {"secret.txt": b"The submarine is painted bright orange."})
     (doc,) = wait_job(api, job["id"])["documents"]
+    blob = stack.data_dir / "blobs" / doc["id"][:2] / doc["id"]
+    assert blob.is_file()
     query = {"collection": "del", "query": "What colour is the submarine?"}
     assert api.post("/search", json=query).json()["passages"][0]["document_id"] == doc["id"]
     gen_before = next(c for c in api.get("/collections").json() if c["name"] == "del")[
@@ -185,6 +187,7 @@ def test_delete_hides_at_once_and_leaves_the_index(api: httpx.Client) -> None:
         return coll["index_generation"] > gen_before and coll["documents"] == 0
 
     wait_for(removed, 60, "the indexer to remove the vectors")
+    assert not blob.exists()
 
 
 def test_errors_share_one_envelope(api: httpx.Client) -> None:
