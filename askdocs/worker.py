@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         # The indexer never embeds; it needs the model's dimension only: read it from the config.
         app.askdocs_indexer = Indexer(
             catalog,
+            BlobStore(settings.blob_dir),
             settings.index_dir,
             model_label(settings.embedding_model),
             embedder_dim(settings),
