@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from collections.abc import Set as AbstractSet
@@ -48,7 +49,7 @@ from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.rag import Answer, answer
 from retrieval.embedding import Embedder
 from retrieval.index_store import IndexCache
-from retrieval.search import Retriever
+from retrieval.search import Retriever, SearchConfig
 from retrieval.types import ScoredChunk
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,20 @@ def create_app(settings: Settings) -> FastAPI:
     blobs = BlobStore(settings.blob_dir)
     celery = create_celery(settings)
     embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size)
-    retriever = Retriever(catalog, embedder, IndexCache(catalog, settings.index_dir))
+    retriever = Retriever(
+        catalog,
+        embedder,
+        IndexCache(catalog, settings.index_dir),
+        SearchConfig(
+            mode=settings.retrieval_mode,
+            fusion=settings.fusion,
+            rrf_k=settings.rrf_k,
+            dense_weight=settings.dense_weight,
+            dense_depth=settings.dense_depth,
+            lexical_depth=settings.lexical_depth,
+            title_boost=settings.title_boost,
+        ),
+    )
     generator = GeneratorClient(
         settings.generator_url,
         model=settings.generator_model,
@@ -341,9 +355,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/search", response_model=SearchOut)
     def search(body: SearchIn) -> SearchOut:
         _check_collection(body.collection)
-        return SearchOut(
-            passages=_passages_out(retriever.search(body.collection, body.query, body.k))
-        )
+        t0 = time.perf_counter()
+        found = retriever.search(body.collection, body.query, body.k, body.mode, body.document_ids)
+        took = (time.perf_counter() - t0) * 1000
+        return SearchOut(passages=_passages_out(found), took_ms=round(took, 2))
 
     @app.post("/ask", responses={200: {"content": {"text/event-stream": {}}}})
     def ask(body: AskIn) -> StreamingResponse:

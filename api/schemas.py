@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,7 +62,13 @@ class JobOut(BaseModel):
 class SearchIn(BaseModel):
     collection: str = Field("default", pattern=COLLECTION_PATTERN)
     query: str = Field(min_length=1, max_length=4000)
-    k: int = Field(5, ge=1, le=50)
+    k: int = Field(5, ge=1, le=200)
+    mode: Literal["hybrid", "dense", "lexical"] | None = Field(
+        None, description="Default: the server's ASKDOCS_RETRIEVAL_MODE."
+    )
+    document_ids: list[str] | None = Field(
+        None, max_length=1000, description="Search only these documents."
+    )
 
 
 class PassageOut(BaseModel):
@@ -77,6 +84,7 @@ class PassageOut(BaseModel):
 
 class SearchOut(BaseModel):
     passages: list[PassageOut]
+    took_ms: float
 
 
 class AskIn(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,22 @@ class Settings(BaseSettings):
         description="sentence-transformers model directory, or the packaged default.",
     )
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the generator.")
+    retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
+        "hybrid", description="Dense (FAISS), lexical (BM25, tantivy) or both fused."
+    )
+    fusion: Literal["rrf", "minmax"] = Field(
+        "rrf", description="Hybrid fusion: reciprocal rank, or min-max normalised scores."
+    )
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Min-max fusion: weight of the dense side (lexical gets the rest).",
+    )
+    dense_depth: int = Field(100, ge=1, le=2000, description="Candidates from the dense side.")
+    lexical_depth: int = Field(100, ge=1, le=2000, description="Candidates from the lexical side.")
+    title_boost: float = Field(2.0, ge=0, description="BM25 weight of title/heading matches.")
 
     # Generation
     generator_url: str = Field(

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from askdocs.blobs import BlobStore
 from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.index_store import collection_dir
+from retrieval.lexical_index import LexicalDoc, LexicalIndex
 from retrieval.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Indexer:
         self._model_label = model_label
         self._dim = dim
         self._open: dict[str, VectorIndex] = {}
+        self._lexical: dict[str, LexicalIndex] = {}
 
     def _index(self, collection: str) -> VectorIndex:
         if collection not in self._open:
@@ -38,6 +40,13 @@ class Indexer:
                 collection_dir(self._index_dir, collection), self._dim
             )
         return self._open[collection]
+
+    def _lex(self, collection: str) -> LexicalIndex:
+        if collection not in self._lexical:
+            self._lexical[collection] = LexicalIndex(
+                collection_dir(self._index_dir, collection), writable=True
+            )
+        return self._lexical[collection]
 
     def _save(self, collection: str) -> None:
         self._index(collection).save(collection_dir(self._index_dir, collection))
@@ -59,16 +68,23 @@ class Indexer:
                     f"runs {self._model_label}. Re-embed the collection or use a new one."
                 )
                 return
-            collection = doc.collection_id
+            collection, name = doc.collection_id, doc.name
             rows = s.execute(
-                select(Chunk.id, Chunk.vector).where(Chunk.document_id == document_id)
+                select(Chunk.id, Chunk.vector, Chunk.text, Chunk.heading).where(
+                    Chunk.document_id == document_id
+                )
             ).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
             len(rows), self._dim
         )
+        title = Path(name).stem.replace("_", " ").replace("-", " ")
         self._index(collection).add(ids, vectors)
         self._save(collection)
+        self._lex(collection).replace_document(
+            document_id,
+            [LexicalDoc(int(r[0]), document_id, r[2], f"{title} {r[3] or ''}") for r in rows],
+        )
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)
             coll = s.get(Collection, collection)
@@ -94,6 +110,7 @@ class Indexer:
         if len(ids):
             self._index(collection).remove(ids)
             self._save(collection)
+        self._lex(collection).remove_document(document_id)
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)
             if doc is None or doc.status != DocStatus.deleted:

@@ -1,32 +1,91 @@
-"""Dense retrieval: embed the query, search the collection's FAISS index, keep ready chunks only."""
+"""Retrieval: dense (FAISS) and lexical (BM25) candidates, fused, then kept only if the catalog says
+their document is ready in this collection."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
 from sqlalchemy import select
 
 from askdocs.catalog import Catalog, Chunk, DocStatus, Document
 from retrieval.embedding import Embedder
+from retrieval.fusion import minmax, rrf
 from retrieval.index_store import IndexCache
 from retrieval.types import ScoredChunk
 
-# Vectors of documents that are not (or no longer) ready may sit in the index until the indexer
-# removes them; fetch a few more than asked so the catalog filter still leaves k.
-OVERFETCH = 4
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    mode: Mode = "hybrid"
+    fusion: Literal["rrf", "minmax"] = "rrf"
+    rrf_k: float = 60.0
+    dense_weight: float = 0.5
+    dense_depth: int = 100
+    lexical_depth: int = 100
+    title_boost: float = 2.0
 
 
 class Retriever:
-    def __init__(self, catalog: Catalog, embedder: Embedder, indexes: IndexCache) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        embedder: Embedder,
+        indexes: IndexCache,
+        config: SearchConfig | None = None,
+    ) -> None:
         self._catalog = catalog
         self._embedder = embedder
         self._indexes = indexes
+        self.config = config or SearchConfig()
 
-    def search(self, collection: str, query: str, k: int = 5) -> list[ScoredChunk]:
+    def _allowed_chunks(self, document_ids: list[str]) -> np.ndarray:
+        with self._catalog.session() as s:
+            ids = s.scalars(select(Chunk.id).where(Chunk.document_id.in_(document_ids))).all()
+        return np.array(ids, dtype=np.int64)
+
+    def candidates(
+        self,
+        collection: str,
+        query: str,
+        mode: Mode | None = None,
+        document_ids: list[str] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Fused (chunk id, score) candidates, best first, before the catalog check."""
+        cfg = self.config
+        mode = mode or cfg.mode
+        idx = self._indexes.get(collection, self._embedder.dim)
+        dense: list[tuple[int, float]] = []
+        lexical: list[tuple[int, float]] = []
+        if mode in ("dense", "hybrid"):
+            allowed = self._allowed_chunks(document_ids) if document_ids is not None else None
+            dense = idx.vectors.search(self._embedder.embed_query(query), cfg.dense_depth, allowed)
+        if mode in ("lexical", "hybrid"):
+            lexical = idx.lexical.search(query, cfg.lexical_depth, cfg.title_boost, document_ids)
+        if mode == "dense":
+            return dense
+        if mode == "lexical":
+            return lexical
+        if cfg.fusion == "minmax":
+            return minmax([dense, lexical], [cfg.dense_weight, 1.0 - cfg.dense_weight])
+        return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
+
+    def search(
+        self,
+        collection: str,
+        query: str,
+        k: int = 5,
+        mode: Mode | None = None,
+        document_ids: list[str] | None = None,
+    ) -> list[ScoredChunk]:
         """The ``k`` best passages of ready documents in ``collection``, best first."""
-        index = self._indexes.get(collection, self._embedder.dim)
-        hits = index.search(self._embedder.embed_query(query), k * OVERFETCH)
-        if not hits:
+        ranked = self.candidates(collection, query, mode, document_ids)
+        if not ranked:
             return []
-        scores = dict(hits)
+        scores = dict(ranked)
         with self._catalog.session() as s:
             rows = s.execute(
                 select(Chunk, Document.name)
@@ -50,5 +109,5 @@ class Retriever:
             )
             for c, name in rows
         ]
-        found.sort(key=lambda p: p.score, reverse=True)
+        found.sort(key=lambda p: (-p.score, p.chunk_id))
         return found[:k]

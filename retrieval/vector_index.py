@@ -50,12 +50,20 @@ class VectorIndex:
             return 0
         return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top ``k`` (id, inner product) pairs for one query vector."""
-        if self.size == 0:
+    def search(
+        self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (id, inner product) pairs for one query vector; ``allowed_ids`` filters inside
+        the search (an id selector), so a filter never empties a top-k cut."""
+        if self.size == 0 or (allowed_ids is not None and len(allowed_ids) == 0):
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = self._index.search(q, min(k, self.size))
+        params = None
+        if allowed_ids is not None:
+            params = faiss.SearchParameters(
+                sel=faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
+            )
+        scores, ids = self._index.search(q, min(k, self.size), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
     def save(self, directory: Path) -> None:

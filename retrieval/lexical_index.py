@@ -1,0 +1,127 @@
+"""The one wrapper of tantivy: a BM25 index of chunks (body + title fields, English stemming and
+stop words). The indexer writes it; readers open it and reload when the catalog generation moves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+LEXICAL_DIR = "lexical"
+ANALYZER = "askdocs_en"
+_WORD = re.compile(r"\w+", re.UNICODE)
+WRITER_HEAP = 64_000_000
+
+
+@dataclass(frozen=True)
+class LexicalDoc:
+    chunk_id: int
+    document_id: str
+    body: str
+    title: str
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_unsigned_field("chunk_id", indexed=True, fast=True)
+    sb.add_text_field("document_id", tokenizer_name="raw")
+    sb.add_text_field("body", tokenizer_name=ANALYZER)
+    sb.add_text_field("title", tokenizer_name=ANALYZER)
+    return sb.build()
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stopword("english"))
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def query_terms(text: str) -> str:
+    """Plain words only: user text never reaches tantivy's query syntax (no AND/OR/field:...)."""
+    return " ".join(w.lower() for w in _WORD.findall(text))
+
+
+class LexicalIndex:
+    """Open (or create) the index under ``directory``; ``writable`` only in the indexer."""
+
+    def __init__(self, directory: Path, writable: bool = False) -> None:
+        self._path = directory / LEXICAL_DIR
+        self._schema = _schema()
+        self._index: tantivy.Index | None = None
+        self._writer = None
+        if writable:
+            self._path.mkdir(parents=True, exist_ok=True)
+            self._open()
+            assert self._index is not None
+            self._writer = self._index.writer(WRITER_HEAP, 1)
+        elif tantivy.Index.exists(str(self._path)):
+            self._open()
+
+    def _open(self) -> None:
+        self._index = tantivy.Index(self._schema, path=str(self._path), reuse=True)
+        self._index.register_tokenizer(ANALYZER, _analyzer())
+
+    def reload(self) -> None:
+        """See the latest commit (readers; the indexer commits)."""
+        if self._index is None:
+            if not tantivy.Index.exists(str(self._path)):
+                return
+            self._open()
+        assert self._index is not None
+        self._index.reload()
+
+    @property
+    def size(self) -> int:
+        self.reload()
+        return int(self._index.searcher().num_docs) if self._index is not None else 0
+
+    def replace_document(self, document_id: str, docs: Sequence[LexicalDoc]) -> None:
+        """Remove a document's chunks and add ``docs`` in one commit (safe to repeat)."""
+        assert self._writer is not None, "read-only lexical index"
+        self._writer.delete_documents_by_term("document_id", document_id)
+        for d in docs:
+            doc = tantivy.Document()
+            doc.add_unsigned("chunk_id", d.chunk_id)
+            doc.add_text("document_id", d.document_id)
+            doc.add_text("body", d.body)
+            doc.add_text("title", d.title)
+            self._writer.add_document(doc)
+        self._writer.commit()
+
+    def remove_document(self, document_id: str) -> None:
+        self.replace_document(document_id, [])
+
+    def search(
+        self,
+        text: str,
+        k: int,
+        title_boost: float = 2.0,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (chunk id, BM25 score); ``document_ids`` restricts inside the search."""
+        terms = query_terms(text)
+        if not terms or self._index is None:
+            return []
+        parsed = self._index.parse_query_lenient(
+            terms, ["body", "title"], field_boosts={"title": title_boost}
+        )
+        query = parsed[0] if isinstance(parsed, tuple) else parsed
+        if document_ids is not None:
+            only = tantivy.Query.term_set_query(self._schema, "document_id", list(document_ids))
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+            )
+        searcher = self._index.searcher()
+        hits = searcher.search(query, k).hits
+        if not hits:
+            return []
+        ids = searcher.fast_field_values("chunk_id", [addr for _, addr in hits])
+        return [(int(i), float(score)) for (score, _), i in zip(hits, ids, strict=True)]
