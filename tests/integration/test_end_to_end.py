@@ -76,6 +76,25 @@ def test_search_finds_the_right_page(api: httpx.Client, e2e: dict) -> None:
     assert top["heading"] == "Section 2"
 
 
+def test_lexical_side_finds_exact_codes_and_filters_inside(api: httpx.Client, e2e: dict) -> None:
+    job = upload(
+        api, "e2e", {"parts.txt": b"Replacement valve part number QX-7731-B fits model 9."}
+    )
+    (parts,) = wait_job(api, job["id"])["documents"]
+    q = {"collection": "e2e", "query": "QX-7731-B", "k": 3}
+    lexical = api.post("/search", json={**q, "mode": "lexical"}).json()["passages"]
+    assert [p["document_name"] for p in lexical] == ["parts.txt"]
+    hybrid = api.post("/search", json=q).json()
+    assert hybrid["passages"][0]["document_name"] == "parts.txt" and hybrid["took_ms"] > 0
+    others = [d["id"] for d in e2e["documents"]]
+    for mode in ("dense", "lexical", "hybrid"):
+        only = api.post("/search", json={**q, "mode": mode, "document_ids": others}).json()
+        assert parts["id"] not in {p["document_id"] for p in only["passages"]}
+        assert {p["document_id"] for p in only["passages"]} <= set(others)
+    assert api.delete(f"/documents/{parts['id']}").status_code == 202
+    assert api.post("/search", json={**q, "mode": "lexical"}).json()["passages"] == []
+
+
 def test_ask_streams_an_answer_that_cites_the_right_document(api: httpx.Client, e2e: dict) -> None:
     with api.stream(
         "POST", "/ask", json={"collection": "e2e", "question": "What is the capital of Freedonia?"}
