@@ -5,6 +5,7 @@ The API enqueues ingestion by task name and never imports unstructured.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -356,7 +357,13 @@ def create_app(settings: Settings) -> FastAPI:
     def search(body: SearchIn) -> SearchOut:
         _check_collection(body.collection)
         t0 = time.perf_counter()
-        found = retriever.search(body.collection, body.query, body.k, body.mode, body.document_ids)
+        config = None
+        if body.tuning is not None:
+            changes = body.tuning.model_dump(exclude_none=True)
+            config = dataclasses.replace(retriever.config, **changes)
+        found = retriever.search(
+            body.collection, body.query, body.k, body.mode, body.document_ids, config
+        )
         took = (time.perf_counter() - t0) * 1000
         return SearchOut(passages=_passages_out(found), took_ms=round(took, 2))
 

@@ -59,6 +59,17 @@ class JobOut(BaseModel):
     documents: list[DocumentOut]
 
 
+class Tuning(BaseModel):
+    """Per-request overrides of the server's retrieval settings (for evaluation and tuning)."""
+
+    fusion: Literal["rrf", "minmax"] | None = None
+    rrf_k: float | None = Field(None, gt=0)
+    dense_weight: float | None = Field(None, ge=0, le=1)
+    dense_depth: int | None = Field(None, ge=1, le=2000)
+    lexical_depth: int | None = Field(None, ge=1, le=2000)
+    title_boost: float | None = Field(None, ge=0)
+
+
 class SearchIn(BaseModel):
     collection: str = Field("default", pattern=COLLECTION_PATTERN)
     query: str = Field(min_length=1, max_length=4000)
@@ -69,6 +80,7 @@ class SearchIn(BaseModel):
     document_ids: list[str] | None = Field(
         None, max_length=1000, description="Search only these documents."
     )
+    tuning: Tuning | None = None
 
 
 class PassageOut(BaseModel):

@@ -241,6 +241,62 @@ def status() -> None:
         raise typer.Exit(1)
 
 
+eval_app = typer.Typer(help="Measure askdocs on your own relevance judgements.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    corpus: Path = typer.Option(..., exists=True, help="BEIR corpus.jsonl"),  # noqa: B008
+    queries: Path = typer.Option(..., exists=True, help="BEIR queries.jsonl"),  # noqa: B008
+    qrels: Path = typer.Option(..., exists=True, help="qrels .tsv (query-id corpus-id score)"),  # noqa: B008
+    modes: str = typer.Option("dense,lexical,hybrid", help="Comma-separated retrieval modes."),
+    tuning: str = typer.Option("{}", help='JSON search overrides, e.g. {"fusion": "minmax"}'),
+    limit: int = typer.Option(0, help="Evaluate only the first N judged queries (0 = all)."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the results here."),  # noqa: B008
+) -> None:
+    """Ingest a BEIR corpus through the normal pipeline into a scratch collection; print metrics."""
+    from askdocs import eval_retrieval as ev
+
+    settings = Settings()
+    docs = ev.read_corpus(corpus)
+    judged = ev.read_qrels(qrels)
+    qs = [(str(q["_id"]), q["text"]) for q in ev.read_jsonl(queries) if str(q["_id"]) in judged]
+    if limit:
+        qs = qs[:limit]
+    judged = {q: judged[q] for q, _ in qs}
+    collection = ev.scratch_collection(corpus)
+    with _client(settings, timeout=600) as http, _progress() as bar:
+        task = bar.add_task(f"ingesting into {collection}", total=len(docs))
+        doc_of = ev.ingest(
+            http, docs, collection, lambda done, total: bar.update(task, completed=done)
+        )
+        rows = []
+        for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+            qtask = bar.add_task(f"queries ({mode})", total=len(qs))
+            run: dict[str, dict[str, float]] = {}
+            took: list[float] = []
+            for qid, text in qs:
+                r, t = ev.run_queries(
+                    http,
+                    collection,
+                    [(qid, text)],
+                    mode,
+                    doc_of,
+                    options={"tuning": json.loads(tuning)},
+                )
+                run.update(r)
+                took += t
+                bar.advance(qtask)
+            rows.append(ev.summary_row(mode, ev.evaluate(judged, run), took))
+    table = Table(*rows[0].keys(), title=f"{len(qs)} queries, {len(docs)} documents")
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+    if json_out:
+        json_out.write_text(json.dumps(rows, indent=2))
+
+
 def main() -> None:
     app()
 

@@ -53,9 +53,10 @@ class Retriever:
         query: str,
         mode: Mode | None = None,
         document_ids: list[str] | None = None,
+        config: SearchConfig | None = None,
     ) -> list[tuple[int, float]]:
         """Fused (chunk id, score) candidates, best first, before the catalog check."""
-        cfg = self.config
+        cfg = config or self.config
         mode = mode or cfg.mode
         idx = self._indexes.get(collection, self._embedder.dim)
         dense: list[tuple[int, float]] = []
@@ -80,9 +81,10 @@ class Retriever:
         k: int = 5,
         mode: Mode | None = None,
         document_ids: list[str] | None = None,
+        config: SearchConfig | None = None,
     ) -> list[ScoredChunk]:
         """The ``k`` best passages of ready documents in ``collection``, best first."""
-        ranked = self.candidates(collection, query, mode, document_ids)
+        ranked = self.candidates(collection, query, mode, document_ids, config)
         if not ranked:
             return []
         scores = dict(ranked)

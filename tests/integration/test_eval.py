@@ -1,0 +1,61 @@
+"""`askdocs eval retrieval` end to end on a tiny BEIR corpus the test writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+DOCS = [
+    (
+        "d1",
+        "Volcanoes of Iceland",
+        "Eyjafjallajokull erupted in 2010 and grounded flights across Europe.",
+    ),
+    ("d2", "Honey bees", "Worker bees perform a waggle dance to point hive mates to nectar."),
+    ("d3", "Tidal power", "The Rance tidal power station in Brittany opened in 1966."),
+]
+QUERIES = [
+    ("q1", "Which Icelandic volcano disrupted European air travel?"),
+    ("q2", "How do bees tell each other where nectar is?"),
+    ("q3", "When did the Rance tidal station open?"),
+]
+
+
+def test_eval_retrieval_prints_metrics_per_mode(stack: Stack, tmp_path: Path) -> None:
+    corpus, queries, qrels = (
+        tmp_path / "corpus.jsonl",
+        tmp_path / "queries.jsonl",
+        tmp_path / "qrels.tsv",
+    )
+    corpus.write_text(
+        "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in DOCS)
+    )
+    queries.write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in QUERIES))
+    qrels.write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n")
+    out_json = tmp_path / "result.json"
+    out = stack.cli(
+        "eval",
+        "retrieval",
+        "--corpus",
+        str(corpus),
+        "--queries",
+        str(queries),
+        "--qrels",
+        str(qrels),
+        "--json",
+        str(out_json),
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = {r["mode"]: r for r in json.loads(out_json.read_text())}
+    assert set(rows) == {"dense", "lexical", "hybrid"}
+    for row in rows.values():
+        assert row["nDCG@10"] == pytest.approx(1.0)  # each query's one relevant doc ranks first
+        assert row["MRR@10"] == pytest.approx(1.0) and row["recall@10"] == 1.0
+        assert row["p50_ms"] > 0
+    assert "nDCG@10" in out.stdout
