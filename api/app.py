@@ -125,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
             dense_depth=settings.dense_depth,
             lexical_depth=settings.lexical_depth,
             title_boost=settings.title_boost,
+            ef_search=settings.hnsw_ef_search,
         ),
     )
     generator = GeneratorClient(

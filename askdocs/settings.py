@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     dense_depth: int = Field(100, ge=1, le=2000, description="Candidates from the dense side.")
     lexical_depth: int = Field(100, ge=1, le=2000, description="Candidates from the lexical side.")
     title_boost: float = Field(2.0, ge=0, description="BM25 weight of title/heading matches.")
+    hnsw_threshold: int = Field(
+        200_000, ge=1, description="Vectors above which a collection's index becomes HNSW."
+    )
+    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree.")
+    hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth (recall vs speed).")
 
     # Generation
     generator_url: str = Field(

@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
             settings.index_dir,
             model_label(settings.embedding_model),
             embedder_dim(settings),
+            hnsw_threshold=settings.hnsw_threshold,
+            hnsw_m=settings.hnsw_m,
         )
         argv_ = ["worker", "-Q", INDEX_QUEUE, "-P", "solo", "-c", "1"]
     argv_ += [

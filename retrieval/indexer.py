@@ -24,9 +24,18 @@ log = logging.getLogger(__name__)
 
 class Indexer:
     def __init__(
-        self, catalog: Catalog, blobs: BlobStore, index_dir: Path, model_label: str, dim: int
+        self,
+        catalog: Catalog,
+        blobs: BlobStore,
+        index_dir: Path,
+        model_label: str,
+        dim: int,
+        hnsw_threshold: int = 200_000,
+        hnsw_m: int = 32,
     ) -> None:
         self._catalog = catalog
+        self._hnsw_threshold = hnsw_threshold
+        self._hnsw_m = hnsw_m
         self._blobs = blobs
         self._index_dir = index_dir
         self._model_label = model_label
@@ -50,6 +59,34 @@ class Indexer:
 
     def _save(self, collection: str) -> None:
         self._index(collection).save(collection_dir(self._index_dir, collection))
+
+    def compact_if_needed(self, collection: str) -> bool:
+        """Rebuild from the catalog's ready chunks when tombstones pile up or the size calls for
+        the other index kind (Flat <-> HNSW). Readers keep the old file until the new generation."""
+        if not self._index(collection).needs_compaction(self._hnsw_threshold):
+            return False
+        self.compact(collection)
+        return True
+
+    def compact(self, collection: str) -> None:
+        with self._catalog.session() as s:
+            rows = s.execute(
+                select(Chunk.id, Chunk.vector)
+                .join(Document, Chunk.document_id == Document.id)
+                .where(Document.collection_id == collection, Document.status == DocStatus.ready)
+            ).all()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+            len(rows), self._dim
+        )
+        rebuilt = VectorIndex.build(ids, vectors, self._dim, self._hnsw_threshold, self._hnsw_m)
+        log.info("compacted %s: %d vectors, %s", collection, rebuilt.size, rebuilt.kind)
+        self._open[collection] = rebuilt
+        self._save(collection)
+        with self._catalog.session() as s:
+            coll = s.get(Collection, collection)
+            if coll is not None:
+                coll.index_generation += 1
 
     def apply(self, document_id: str) -> None:
         """Add a document's pending vectors and flip it to ``ready``."""
@@ -95,6 +132,7 @@ class Indexer:
             coll.embedding_model = self._model_label
             coll.embedding_dim = self._dim
             coll.index_generation += 1
+        self.compact_if_needed(collection)
 
     def remove(self, document_id: str) -> None:
         """Take a deleted document's vectors out of the index, then its rows out of the catalog."""
@@ -121,3 +159,4 @@ class Indexer:
             if coll is not None:
                 coll.index_generation += 1
         self._blobs.delete(document_id)  # the original goes with its last catalog row
+        self.compact_if_needed(collection)

@@ -27,6 +27,7 @@ class SearchConfig:
     dense_depth: int = 100
     lexical_depth: int = 100
     title_boost: float = 2.0
+    ef_search: int = 128
 
 
 class Retriever:
@@ -63,7 +64,9 @@ class Retriever:
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
             allowed = self._allowed_chunks(document_ids) if document_ids is not None else None
-            dense = idx.vectors.search(self._embedder.embed_query(query), cfg.dense_depth, allowed)
+            dense = idx.vectors.search(
+                self._embedder.embed_query(query), cfg.dense_depth, allowed, cfg.ef_search
+            )
         if mode in ("lexical", "hybrid"):
             lexical = idx.lexical.search(query, cfg.lexical_depth, cfg.title_boost, document_ids)
         if mode == "dense":

@@ -88,6 +88,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{gen_port}/v1",
         "ASKDOCS_GENERATOR_THREADS": "1",
         "ASKDOCS_WORKER_CONCURRENCY": "1",
+        # small, so the real path switches Flat -> HNSW and compacts within the tests
+        "ASKDOCS_HNSW_THRESHOLD": "12",
         "ASKDOCS_TEST_MARKER": marker,
     }
     log = data / "up.log"
