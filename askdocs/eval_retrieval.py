@@ -117,22 +117,16 @@ def ingest(
         jobs.append(resp.json()["id"])
         progress(0, len(docs))
     mapping: dict[str, str] = {}
-    pending = list(jobs)
-    while pending:
-        still = []
-        done = 0
-        for job_id in pending:
+    for job_id in jobs:  # one request per second, oldest job first: jobs finish roughly in order
+        while True:
             job = http.get(f"/jobs/{job_id}").json()
+            terminal = sum(n for st, n in job["counts"].items() if st in ("ready", "failed"))
+            progress(len(mapping) + terminal, len(docs))
             if job["done"]:
-                for d in job["documents"]:
-                    mapping[d["id"]] = d["name"].removesuffix(".md")
-            else:
-                still.append(job_id)
-                done += sum(n for s, n in job["counts"].items() if s in ("ready", "failed"))
-        progress(len(mapping) + done, len(docs))
-        pending = still
-        if pending:
+                break
             time.sleep(1.0)  # polling job state until every document is terminal
+        for d in job["documents"]:
+            mapping[d["id"]] = d["name"].removesuffix(".md")
     return mapping
 
 
