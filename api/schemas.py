@@ -62,7 +62,7 @@ class JobOut(BaseModel):
 class Tuning(BaseModel):
     """Per-request overrides of the server's retrieval settings (for evaluation and tuning)."""
 
-    fusion: Literal["rrf", "minmax"] | None = None
+    fusion: Literal["rrf", "minmax", "minmax_doc"] | None = None
     rrf_k: float | None = Field(None, gt=0)
     dense_weight: float | None = Field(None, ge=0, le=1)
     dense_depth: int | None = Field(None, ge=1, le=2000)

@@ -9,6 +9,7 @@ from askdocs.settings import Settings
 PROCESS_TASK = "askdocs.ingest.process"
 APPLY_TASK = "askdocs.index.apply"
 REMOVE_TASK = "askdocs.index.remove"
+REBUILD_TASK = "askdocs.index.rebuild"
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"
 

@@ -241,6 +241,18 @@ def status() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def reindex(collection: str) -> None:
+    """Ask the indexer to rebuild a collection's vector and lexical indexes from the catalog."""
+    from askdocs.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
+
+    settings = Settings()
+    create_celery(settings).send_task(
+        REBUILD_TASK, args=[collection], queue=INDEX_QUEUE, expires=settings.task_expires
+    )
+    console.print(f"rebuild of {collection} queued for the indexer")
+
+
 eval_app = typer.Typer(help="Measure askdocs on your own relevance judgements.")
 app.add_typer(eval_app, name="eval")
 

@@ -48,19 +48,22 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
         "hybrid", description="Dense (FAISS), lexical (BM25, tantivy) or both fused."
     )
-    fusion: Literal["rrf", "minmax"] = Field(
-        "rrf", description="Hybrid fusion: reciprocal rank, or min-max normalised scores."
+    fusion: Literal["rrf", "minmax", "minmax_doc"] = Field(
+        "minmax_doc",
+        description="Hybrid fusion: reciprocal rank, min-max scores per chunk, or per document.",
     )
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(
-        0.5,
+        0.45,
         ge=0,
         le=1,
         description="Min-max fusion: weight of the dense side (lexical gets the rest).",
     )
     dense_depth: int = Field(100, ge=1, le=2000, description="Candidates from the dense side.")
     lexical_depth: int = Field(100, ge=1, le=2000, description="Candidates from the lexical side.")
-    title_boost: float = Field(2.0, ge=0, description="BM25 weight of title/heading matches.")
+    title_boost: float = Field(
+        0.0, ge=0, description="BM25 weight of the title field (file name, heading); 0 = off."
+    )
     hnsw_threshold: int = Field(
         200_000, ge=1, description="Vectors above which a collection's index becomes HNSW."
     )

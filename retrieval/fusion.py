@@ -20,12 +20,45 @@ def minmax(
     """Convex combination of min-max normalised scores; an item missing from a run scores 0 there."""
     scores: dict[int, float] = {}
     for run, w in zip(runs, weights, strict=True):
-        if not run:
-            continue
-        values = [s for _, s in run]
-        lo, hi = min(values), max(values)
-        span = hi - lo
-        for item, s in run:
-            norm = (s - lo) / span if span > 0 else 1.0
+        for item, norm in _normalised(run):
             scores[item] = scores.get(item, 0.0) + w * norm
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def minmax_by_document(
+    runs: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+    document_of: dict[int, str],
+    own_weight: float = 0.01,
+) -> list[tuple[int, float]]:
+    """Min-max fusion at the document level (MaxP): each side scores a document by its best chunk,
+    so a document whose dense and lexical evidence sit in different chunks gets both. A chunk scores
+    its document's fused score plus a small share of its own, which orders chunks within a document.
+    """
+    doc_scores: dict[str, float] = {}
+    own: dict[int, float] = {}
+    for run, w in zip(runs, weights, strict=True):
+        best: dict[str, float] = {}
+        for item, s in _normalised(run):
+            doc = document_of.get(item)
+            if doc is None:
+                continue
+            best[doc] = max(best.get(doc, 0.0), s)
+            own[item] = own.get(item, 0.0) + w * s
+        for doc, s in best.items():
+            doc_scores[doc] = doc_scores.get(doc, 0.0) + w * s
+    fused = {
+        item: doc_scores[document_of[item]] + own_weight * s
+        for item, s in own.items()
+        if item in document_of
+    }
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _normalised(run: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    if not run:
+        return []
+    values = [s for _, s in run]
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    return [(item, (s - lo) / span if span > 0 else 1.0) for item, s in run]

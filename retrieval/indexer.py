@@ -22,6 +22,18 @@ from retrieval.vector_index import VectorIndex
 log = logging.getLogger(__name__)
 
 
+def lexical_doc(
+    chunk_id: int, document_id: str, name: str, text: str, heading: str | None
+) -> LexicalDoc:
+    """What BM25 sees of a chunk. The heading goes into the body of every chunk of its section
+    (measured on SciFact train: 0.693 -> 0.696 nDCG@10); the file name and heading also go into a
+    separate title field, searched only with a positive ``title_boost`` (a boosted short field cost
+    0.08 nDCG@10 there)."""
+    body = text if not heading or text.startswith(heading) else f"{heading}\n{text}"
+    title = Path(name).stem.replace("_", " ").replace("-", " ")
+    return LexicalDoc(int(chunk_id), document_id, body, f"{title} {heading or ''}".strip())
+
+
 class Indexer:
     def __init__(
         self,
@@ -67,6 +79,23 @@ class Indexer:
             return False
         self.compact(collection)
         return True
+
+    def rebuild(self, collection: str) -> None:
+        """Rebuild both indexes of a collection from the catalog (after a format or analyzer
+        change, or to repair a disagreement)."""
+        self.compact(collection)
+        with self._catalog.session() as s:
+            rows = s.execute(
+                select(Chunk.id, Chunk.document_id, Document.name, Chunk.text, Chunk.heading)
+                .join(Document, Chunk.document_id == Document.id)
+                .where(Document.collection_id == collection, Document.status == DocStatus.ready)
+                .order_by(Chunk.document_id)
+            ).all()
+        self._lex(collection).replace_all([lexical_doc(*r) for r in rows])
+        with self._catalog.session() as s:
+            coll = s.get(Collection, collection)
+            if coll is not None:
+                coll.index_generation += 1
 
     def compact(self, collection: str) -> None:
         with self._catalog.session() as s:
@@ -115,12 +144,10 @@ class Indexer:
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
             len(rows), self._dim
         )
-        title = Path(name).stem.replace("_", " ").replace("-", " ")
         self._index(collection).add(ids, vectors)
         self._save(collection)
         self._lex(collection).replace_document(
-            document_id,
-            [LexicalDoc(int(r[0]), document_id, r[2], f"{title} {r[3] or ''}") for r in rows],
+            document_id, [lexical_doc(r[0], document_id, name, r[2], r[3]) for r in rows]
         )
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)

@@ -88,12 +88,24 @@ class LexicalIndex:
         assert self._writer is not None, "read-only lexical index"
         self._writer.delete_documents_by_term("document_id", document_id)
         for d in docs:
-            doc = tantivy.Document()
-            doc.add_unsigned("chunk_id", d.chunk_id)
-            doc.add_text("document_id", d.document_id)
-            doc.add_text("body", d.body)
-            doc.add_text("title", d.title)
-            self._writer.add_document(doc)
+            self._writer.add_document(self._doc(d))
+        self._writer.commit()
+
+    @staticmethod
+    def _doc(d: LexicalDoc) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_unsigned("chunk_id", d.chunk_id)
+        doc.add_text("document_id", d.document_id)
+        doc.add_text("body", d.body)
+        doc.add_text("title", d.title)
+        return doc
+
+    def replace_all(self, docs: Sequence[LexicalDoc]) -> None:
+        """Swap the whole content in one commit: readers see the old or the new, never empty."""
+        assert self._writer is not None, "read-only lexical index"
+        self._writer.delete_all_documents()
+        for d in docs:
+            self._writer.add_document(self._doc(d))
         self._writer.commit()
 
     def remove_document(self, document_id: str) -> None:
@@ -103,15 +115,16 @@ class LexicalIndex:
         self,
         text: str,
         k: int,
-        title_boost: float = 2.0,
+        title_boost: float = 0.0,
         document_ids: Sequence[str] | None = None,
     ) -> list[tuple[int, float]]:
         """Top ``k`` (chunk id, BM25 score); ``document_ids`` restricts inside the search."""
         terms = query_terms(text)
         if not terms or self._index is None:
             return []
+        fields = ["body", "title"] if title_boost > 0 else ["body"]
         parsed = self._index.parse_query_lenient(
-            terms, ["body", "title"], field_boosts={"title": title_boost}
+            terms, fields, field_boosts={"title": title_boost} if title_boost > 0 else None
         )
         query = parsed[0] if isinstance(parsed, tuple) else parsed
         if document_ids is not None:

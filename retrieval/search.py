@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from askdocs.catalog import Catalog, Chunk, DocStatus, Document
 from retrieval.embedding import Embedder
-from retrieval.fusion import minmax, rrf
+from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.index_store import IndexCache
 from retrieval.types import ScoredChunk
 
@@ -21,12 +21,12 @@ Mode = Literal["hybrid", "dense", "lexical"]
 @dataclass(frozen=True)
 class SearchConfig:
     mode: Mode = "hybrid"
-    fusion: Literal["rrf", "minmax"] = "rrf"
+    fusion: Literal["rrf", "minmax", "minmax_doc"] = "minmax_doc"
     rrf_k: float = 60.0
-    dense_weight: float = 0.5
+    dense_weight: float = 0.45
     dense_depth: int = 100
     lexical_depth: int = 100
-    title_boost: float = 2.0
+    title_boost: float = 0.0
     ef_search: int = 128
 
 
@@ -73,8 +73,16 @@ class Retriever:
             return dense
         if mode == "lexical":
             return lexical
+        weights = [cfg.dense_weight, 1.0 - cfg.dense_weight]
         if cfg.fusion == "minmax":
-            return minmax([dense, lexical], [cfg.dense_weight, 1.0 - cfg.dense_weight])
+            return minmax([dense, lexical], weights)
+        if cfg.fusion == "minmax_doc":
+            ids = {i for i, _ in dense} | {i for i, _ in lexical}
+            with self._catalog.session() as s:
+                document_of = dict(
+                    s.execute(select(Chunk.id, Chunk.document_id).where(Chunk.id.in_(ids))).all()
+                )
+            return minmax_by_document([dense, lexical], weights, document_of)
         return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 
     def search(

@@ -1,6 +1,6 @@
 import pytest
 
-from retrieval.fusion import minmax, rrf
+from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.lexical_index import query_terms
 
 pytestmark = pytest.mark.unit
@@ -23,3 +23,16 @@ def test_minmax_weights_and_missing_items():
 
 def test_query_terms_strip_query_syntax():
     assert query_terms('title:"Foo" AND bar OR (baz)^2 -x*') == "title foo and bar or baz 2 x"
+
+
+def test_minmax_by_document_gives_a_document_both_sides():
+    # doc A: dense evidence in chunk 1, lexical in chunk 2; doc B: both sides on chunk 3, weaker
+    dense = [(1, 0.9), (3, 0.7), (4, 0.1)]
+    lexical = [(2, 12.0), (3, 9.0), (5, 1.0)]
+    doc = {1: "A", 2: "A", 3: "B", 4: "C", 5: "D"}
+    fused = minmax_by_document([dense, lexical], [0.5, 0.5], doc)
+    order = [i for i, _ in fused]
+    assert set(order[:2]) == {1, 2}  # A first: max dense (1.0) + max lexical (1.0)
+    assert order[2] == 3
+    plain = [i for i, _ in minmax([dense, lexical], [0.5, 0.5])]
+    assert plain[0] == 3  # chunk-level fusion prefers the chunk with both, losing doc A's sum
