@@ -112,7 +112,11 @@ def create_app(settings: Settings) -> FastAPI:
     catalog = Catalog(settings.catalog_url)
     blobs = BlobStore(settings.blob_dir)
     celery = create_celery(settings)
-    embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size)
+    embedder = Embedder(
+        settings.embedding_model,
+        batch_size=settings.embed_batch_size,
+        onnx_dir=settings.model_dir if settings.onnx_queries else None,
+    )
     retriever = Retriever(
         catalog,
         embedder,
@@ -141,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         with catalog.session() as s:
             catalog.ensure_collection(s, "default")
         embedder.load()
+        embedder.enable_onnx_queries()
         yield
         catalog.engine.dispose()
 

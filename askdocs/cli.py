@@ -6,7 +6,6 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -169,19 +168,6 @@ def _progress() -> Progress:
     )
 
 
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, object]]:
-    """(event, data) pairs from a text/event-stream."""
-    event, data = "message", []
-    for line in lines:
-        if line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif line == "" and data:
-            yield event, json.loads("\n".join(data))
-            event, data = "message", []
-
-
 @app.command()
 def ask(
     question: str,
@@ -189,6 +175,8 @@ def ask(
     k: int = typer.Option(None, "--k", help="Passages to use"),
 ) -> None:
     """Stream an answer, then list the sources it cites."""
+    from ui.client import sse_events
+
     settings = Settings()
     with (
         _client(settings, timeout=settings.generator_timeout + 30) as http,

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         "packaged:all-MiniLM-L6-v2",
         description="sentence-transformers model directory, or the packaged default.",
     )
+    onnx_queries: bool = Field(
+        True, description="Encode queries with onnxruntime (exported once from the local model)."
+    )
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the generator.")
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
         "hybrid", description="Dense (FAISS), lexical (BM25, tantivy) or both fused."

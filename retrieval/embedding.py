@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +14,10 @@ from askdocs.packages import package_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from retrieval.onnx_encoder import OnnxQueryEncoder
+
+log = logging.getLogger(__name__)
 
 PACKAGED_PREFIX = "packaged:"
 
@@ -29,11 +35,21 @@ def resolve_model_path(name: str) -> str:
 class Embedder:
     """Loads the model on first use (``load()``), never at construction or import."""
 
-    def __init__(self, model: str, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 32,
+        threads: int | None = None,
+        onnx_dir: Path | None = None,
+    ) -> None:
+        """:param onnx_dir: where to keep an ONNX export of the model for single queries (the API);
+        None keeps queries on torch."""
         self.name = model
         self.batch_size = batch_size
         self.threads = threads
+        self.onnx_dir = onnx_dir
         self._model: SentenceTransformer | None = None
+        self._query_encoder: OnnxQueryEncoder | None = None
 
     def load(self) -> Embedder:
         if self._model is None:
@@ -83,7 +99,64 @@ class Embedder:
         return np.asarray(vecs, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
+        if self._query_encoder is not None:
+            return self._query_encoder.encode(text)
         return self.embed([text])[0]
+
+    def enable_onnx_queries(self) -> bool:
+        """Export the transformer to ONNX once (offline, from the local weights) and encode single
+        queries with onnxruntime; falls back to torch, with a log line, if that fails or differs."""
+        if self.onnx_dir is None or self._query_encoder is not None:
+            return self._query_encoder is not None
+        from retrieval.onnx_encoder import OnnxQueryEncoder
+
+        model = self.model
+        key = hashlib.sha256(resolve_model_path(self.name).encode()).hexdigest()[:12]
+        path = self.onnx_dir / f"query-encoder-{key}.onnx"
+        try:
+            if not path.exists():
+                self._export_onnx(path)
+            encoder = OnnxQueryEncoder(path, model.tokenizer, self.max_tokens)
+            probe = "Which protein regulates the circadian clock in mammals?"
+            if float(np.dot(encoder.encode(probe), self.embed([probe])[0])) < 0.9999:
+                raise ValueError("ONNX and torch embeddings differ")
+        except Exception:  # noqa: BLE001 - any failure keeps the torch path, which is correct
+            log.warning("ONNX query encoder unavailable; queries stay on torch", exc_info=True)
+            return False
+        self._query_encoder = encoder
+        return True
+
+    def _export_onnx(self, path: Path) -> None:
+        import torch
+
+        transformer = self.model[0].auto_model.eval()
+        sample = self.model.tokenizer(["a sample query"], return_tensors="pt")
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+        class Wrapped(torch.nn.Module):  # keyword call: positional order differs across versions
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = transformer  # a submodule, so its weights export as initializers
+
+            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+                out = self.inner(**dict(zip(names, tensors, strict=True)), return_dict=True)
+                return out.last_hidden_state
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # several API processes may export at once
+        axes = {n: {0: "batch", 1: "tokens"} for n in names}
+        with torch.no_grad():
+            torch.onnx.export(
+                Wrapped(),
+                tuple(sample[n] for n in names),
+                str(tmp),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes={**axes, "last_hidden_state": {0: "batch", 1: "tokens"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(tmp, path)
 
 
 def model_label(path_or_name: str) -> str:

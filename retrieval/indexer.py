@@ -8,10 +8,11 @@ that is not ready, which search filters out and a rerun replaces. Running a task
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 
 from askdocs.blobs import BlobStore
 from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
@@ -69,6 +70,12 @@ class Indexer:
             )
         return self._lexical[collection]
 
+    def _arrays(self, rows: Sequence[Row]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) from catalog rows whose first two columns are chunk id and vector bytes."""
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return ids, vectors.reshape(len(rows), self._dim)
+
     def _save(self, collection: str) -> None:
         self._index(collection).save(collection_dir(self._index_dir, collection))
 
@@ -104,10 +111,7 @@ class Indexer:
                 .join(Document, Chunk.document_id == Document.id)
                 .where(Document.collection_id == collection, Document.status == DocStatus.ready)
             ).all()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
-            len(rows), self._dim
-        )
+        ids, vectors = self._arrays(rows)
         rebuilt = VectorIndex.build(ids, vectors, self._dim, self._hnsw_threshold, self._hnsw_m)
         log.info("compacted %s: %d vectors, %s", collection, rebuilt.size, rebuilt.kind)
         self._open[collection] = rebuilt
@@ -140,10 +144,7 @@ class Indexer:
                     Chunk.document_id == document_id
                 )
             ).all()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
-            len(rows), self._dim
-        )
+        ids, vectors = self._arrays(rows)
         self._index(collection).add(ids, vectors)
         self._save(collection)
         self._lex(collection).replace_document(

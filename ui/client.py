@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+
+def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """(event, data) pairs from the lines of a text/event-stream."""
+    event, data = "message", []
+    for line in lines:
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "" and data:
+            yield event, json.loads("\n".join(data))
+            event, data = "message", []
 
 
 class ApiError(Exception):
@@ -76,14 +89,6 @@ class ApiClient:
                 if resp.status_code >= 400:
                     resp.read()
                     _raise_for(resp)
-                event, data = "message", []
-                for line in resp.iter_lines():
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data.append(line[5:].strip())
-                    elif line == "" and data:
-                        yield event, json.loads("\n".join(data))
-                        event, data = "message", []
+                yield from sse_events(resp.iter_lines())
         except httpx.HTTPError as e:
             raise ApiError(f"the askdocs API at {self.base_url} is unreachable: {e}") from e

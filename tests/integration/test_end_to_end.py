@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.integration.conftest import Stack, make_pdf, wait_for, wait_job
+from ui.client import sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +48,7 @@ def e2e(api: httpx.Client, corpus: Path) -> dict:
 
 
 def sse(resp: httpx.Response) -> list[tuple[str, dict]]:
-    events, event, data = [], "message", []
-    for line in resp.iter_lines():
-        if line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif line == "" and data:
-            events.append((event, json.loads("\n".join(data))))
-            event, data = "message", []
-    return events
+    return list(sse_events(resp.iter_lines()))
 
 
 def test_txt_md_pdf_go_queued_to_ready(e2e: dict) -> None:
