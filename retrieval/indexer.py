@@ -1,4 +1,4 @@
-"""The single writer of the vector and lexical indexes: makes pending chunks searchable, removes
+"""The single writer of the vector and lexical indexes: pending chunks in, deleted ones out.
 
 A document becomes ``ready`` in the same catalog transaction that bumps the collection's index
 generation, after the new index file is in place; a crash in between leaves vectors of a document
