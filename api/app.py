@@ -378,14 +378,18 @@ def create_app(settings: Settings) -> FastAPI:
         """Server-sent events: `sources`, then `token`s, then `done` (answer and citations)."""
         _check_collection(body.collection)
         passages = retriever.search(body.collection, body.question, body.k or settings.top_k)
-        _ = generator.model  # fail with 503 now, not inside the stream
+        relevance = retriever.best_similarity(body.question, passages)
+        # Below the gate the generator never sees the passages: it says so, and lists them.
+        gated = relevance < settings.relevance_threshold
+        if not gated:
+            _ = generator.model  # fail with 503 now, not inside the stream
 
         def events() -> Iterator[str]:
             yield _sse("sources", [p.model_dump() for p in _passages_out(passages)])
             try:
                 for ev in answer(
                     body.question,
-                    passages,
+                    [] if gated else passages,
                     generator,
                     settings.context_tokens,
                     settings.generator_max_tokens,
@@ -399,6 +403,8 @@ def create_app(settings: Settings) -> FastAPI:
                                 "citations": [asdict(c) for c in ev.citations],
                                 "invalid_markers": ev.invalid_markers,
                                 "inferred_markers": ev.inferred_markers,
+                                "relevance": round(relevance, 4),
+                                "below_relevance_threshold": gated,
                             },
                         )
                     else:

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         "packaged:all-MiniLM-L6-v2",
         description="sentence-transformers model directory, or the packaged default.",
     )
+    relevance_threshold: float = Field(
+        0.35,
+        ge=-1,
+        le=1,
+        description="Best passage's cosine below which /ask says the documents do not answer.",
+    )
     onnx_queries: bool = Field(
         True, description="Encode queries with onnxruntime (exported once from the local model)."
     )

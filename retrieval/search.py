@@ -85,6 +85,21 @@ class Retriever:
             return minmax_by_document([dense, lexical], weights, document_of)
         return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 
+    def best_similarity(self, query: str, passages: list[ScoredChunk]) -> float:
+        """Highest cosine between the query and the passages (fused scores are relative; the
+        relevance gate needs an absolute one)."""
+        if not passages:
+            return -1.0
+        with self._catalog.session() as s:
+            blobs = s.scalars(
+                select(Chunk.vector).where(Chunk.id.in_([p.chunk_id for p in passages]))
+            ).all()
+        vectors = np.frombuffer(b"".join(b for b in blobs if b), dtype=np.float32)
+        if vectors.size == 0:
+            return -1.0
+        q = self._embedder.embed_query(query)
+        return float((vectors.reshape(-1, q.shape[0]) @ q).max())
+
     def _ready(self, collection: str, ranked: list[tuple[int, float]]) -> list[ScoredChunk]:
         """The candidates whose document is ready in ``collection``, with their text."""
         scores = dict(ranked)

@@ -97,9 +97,22 @@ def test_ask_streams_an_answer_that_cites_the_right_document(api: httpx.Client, 
     assert kinds[0] == "sources" and kinds[-1] == "done"
     assert kinds.count("token") >= 2  # streamed in pieces, not one blob
     done = events[-1][1]
+    assert done["below_relevance_threshold"] is False and done["relevance"] > 0.35
     assert "Fredville" in done["answer"]
     assert done["citations"], done
     assert {c["document_name"] for c in done["citations"]} == {"freedonia.md"}
+
+
+def test_off_topic_question_abstains_and_lists_the_closest_passages(
+    api: httpx.Client, e2e: dict
+) -> None:
+    question = "What was the quarterly dividend of the semiconductor company in 2023?"
+    with api.stream("POST", "/ask", json={"collection": "e2e", "question": question}) as resp:
+        events = sse(resp)
+    sources, done = events[0][1], events[-1][1]
+    assert done["below_relevance_threshold"] is True and done["abstained"] is True
+    assert done["answer"] == "The documents do not answer this question."
+    assert done["citations"] == [] and len(sources) >= 1  # the closest passages are still shown
 
 
 def test_ask_cites_the_pdf_page(api: httpx.Client, e2e: dict) -> None:
