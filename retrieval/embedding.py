@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ class Embedder:
         self.onnx_dir = onnx_dir
         self._model: SentenceTransformer | None = None
         self._query_encoder: OnnxQueryEncoder | None = None
+        self._recent: dict[str, np.ndarray] = {}
+        self._recent_lock = threading.Lock()
 
     def load(self) -> Embedder:
         if self._model is None:
@@ -99,9 +102,17 @@ class Embedder:
         return np.asarray(vecs, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        if self._query_encoder is not None:
-            return self._query_encoder.encode(text)
-        return self.embed([text])[0]
+        """One query's vector; the last few are cached (retrieval and the relevance gate ask twice)."""
+        with self._recent_lock:
+            cached = self._recent.get(text)
+        if cached is not None:
+            return cached
+        vec = self._query_encoder.encode(text) if self._query_encoder else self.embed([text])[0]
+        with self._recent_lock:  # the API calls this from several threads
+            self._recent[text] = vec
+            while len(self._recent) > 64:
+                self._recent.pop(next(iter(self._recent)))
+        return vec
 
     def enable_onnx_queries(self) -> bool:
         """Export the transformer to ONNX once (offline, from the local weights) and encode single

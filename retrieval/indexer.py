@@ -76,6 +76,13 @@ class Indexer:
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, vectors.reshape(len(rows), self._dim)
 
+    def _bump_generation(self, collection: str) -> None:
+        """Tell readers a new index generation is on disk."""
+        with self._catalog.session() as s:
+            coll = s.get(Collection, collection)
+            if coll is not None:
+                coll.index_generation += 1
+
     def _save(self, collection: str) -> None:
         self._index(collection).save(collection_dir(self._index_dir, collection))
 
@@ -99,10 +106,7 @@ class Indexer:
                 .order_by(Chunk.document_id)
             ).all()
         self._lex(collection).replace_all([lexical_doc(*r) for r in rows])
-        with self._catalog.session() as s:
-            coll = s.get(Collection, collection)
-            if coll is not None:
-                coll.index_generation += 1
+        self._bump_generation(collection)
 
     def compact(self, collection: str) -> None:
         with self._catalog.session() as s:
@@ -116,10 +120,7 @@ class Indexer:
         log.info("compacted %s: %d vectors, %s", collection, rebuilt.size, rebuilt.kind)
         self._open[collection] = rebuilt
         self._save(collection)
-        with self._catalog.session() as s:
-            coll = s.get(Collection, collection)
-            if coll is not None:
-                coll.index_generation += 1
+        self._bump_generation(collection)
 
     def apply(self, document_id: str) -> None:
         """Add a document's pending vectors and flip it to ``ready``."""

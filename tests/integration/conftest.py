@@ -52,6 +52,15 @@ def processes_with_marker(marker: str) -> list[str]:
     return found
 
 
+def service_logs(data: Path, lines: int = 40) -> str:
+    """The tail of every service log, for a failure message."""
+    out = []
+    for f in sorted((data / "logs").glob("*.log")):
+        text = f.read_text(errors="replace").splitlines()[-lines:]
+        out.append(f"--- {f.name} ---\n" + "\n".join(text))
+    return "\n".join(out)
+
+
 @dataclass
 class Stack:
     api_url: str
@@ -106,7 +115,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     def ready() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(f"askdocs up exited {proc.returncode}:\n{log.read_text()}")
+            raise AssertionError(
+                f"askdocs up exited {proc.returncode}:\n{log.read_text()}\n{service_logs(data)}"
+            )
         return READY_LINE in log.read_text()
 
     try:
@@ -119,7 +130,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
-    assert proc.returncode == 0, f"askdocs up exited {proc.returncode}:\n{log.read_text()}"
+    assert proc.returncode == 0, (
+        f"askdocs up exited {proc.returncode}:\n{log.read_text()}\n{service_logs(data)}"
+    )
     # stop_all has waited for each group; allow the kernel a moment to reap, then nothing may remain
     try:
         wait_for(lambda: not processes_with_marker(marker), 10, "every child to exit")
