@@ -110,12 +110,15 @@ class VectorIndex:
             self._deleted.update(int(i) for i in np.asarray(ids)[np.isin(ids, stored)])
             self._selector_cache = None
 
-    def _not_deleted_selector(self) -> faiss.IDSelector:
-        """Selector excluding deleted ids; built once per deleted set, not per query."""
-        if self._selector_cache is None:
+    def _not_deleted_selector(self) -> tuple[faiss.IDSelector, faiss.IDSelector]:
+        """(inner, selector excluding deleted ids), built once per deleted set, not per query. The
+        caller holds the pair for the whole search: the Not selector points into the inner one."""
+        pair = self._selector_cache
+        if pair is None:
             gone = faiss.IDSelectorBatch(np.fromiter(self._deleted, dtype=np.int64))
-            self._selector_cache = (gone, faiss.IDSelectorNot(gone))
-        return self._selector_cache[1]
+            pair = (gone, faiss.IDSelectorNot(gone))
+            self._selector_cache = pair
+        return pair
 
     def needs_compaction(self, hnsw_threshold: int, max_deleted_fraction: float = 0.2) -> bool:
         """Too many tombstones, or the index kind no longer fits its size."""
@@ -144,7 +147,9 @@ class VectorIndex:
             sel = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
             keep.append(sel)
         if self._deleted:
-            not_gone = self._not_deleted_selector()
+            pair = self._not_deleted_selector()
+            keep.append(pair)
+            not_gone = pair[1]
             sel = faiss.IDSelectorAnd(sel, not_gone) if sel is not None else not_gone
             keep.append(sel)
         if self.kind == "hnsw":
