@@ -63,7 +63,7 @@ def document_list(collection: str) -> None:
         }
         for d in docs
     ]
-    st.dataframe(rows, use_container_width=True, hide_index=True)
+    st.dataframe(rows, width="stretch", hide_index=True)
 
 
 def documents_tab(collection: str) -> None:
