@@ -274,20 +274,15 @@ def eval_retrieval(
         rows = []
         for mode in [m.strip() for m in modes.split(",") if m.strip()]:
             qtask = bar.add_task(f"queries ({mode})", total=len(qs))
-            run: dict[str, dict[str, float]] = {}
-            took: list[float] = []
-            for qid, text in qs:
-                r, t = ev.run_queries(
-                    http,
-                    collection,
-                    [(qid, text)],
-                    mode,
-                    doc_of,
-                    options={"tuning": json.loads(tuning)},
-                )
-                run.update(r)
-                took += t
-                bar.advance(qtask)
+            run, took = ev.run_queries(
+                http,
+                collection,
+                qs,
+                mode,
+                doc_of,
+                options={"tuning": json.loads(tuning)},
+                on_query=lambda t=qtask: bar.advance(t),
+            )
             rows.append(ev.summary_row(mode, ev.evaluate(judged, run), took))
     table = Table(*rows[0].keys(), title=f"{len(qs)} queries, {len(docs)} documents")
     for row in rows:

@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytrec_eval
 
-MEASURES = {"ndcg_cut.10", "recall.10,100", "recip_rank"}
 UPLOAD_BATCH = 64
 
 
@@ -138,6 +137,7 @@ def run_queries(
     doc_of: dict[str, str],
     k: int = 200,
     options: dict | None = None,
+    on_query: Callable[[], None] | None = None,
 ) -> tuple[dict[str, dict[str, float]], list[float]]:
     """Search every query; returns the document run and the server-side latencies (ms)."""
     run: dict[str, dict[str, float]] = {}
@@ -149,6 +149,8 @@ def run_queries(
         out = resp.json()
         took.append(out["took_ms"])
         run[qid] = to_doc_run(out["passages"], lambda p: doc_of.get(p["document_id"], "?"))
+        if on_query:
+            on_query()
     return run, took
 
 

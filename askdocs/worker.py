@@ -36,8 +36,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from retrieval.embedding import Embedder, model_label
 
-    embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size, threads=1)
     if role == INGEST_QUEUE:
+        embedder = Embedder(
+            settings.embedding_model, batch_size=settings.embed_batch_size, threads=1
+        )
         import ingest.tasks  # noqa: F401  (registers the tasks)
         from ingest.pipeline import IngestContext
 
