@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
@@ -133,14 +135,19 @@ class Catalog:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create(self) -> Catalog:
+        """Create missing tables. The worker, indexer and API start together: on SQLite a file lock
+        makes them take turns (a retry alone raced again on the next table); elsewhere the database
+        serialises DDL and a second ``create_all`` finds the tables."""
         if self.url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            db = Path(self.url.removeprefix("sqlite:///"))
+            db.parent.mkdir(parents=True, exist_ok=True)
+            with open(db.with_name(db.name + ".schema-lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                Base.metadata.create_all(self.engine)
+            return self
         try:
             Base.metadata.create_all(self.engine)
         except OperationalError:
-            # Another process created the tables between our check and our CREATE: check again.
             Base.metadata.create_all(self.engine)
         return self
 
