@@ -30,12 +30,49 @@ class CollectionOut(BaseModel):
     ready: int
     embedding_model: str | None
     index_generation: int
+    owner: str | None = None
+    role: Literal["read", "write", "owner"] = Field(description="The caller's role in it.")
+
+
+class MemberIn(BaseModel):
+    role: Literal["read", "write"]
+
+
+class MemberOut(BaseModel):
+    user: str
+    role: Literal["read", "write", "owner"]
+
+
+class MeOut(BaseModel):
+    user: str
+    admin: bool
+    auth: bool = Field(description="False: the server runs without keys (single-user mode).")
+    key_id: str | None
+
+
+class ChunkOut(BaseModel):
+    ordinal: int
+    page: int | None
+    heading: str | None
+    element_type: str | None
+    text: str
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    user: str | None
+    action: str
+    collection: str | None
+    document_id: str | None
+    detail: dict[str, object] | None
 
 
 class DocumentOut(BaseModel):
     id: str
     collection: str
     name: str
+    sha256: str = Field(description="SHA-256 of the original bytes.")
     content_type: str | None
     size_bytes: int
     status: str
@@ -107,4 +144,5 @@ class AskIn(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
+    auth: bool = Field(description="Whether routes other than /health need an API key.")
     components: dict[str, dict[str, object]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import fcntl
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -19,6 +21,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -55,11 +59,67 @@ class Collection(Base):
     embedding_dim: Mapped[int | None] = mapped_column(Integer)
     # Bumped by the indexer after each saved index file; readers reload when it moves.
     index_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Who may change its members; None = only admins (the built-in "default" before any user).
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the user name
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: the public id finds the row, only a SHA-256 of the secret part is kept."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Membership(Base):
+    """A user's role in a collection other than its owner: ``read`` or ``write``."""
+
+    __tablename__ = "memberships"
+    collection_id: Mapped[str] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(8))
+
+
+class AuditEvent(Base):
+    """Who did what: uploads, deletes, questions, membership and key changes."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    collection_id: Mapped[str | None] = mapped_column(String(64))
+    document_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+def document_id(collection: str, content_sha256: str) -> str:
+    """A document's id: the same bytes in two collections are two documents (and reveal nothing
+    about each other), the same bytes twice in one collection are one."""
+    return hashlib.sha256(f"{collection}\0{content_sha256}".encode()).hexdigest()
 
 
 class Document(Base):
     __tablename__ = "documents"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the bytes
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # document_id(...)
+    # sha256 of the bytes: the blob's name. None on catalogs older than this column (id was it).
+    content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id"), index=True)
     name: Mapped[str] = mapped_column(String(512))
     content_type: Mapped[str | None] = mapped_column(String(128))
@@ -75,6 +135,10 @@ class Document(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+    @property
+    def blob(self) -> str:
+        return self.content_sha256 or self.id
 
 
 class Chunk(Base):
@@ -144,12 +208,27 @@ class Catalog:
             with open(db.with_name(db.name + ".schema-lock"), "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 Base.metadata.create_all(self.engine)
+                self._add_missing_columns()
             return self
         try:
             Base.metadata.create_all(self.engine)
         except OperationalError:
             Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
         return self
+
+    def _add_missing_columns(self) -> None:
+        """Additive upgrade of a catalog made by an older version: new nullable columns only."""
+        found = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                have = {c["name"] for c in found.get_columns(table.name)}
+                for col in table.columns:
+                    if col.name not in have and col.nullable:
+                        kind = col.type.compile(dialect=self.engine.dialect)
+                        conn.execute(
+                            text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {kind}')
+                        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -164,10 +243,10 @@ class Catalog:
         finally:
             s.close()
 
-    def ensure_collection(self, s: Session, name: str) -> Collection:
+    def ensure_collection(self, s: Session, name: str, owner: str | None = None) -> Collection:
         coll = s.get(Collection, name)
         if coll is None:
-            coll = Collection(id=name)
+            coll = Collection(id=name, owner_id=owner)
             s.add(coll)
             s.flush()
         return coll

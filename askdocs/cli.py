@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from askdocs.cli_access import register as register_access_commands
 from askdocs.settings import Settings
 
 app = typer.Typer(
@@ -24,7 +25,8 @@ UPLOAD_BATCH = 16
 
 
 def _client(settings: Settings, timeout: float = 60.0) -> httpx.Client:
-    return httpx.Client(base_url=settings.api_base, timeout=timeout)
+    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    return httpx.Client(base_url=settings.api_base, timeout=timeout, headers=headers)
 
 
 def _fail(resp: httpx.Response) -> None:
@@ -75,6 +77,7 @@ def up() -> None:
     signal.signal(signal.SIGHUP, _interrupt)
     sup = Supervisor(settings.data_dir / "logs", echo=console.print)
     t0 = time.monotonic()
+    first_key = _first_admin_key(settings)
     try:
         console.print("askdocs: starting")
         redis_svc = stack.redis(settings) if settings.start_redis else None
@@ -90,8 +93,17 @@ def up() -> None:
             f"\n[bold green]askdocs is ready[/bold green] in {time.monotonic() - t0:.0f} s\n"
             f"  UI:  http://127.0.0.1:{settings.ui_port}\n"
             f"  API: {settings.api_base}  (OpenAPI at {settings.api_base}/docs)\n"
-            "Press Ctrl-C to stop."
+            + (
+                "  Authentication is OFF (ASKDOCS_AUTH=false): anyone who reaches these ports can "
+                "read everything.\n"
+                if not settings.auth
+                else ""
+            )
+            + "Press Ctrl-C to stop."
         )
+        if first_key:  # plain print: no wrapping inside the key
+            print(f"First admin key (shown once; keep it): {first_key}", flush=True)
+            print("Sign in to the UI with it; more keys: askdocs key create USER", flush=True)
         sup.watch()
     except KeyboardInterrupt:
         console.print("\naskdocs: stopping")
@@ -100,6 +112,18 @@ def up() -> None:
         sup.stop_all()
         raise typer.Exit(1) from None
     sup.stop_all()
+
+
+def _first_admin_key(settings: Settings) -> str | None:
+    """Make the catalog and, on the very first start with auth on, the admin user and its key."""
+    from askdocs.auth import bootstrap_admin
+    from askdocs.catalog import Catalog
+
+    catalog = Catalog(settings.catalog_url).create()
+    try:
+        return bootstrap_admin(catalog) if settings.auth else None
+    finally:
+        catalog.engine.dispose()
 
 
 @app.command()
@@ -240,6 +264,8 @@ def reindex(collection: str) -> None:
     )
     console.print(f"rebuild of {collection} queued for the indexer")
 
+
+register_access_commands(app)
 
 eval_app = typer.Typer(help="Measure askdocs on your own relevance judgements.")
 app.add_typer(eval_app, name="eval")

@@ -29,7 +29,19 @@ class Settings(BaseSettings):
     # Ingestion
     chunk_tokens: int = Field(256, ge=16, le=2048, description="Token budget of one chunk.")
     chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens repeated between chunks.")
-    max_upload_bytes: int = Field(100 * 1024 * 1024, description="Largest accepted upload.")
+    max_upload_bytes: int = Field(100 * 1024 * 1024, description="Largest accepted file.")
+    max_files_per_upload: int = Field(200, ge=1, description="Most files in one upload request.")
+    max_request_bytes: int = Field(
+        1024 * 1024 * 1024, description="Largest HTTP request body (all files of one upload)."
+    )
+    max_unpacked_bytes: int = Field(
+        512 * 1024 * 1024,
+        description="Zip containers (DOCX, XLSX, PPTX, EPUB, ODT, ZIP): most bytes once unpacked.",
+    )
+    max_archive_members: int = Field(10_000, ge=1, description="Zip containers: most members.")
+    max_compression_ratio: float = Field(
+        200.0, gt=1, description="Zip containers: highest unpacked/packed ratio (bomb guard)."
+    )
     task_soft_time_limit: int = Field(
         600, description="Seconds before a parse task is asked to stop."
     )
@@ -100,6 +112,16 @@ class Settings(BaseSettings):
         None, description="Threads of the embedded server; default: all cores."
     )
     generator_ctx: int = Field(4096, description="Context length of the embedded server.")
+
+    # Access
+    auth: bool = Field(
+        True,
+        description="Require an API key on every route but /health; false: single-user laptop.",
+    )
+    api_key: str | None = Field(None, description="The key the CLI sends to the API.")
+    audit_questions: bool = Field(
+        False, description="Keep question text in the audit log (else only its hash and length)."
+    )
 
     # HTTP
     api_host: str = Field("127.0.0.1", description="Where the API listens.")

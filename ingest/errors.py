@@ -35,3 +35,13 @@ class TooLarge(IngestError):
 
 class ParseTimeout(IngestError):
     code = "timeout"
+
+
+class MissingOriginal(IngestError):
+    code = "missing_original"
+
+
+class UnsafeDocument(IngestError):
+    """A zip or XML bomb, or a container past the unpacking limits."""
+
+    code = "unsafe"

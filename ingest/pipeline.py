@@ -17,9 +17,9 @@ from sqlalchemy import delete
 from askdocs.blobs import BlobStore
 from askdocs.catalog import Catalog, Chunk, DocStatus, Document
 from askdocs.settings import Settings
-from ingest import parsing
+from ingest import guards, parsing
 from ingest.chunking import chunk_blocks
-from ingest.errors import EmptyDocument, IngestError, TooLarge
+from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
 from ingest.types import ChunkDraft
 from retrieval.embedding import Embedder
 
@@ -75,13 +75,17 @@ def process_document(ctx: IngestContext, document_id: str) -> None:
         doc.status = DocStatus.parsing
         doc.attempts += 1
         doc.error = doc.error_code = None
-        name, size = doc.name, doc.size_bytes
+        name, size, blob = doc.name, doc.size_bytes, doc.blob
     try:
         if size > ctx.settings.max_upload_bytes:
             raise TooLarge(
                 f"{name} is {size} bytes, above the limit of {ctx.settings.max_upload_bytes}"
             )
-        parsed = parsing.parse(ctx.blobs.path(document_id), name, ocr=ctx.settings.ocr)
+        path = ctx.blobs.path(blob)
+        if not path.exists():
+            raise MissingOriginal(f"the stored original of {name} is gone; upload it again")
+        guards.check(path, name, ctx.settings)
+        parsed = parsing.parse(path, name, ocr=ctx.settings.ocr)
         if not any(b.text.strip() for b in parsed.blocks):
             raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")
         if not _set_status(ctx, document_id, DocStatus.embedding, pages=parsed.pages):

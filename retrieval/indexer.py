@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, delete, func, or_, select
 
 from askdocs.blobs import BlobStore
 from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
@@ -178,14 +178,27 @@ class Indexer:
             self._index(collection).remove(ids)
             self._save(collection)
         self._lex(collection).remove_document(document_id)
+        with self._blobs.lock():
+            self._forget(document_id, collection)
+        self.compact_if_needed(collection)
+
+    def _forget(self, document_id: str, collection: str) -> None:
+        """Drop a removed document's rows; its original too when no other document uses it."""
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)
             if doc is None or doc.status != DocStatus.deleted:
                 return
+            blob = doc.blob
             s.execute(delete(Chunk).where(Chunk.document_id == document_id))
             s.delete(doc)
             coll = s.get(Collection, collection)
             if coll is not None:
                 coll.index_generation += 1
-        self._blobs.delete(document_id)  # the original goes with its last catalog row
-        self.compact_if_needed(collection)
+            s.flush()
+            users = s.scalar(
+                select(func.count())
+                .select_from(Document)
+                .where(or_(Document.content_sha256 == blob, Document.id == blob))
+            )
+        if not users:  # the original goes with its last catalog row, in any collection
+            self._blobs.delete(blob)

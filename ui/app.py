@@ -17,7 +17,46 @@ ICONS = {
 }
 
 st.set_page_config(page_title="askdocs", page_icon="📚", layout="wide")
-api = ApiClient.from_env()
+
+
+def sign_in() -> ApiClient:
+    """The API client of this browser session. With auth on, the key typed here lives in this
+    session only: never in a file, a cookie or the URL."""
+    anonymous = ApiClient.from_env()
+    try:
+        auth = anonymous.health().get("auth", True)
+    except ApiError as e:
+        st.error(str(e))
+        st.stop()
+    if not auth:
+        st.sidebar.caption("Authentication is off: single-user mode, every collection is open.")
+        return anonymous
+    key = st.session_state.get("api_key")
+    if key:
+        client = ApiClient.from_env(api_key=key)
+        st.sidebar.caption(f"Signed in as **{st.session_state.get('user', '?')}**")
+        if st.sidebar.button("Sign out"):
+            st.session_state.clear()
+            st.rerun()
+        return client
+    st.title("askdocs")
+    with st.form("sign_in"):
+        typed = st.text_input("API key", type="password", help="askdocs key create USER")
+        if st.form_submit_button("Sign in") and typed:
+            client = ApiClient.from_env(api_key=typed.strip())
+            try:
+                me = client.me()
+            except ApiError as e:
+                st.error(str(e))
+            else:
+                st.session_state["api_key"], st.session_state["user"] = typed.strip(), me["user"]
+                st.rerun()
+    st.caption("The first admin key is printed once by `askdocs up` on its first start.")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() ends the run
+
+
+api = sign_in()
 
 
 def sidebar() -> str:

@@ -42,14 +42,22 @@ def _raise_for(resp: httpx.Response) -> None:
 class ApiClient:
     base_url: str
     timeout: float = 30.0
+    api_key: str | None = None
 
     @classmethod
-    def from_env(cls) -> ApiClient:
-        return cls(os.environ.get("ASKDOCS_API_URL", "http://127.0.0.1:8000"))
+    def from_env(cls, api_key: str | None = None) -> ApiClient:
+        """The API named by ASKDOCS_API_URL; the key comes from the signed-in session, not the env."""
+        return cls(os.environ.get("ASKDOCS_API_URL", "http://127.0.0.1:8000"), api_key=api_key)
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def _req(self, method: str, path: str, **kw: Any) -> Any:
         try:
-            resp = httpx.request(method, self.base_url + path, timeout=self.timeout, **kw)
+            resp = httpx.request(
+                method, self.base_url + path, timeout=self.timeout, headers=self._headers, **kw
+            )
         except httpx.HTTPError as e:
             raise ApiError(f"the askdocs API at {self.base_url} is unreachable: {e}") from e
         _raise_for(resp)
@@ -57,6 +65,9 @@ class ApiClient:
 
     def health(self) -> dict[str, Any]:
         return self._req("GET", "/health")
+
+    def me(self) -> dict[str, Any]:
+        return self._req("GET", "/me")
 
     def collections(self) -> list[dict[str, Any]]:
         return self._req("GET", "/collections")
@@ -84,6 +95,7 @@ class ApiClient:
                 "POST",
                 self.base_url + "/ask",
                 json={"collection": collection, "question": question},
+                headers=self._headers,
                 timeout=300,
             ) as resp:
                 if resp.status_code >= 400:

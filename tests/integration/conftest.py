@@ -5,6 +5,7 @@ Celery worker and indexer, the API on uvicorn, the UI, and the packaged llama.cp
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import redis
 
 TEST_REDIS_DB = 13
 READY_LINE = "askdocs is ready"
+KEY_LINE = re.compile(r"First admin key \(shown once; keep it\): (askd_\S+)")
 
 
 def free_port() -> int:
@@ -68,6 +70,12 @@ class Stack:
     data_dir: Path
     env: dict[str, str]
     log: Path
+    admin_key: str
+
+    def client(self, key: str | None) -> httpx.Client:
+        """An HTTP client of the API that sends ``key`` (or none)."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.api_url, timeout=120, headers=headers)
 
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         exe = Path(sys.executable).parent / "askdocs"
@@ -118,11 +126,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             raise AssertionError(
                 f"askdocs up exited {proc.returncode}:\n{log.read_text()}\n{service_logs(data)}"
             )
-        return READY_LINE in log.read_text()
+        text = log.read_text()
+        return READY_LINE in text and KEY_LINE.search(text) is not None
 
     try:
-        wait_for(ready, 600, "askdocs up to report ready", interval=0.5)
-        yield Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", data, env, log)
+        wait_for(
+            ready, 600, "askdocs up to report ready and print the first admin key", interval=0.5
+        )
+        key_match = KEY_LINE.search(log.read_text())
+        assert key_match is not None
+        key = key_match.group(1)
+        yield Stack(
+            f"http://127.0.0.1:{api_port}",
+            f"http://127.0.0.1:{ui_port}",
+            data,
+            {**env, "ASKDOCS_API_KEY": key},
+            log,
+            key,
+        )
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl-C does
         try:
@@ -142,7 +163,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.api_url, timeout=120) as client:
+    """The API as the first admin."""
+    with stack.client(stack.admin_key) as client:
         yield client
 
 

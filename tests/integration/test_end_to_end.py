@@ -194,7 +194,7 @@ def test_bad_files_fail_alone_with_a_reason(api: httpx.Client) -> None:
 def test_delete_hides_at_once_and_leaves_the_index(api: httpx.Client, stack: Stack) -> None:
     job = upload(api, "del", {"secret.txt": b"The submarine is painted bright orange."})
     (doc,) = wait_job(api, job["id"])["documents"]
-    blob = stack.data_dir / "blobs" / doc["id"][:2] / doc["id"]
+    blob = stack.data_dir / "blobs" / doc["sha256"][:2] / doc["sha256"]
     assert blob.is_file()
     query = {"collection": "del", "query": "What colour is the submarine?"}
     assert api.post("/search", json=query).json()["passages"][0]["document_id"] == doc["id"]

@@ -25,10 +25,27 @@ def ui_collection(api: httpx.Client) -> str:
     return "ui"
 
 
-def app(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def app(stack: Stack, monkeypatch: pytest.MonkeyPatch, signed_in: bool = True) -> AppTest:
     monkeypatch.setenv("ASKDOCS_API_URL", stack.api_url)
     at = AppTest.from_file(APP, default_timeout=120)
+    if signed_in:
+        at.session_state["api_key"] = stack.admin_key
+        at.session_state["user"] = "admin"
     return at
+
+
+def test_sign_in_with_a_key(stack: Stack, monkeypatch) -> None:
+    at = app(stack, monkeypatch, signed_in=False).run()
+    assert not at.exception
+    assert not at.sidebar.selectbox  # nothing but the sign-in form before a key
+    at.text_input[0].set_value("askd_000000000000_wrongwrongwrongwrongwrong")
+    at.button[0].click().run()
+    assert "unknown, revoked or mistyped" in at.error[0].value
+    at.text_input[0].set_value(stack.admin_key)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["user"] == "admin"
+    assert at.sidebar.selectbox[0].options  # the collections the key may read
 
 
 def test_documents_tab_lists_states(stack: Stack, ui_collection: str, monkeypatch) -> None:
@@ -55,4 +72,4 @@ def test_api_down_shows_a_readable_error(monkeypatch) -> None:
     monkeypatch.setenv("ASKDOCS_API_URL", "http://127.0.0.1:9")
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
-    assert "unreachable" in at.sidebar.error[0].value
+    assert "unreachable" in at.error[0].value

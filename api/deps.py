@@ -1,0 +1,183 @@
+"""What every route needs: the process's services, the caller, and their role in a collection."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from fastapi import Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError
+from askdocs.auth import LOCAL, Principal, Role, role_in, verify_key
+from askdocs.blobs import BlobStore
+from askdocs.catalog import Catalog, DocStatus, Document
+from askdocs.settings import Settings
+from generation.client import GeneratorClient
+from retrieval.embedding import Embedder
+from retrieval.search import Retriever
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An askdocs API key (`askdocs key create USER`): `Authorization: Bearer askd_...`",
+)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    blobs: BlobStore
+    celery: Celery
+    embedder: Embedder
+    retriever: Retriever
+    generator: GeneratorClient
+
+
+def principal_dependency(services: Services) -> Callable[..., Principal]:
+    """The FastAPI dependency that turns the Authorization header into a ``Principal`` (or 401)."""
+
+    def principal(
+        cred: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
+    ) -> Principal:
+        if not services.settings.auth:
+            return LOCAL
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if cred is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "an API key is required: send 'Authorization: Bearer <key>' "
+                "(make one with `askdocs key create USER`)",
+                headers=challenge,
+            )
+        with services.catalog.session() as s:
+            who = verify_key(s, cred.credentials)
+        if who is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "the API key is unknown, revoked or mistyped",
+                headers=challenge,
+            )
+        return who
+
+    return principal
+
+
+def owner_of_new(who: Principal) -> str | None:
+    """Who owns a collection this caller creates (nobody when auth is off: there are no users)."""
+    return None if who == LOCAL else who.user
+
+
+def require(s: Session, who: Principal, collection: str, need: Role) -> Role:
+    """The caller's role in ``collection`` if it is at least ``need``; else 404 (cannot see) or 403."""
+    role = role_in(s, who, collection)
+    if role is None:
+        raise ApiError(404, "not_found", f"no collection {collection!r}")
+    if role < need:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"you may read {collection!r} but not {'change' if need == Role.write else 'manage'} it",
+        )
+    return role
+
+
+def document_for(s: Session, who: Principal, document_id: str, need: Role) -> Document:
+    """A live document the caller may ``need``; 404 for one they may not see, as for a missing one."""
+    doc = s.get(Document, document_id)
+    if doc is None or doc.status == DocStatus.deleted or role_in(s, who, doc.collection_id) is None:
+        raise ApiError(404, "not_found", f"no document {document_id}")
+    require(s, who, doc.collection_id, need)
+    return doc
+
+
+def require_admin(who: Principal) -> None:
+    if not who.admin:
+        raise ApiError(403, "forbidden", "only an admin may do this")
+
+
+def clean_name(name: str) -> str:
+    """A display name: last path component, no control or format characters, bounded length.
+
+    Names are shown, never used as paths: originals are stored by their hash.
+    """
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".").strip()
+    return (base or "upload")[:255]
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413, counted as it arrives (a
+    Content-Length that says so is refused before reading; a chunked body is cut off when it passes)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+        over = False
+
+        async def counted() -> dict:
+            nonlocal seen, over
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        started = False
+
+        async def guarded_send(message: dict) -> None:
+            nonlocal started
+            if over and not started:  # whatever the app made of the cut body, the answer is 413
+                started = True
+                await self._refuse(send)
+                return
+            if over:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, guarded_send)
+        if over and not started:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Callable) -> None:
+        body = json.dumps(
+            {
+                "error": {
+                    "type": "too_large",
+                    "message": f"the request body is larger than the limit of {self.limit} bytes",
+                    "detail": None,
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
