@@ -14,15 +14,15 @@ from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
-from fastapi import Depends, FastAPI, Path, Query
+from fastapi import FastAPI, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from api.deps import (
     BodyLimit,
+    Caller,
     Services,
     owner_of_new,
-    principal_dependency,
     require,
     require_admin,
 )
@@ -42,7 +42,6 @@ from api.schemas import (
 from askdocs.auth import (
     USER_PATTERN,
     AuthError,
-    Principal,
     Role,
     audit,
     bootstrap_admin,
@@ -136,8 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="askdocs", version="0.1.0", lifespan=lifespan)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
-    principal = principal_dependency(services)
-    Caller = Annotated[Principal, Depends(principal)]
+    app.state.services = services
 
     @app.get("/health", response_model=HealthOut, responses=errors())
     def health() -> HealthOut:
@@ -299,8 +297,8 @@ def create_app(settings: Settings) -> FastAPI:
                 for e in s.scalars(q)
             ]
 
-    app.include_router(documents_router(services, principal))
-    app.include_router(query_router(services, principal))
+    app.include_router(documents_router(services))
+    app.include_router(query_router(services))
     app.state.settings = settings
     return app
 

@@ -6,10 +6,10 @@ import json
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from celery import Celery
-from fastapi import Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -40,35 +40,33 @@ class Services:
     generator: GeneratorClient
 
 
-def principal_dependency(services: Services) -> Callable[..., Principal]:
-    """The FastAPI dependency that turns the Authorization header into a ``Principal`` (or 401)."""
+def current_principal(
+    request: Request,
+    cred: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
+) -> Principal:
+    """The caller, from the Authorization header (or 401); everyone is the local admin with auth off."""
+    services: Services = request.app.state.services
+    if not services.settings.auth:
+        return LOCAL
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if cred is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "an API key is required: send 'Authorization: Bearer <key>' "
+            "(make one with `askdocs key create USER`)",
+            headers=challenge,
+        )
+    with services.catalog.session() as s:
+        who = verify_key(s, cred.credentials)
+    if who is None:
+        raise ApiError(
+            401, "unauthorized", "the API key is unknown, revoked or mistyped", headers=challenge
+        )
+    return who
 
-    def principal(
-        cred: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
-    ) -> Principal:
-        if not services.settings.auth:
-            return LOCAL
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if cred is None:
-            raise ApiError(
-                401,
-                "unauthorized",
-                "an API key is required: send 'Authorization: Bearer <key>' "
-                "(make one with `askdocs key create USER`)",
-                headers=challenge,
-            )
-        with services.catalog.session() as s:
-            who = verify_key(s, cred.credentials)
-        if who is None:
-            raise ApiError(
-                401,
-                "unauthorized",
-                "the API key is unknown, revoked or mistyped",
-                headers=challenge,
-            )
-        return who
 
-    return principal
+Caller = Annotated[Principal, Depends(current_principal)]
 
 
 def owner_of_new(who: Principal) -> str | None:

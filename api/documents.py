@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Set
+from collections.abc import Set
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from api.deps import Services, clean_name, document_for, owner_of_new, require
+from api.deps import Caller, Services, clean_name, document_for, owner_of_new, require
 from api.errors import ApiError, errors
 from api.schemas import COLLECTION_PATTERN, ChunkOut, DocumentOut, JobOut
 from askdocs.auth import Principal, Role, audit, readable, role_in
@@ -49,10 +49,9 @@ def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
     )
 
 
-def documents_router(services: Services, principal: Callable[..., Principal]) -> APIRouter:
+def documents_router(services: Services) -> APIRouter:
     settings, catalog, blobs = services.settings, services.catalog, services.blobs
     router = APIRouter()
-    Caller = Annotated[Principal, Depends(principal)]
 
     @router.post(
         "/documents",
@@ -62,7 +61,7 @@ def documents_router(services: Services, principal: Callable[..., Principal]) ->
     )
     async def upload(
         who: Caller,
-        files: list[UploadFile] = File(..., description="One or more files"),  # noqa: B008
+        files: list[UploadFile] = File(..., description="One or more files", min_length=1),  # noqa: B008
         collection: str = Form("default", pattern=COLLECTION_PATTERN),
     ) -> JobOut:
         """Store the files by hash and queue each new one; a collection that does not exist yet is

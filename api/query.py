@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import Services, require
+from api.deps import Caller, Services, require
 from api.errors import errors
 from api.schemas import AskIn, PassageOut, SearchIn, SearchOut
 from askdocs.auth import Principal, Role, audit, question_detail
@@ -42,11 +41,10 @@ def _sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-def query_router(services: Services, principal: Callable[..., Principal]) -> APIRouter:
+def query_router(services: Services) -> APIRouter:
     settings, catalog, retriever = services.settings, services.catalog, services.retriever
     generator = services.generator
     router = APIRouter()
-    Caller = Annotated[Principal, Depends(principal)]
 
     def _allow(who: Principal, collection: str, action: str, text: str) -> None:
         with catalog.session() as s:

@@ -62,8 +62,12 @@ class LexicalIndex:
             self._open()
             assert self._index is not None
             self._writer = self._index.writer(WRITER_HEAP, 1)
-        elif tantivy.Index.exists(str(self._path)):
+        elif self._exists():
             self._open()
+
+    def _exists(self) -> bool:
+        # tantivy raises, rather than answering False, for a directory that is not there
+        return self._path.is_dir() and tantivy.Index.exists(str(self._path))
 
     def _open(self) -> None:
         self._index = tantivy.Index(self._schema, path=str(self._path), reuse=True)
@@ -72,7 +76,7 @@ class LexicalIndex:
     def reload(self) -> None:
         """See the latest commit (readers; the indexer commits)."""
         if self._index is None:
-            if not tantivy.Index.exists(str(self._path)):
+            if not self._exists():
                 return
             self._open()
         assert self._index is not None
