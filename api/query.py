@@ -104,6 +104,7 @@ def query_router(services: Services) -> APIRouter:
                                 "citations": [asdict(c) for c in ev.citations],
                                 "invalid_markers": ev.invalid_markers,
                                 "inferred_markers": ev.inferred_markers,
+                                "instructions_removed": ev.instructions_removed,
                                 "relevance": round(relevance, 4),
                                 "below_relevance_threshold": gated,
                             },

@@ -42,7 +42,9 @@ def main() -> None:
     own = [q["text"] for q in read_jsonl(args.queries) if str(q["_id"]) in judged]
     with args.foreign.open(encoding="utf-8-sig") as f:
         foreign = [row["Question"] for row in csv.DictReader(f)]
-    http = httpx.Client(base_url=Settings().api_base, timeout=60)
+    settings = Settings()
+    auth = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    http = httpx.Client(base_url=settings.api_base, timeout=60, headers=auth)
     pos = np.array([best_cosine(http, args.collection, q) for q in own])
     neg = np.array([best_cosine(http, args.collection, q) for q in foreign])
     threshold = float(np.quantile(pos, 1 - args.keep))

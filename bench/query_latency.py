@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 from sqlalchemy import insert
 
+from askdocs.auth import bootstrap_admin, create_key
 from askdocs.catalog import Catalog, Chunk, Collection, Document
 from askdocs.settings import Settings
 from askdocs.stack import settings_env
@@ -125,6 +126,16 @@ def rss_mb(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
 
 
+def bench_key(settings: Settings) -> str:
+    """An admin key for the bench's own data dir (the first admin's, or a new one)."""
+    catalog = Catalog(settings.catalog_url).create()
+    key = bootstrap_admin(catalog)
+    if key is None:
+        with catalog.session() as s:
+            key = create_key(s, "admin", label="bench")
+    return key
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, default=100_000)
@@ -137,6 +148,7 @@ def main() -> None:
     if not (data / f"bench-{args.chunks}.done").exists():
         build(settings, args.chunks)
     env = {**os.environ, **settings_env(settings), "ASKDOCS_START_GENERATOR": "false"}
+    key = bench_key(settings)  # auth stays on: the key check is part of every real request
     api = subprocess.Popen(
         [
             sys.executable,
@@ -154,7 +166,11 @@ def main() -> None:
         start_new_session=True,
     )
     try:
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
+        http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=300,
+            headers={"Authorization": f"Bearer {key}"},
+        )
         while True:
             try:
                 http.get("/collections").raise_for_status()

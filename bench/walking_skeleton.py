@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -115,7 +116,15 @@ def main() -> None:
                 raise SystemExit(log.read_text())
             time.sleep(0.2)
         startup = time.monotonic() - t0
-        api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=600)
+        while (
+            found := re.search(r"First admin key \(shown once; keep it\): (\S+)", log.read_text())
+        ) is None:
+            time.sleep(0.1)
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{api_port}",
+            timeout=600,
+            headers={"Authorization": f"Bearer {found.group(1)}"},
+        )
         pdf = make_pdf(data / "bench.pdf", args.pdf, args.pages)
         t1 = time.monotonic()
         job = api.post("/documents", files=[("files", (pdf.name, pdf.read_bytes()))]).json()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from generation.citations import Citation, attach_missing, resolve, strip_invalid
 from generation.client import GeneratorClient
+from generation.injection import neutralize
 from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
 from retrieval.types import ScoredChunk
 
@@ -26,6 +27,8 @@ class Answer:
     inferred_markers: list[int] = field(
         default_factory=list
     )  # added by word overlap, not the model
+    # passages that had sentences instructing the assistant, left out of the prompt
+    instructions_removed: list[int] = field(default_factory=list)
 
 
 def answer(
@@ -41,8 +44,15 @@ def answer(
         yield Token(NOT_IN_DOCUMENTS)
         yield Answer(NOT_IN_DOCUMENTS, [], [], abstained=True)
         return
+    shown: list[ScoredChunk] = []
+    quarantined: list[int] = []
+    for n, p in enumerate(used, start=1):
+        text, removed = neutralize(p.text)
+        shown.append(replace(p, text=text) if removed else p)
+        if removed:
+            quarantined.append(n)
     pieces: list[str] = []
-    for piece in client.stream_chat(build_messages(question, used), max_tokens=max_tokens):
+    for piece in client.stream_chat(build_messages(question, shown), max_tokens=max_tokens):
         pieces.append(piece)
         yield Token(piece)
     text = "".join(pieces).strip()
@@ -51,4 +61,12 @@ def answer(
     if not abstained:
         text, inferred = attach_missing(text, used)
     citations, invalid = resolve(text, used)
-    yield Answer(strip_invalid(text, invalid), citations, list(used), abstained, invalid, inferred)
+    yield Answer(
+        strip_invalid(text, invalid),
+        citations,
+        list(used),
+        abstained,
+        invalid,
+        inferred,
+        quarantined,
+    )
