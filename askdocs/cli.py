@@ -22,6 +22,21 @@ app = typer.Typer(
 )
 console = Console()
 UPLOAD_BATCH = 16
+UPLOAD_BATCH_BYTES = 128 * 1024 * 1024  # well under the API's request limit; a bigger file goes alone
+
+
+def _batches(files: list[Path]) -> list[list[Path]]:
+    """Upload requests of at most UPLOAD_BATCH files and about UPLOAD_BATCH_BYTES each."""
+    out: list[list[Path]] = []
+    size = 0
+    for f in files:
+        n = f.stat().st_size
+        if not out or len(out[-1]) >= UPLOAD_BATCH or (out[-1] and size + n > UPLOAD_BATCH_BYTES):
+            out.append([])
+            size = 0
+        out[-1].append(f)
+        size += n
+    return out
 
 
 def _client(settings: Settings, timeout: float = 60.0) -> httpx.Client:
@@ -141,8 +156,7 @@ def ingest(
     jobs: list[str] = []
     with _client(settings, timeout=600) as http, _progress() as bar:
         up_task = bar.add_task("uploading", total=len(files))
-        for i in range(0, len(files), UPLOAD_BATCH):
-            batch = files[i : i + UPLOAD_BATCH]
+        for batch in _batches(files):
             handles = [f.open("rb") for f in batch]
             try:
                 resp = http.post(
