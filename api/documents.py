@@ -166,7 +166,7 @@ def documents_router(services: Services) -> APIRouter:
         collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
         status: DocStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> list[DocumentOut]:
         """Documents of the collections the caller may read, newest first."""
         with catalog.session() as s:
@@ -197,7 +197,7 @@ def documents_router(services: Services) -> APIRouter:
         document_id: str,
         who: Caller,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> list[ChunkOut]:
         """The chunks a document was cut into, in order (a preview of what search sees)."""
         with catalog.session() as s:

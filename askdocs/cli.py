@@ -22,7 +22,9 @@ app = typer.Typer(
 )
 console = Console()
 UPLOAD_BATCH = 16
-UPLOAD_BATCH_BYTES = 128 * 1024 * 1024  # well under the API's request limit; a bigger file goes alone
+UPLOAD_BATCH_BYTES = (
+    128 * 1024 * 1024
+)  # well under the API's request limit; a bigger file goes alone
 
 
 def _batches(files: list[Path]) -> list[list[Path]]:

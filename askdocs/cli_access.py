@@ -23,6 +23,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(member_app, name="member")
 
 
+def _operator() -> str:
+    """Who ran the command, for the audit log: the operating-system user on the server."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _catalog_session():  # type: ignore[no-untyped-def]
     from askdocs.catalog import Catalog
 
@@ -49,7 +59,7 @@ def user_add(
 
     def run(s, name: str) -> None:  # type: ignore[no-untyped-def]
         add_user(s, name, admin)
-        audit(s, None, "user_created", detail={"user": name, "admin": admin, "via": "cli"})
+        audit(s, _operator(), "user_created", detail={"user": name, "admin": admin})
 
     _auth_call(run, name)
     console.print(f"user {name} added" + (" (admin)" if admin else ""))
@@ -84,7 +94,7 @@ def key_create(
 
     def run(s, user: str) -> str:  # type: ignore[no-untyped-def]
         key = create_key(s, user, label)
-        audit(s, None, "key_created", detail={"user": user, "key_id": key.split("_")[1]})
+        audit(s, _operator(), "key_created", detail={"user": user, "key_id": key.split("_")[1]})
         return key
 
     key = _auth_call(run, user)
@@ -124,7 +134,7 @@ def key_revoke(key_id: str) -> None:
 
     def run(s, key_id: str) -> None:  # type: ignore[no-untyped-def]
         revoke_key(s, key_id)
-        audit(s, None, "key_revoked", detail={"key_id": key_id})
+        audit(s, _operator(), "key_revoked", detail={"key_id": key_id})
 
     _auth_call(run, key_id)
     console.print(f"key {key_id} revoked")
@@ -141,7 +151,7 @@ def member_set(
 
     def run(s, collection: str) -> None:  # type: ignore[no-untyped-def]
         set_member(s, collection, user, role)
-        audit(s, None, "member_set", collection, detail={"user": user, "role": role, "via": "cli"})
+        audit(s, _operator(), "member_set", collection, detail={"user": user, "role": role})
 
     _auth_call(run, collection)
     console.print(f"{user} may now {role} {collection}")
@@ -154,7 +164,7 @@ def member_remove(collection: str, user: str) -> None:
 
     def run(s, collection: str) -> None:  # type: ignore[no-untyped-def]
         set_member(s, collection, user, None)
-        audit(s, None, "member_removed", collection, detail={"user": user, "via": "cli"})
+        audit(s, _operator(), "member_removed", collection, detail={"user": user})
 
     _auth_call(run, collection)
     console.print(f"{user} removed from {collection}")
