@@ -103,13 +103,20 @@ def require_admin(who: Principal) -> None:
 
 
 def clean_name(name: str) -> str:
-    """A display name: last path component, no control or format characters, bounded length.
+    """A display name: a relative path at most (``reports/q1.pdf``, as `askdocs ingest FOLDER`
+    sends), without empty, ``.`` or ``..`` parts, control or format characters; bounded length.
 
-    Names are shown, never used as paths: originals are stored by their hash.
+    Names are shown and matched (a new file of the same name replaces the old), never used as
+    paths: originals are stored by their hash.
     """
-    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".").strip()
-    return (base or "upload")[:255]
+    text = unicodedata.normalize("NFC", name).replace("\\", "/")
+    parts = []
+    for part in text.split("/"):
+        part = "".join(ch for ch in part if ch.isprintable()).strip()
+        part = part.lstrip(".").strip()
+        if part:
+            parts.append(part)
+    return ("/".join(parts) or "upload")[-255:]
 
 
 class BodyLimit:

@@ -6,13 +6,23 @@ import uuid
 from collections.abc import Set
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from api.deps import Caller, Services, clean_name, document_for, owner_of_new, require
 from api.errors import ApiError, errors
-from api.schemas import COLLECTION_PATTERN, ChunkOut, DocumentOut, JobOut
+from api.schemas import (
+    COLLECTION_PATTERN,
+    ChunkOut,
+    DocumentOut,
+    JobIn,
+    JobOut,
+    KnownOut,
+    LookupIn,
+    LookupOut,
+)
 from askdocs.auth import Principal, Role, audit, readable, role_in
 from askdocs.catalog import (
     TERMINAL,
@@ -22,6 +32,7 @@ from askdocs.catalog import (
     Document,
     Job,
     JobDocument,
+    utcnow,
 )
 from askdocs.catalog import (
     document_id as make_document_id,
@@ -49,6 +60,54 @@ def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
     )
 
 
+RESTARTABLE = (DocStatus.deleted, DocStatus.failed, DocStatus.cancelled)
+
+
+def _free_name(s: Session, collection: str, name: str, doc_id: str) -> str:
+    """``name``, or ``stem (2).ext``... when a live document of the collection has it already."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    candidate, n = name, 1
+    while s.scalar(
+        select(Document.id).where(
+            Document.collection_id == collection,
+            Document.name == candidate,
+            Document.id != doc_id,
+            Document.status != DocStatus.deleted,
+        )
+    ):
+        n += 1
+        candidate = f"{stem} ({n}){dot}{ext}"
+    return candidate
+
+
+def job_progress(job: Job, counts: dict[str, int], pages: int, docs: list[DocumentOut]) -> JobOut:
+    """A job's numbers: counts per state, pages read so far, rate and ETA from the pace so far."""
+    total = sum(counts.values())
+    finished = sum(n for st, n in counts.items() if st in TERMINAL)
+    elapsed = max((utcnow() - job.created_at).total_seconds(), 1e-3)
+    rate = finished / elapsed if finished else None
+    running = job.cancelled_at is None and finished < total
+    eta = (total - finished) / rate if rate and running else None
+    return JobOut(
+        id=job.id,
+        collection=job.collection_id,
+        created_at=job.created_at,
+        created_by=job.created_by,
+        cancelled_at=job.cancelled_at,
+        total=total,
+        finished=finished,
+        counts=counts,
+        done=finished == total,
+        pages=pages,
+        elapsed_s=round(elapsed, 1),
+        documents_per_s=round(rate, 3) if rate else None,
+        eta_s=round(eta, 1) if eta is not None else None,
+        documents=docs,
+    )
+
+
 def documents_router(services: Services) -> APIRouter:
     settings, catalog, blobs = services.settings, services.catalog, services.blobs
     router = APIRouter()
@@ -63,11 +122,17 @@ def documents_router(services: Services) -> APIRouter:
         who: Caller,
         files: list[UploadFile] = File(..., description="One or more files", min_length=1),  # noqa: B008
         collection: str = Form("default", pattern=COLLECTION_PATTERN),
+        job_id: str | None = Form(
+            None, max_length=36, description="Add the files to this job (POST /jobs made it)."
+        ),
+        replace: bool = Form(
+            True,
+            description="A file with the name of a document in the collection replaces it once "
+            "indexed; false keeps both (the new one gets a numbered name).",
+        ),
     ) -> JobOut:
         """Store the files by hash and queue each new one; a collection that does not exist yet is
-        made, owned by the caller."""
-        if not files:
-            raise ApiError(422, "validation_error", "no files in the request")
+        made, owned by the caller. The same bytes again are no new work."""
         if len(files) > settings.max_files_per_upload:
             raise ApiError(
                 413,
@@ -77,6 +142,14 @@ def documents_router(services: Services) -> APIRouter:
         with catalog.session() as s:  # check before storing anything
             if s.get(Collection, collection) is not None:
                 require(s, who, collection, Role.write)
+            if job_id is not None:
+                job = s.get(Job, job_id)
+                if job is None or role_in(s, who, job.collection_id) is None:
+                    raise ApiError(404, "not_found", f"no job {job_id}")
+                if job.collection_id != collection:
+                    raise ApiError(
+                        409, "conflict", f"job {job_id} belongs to collection {job.collection_id!r}"
+                    )
         stored: list[tuple[str, str, str | None, int, UploadFile]] = []
         for f in files:
             data = await f.read(settings.max_upload_bytes + 1)
@@ -90,26 +163,30 @@ def documents_router(services: Services) -> APIRouter:
             content = blobs.put(data)
             ctype = (f.content_type or "")[:128] or None
             stored.append((content, name, ctype, len(data), f))
-        job_id = str(uuid.uuid4())
+        job_id = job_id or str(uuid.uuid4())
         to_enqueue: list[str] = []
         duplicates: set[str] = set()
+        now = utcnow()
         # Under the blob lock: a concurrent removal of the last document using the same bytes cannot
         # delete the blob between our check and our commit.
         with blobs.lock(), catalog.session() as s:
             if s.get(Collection, collection) is None:
                 catalog.ensure_collection(s, collection, owner=owner_of_new(who))
             require(s, who, collection, Role.write)
-            s.add(Job(id=job_id, collection_id=collection))
-            s.flush()
+            if s.get(Job, job_id) is None:
+                s.add(Job(id=job_id, collection_id=collection, created_by=who.user))
+                s.flush()
             for content, name, ctype, size, f in stored:
                 if not blobs.path(content).exists():  # removed since we stored it
                     await f.seek(0)
                     blobs.put(await f.read())
                 doc_id = make_document_id(collection, content)
                 doc = s.get(Document, doc_id)
-                if doc is not None and doc.status != DocStatus.deleted:
+                if doc is not None and doc.status not in RESTARTABLE:
                     duplicates.add(doc_id)
                 else:
+                    if not replace:
+                        name = _free_name(s, collection, name, doc_id)
                     if doc is None:
                         doc = Document(
                             id=doc_id,
@@ -120,45 +197,150 @@ def documents_router(services: Services) -> APIRouter:
                             size_bytes=size,
                         )
                         s.add(doc)
-                    else:  # re-uploaded while its delete was pending: bring it back
+                    else:  # deleted (delete pending), failed or cancelled before: run it again
                         doc.name, doc.version = name, doc.version + 1
+                        doc.attempts = 0
+                        doc.lease_owner = doc.lease_until = doc.finished_at = None
                     doc.status = DocStatus.queued
                     doc.error = doc.error_code = None
+                    doc.enqueued_at = now
                     to_enqueue.append(doc_id)
                     audit(s, who.user, "upload", collection, doc_id, {"name": name, "bytes": size})
                 if s.get(JobDocument, (job_id, doc_id)) is None:
                     s.add(JobDocument(job_id=job_id, document_id=doc_id))
-        for digest in to_enqueue:
-            enqueue(services.celery, settings, PROCESS_TASK, digest)
+        for doc_id in to_enqueue:
+            enqueue(services.celery, settings, PROCESS_TASK, doc_id)
         return job_out(job_id, who, duplicates)
 
-    def job_out(job_id: str, who: Principal, duplicates: Set[str] = frozenset()) -> JobOut:
+    @router.post("/jobs", response_model=JobOut, status_code=201, responses=errors(401, 403, 404))
+    def create_job(body: JobIn, who: Caller) -> JobOut:
+        """An empty job to add many upload requests to (`job_id` form field of POST /documents),
+        so that one progress bar covers a whole folder."""
+        with catalog.session() as s:
+            if s.get(Collection, body.collection) is None:
+                catalog.ensure_collection(s, body.collection, owner=owner_of_new(who))
+            require(s, who, body.collection, Role.write)
+            job_id = str(uuid.uuid4())
+            s.add(Job(id=job_id, collection_id=body.collection, created_by=who.user))
+        return job_out(job_id, who)
+
+    def job_out(
+        job_id: str,
+        who: Principal,
+        duplicates: Set[str] = frozenset(),
+        with_documents: bool = True,
+    ) -> JobOut:
         with catalog.session() as s:
             job = s.get(Job, job_id)
             if job is None or role_in(s, who, job.collection_id) is None:
                 raise ApiError(404, "not_found", f"no job {job_id}")
-            docs = s.scalars(
-                select(Document)
-                .join(JobDocument, JobDocument.document_id == Document.id)
-                .where(JobDocument.job_id == job_id)
-                .order_by(Document.name)
-            ).all()
-            counts: dict[str, int] = {}
-            for d in docs:
-                counts[d.status] = counts.get(d.status, 0) + 1
-            return JobOut(
-                id=job.id,
-                collection=job.collection_id,
-                created_at=job.created_at,
-                total=len(docs),
-                counts=counts,
-                done=all(d.status in TERMINAL for d in docs),
-                documents=[doc_out(d, d.id in duplicates) for d in docs],
+            members = select(JobDocument.document_id).where(JobDocument.job_id == job_id)
+            counts = {
+                str(status): int(n)
+                for status, n in s.execute(
+                    select(Document.status, func.count())
+                    .where(Document.id.in_(members))
+                    .group_by(Document.status)
+                )
+            }
+            pages = s.scalar(
+                select(func.coalesce(func.sum(Document.pages), 0)).where(Document.id.in_(members))
             )
+            docs: list[DocumentOut] = []
+            if with_documents:
+                docs = [
+                    doc_out(d, d.id in duplicates)
+                    for d in s.scalars(
+                        select(Document).where(Document.id.in_(members)).order_by(Document.name)
+                    )
+                ]
+            return job_progress(job, counts, int(pages or 0), docs)
 
     @router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(401, 404))
-    def get_job(job_id: str, who: Caller) -> JobOut:
+    def get_job(
+        job_id: str,
+        who: Caller,
+        documents: Annotated[
+            bool, Query(description="Include every document (false: the numbers only).")
+        ] = True,
+    ) -> JobOut:
+        return job_out(job_id, who, with_documents=documents)
+
+    @router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=errors(401, 403, 404))
+    def cancel_job(job_id: str, who: Caller) -> JobOut:
+        """Queued documents are dropped, running ones stop at their next step; nothing of them
+        becomes searchable. Finished ones stay."""
+        with catalog.session() as s:
+            job = s.get(Job, job_id)
+            if job is None or role_in(s, who, job.collection_id) is None:
+                raise ApiError(404, "not_found", f"no job {job_id}")
+            require(s, who, job.collection_id, Role.write)
+            now = utcnow()
+            job.cancelled_at = job.cancelled_at or now
+            members = select(JobDocument.document_id).where(JobDocument.job_id == job_id)
+            running = s.scalars(
+                select(Document).where(Document.id.in_(members), Document.status.not_in(TERMINAL))
+            ).all()
+            for d in running:
+                d.status = DocStatus.cancelled
+                d.error_code, d.error = "cancelled", f"cancelled by {who.user}"
+                d.finished_at, d.lease_owner, d.lease_until = now, None, None
+            ids = [d.id for d in running]
+            if ids:
+                s.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
+            audit(
+                s,
+                who.user,
+                "job_cancelled",
+                job.collection_id,
+                detail={"job": job_id, "stopped": len(ids)},
+            )
         return job_out(job_id, who)
+
+    @router.post(
+        "/documents/{document_id}/retry",
+        response_model=DocumentOut,
+        status_code=202,
+        responses=errors(401, 403, 404, 409),
+    )
+    def retry_document(document_id: str, who: Caller) -> DocumentOut:
+        """Run a failed or cancelled document again, from the start."""
+        with catalog.session() as s:
+            d = document_for(s, who, document_id, Role.write)
+            if d.status not in (DocStatus.failed, DocStatus.cancelled):
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"{d.name} is {d.status}; only failed or cancelled documents are retried",
+                )
+            d.status = DocStatus.queued
+            d.error = d.error_code = None
+            d.attempts = 0
+            d.lease_owner = d.lease_until = d.finished_at = None
+            d.enqueued_at = utcnow()
+            audit(s, who.user, "retry", d.collection_id, d.id, {"name": d.name})
+            out = doc_out(d)
+        enqueue(services.celery, settings, PROCESS_TASK, document_id)
+        return out
+
+    @router.post(
+        "/collections/{name}/lookup",
+        response_model=LookupOut,
+        responses=errors(401, 404),
+    )
+    def lookup(
+        name: Annotated[str, Path(pattern=COLLECTION_PATTERN)], body: LookupIn, who: Caller
+    ) -> LookupOut:
+        """Which of these file hashes the collection holds already (a client skips those)."""
+        with catalog.session() as s:
+            require(s, who, name, Role.read)
+            ids = {make_document_id(name, h): h for h in body.sha256}
+            found = s.execute(
+                select(Document.id, Document.name, Document.status).where(
+                    Document.id.in_(list(ids)), Document.status.not_in(RESTARTABLE)
+                )
+            ).all()
+        return LookupOut(known={ids[i]: KnownOut(id=i, name=n, status=st) for i, n, st in found})
 
     @router.get("/documents", response_model=list[DocumentOut], responses=errors(401, 404))
     def list_documents(

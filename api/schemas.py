@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -86,14 +86,42 @@ class DocumentOut(BaseModel):
     duplicate: bool = False
 
 
+class JobIn(BaseModel):
+    collection: str = Field("default", pattern=COLLECTION_PATTERN)
+
+
 class JobOut(BaseModel):
     id: str
     collection: str
     created_at: datetime
+    created_by: str | None = None
+    cancelled_at: datetime | None = None
     total: int
-    counts: dict[str, int]
+    finished: int = Field(description="Documents that are ready, failed, cancelled or deleted.")
+    counts: dict[str, int] = Field(description="Documents per state.")
     done: bool
+    pages: int = Field(description="Pages read so far.")
+    elapsed_s: float
+    documents_per_s: float | None = Field(description="Pace so far; None before the first.")
+    eta_s: float | None = Field(description="Seconds left at the pace so far.")
     documents: list[DocumentOut]
+
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class LookupIn(BaseModel):
+    sha256: list[Sha256] = Field(max_length=1000, description="SHA-256 of files, lowercase hex.")
+
+
+class KnownOut(BaseModel):
+    id: str
+    name: str
+    status: str
+
+
+class LookupOut(BaseModel):
+    known: dict[str, KnownOut] = Field(description="By SHA-256: the document with those bytes.")
 
 
 class Tuning(BaseModel):

@@ -58,10 +58,13 @@ class DocStatus(enum.StrEnum):
     indexing = "indexing"
     ready = "ready"
     failed = "failed"
+    cancelled = "cancelled"
     deleted = "deleted"
 
 
-TERMINAL = {DocStatus.ready, DocStatus.failed, DocStatus.deleted}
+TERMINAL = {DocStatus.ready, DocStatus.failed, DocStatus.cancelled, DocStatus.deleted}
+# A worker owns a document in these states while it holds the lease; the janitor takes them back.
+IN_WORKER = {DocStatus.queued, DocStatus.parsing, DocStatus.embedding}
 
 
 class Base(DeclarativeBase):
@@ -149,6 +152,13 @@ class Document(Base):
     chunk_count: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The worker process that runs it, until when; a dead worker's lease runs out and the janitor
+    # hands the document to another.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -180,6 +190,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class JobDocument(Base):

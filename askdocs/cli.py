@@ -15,30 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from askdocs.cli_access import register as register_access_commands
+from askdocs.cli_ops import register as register_ops_commands
 from askdocs.settings import Settings
 
 app = typer.Typer(
     help="askdocs: ask questions of your own documents, offline.", no_args_is_help=True
 )
 console = Console()
-UPLOAD_BATCH = 16
-UPLOAD_BATCH_BYTES = (
-    128 * 1024 * 1024
-)  # well under the API's request limit; a bigger file goes alone
-
-
-def _batches(files: list[Path]) -> list[list[Path]]:
-    """Upload requests of at most UPLOAD_BATCH files and about UPLOAD_BATCH_BYTES each."""
-    out: list[list[Path]] = []
-    size = 0
-    for f in files:
-        n = f.stat().st_size
-        if not out or len(out[-1]) >= UPLOAD_BATCH or (out[-1] and size + n > UPLOAD_BATCH_BYTES):
-            out.append([])
-            size = 0
-        out[-1].append(f)
-        size += n
-    return out
 
 
 def _client(settings: Settings, timeout: float = 60.0) -> httpx.Client:
@@ -54,23 +37,6 @@ def _fail(resp: httpx.Response) -> None:
         msg = resp.text[:500]
     console.print(f"[red]error {resp.status_code}[/red] {msg}")
     raise typer.Exit(2)
-
-
-def _files(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(
-                f
-                for f in sorted(p.rglob("*"))
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
-        elif p.is_file():
-            out.append(p)
-        else:
-            console.print(f"[red]not found:[/red] {p}")
-            raise typer.Exit(2)
-    return out
 
 
 @app.command()
@@ -148,50 +114,77 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders"),  # noqa: B008
     collection: str = typer.Option("default", "--collection", "-c"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until every file is done."),
+    sync: bool = typer.Option(
+        False, "--sync", help="Also delete documents of the collection whose file is gone."
+    ),
+    keep_both: bool = typer.Option(
+        False, "--keep-both", help="A changed file is added beside the old version, not over it."
+    ),
 ) -> None:
-    """Upload files (folders are walked) and show their progress until each is ready or failed."""
+    """Upload files (folders are walked; names are paths inside them), skipping unchanged ones by
+    hash, all in one job; show its progress until every file is ready or failed."""
+    from askdocs import bulk
+
     settings = Settings()
-    files = _files(paths)
-    if not files:
-        console.print("nothing to ingest")
-        raise typer.Exit(0)
-    jobs: list[str] = []
+    try:
+        found = list(bulk.walk(paths))
+    except FileNotFoundError as e:
+        console.print(f"[red]not found:[/red] {e}")
+        raise typer.Exit(2) from None
     with _client(settings, timeout=600) as http, _progress() as bar:
-        up_task = bar.add_task("uploading", total=len(files))
-        for batch in _batches(files):
-            handles = [f.open("rb") for f in batch]
-            try:
-                resp = http.post(
-                    "/documents",
-                    data={"collection": collection},
-                    files=[("files", (f.name, h)) for f, h in zip(batch, handles, strict=True)],
+        try:
+            hashing = bar.add_task("hashing", total=len(found))
+            files = []
+            for path, name in found:
+                files.append(
+                    bulk.LocalFile(path, name, path.stat().st_size, bulk.sha256_file(path))
                 )
-            finally:
-                for h in handles:
-                    h.close()
-            if resp.status_code != 202:
-                _fail(resp)
-            jobs.append(resp.json()["id"])
-            bar.advance(up_task, len(batch))
-        if not wait:
-            console.print(f"queued {len(files)} file(s); jobs: {', '.join(jobs)}")
-            return
-        done_task = bar.add_task("ingesting", total=len(files))
-        while True:
-            states = [http.get(f"/jobs/{j}").json() for j in jobs]
-            finished = sum(
-                n
-                for s in states
-                for k, n in s["counts"].items()
-                if k in ("ready", "failed", "deleted")
+                bar.advance(hashing)
+            held = bulk.known(http, collection, [f.sha256 for f in files])
+            new = [f for f in files if f.sha256 not in held]
+            removed = 0
+            if sync:
+                for d in bulk.vanished(http, collection, {f.name for f in files}):
+                    bulk.delete(http, d["id"])
+                    removed += 1
+            summary = f"{len(files) - len(new)} unchanged" + (
+                f", {removed} removed" if sync else ""
             )
-            bar.update(done_task, completed=finished)
-            if all(s["done"] for s in states):
-                break
-            time.sleep(0.5)  # polling job state until every document is terminal
-    docs = [d for s in states for d in s["documents"]]
+            if not new:
+                bar.stop()
+                console.print(f"nothing new to ingest ({summary})")
+                return
+            up_task = bar.add_task("uploading", total=len(new))
+            job_id = bulk.upload(
+                http,
+                collection,
+                new,
+                replace=not keep_both,
+                on_batch=lambda n: bar.advance(up_task, n),
+            )
+            if not wait:
+                bar.stop()
+                console.print(f"queued {len(new)} file(s) in job {job_id}; {summary}")
+                return
+            done_task = bar.add_task("ingesting", total=len(new))
+            while True:
+                state = bulk.job(http, job_id)
+                eta = f", ETA {state['eta_s']:.0f} s" if state["eta_s"] is not None else ""
+                bar.update(
+                    done_task,
+                    completed=state["finished"],
+                    description=f"ingesting ({state['pages']} pages{eta})",
+                )
+                if state["done"]:
+                    break
+                time.sleep(1)  # polling the job's numbers until every document is terminal
+            state = bulk.job(http, job_id, with_documents=True)
+        except bulk.BulkError as e:
+            console.print(f"[red]error[/red] {e}")
+            raise typer.Exit(2) from None
+    docs = state["documents"]
     failed = [d for d in docs if d["status"] == "failed"]
-    console.print(f"{len(docs) - len(failed)} ready, {len(failed)} failed")
+    console.print(f"{len(docs) - len(failed)} ready, {len(failed)} failed ({summary})")
     for d in failed:
         console.print(f"  [red]failed[/red] {d['name']}: {d['error']} ({d['error_code']})")
     if failed:
@@ -282,6 +275,7 @@ def reindex(collection: str) -> None:
 
 
 register_access_commands(app)
+register_ops_commands(app)
 
 eval_app = typer.Typer(help="Measure askdocs on your own relevance judgements.")
 app.add_typer(eval_app, name="eval")

@@ -48,6 +48,23 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(900, description="Seconds before a parse task is killed.")
     task_expires: int = Field(24 * 3600, description="Seconds a queued task stays valid.")
     worker_concurrency: int = Field(1, ge=1, description="Parallel ingest processes per worker.")
+    lease_seconds: float = Field(
+        60.0, gt=0, description="A worker's hold on a document, renewed while it works."
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Crashed attempts (worker died) before a document fails for good."
+    )
+    task_max_retries: int = Field(
+        5, ge=0, description="Retries, with backoff, after a transient error (Redis, database)."
+    )
+    janitor_interval: float = Field(
+        15.0, gt=0, description="Seconds between the indexer's sweeps for stuck documents."
+    )
+    requeue_after: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds before a document whose task seems lost (queue empty) is sent again.",
+    )
     embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
     ocr: bool = Field(True, description="OCR PDFs without a text layer (needs tesseract).")
 

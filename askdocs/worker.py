@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
             hnsw_threshold=settings.hnsw_threshold,
             hnsw_m=settings.hnsw_m,
         )
+        from askdocs import janitor
+
+        janitor.start(catalog, app, settings)
         argv_ = ["worker", "-Q", INDEX_QUEUE, "-P", "solo", "-c", "1"]
     argv_ += [
         "-n",

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
+from askdocs import failpoints
 from askdocs.blobs import BlobStore
-from askdocs.catalog import Catalog, Chunk, DocStatus, Document
+from askdocs.catalog import IN_WORKER, Catalog, Chunk, DocStatus, Document, utcnow
 from askdocs.settings import Settings
 from ingest import guards, parsing
 from ingest.chunking import chunk_blocks
@@ -24,8 +31,6 @@ from ingest.types import ChunkDraft
 from retrieval.embedding import Embedder
 
 log = logging.getLogger(__name__)
-
-RUNNABLE = {DocStatus.queued, DocStatus.parsing, DocStatus.embedding}
 
 
 @dataclass
@@ -43,11 +48,96 @@ def chunk_id(document_id: str, ordinal: int, text: str) -> int:
     return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
 
 
-def _set_status(ctx: IngestContext, document_id: str, status: DocStatus, **fields: object) -> bool:
-    """Move a still-runnable document to ``status``; False when it was deleted meanwhile."""
+@dataclass(frozen=True)
+class Claim:
+    """What a worker may do with a document: ``run`` it, ``skip`` it (done, deleted or cancelled),
+    wait ``busy`` seconds for another worker's lease, or nothing: ``poison`` failed it."""
+
+    outcome: Literal["run", "skip", "busy", "poison"]
+    wait: float = 0.0
+
+
+def new_owner() -> str:
+    """A lease owner id: host, process and this run (a redelivery in the same process is another)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:128]
+
+
+def claim(ctx: IngestContext, document_id: str, owner: str) -> Claim:
+    """Take the lease on a runnable document, counting the attempt; refuse one leased by a live
+    worker; fail one that has used up its attempts (each attempt that ended without a verdict
+    was a crash: the worker died, or was killed for memory or time)."""
+    now = utcnow()
+    lease = timedelta(seconds=ctx.settings.lease_seconds)
+    with ctx.catalog.session() as s:
+        doc = s.get(Document, document_id, with_for_update=True)
+        if doc is None or doc.status not in IN_WORKER:
+            return Claim("skip")
+        if doc.lease_owner not in (None, owner) and doc.lease_until and doc.lease_until > now:
+            return Claim("busy", (doc.lease_until - now).total_seconds())
+        if doc.attempts >= ctx.settings.max_attempts:
+            doc.status = DocStatus.failed
+            doc.error_code = "worker_lost"
+            doc.error = (
+                f"processing {doc.name} stopped {doc.attempts} times without an answer (the worker "
+                "crashed or was killed, e.g. out of memory); it is not tried again on its own. "
+                "Check the file, then retry it."
+            )
+            doc.finished_at, doc.lease_owner, doc.lease_until = now, None, None
+            s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+            return Claim("poison")
+        doc.status = DocStatus.parsing
+        doc.attempts += 1
+        doc.error = doc.error_code = None
+        doc.lease_owner, doc.lease_until = owner, now + lease
+        doc.started_at = doc.started_at or now
+        return Claim("run")
+
+
+class Lease:
+    """Renews a claimed document's lease from a thread while the (blocking) work runs."""
+
+    def __init__(self, ctx: IngestContext, document_id: str, owner: str) -> None:
+        self._ctx, self._id, self._owner = ctx, document_id, owner
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
+
+    def __enter__(self) -> Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        every = max(0.5, self._ctx.settings.lease_seconds / 3)
+        while not self._stop.wait(every):
+            try:
+                with self._ctx.catalog.session() as s:
+                    found = s.execute(
+                        update(Document)
+                        .where(Document.id == self._id, Document.lease_owner == self._owner)
+                        .values(
+                            lease_until=utcnow()
+                            + timedelta(seconds=self._ctx.settings.lease_seconds)
+                        )
+                    ).rowcount
+                if not found:
+                    self.lost = True
+                    return
+            except Exception:  # noqa: BLE001 - a missed renewal is retried; expiry is the backstop
+                log.warning("lease renewal of %s failed", self._id, exc_info=True)
+
+
+def _set_status(
+    ctx: IngestContext, document_id: str, owner: str, status: DocStatus, **fields: object
+) -> bool:
+    """Move a document this worker still owns to ``status``; False when it was deleted, cancelled
+    or taken over meanwhile (then this worker stops)."""
     with ctx.catalog.session() as s:
         doc = s.get(Document, document_id)
-        if doc is None or doc.status not in RUNNABLE:
+        if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
             return False
         doc.status = status
         for k, v in fields.items():
@@ -58,60 +148,77 @@ def _set_status(ctx: IngestContext, document_id: str, status: DocStatus, **field
 def fail(catalog: Catalog, document_id: str, code: str, message: str) -> None:
     with catalog.session() as s:
         doc = s.get(Document, document_id)
-        if doc is not None and doc.status != DocStatus.deleted:
+        if doc is not None and doc.status not in (DocStatus.deleted, DocStatus.cancelled):
             doc.status = DocStatus.failed
             doc.error_code = code
             doc.error = message
+            doc.finished_at, doc.lease_owner, doc.lease_until = utcnow(), None, None
             s.execute(delete(Chunk).where(Chunk.document_id == document_id))
 
 
-def process_document(ctx: IngestContext, document_id: str) -> None:
+def process_document(ctx: IngestContext, document_id: str, owner: str | None = None) -> Claim:
     """Parse, chunk and embed one queued document; permanent errors end it in ``failed``."""
+    owner = owner or new_owner()
+    got = claim(ctx, document_id, owner)
+    if got.outcome != "run":
+        log.info("%s %s", got.outcome, document_id)
+        return got
     with ctx.catalog.session() as s:
         doc = s.get(Document, document_id)
-        if doc is None or doc.status not in RUNNABLE:
-            log.info("skip %s: %s", document_id, doc.status if doc else "gone")
-            return
-        doc.status = DocStatus.parsing
-        doc.attempts += 1
-        doc.error = doc.error_code = None
+        assert doc is not None
         name, size, blob = doc.name, doc.size_bytes, doc.blob
-    try:
-        if size > ctx.settings.max_upload_bytes:
-            raise TooLarge(
-                f"{name} is {size} bytes, above the limit of {ctx.settings.max_upload_bytes}"
-            )
-        path = ctx.blobs.path(blob)
-        if not path.exists():
-            raise MissingOriginal(f"the stored original of {name} is gone; upload it again")
-        guards.check(path, name, ctx.settings)
-        parsed = parsing.parse(path, name, ocr=ctx.settings.ocr)
-        if not any(b.text.strip() for b in parsed.blocks):
-            raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")
-        if not _set_status(ctx, document_id, DocStatus.embedding, pages=parsed.pages):
-            return
-        drafts = chunk_blocks(
-            parsed.blocks,
-            ctx.embedder.count_tokens,
-            max_tokens=ctx.settings.chunk_tokens,
-            overlap_tokens=ctx.settings.chunk_overlap,
+    with Lease(ctx, document_id, owner) as lease:
+        try:
+            _run(ctx, document_id, owner, lease, name, size, blob)
+        except IngestError as e:
+            fail(ctx.catalog, document_id, e.code, e.message)
+    return got
+
+
+def _run(
+    ctx: IngestContext, document_id: str, owner: str, lease: Lease, name: str, size: int, blob: str
+) -> None:
+    if size > ctx.settings.max_upload_bytes:
+        raise TooLarge(
+            f"{name} is {size} bytes, above the limit of {ctx.settings.max_upload_bytes}"
         )
-        # The heading travels with the text into the vector: "Risks > FX" helps a query find it.
-        vectors = ctx.embedder.embed(
-            [f"{d.heading}\n{d.text}" if d.heading else d.text for d in drafts]
-        )
-    except IngestError as e:
-        fail(ctx.catalog, document_id, e.code, e.message)
+    path = ctx.blobs.path(blob)
+    if not path.exists():
+        raise MissingOriginal(f"the stored original of {name} is gone; upload it again")
+    guards.check(path, name, ctx.settings)
+    parsed = parsing.parse(path, name, ocr=ctx.settings.ocr)
+    failpoints.hit("ingest.parsing")
+    if not any(b.text.strip() for b in parsed.blocks):
+        raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")
+    if lease.lost or not _set_status(
+        ctx, document_id, owner, DocStatus.embedding, pages=parsed.pages
+    ):
         return
-    _write_pending(ctx, document_id, drafts, vectors)
+    drafts = chunk_blocks(
+        parsed.blocks,
+        ctx.embedder.count_tokens,
+        max_tokens=ctx.settings.chunk_tokens,
+        overlap_tokens=ctx.settings.chunk_overlap,
+    )
+    # The heading travels with the text into the vector: "Risks > FX" helps a query find it.
+    vectors = ctx.embedder.embed(
+        [f"{d.heading}\n{d.text}" if d.heading else d.text for d in drafts]
+    )
+    failpoints.hit("ingest.embedding")
+    if not lease.lost:
+        _write_pending(ctx, document_id, owner, drafts, vectors)
 
 
 def _write_pending(
-    ctx: IngestContext, document_id: str, drafts: list[ChunkDraft], vectors: np.ndarray
+    ctx: IngestContext,
+    document_id: str,
+    owner: str,
+    drafts: list[ChunkDraft],
+    vectors: np.ndarray,
 ) -> None:
     with ctx.catalog.session() as s:
         doc = s.get(Document, document_id)
-        if doc is None or doc.status not in RUNNABLE:
+        if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
             return
         s.execute(delete(Chunk).where(Chunk.document_id == document_id))
         for d, vec in zip(drafts, vectors, strict=True):
@@ -131,4 +238,5 @@ def _write_pending(
             )
         doc.status = DocStatus.indexing
         doc.chunk_count = len(drafts)
+        doc.lease_owner = doc.lease_until = None
     ctx.enqueue_index(document_id)

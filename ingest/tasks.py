@@ -3,18 +3,29 @@
 
 from __future__ import annotations
 
+import redis
+import sqlalchemy.exc
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from askdocs.celery_app import PROCESS_TASK
 from ingest.pipeline import fail, process_document
+
+# Worth another try: the broker or the database was briefly away or busy.
+TRANSIENT = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    KombuOperationalError,
+    sqlalchemy.exc.OperationalError,
+)
 
 
 @shared_task(name=PROCESS_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
 def process(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
     ctx = self.app.askdocs_context
     try:
-        process_document(ctx, document_id)
+        got = process_document(ctx, document_id)
     except SoftTimeLimitExceeded:
         fail(
             ctx.catalog,
@@ -23,6 +34,20 @@ def process(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
             f"parsing took longer than {ctx.settings.task_soft_time_limit} s; split the file or "
             "raise ASKDOCS_TASK_SOFT_TIME_LIMIT",
         )
+        return
+    except TRANSIENT as e:
+        if self.request.retries >= ctx.settings.task_max_retries:
+            fail(
+                ctx.catalog,
+                document_id,
+                "unavailable",
+                f"gave up after {self.request.retries} retries: a service stayed unavailable "
+                f"({type(e).__name__}); retry the document when it is back",
+            )
+            return
+        raise self.retry(exc=e, countdown=min(60, 2**self.request.retries)) from e
     except Exception as e:  # an unexpected bug must not leave the document "parsing" forever
         fail(ctx.catalog, document_id, "internal", f"internal error while ingesting: {e!r}")
         raise
+    if got.outcome == "busy":  # another worker holds it: look again when its lease ends
+        raise self.retry(countdown=got.wait + 1, max_retries=None)

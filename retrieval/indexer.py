@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import Row, delete, func, or_, select
 
 from askdocs.blobs import BlobStore
-from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document, utcnow
 from retrieval.index_store import collection_dir
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
 from retrieval.vector_index import VectorIndex
@@ -58,9 +58,10 @@ class Indexer:
 
     def _index(self, collection: str) -> VectorIndex:
         if collection not in self._open:
-            self._open[collection] = VectorIndex.load(
-                collection_dir(self._index_dir, collection), self._dim
-            )
+            directory = collection_dir(self._index_dir, collection)
+            for leftover in directory.glob(".tmp-*"):  # a write cut short by a crash
+                leftover.unlink(missing_ok=True)
+            self._open[collection] = VectorIndex.load(directory, self._dim)
         return self._open[collection]
 
     def _lex(self, collection: str) -> LexicalIndex:
@@ -123,7 +124,10 @@ class Indexer:
         self._bump_generation(collection)
 
     def apply(self, document_id: str) -> None:
-        """Add a document's pending vectors and flip it to ``ready``."""
+        """Add a document's pending vectors and flip it to ``ready``. Older documents of the same
+        name in the collection (earlier versions) leave in the same step: the catalog transaction
+        that makes the new version ready deletes them, so exactly one version is searchable at
+        every moment (search keeps only ready documents)."""
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)
             if doc is None or doc.status != DocStatus.indexing:
@@ -138,6 +142,8 @@ class Indexer:
                     f"collection {coll.id} was built with {coll.embedding_model}; this indexer "
                     f"runs {self._model_label}. Re-embed the collection or use a new one."
                 )
+                doc.finished_at = utcnow()
+                s.execute(delete(Chunk).where(Chunk.document_id == document_id))
                 return
             collection, name = doc.collection_id, doc.name
             rows = s.execute(
@@ -145,10 +151,26 @@ class Indexer:
                     Chunk.document_id == document_id
                 )
             ).all()
+            older = s.execute(
+                select(Document.id, Document.status).where(
+                    Document.collection_id == collection,
+                    Document.name == name,
+                    Document.id != document_id,
+                    Document.created_at <= doc.created_at,
+                    Document.status.not_in([DocStatus.deleted, DocStatus.failed]),
+                )
+            ).all()
+        old_ready = [i for i, st in older if st == DocStatus.ready]
+        old_ids = self._chunk_ids(old_ready)
         ids, vectors = self._arrays(rows)
-        self._index(collection).add(ids, vectors)
+        index = self._index(collection)
+        index.add(ids, vectors)
+        index.remove(old_ids)
         self._save(collection)
-        self._lex(collection).replace_document(
+        lex = self._lex(collection)
+        for old in old_ready:
+            lex.remove_document(old)
+        lex.replace_document(
             document_id, [lexical_doc(r[0], document_id, name, r[2], r[3]) for r in rows]
         )
         with self._catalog.session() as s:
@@ -156,12 +178,40 @@ class Indexer:
             coll = s.get(Collection, collection)
             assert coll is not None
             if doc is None or doc.status != DocStatus.indexing:
-                return  # deleted meanwhile: its remove task takes the vectors out
+                # deleted meanwhile (its remove task takes the vectors out) or cancelled: take
+                # them out now, so the index files hold only what the catalog calls ready
+                if doc is not None and doc.status != DocStatus.deleted:
+                    index.remove(ids)
+                    self._save(collection)
+                    lex.remove_document(document_id)
+                    s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+                return
+            now = utcnow()
             doc.status = DocStatus.ready
+            doc.finished_at = now
+            for old_id, _status in older:
+                old = s.get(Document, old_id)
+                if old is None or old.status in (DocStatus.deleted, DocStatus.failed):
+                    continue
+                # earlier versions: ready ones were taken out of the index above; ones still in
+                # a worker stop at their next step
+                old.status = DocStatus.deleted
+                old.error = f"replaced by a newer upload of {name}"
+                old.finished_at = now
             coll.embedding_model = self._model_label
             coll.embedding_dim = self._dim
             coll.index_generation += 1
+        for old_id, _status in older:
+            with self._blobs.lock():
+                self._forget(old_id, collection)
         self.compact_if_needed(collection)
+
+    def _chunk_ids(self, document_ids: list[str]) -> np.ndarray:
+        if not document_ids:
+            return np.array([], dtype=np.int64)
+        with self._catalog.session() as s:
+            found = s.scalars(select(Chunk.id).where(Chunk.document_id.in_(document_ids))).all()
+        return np.array(found, dtype=np.int64)
 
     def remove(self, document_id: str) -> None:
         """Take a deleted document's vectors out of the index, then its rows out of the catalog."""

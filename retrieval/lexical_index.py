@@ -87,6 +87,18 @@ class LexicalIndex:
         self.reload()
         return int(self._index.searcher().num_docs) if self._index is not None else 0
 
+    def chunk_ids(self) -> list[int]:
+        """Every chunk id in the index (for consistency checks, not for queries)."""
+        self.reload()
+        if self._index is None:
+            return []
+        searcher = self._index.searcher()
+        n = int(searcher.num_docs)
+        if n == 0:
+            return []
+        hits = searcher.search(tantivy.Query.all_query(), n).hits
+        return [int(i) for i in searcher.fast_field_values("chunk_id", [a for _, a in hits])]
+
     def replace_document(self, document_id: str, docs: Sequence[LexicalDoc]) -> None:
         """Remove a document's chunks and add ``docs`` in one commit (safe to repeat)."""
         assert self._writer is not None, "read-only lexical index"

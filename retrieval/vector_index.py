@@ -15,6 +15,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from askdocs import failpoints
+
 INDEX_FILE = "vectors.idx"
 _MAGIC = b"ASKVEC01"
 
@@ -82,6 +84,13 @@ class VectorIndex:
     @property
     def deleted(self) -> int:
         return len(self._deleted)
+
+    def live_ids(self) -> np.ndarray:
+        """Ids a search can return: stored and not deleted."""
+        stored = self._stored_ids()
+        if not self._deleted:
+            return stored
+        return stored[~np.isin(stored, np.fromiter(self._deleted, dtype=np.int64))]
 
     def _stored_ids(self) -> np.ndarray:
         return faiss.vector_to_array(self._index.id_map)
@@ -172,6 +181,7 @@ class VectorIndex:
                 faiss.write_index(self._index, faiss.PyCallbackIOWriter(f.write))
                 f.flush()
                 os.fsync(f.fileno())
+            failpoints.hit("index.before_replace")
             os.replace(tmp, directory / INDEX_FILE)
         finally:
             if os.path.exists(tmp):

@@ -248,5 +248,9 @@ def test_cli_ingest_ask_status(stack: Stack, tmp_path: Path) -> None:
     out = stack.cli("status")
     assert out.returncode == 0 and "askdocs: ok" in out.stdout
     assert "cli" in out.stdout
-    out = stack.cli("ingest", str(folder / "tides.md"), "-c", "cli", "--no-wait")
+    out = stack.cli("ingest", str(folder), "-c", "cli")
+    assert out.returncode == 0 and "nothing new to ingest (2 unchanged)" in out.stdout
+    (folder / "tides.md").write_text("# Tides\n\nHigh tide at Kelp Point is at 7 pm.")
+    out = stack.cli("ingest", str(folder), "-c", "cli", "--no-wait")
     assert out.returncode == 0 and "queued 1 file(s)" in out.stdout
+    assert "1 unchanged" in out.stdout

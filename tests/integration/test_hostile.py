@@ -68,7 +68,7 @@ def test_hostile_names_are_cleaned_and_stored_by_hash(api: httpx.Client, stack: 
     )
     assert resp.status_code == 202, resp.text
     names = sorted(d["name"] for d in resp.json()["documents"])
-    assert names == ["[2Jclearexe.txt", "askdocs-escape.txt"]
+    assert names == ["[2Jclearexe.txt", "tmp/askdocs-escape.txt"]
     blobs = [p for p in (stack.data_dir / "blobs").rglob("*") if p.is_file()]
     assert blobs and all(p.name == ".lock" or len(p.name) == 64 for p in blobs)
     assert not any("escape" in str(p) for p in stack.data_dir.rglob("*"))

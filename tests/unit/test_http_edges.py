@@ -18,8 +18,9 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize(
     ("given", "shown"),
     [
-        ("../../etc/passwd", "passwd"),
-        ("C:\\Users\\x\\report.pdf", "report.pdf"),
+        ("../../etc/passwd", "etc/passwd"),
+        ("/abs/./q1/report.pdf", "abs/q1/report.pdf"),
+        ("C:\\Users\\x\\report.pdf", "C:/Users/x/report.pdf"),
         ("..", "upload"),
         ("\x1b[31mred\x00.txt", "[31mred.txt"),
         ("invoice\u202etxt.exe", "invoicetxt.exe"),
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.unit
         ("   ", "upload"),
         ("e\u0301t\u00e9.txt", "\u00e9t\u00e9.txt"),
         ("a" * 400, "a" * 255),
+        ("dir/" + "b" * 300 + ".pdf", "b" * 251 + ".pdf"),
     ],
 )
 def test_names_are_display_only_and_clean(given: str, shown: str) -> None:

@@ -1,0 +1,113 @@
+"""`askdocs check [--repair]`: run on the server, against the catalog and the index files."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from askdocs.settings import Settings
+
+console = Console()
+
+
+def check(
+    collection: str = typer.Option(None, "--collection", "-c", help="Only this collection."),
+    repair: bool = typer.Option(
+        False,
+        "--repair",
+        help="Rebuild disagreeing indexes from the catalog (by the indexer), drop leftover chunk "
+        "rows, send lost tasks again.",
+    ),
+    timeout: float = typer.Option(600, help="Seconds to wait for the indexer's rebuilds."),
+) -> None:
+    """Do the catalog, FAISS and the lexical index agree, collection by collection?"""
+    from sqlalchemy import delete, select
+
+    from askdocs import janitor
+    from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
+    from askdocs.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
+    from askdocs.worker import embedder_dim
+    from retrieval.consistency import Report
+    from retrieval.consistency import check as check_collection
+
+    settings = Settings()
+    catalog = Catalog(settings.catalog_url).create()
+    dim = embedder_dim(settings)
+    with catalog.session() as s:
+        names = [collection] if collection else list(s.scalars(select(Collection.id)))
+
+    def run() -> list[Report]:
+        return [check_collection(catalog, settings.index_dir, n, dim) for n in names]
+
+    reports = run()
+    if repair:
+        celery = create_celery(settings)
+        generations: dict[str, int] = {}
+        for r in reports:
+            if r.leftover_chunks:
+                with catalog.session() as s:
+                    dead = select(Document.id).where(
+                        Document.collection_id == r.collection,
+                        Document.status.in_([DocStatus.failed, DocStatus.cancelled]),
+                    )
+                    s.execute(delete(Chunk).where(Chunk.document_id.in_(dead)))
+            if not r.index_ok:
+                with catalog.session() as s:
+                    coll = s.get(Collection, r.collection)
+                    generations[r.collection] = coll.index_generation if coll else 0
+                celery.send_task(
+                    REBUILD_TASK,
+                    args=[r.collection],
+                    queue=INDEX_QUEUE,
+                    expires=settings.task_expires,
+                )
+        sent = janitor.sweep(catalog, celery, settings)
+        deadline = time.monotonic() + timeout
+        while generations and time.monotonic() < deadline:
+            with catalog.session() as s:
+                for name in list(generations):
+                    coll = s.get(Collection, name)
+                    if coll is None or coll.index_generation > generations[name]:
+                        del generations[name]
+            time.sleep(0.5)  # waiting for the indexer's rebuilds to land
+        if generations:
+            console.print(
+                f"[red]rebuild not done within {timeout:.0f} s:[/red] {list(generations)}"
+            )
+        console.print(f"repair: sent again {sum(sent.values())} lost task(s)")
+        reports = run()
+    table = Table(
+        "collection", "ready docs", "chunks", "vectors", "lexical", "problems", "unfinished"
+    )
+    for r in reports:
+        problems = [
+            f"{label} {n}"
+            for label, n in (
+                ("missing vectors", r.missing_vectors),
+                ("extra vectors", r.extra_vectors),
+                ("missing lexical", r.missing_lexical),
+                ("extra lexical", r.extra_lexical),
+                ("leftover chunks", r.leftover_chunks),
+            )
+            if n
+        ]
+        table.add_row(
+            r.collection,
+            str(r.ready_documents),
+            str(r.catalog_chunks),
+            str(r.vectors),
+            str(r.lexical_chunks),
+            ", ".join(problems) or "[green]none[/green]",
+            ", ".join(f"{k} {v}" for k, v in r.unfinished.items()),
+        )
+    console.print(table)
+    catalog.engine.dispose()
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)

@@ -1,0 +1,105 @@
+"""The janitor: finds documents whose task was lost and sends it again.
+
+Runs as a thread of the indexer (one per deployment). Lost means: a worker's lease ran out (it died:
+SIGKILL, out of memory, machine gone), or a document has waited past ``requeue_after`` while its
+queue is empty (the message vanished, e.g. Redis restarted without it). Sending twice is harmless:
+tasks claim a lease and skip documents that are done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+import redis
+from celery import Celery
+from sqlalchemy import and_, or_, select
+
+from askdocs.catalog import Catalog, DocStatus, Document, utcnow
+from askdocs.celery_app import (
+    APPLY_TASK,
+    INDEX_QUEUE,
+    INGEST_QUEUE,
+    PROCESS_TASK,
+    REMOVE_TASK,
+    enqueue,
+)
+from askdocs.settings import Settings
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+def _queue_empty(settings: Settings, queue: str) -> bool:
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    try:
+        return int(client.llen(queue)) == 0
+    finally:
+        client.close()
+
+
+def sweep(
+    catalog: Catalog, celery: Celery, settings: Settings, now: datetime | None = None
+) -> dict:
+    """One pass; returns how many documents it sent again, by task."""
+    now = now or utcnow()
+    stale = now - timedelta(seconds=settings.requeue_after)
+    sent = {PROCESS_TASK: 0, APPLY_TASK: 0, REMOVE_TASK: 0}
+    ingest_idle = _queue_empty(settings, INGEST_QUEUE)
+    index_idle = _queue_empty(settings, INDEX_QUEUE)
+    with catalog.session() as s:
+        # a worker died holding it: its lease ran out, and nobody sent it since
+        dead = (
+            Document.status.in_([DocStatus.parsing, DocStatus.embedding, DocStatus.queued])
+            & Document.lease_until.is_not(None)
+            & (Document.lease_until < now)
+            & or_(Document.enqueued_at.is_(None), Document.enqueued_at < Document.lease_until)
+        )
+        lost = (
+            (Document.status == DocStatus.queued)
+            & Document.lease_until.is_(None)
+            & or_(Document.enqueued_at.is_(None), Document.enqueued_at < stale)
+        )
+        where = or_(dead, and_(lost, ingest_idle)) if ingest_idle else dead
+        docs = s.scalars(select(Document).where(where).limit(BATCH)).all()
+        for d in docs:
+            d.enqueued_at = now
+        to_process = [d.id for d in docs]
+        to_apply: list[str] = []
+        to_remove: list[str] = []
+        if index_idle:
+            for d in s.scalars(
+                select(Document)
+                .where(
+                    Document.status.in_([DocStatus.indexing, DocStatus.deleted]),
+                    Document.updated_at < stale,
+                    or_(Document.enqueued_at.is_(None), Document.enqueued_at < stale),
+                )
+                .limit(BATCH)
+            ):
+                d.enqueued_at = now
+                (to_apply if d.status == DocStatus.indexing else to_remove).append(d.id)
+    for task, ids in ((PROCESS_TASK, to_process), (APPLY_TASK, to_apply), (REMOVE_TASK, to_remove)):
+        for doc_id in ids:
+            enqueue(celery, settings, task, doc_id)
+            sent[task] += 1
+    if any(sent.values()):
+        log.warning("janitor sent again: %s", sent)
+    return sent
+
+
+def start(catalog: Catalog, celery: Celery, settings: Settings) -> threading.Thread:
+    """Sweep every ``janitor_interval`` seconds in a daemon thread."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(settings.janitor_interval):
+            try:
+                sweep(catalog, celery, settings)
+            except Exception:  # noqa: BLE001 - Redis or the database away: next round
+                log.warning("janitor sweep failed", exc_info=True)
+
+    thread = threading.Thread(target=loop, name="janitor", daemon=True)
+    thread.start()
+    return thread
