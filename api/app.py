@@ -147,7 +147,7 @@ def create_app(settings: Settings) -> FastAPI:
         except redis.RedisError:
             components["redis"] = {"ok": False, "url": redact(settings.redis_url)}
         try:
-            with catalog.session() as s:
+            with catalog.reader() as s:
                 s.scalar(select(func.count()).select_from(Collection))
             components["catalog"] = {"ok": True}
         except Exception:  # noqa: BLE001 - report any catalog failure
@@ -194,7 +194,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/collections", response_model=list[CollectionOut], responses=errors(401))
     def list_collections(who: Caller) -> list[CollectionOut]:
         """The collections the caller may read, with their role in each."""
-        with catalog.session() as s:
+        with catalog.reader() as s:
             visible = readable(s, who)
             q = select(Collection).order_by(Collection.id)
             if visible is not None:
@@ -229,7 +229,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses=errors(401, 404),
     )
     def list_members(name: CollectionName, who: Caller) -> list[MemberOut]:
-        with catalog.session() as s:
+        with catalog.reader() as s:
             require(s, who, name, Role.read)
             coll = s.get(Collection, name)
             out = [MemberOut(user=coll.owner_id, role="owner")] if coll and coll.owner_id else []
@@ -278,7 +278,7 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> list[AuditOut]:
         """The newest audit events first (admins only)."""
         require_admin(who)
-        with catalog.session() as s:
+        with catalog.reader() as s:
             q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
             if user:
                 q = q.where(AuditEvent.user_id == user)

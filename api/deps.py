@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
-from askdocs.auth import LOCAL, Principal, Role, role_in, verify_key
+from askdocs.auth import LOCAL, Principal, Role, authenticate, role_in
 from askdocs.blobs import BlobStore
 from askdocs.catalog import Catalog, DocStatus, Document
 from askdocs.settings import Settings
@@ -57,8 +57,7 @@ def current_principal(
             "(make one with `askdocs key create USER`)",
             headers=challenge,
         )
-    with services.catalog.session() as s:
-        who = verify_key(s, cred.credentials)
+    who = authenticate(services.catalog, cred.credentials)
     if who is None:
         raise ApiError(
             401, "unauthorized", "the API key is unknown, revoked or mistyped", headers=challenge
@@ -90,7 +89,7 @@ def require(s: Session, who: Principal, collection: str, need: Role) -> Role:
 
 def document_for(s: Session, who: Principal, document_id: str, need: Role) -> Document:
     """A live document the caller may ``need``; 404 for one they may not see, as for a missing one."""
-    doc = s.get(Document, document_id)
+    doc = s.get(Document, document_id, with_for_update=need >= Role.write)
     if doc is None or doc.status == DocStatus.deleted or role_in(s, who, doc.collection_id) is None:
         raise ApiError(404, "not_found", f"no document {document_id}")
     require(s, who, doc.collection_id, need)

@@ -139,7 +139,7 @@ def documents_router(services: Services) -> APIRouter:
                 "too_many_files",
                 f"{len(files)} files in one request; the limit is {settings.max_files_per_upload}",
             )
-        with catalog.session() as s:  # check before storing anything
+        with catalog.reader() as s:  # check before storing anything
             if s.get(Collection, collection) is not None:
                 require(s, who, collection, Role.write)
             if job_id is not None:
@@ -181,7 +181,7 @@ def documents_router(services: Services) -> APIRouter:
                     await f.seek(0)
                     blobs.put(await f.read())
                 doc_id = make_document_id(collection, content)
-                doc = s.get(Document, doc_id)
+                doc = s.get(Document, doc_id, with_for_update=True)
                 if doc is not None and doc.status not in RESTARTABLE:
                     duplicates.add(doc_id)
                 else:
@@ -230,7 +230,7 @@ def documents_router(services: Services) -> APIRouter:
         duplicates: Set[str] = frozenset(),
         with_documents: bool = True,
     ) -> JobOut:
-        with catalog.session() as s:
+        with catalog.reader() as s:
             job = s.get(Job, job_id)
             if job is None or role_in(s, who, job.collection_id) is None:
                 raise ApiError(404, "not_found", f"no job {job_id}")
@@ -279,7 +279,9 @@ def documents_router(services: Services) -> APIRouter:
             job.cancelled_at = job.cancelled_at or now
             members = select(JobDocument.document_id).where(JobDocument.job_id == job_id)
             running = s.scalars(
-                select(Document).where(Document.id.in_(members), Document.status.not_in(TERMINAL))
+                select(Document)
+                .where(Document.id.in_(members), Document.status.not_in(TERMINAL))
+                .with_for_update()
             ).all()
             for d in running:
                 d.status = DocStatus.cancelled
@@ -332,7 +334,7 @@ def documents_router(services: Services) -> APIRouter:
         name: Annotated[str, Path(pattern=COLLECTION_PATTERN)], body: LookupIn, who: Caller
     ) -> LookupOut:
         """Which of these file hashes the collection holds already (a client skips those)."""
-        with catalog.session() as s:
+        with catalog.reader() as s:
             require(s, who, name, Role.read)
             ids = {make_document_id(name, h): h for h in body.sha256}
             found = s.execute(
@@ -351,7 +353,7 @@ def documents_router(services: Services) -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> list[DocumentOut]:
         """Documents of the collections the caller may read, newest first."""
-        with catalog.session() as s:
+        with catalog.reader() as s:
             q = select(Document).where(Document.status != DocStatus.deleted)
             if collection:
                 require(s, who, collection, Role.read)
@@ -367,7 +369,7 @@ def documents_router(services: Services) -> APIRouter:
 
     @router.get("/documents/{document_id}", response_model=DocumentOut, responses=errors(401, 404))
     def get_document(document_id: str, who: Caller) -> DocumentOut:
-        with catalog.session() as s:
+        with catalog.reader() as s:
             return doc_out(document_for(s, who, document_id, Role.read))
 
     @router.get(
@@ -382,7 +384,7 @@ def documents_router(services: Services) -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     ) -> list[ChunkOut]:
         """The chunks a document was cut into, in order (a preview of what search sees)."""
-        with catalog.session() as s:
+        with catalog.reader() as s:
             document_for(s, who, document_id, Role.read)
             rows = s.scalars(
                 select(Chunk)
@@ -412,7 +414,7 @@ def documents_router(services: Services) -> APIRouter:
     )
     def document_file(document_id: str, who: Caller) -> FileResponse:
         """The original bytes, as an attachment (never rendered by the browser on our origin)."""
-        with catalog.session() as s:
+        with catalog.reader() as s:
             doc = document_for(s, who, document_id, Role.read)
             name, blob = doc.name, doc.blob
         path = blobs.path(blob)

@@ -103,13 +103,25 @@ def verify_key(s: Session, presented: str) -> Principal | None:
     user = s.get(User, key.user_id)
     if user is None:
         return None
-    now = utcnow()
-    last = key.last_used_at
-    if last is not None and last.tzinfo is None:  # SQLite hands back naive datetimes
-        last = last.replace(tzinfo=now.tzinfo)
-    if last is None or now - last > _TOUCH_EVERY:
-        key.last_used_at = now
     return Principal(user=user.id, admin=user.admin, key_id=key.id)
+
+
+def authenticate(catalog: Catalog, presented: str) -> Principal | None:
+    """``verify_key`` in a read-only session, and a note of the key's last use at most once a
+    minute (so that requests do not all become catalog writes)."""
+    with catalog.reader() as s:
+        who = verify_key(s, presented)
+        if who is None:
+            return None
+        key = s.get(ApiKey, who.key_id)
+        last = key.last_used_at if key else None
+    now = utcnow()
+    if last is None or now - last > _TOUCH_EVERY:
+        with catalog.session() as s:
+            key = s.get(ApiKey, who.key_id)
+            if key is not None:
+                key.last_used_at = now
+    return who
 
 
 def bootstrap_admin(catalog: Catalog) -> str | None:

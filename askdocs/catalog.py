@@ -205,12 +205,24 @@ class JobDocument(Base):
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # pysqlite would BEGIN only before the first write, so a read-then-write session could
+    # overwrite what another process committed in between (a cancel lost to a worker's claim):
+    # take over transaction control and BEGIN in ``_sqlite_begin``.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    """Writers take SQLite's write lock when they begin (IMMEDIATE): read-modify-write sessions run
+    one at a time and never act on a stale read. Readers (``Catalog.reader``) begin DEFERRED and,
+    in WAL mode, never wait for a writer."""
+    mode = conn.get_execution_options().get("askdocs_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Catalog:
@@ -224,7 +236,11 @@ class Catalog:
         self.engine: Engine = create_engine(url, pool_pre_ping=True, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(askdocs_begin="DEFERRED"), expire_on_commit=False
+        )
 
     def create(self) -> Catalog:
         """Create missing tables. The worker, indexer and API start together: on SQLite a file lock
@@ -247,8 +263,8 @@ class Catalog:
 
     def _add_missing_columns(self) -> None:
         """Additive upgrade of a catalog made by an older version: new nullable columns only."""
-        found = inspect(self.engine)
         with self.engine.begin() as conn:
+            found = inspect(conn)
             for table in Base.metadata.sorted_tables:
                 have = {c["name"] for c in found.get_columns(table.name)}
                 for col in table.columns:
@@ -259,8 +275,20 @@ class Catalog:
                         )
 
     @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads only (on SQLite it never waits for a writer)."""
+        s = self._readers()
+        try:
+            yield s
+            s.rollback()
+        finally:
+            s.close()
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """A session that commits on success and rolls back on error. Where it reads a row to
+        change it, it should lock it: ``s.get(..., with_for_update=True)`` (PostgreSQL; SQLite
+        writers are serialised when they begin)."""
         s = self._sessions()
         try:
             yield s

@@ -136,7 +136,7 @@ def _set_status(
     """Move a document this worker still owns to ``status``; False when it was deleted, cancelled
     or taken over meanwhile (then this worker stops)."""
     with ctx.catalog.session() as s:
-        doc = s.get(Document, document_id)
+        doc = s.get(Document, document_id, with_for_update=True)
         if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
             return False
         doc.status = status
@@ -147,7 +147,7 @@ def _set_status(
 
 def fail(catalog: Catalog, document_id: str, code: str, message: str) -> None:
     with catalog.session() as s:
-        doc = s.get(Document, document_id)
+        doc = s.get(Document, document_id, with_for_update=True)
         if doc is not None and doc.status not in (DocStatus.deleted, DocStatus.cancelled):
             doc.status = DocStatus.failed
             doc.error_code = code
@@ -163,7 +163,7 @@ def process_document(ctx: IngestContext, document_id: str, owner: str | None = N
     if got.outcome != "run":
         log.info("%s %s", got.outcome, document_id)
         return got
-    with ctx.catalog.session() as s:
+    with ctx.catalog.reader() as s:
         doc = s.get(Document, document_id)
         assert doc is not None
         name, size, blob = doc.name, doc.size_bytes, doc.blob
@@ -217,7 +217,7 @@ def _write_pending(
     vectors: np.ndarray,
 ) -> None:
     with ctx.catalog.session() as s:
-        doc = s.get(Document, document_id)
+        doc = s.get(Document, document_id, with_for_update=True)
         if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
             return
         s.execute(delete(Chunk).where(Chunk.document_id == document_id))

@@ -44,7 +44,7 @@ class Report:
 
 
 def check(catalog: Catalog, index_dir: Path, collection: str, dim: int) -> Report:
-    with catalog.session() as s:
+    with catalog.reader() as s:
         rows = s.execute(
             select(Chunk.id, Document.status)
             .join(Document, Chunk.document_id == Document.id)

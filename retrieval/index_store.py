@@ -33,7 +33,7 @@ class IndexCache:
         self._lock = threading.Lock()
 
     def get(self, collection: str, dim: int) -> CollectionIndexes:
-        with self._catalog.session() as s:
+        with self._catalog.reader() as s:
             coll = s.get(Collection, collection)
             generation = coll.index_generation if coll else 0
         with self._lock:

@@ -129,7 +129,7 @@ class Indexer:
         that makes the new version ready deletes them, so exactly one version is searchable at
         every moment (search keeps only ready documents)."""
         with self._catalog.session() as s:
-            doc = s.get(Document, document_id)
+            doc = s.get(Document, document_id, with_for_update=True)
             if doc is None or doc.status != DocStatus.indexing:
                 log.info("apply %s: nothing to do (%s)", document_id, doc.status if doc else "gone")
                 return
@@ -174,7 +174,7 @@ class Indexer:
             document_id, [lexical_doc(r[0], document_id, name, r[2], r[3]) for r in rows]
         )
         with self._catalog.session() as s:
-            doc = s.get(Document, document_id)
+            doc = s.get(Document, document_id, with_for_update=True)
             coll = s.get(Collection, collection)
             assert coll is not None
             if doc is None or doc.status != DocStatus.indexing:
@@ -235,7 +235,7 @@ class Indexer:
     def _forget(self, document_id: str, collection: str) -> None:
         """Drop a removed document's rows; its original too when no other document uses it."""
         with self._catalog.session() as s:
-            doc = s.get(Document, document_id)
+            doc = s.get(Document, document_id, with_for_update=True)
             if doc is None or doc.status != DocStatus.deleted:
                 return
             blob = doc.blob

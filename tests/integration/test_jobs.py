@@ -1,0 +1,173 @@
+"""Job lifecycle on the real stack: progress numbers, cancel, retry, replace, keep both, check."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Stack, make_pdf, wait_for, wait_job
+
+pytestmark = pytest.mark.integration
+
+
+def _upload(api: httpx.Client, collection: str, files: dict[str, bytes], **form: str) -> dict:
+    resp = api.post(
+        "/documents",
+        data={"collection": collection, **form},
+        files=[("files", (n, d)) for n, d in files.items()],
+    )
+    assert resp.status_code == 202, resp.text
+    return resp.json()
+
+
+def _visible(api: httpx.Client, collection: str, query: str) -> list[str]:
+    r = api.post("/search", json={"collection": collection, "query": query, "k": 20})
+    assert r.status_code == 200, r.text
+    return [p["document_id"] for p in r.json()["passages"]]
+
+
+def test_job_numbers(api: httpx.Client, tmp_path: Path) -> None:
+    files = {
+        f"n{i}.txt": f"Note {i}: the heron count on day {i} was {i * 7}.".encode() for i in range(5)
+    }
+    pdf = make_pdf(tmp_path / "herons.pdf", ["Herons nest in April.", "Chicks fledge in June."])
+    files["herons.pdf"] = pdf.read_bytes()
+    job = _upload(api, "jobs", files)
+    assert job["total"] == 6 and job["finished"] <= 6
+    done = wait_job(api, job["id"])
+    assert done["finished"] == 6 and done["counts"] == {"ready": 6}
+    assert done["pages"] == 2  # pages of paged formats (the PDF); text files have none
+    assert done["documents_per_s"] > 0 and done["eta_s"] is None
+    slim = api.get(f"/jobs/{job['id']}", params={"documents": "false"}).json()
+    assert slim["documents"] == [] and slim["counts"] == {"ready": 6}
+
+
+def test_cancel_stops_what_has_not_finished(api: httpx.Client, stack: Stack) -> None:
+    words = [
+        "amber",
+        "basalt",
+        "cobalt",
+        "dune",
+        "ember",
+        "fjord",
+        "garnet",
+        "harbor",
+        "indigo",
+        "jade",
+    ]
+    files = {
+        f"c{i}.txt": f"The {w} report says item {w}-{i} is stored in vault {i}.".encode()
+        for i, w in enumerate(words)
+    }
+    job = _upload(api, "cancel", files)
+    r = api.post(f"/jobs/{job['id']}/cancel")
+    assert r.status_code == 200 and r.json()["cancelled_at"]
+    done = wait_job(api, job["id"])
+    cancelled = [d for d in done["documents"] if d["status"] == "cancelled"]
+    assert cancelled, done["counts"]
+    assert set(done["counts"]) <= {"ready", "cancelled"}
+    for d in cancelled:
+        assert d["error_code"] == "cancelled"
+        word = d["name"]
+        assert d["id"] not in _visible(api, "cancel", files[word].decode())
+
+    def settled() -> bool:  # the indexer may still be applying one that was cancelled mid-way
+        return stack.cli("check", "-c", "cancel").returncode == 0
+
+    wait_for(settled, 60, "catalog and indexes to agree after the cancel")
+    # a cancelled document can be run again
+    again = api.post(f"/documents/{cancelled[0]['id']}/retry")
+    assert again.status_code == 202 and again.json()["status"] == "queued"
+    wait_for(
+        lambda: api.get(f"/documents/{cancelled[0]['id']}").json()["status"] == "ready",
+        120,
+        "the retried document",
+    )
+    assert api.post(f"/documents/{cancelled[0]['id']}/retry").status_code == 409
+
+
+def test_new_version_replaces_the_old_one_atomically(api: httpx.Client) -> None:
+    v1 = _upload(api, "replace", {"policy.txt": b"The Lindholm office opens at 8 am on weekdays."})
+    (old,) = wait_job(api, v1["id"])["documents"]
+    seen: list[list[str]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(_visible(api, "replace", "When does the Lindholm office open?"))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        v2 = _upload(
+            api, "replace", {"policy.txt": b"The Lindholm office opens at 10 am on weekdays."}
+        )
+        (new,) = wait_job(api, v2["id"])["documents"]
+        time.sleep(0.5)  # a few more searches after the switch
+    finally:
+        stop.set()
+        watcher.join()
+    assert new["status"] == "ready" and new["id"] != old["id"]
+    assert api.get(f"/documents/{old['id']}").status_code == 404
+    assert len(seen) > 5
+    assert all(len(v) == 1 for v in seen), [v for v in seen if len(v) != 1][:3]
+    assert seen[0] == [old["id"]] and seen[-1] == [new["id"]]
+    names = [d["name"] for d in api.get("/documents", params={"collection": "replace"}).json()]
+    assert names == ["policy.txt"]
+
+
+def test_keep_both_gets_a_numbered_name(api: httpx.Client) -> None:
+    a = _upload(api, "both", {"memo.txt": b"Memo one: the boiler is serviced in March."})
+    b = _upload(
+        api, "both", {"memo.txt": b"Memo two: the roof is inspected in May."}, replace="false"
+    )
+    wait_job(api, a["id"])
+    wait_job(api, b["id"])
+    names = sorted(d["name"] for d in api.get("/documents", params={"collection": "both"}).json())
+    assert names == ["memo (2).txt", "memo.txt"]
+
+
+def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path: Path) -> None:
+    folder = tmp_path / "tree"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "one.txt").write_text("Folder one: the kiln fires at 1200 degrees.")
+    (folder / "a" / "two.txt").write_text("Folder two: the glaze is cobalt blue.")
+    (folder / "three.txt").write_text("Folder three: the studio closes at 6 pm.")
+    out = stack.cli("ingest", str(folder), "-c", "tree")
+    assert out.returncode == 0 and "3 ready, 0 failed" in out.stdout, out.stdout + out.stderr
+    (folder / "a" / "two.txt").unlink()
+    out = stack.cli("ingest", str(folder), "-c", "tree", "--sync")
+    assert out.returncode == 0 and "2 unchanged, 1 removed" in out.stdout, out.stdout
+    names = sorted(d["name"] for d in api.get("/documents", params={"collection": "tree"}).json())
+    assert names == ["a/one.txt", "three.txt"]
+    wait_for(lambda: stack.cli("check", "-c", "tree").returncode == 0, 60, "a clean check")
+
+    # break it: the vector file vanishes, and a failed document keeps a chunk row
+    (stack.data_dir / "index" / "tree" / "vectors.idx").unlink()
+    db = sqlite3.connect(stack.data_dir / "catalog.db")
+    doc_id = api.get("/documents", params={"collection": "tree"}).json()[0]["id"]
+    (cid,) = db.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,)).fetchone()
+    db.execute(
+        "INSERT INTO documents (id, collection_id, name, size_bytes, status, attempts, version,"
+        " created_at, updated_at) VALUES ('f' || substr(?, 2), 'tree', 'broken.txt', 1, 'failed',"
+        " 1, 1, datetime('now'), datetime('now'))",
+        (doc_id,),
+    )
+    db.execute(
+        "INSERT INTO chunks (id, document_id, ordinal, text) VALUES (?, 'f' || substr(?, 2), 0, 'x')",
+        (cid + 1, doc_id),
+    )
+    db.commit()
+    db.close()
+    out = stack.cli("check", "-c", "tree")
+    assert out.returncode == 1
+    assert "missing vectors" in out.stdout and "leftover chunks 1" in out.stdout, out.stdout
+    out = stack.cli("check", "-c", "tree", "--repair")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert stack.cli("check", "-c", "tree").returncode == 0
+    assert _visible(api, "tree", "kiln fires degrees")  # searchable again
