@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from askdocs.settings import Settings
+
+if TYPE_CHECKING:
+    from retrieval.consistency import Report
 
 console = Console()
 
@@ -30,7 +34,6 @@ def check(
     from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
     from askdocs.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
     from askdocs.worker import embedder_dim
-    from retrieval.consistency import Report
     from retrieval.consistency import check as check_collection
 
     settings = Settings()
@@ -83,17 +86,7 @@ def check(
         "collection", "ready docs", "chunks", "vectors", "lexical", "problems", "unfinished"
     )
     for r in reports:
-        problems = [
-            f"{label} {n}"
-            for label, n in (
-                ("missing vectors", r.missing_vectors),
-                ("extra vectors", r.extra_vectors),
-                ("missing lexical", r.missing_lexical),
-                ("extra lexical", r.extra_lexical),
-                ("leftover chunks", r.leftover_chunks),
-            )
-            if n
-        ]
+        problems = problems_of(r)
         table.add_row(
             r.collection,
             str(r.ready_documents),
@@ -104,9 +97,28 @@ def check(
             ", ".join(f"{k} {v}" for k, v in r.unfinished.items()),
         )
     console.print(table)
+    for r in reports:  # plain lines too: the table wraps in narrow terminals, scripts grep these
+        print(
+            f"{r.collection}: {'ok' if r.ok else 'PROBLEM'}"
+            + (f" ({', '.join(problems_of(r))})" if not r.ok else "")
+        )
     catalog.engine.dispose()
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
+
+
+def problems_of(r: Report) -> list[str]:
+    return [
+        f"{label} {n}"
+        for label, n in (
+            ("missing vectors", r.missing_vectors),
+            ("extra vectors", r.extra_vectors),
+            ("missing lexical", r.missing_lexical),
+            ("extra lexical", r.extra_lexical),
+            ("leftover chunks", r.leftover_chunks),
+        )
+        if n
+    ]
 
 
 def register(app: typer.Typer) -> None:

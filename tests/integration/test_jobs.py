@@ -166,7 +166,7 @@ def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path:
     db.close()
     out = stack.cli("check", "-c", "tree")
     assert out.returncode == 1
-    assert "missing vectors" in out.stdout and "leftover chunks 1" in out.stdout, out.stdout
+    assert "tree: PROBLEM (missing vectors 2, leftover chunks 1)" in out.stdout, out.stdout
     out = stack.cli("check", "-c", "tree", "--repair")
     assert out.returncode == 0, out.stdout + out.stderr
     assert stack.cli("check", "-c", "tree").returncode == 0
