@@ -34,6 +34,9 @@ def create_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": settings.task_time_limit * 2 + 60},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # A new pool child loads the embedding model before it reports up; Celery's default 4 s
+        # wait killed every replacement child in a loop after one had died (measured here).
+        worker_proc_alive_timeout=180,
         worker_send_task_events=False,
     )
     return app
