@@ -39,6 +39,7 @@ class Crashable:
     api_url: str
     failpoints: Path
     redis: subprocess.Popen
+    catalog_url: str
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def _log(self, name: str) -> object:
@@ -104,7 +105,7 @@ class Crashable:
 
     def assert_consistent(self, collection: str) -> None:
         settings = Settings(data_dir=self.data)
-        catalog = Catalog(settings.catalog_url)
+        catalog = Catalog(self.catalog_url)
         try:
             report = check(catalog, settings.index_dir, collection, embedder_dim(settings))
         finally:
@@ -124,9 +125,30 @@ def _docs(prefix: str, n: int) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture(scope="module")
-def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
-    data = tmp_path_factory.mktemp("crash")
+PG_ADMIN = os.environ.get("ASKDOCS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def crash(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Crashable]:
+    """The same scenarios on both catalogs: SQLite (the default) and PostgreSQL (a fresh database
+    on the machine's server, dropped afterwards)."""
+    data = tmp_path_factory.mktemp(f"crash-{request.param}")
+    database_url: str | None = None
+    if request.param == "postgresql":
+        import psycopg
+
+        name = f"askdocs_crash_{uuid.uuid4().hex[:10]}"
+        try:
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as e:
+            pytest.fail(
+                f"the PostgreSQL catalog tests need a server ({PG_ADMIN}, or set "
+                f"ASKDOCS_TEST_PG_ADMIN; scripts/ensure_postgres.sh starts Debian's): {e}"
+            )
+        database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     found = redis_service.server_binary()
     assert found is not None, "no redis-server to start"
     redis_url = f"redis://127.0.0.1:{free_port()}/0"
@@ -151,8 +173,17 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
         "ASKDOCS_FAILPOINT_DIR": str(data / "failpoints"),
         "ASKDOCS_TEST_MARKER": f"askdocs-crash-{uuid.uuid4()}",
     }
+    if database_url:
+        env["ASKDOCS_DATABASE_URL"] = database_url
     (data / "failpoints").mkdir()
-    c = Crashable(data, env, f"http://127.0.0.1:{port}", data / "failpoints", redis_proc)
+    c = Crashable(
+        data,
+        env,
+        f"http://127.0.0.1:{port}",
+        data / "failpoints",
+        redis_proc,
+        Settings(data_dir=data, database_url=database_url).catalog_url,
+    )
     c.start("api")
 
     def api_up() -> bool:
@@ -170,6 +201,11 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
         c.stop()
         os.killpg(c.redis.pid, signal.SIGKILL)
         c.redis.wait(timeout=30)
+        if database_url:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f'DROP DATABASE "{database_url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def test_worker_child_killed_mid_parse(crash: Crashable) -> None:
@@ -242,5 +278,7 @@ def test_redis_restarted_under_a_50_document_job(crash: Crashable) -> None:
         assert d["status"] == "ready" or (d["status"] == "failed" and d["error"]), d
     assert job["counts"].get("ready", 0) == 50, job["counts"]
     crash.assert_consistent("d")
-    with Catalog(Settings(data_dir=crash.data).catalog_url).reader() as s:
+    catalog = Catalog(crash.catalog_url)
+    with catalog.reader() as s:
         assert s.get(Collection, "d") is not None
+    catalog.engine.dispose()
