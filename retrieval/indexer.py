@@ -21,6 +21,8 @@ from retrieval.lexical_index import LexicalDoc, LexicalIndex
 from retrieval.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
+# Documents one apply takes in at once: one index save and one lexical commit for all of them.
+APPLY_BATCH = 256
 
 
 def lexical_doc(
@@ -124,86 +126,123 @@ class Indexer:
         self._bump_generation(collection)
 
     def apply(self, document_id: str) -> None:
-        """Add a document's pending vectors and flip it to ``ready``. Older documents of the same
-        name in the collection (earlier versions) leave in the same step: the catalog transaction
-        that makes the new version ready deletes them, so exactly one version is searchable at
-        every moment (search keeps only ready documents)."""
-        with self._catalog.session() as s:
-            doc = s.get(Document, document_id, with_for_update=True)
+        """Add pending vectors and flip documents to ``ready``: this one and the others of its
+        collection that wait in ``indexing`` (up to APPLY_BATCH), with one index save and one
+        lexical commit for all (their own tasks then find nothing to do). Older documents of the
+        same name (earlier versions) leave in the same step: the catalog transaction that makes the
+        new version ready deletes them, so exactly one version is searchable at every moment."""
+        with self._catalog.reader() as s:
+            doc = s.get(Document, document_id)
             if doc is None or doc.status != DocStatus.indexing:
                 log.info("apply %s: nothing to do (%s)", document_id, doc.status if doc else "gone")
                 return
-            coll = s.get(Collection, doc.collection_id)
-            assert coll is not None
-            if coll.embedding_model and coll.embedding_model != self._model_label:
-                doc.status = DocStatus.failed
-                doc.error_code = "model_mismatch"
-                doc.error = (
-                    f"collection {coll.id} was built with {coll.embedding_model}; this indexer "
-                    f"runs {self._model_label}. Re-embed the collection or use a new one."
-                )
-                doc.finished_at = utcnow()
-                s.execute(delete(Chunk).where(Chunk.document_id == document_id))
-                return
-            collection, name = doc.collection_id, doc.name
-            rows = s.execute(
-                select(Chunk.id, Chunk.vector, Chunk.text, Chunk.heading).where(
-                    Chunk.document_id == document_id
-                )
+            collection = doc.collection_id
+            waiting = s.execute(
+                select(Document.id, Document.name)
+                .where(Document.collection_id == collection, Document.status == DocStatus.indexing)
+                .order_by(Document.created_at)
+                .limit(APPLY_BATCH)
             ).all()
-            older = s.execute(
-                select(Document.id, Document.status).where(
-                    Document.collection_id == collection,
-                    Document.name == name,
-                    Document.id != document_id,
-                    Document.created_at <= doc.created_at,
-                    Document.status.not_in([DocStatus.deleted, DocStatus.failed]),
-                )
-            ).all()
-        old_ready = [i for i, st in older if st == DocStatus.ready]
-        old_ids = self._chunk_ids(old_ready)
-        ids, vectors = self._arrays(rows)
-        index = self._index(collection)
-        index.add(ids, vectors)
-        index.remove(old_ids)
-        self._save(collection)
-        lex = self._lex(collection)
-        for old in old_ready:
-            lex.remove_document(old)
-        lex.replace_document(
-            document_id, [lexical_doc(r[0], document_id, name, r[2], r[3]) for r in rows]
-        )
+        batch: dict[str, str] = {}
+        for doc_id, name in waiting:  # one version of a name per batch: the oldest goes first
+            if name not in batch.values():
+                batch[doc_id] = name
+        if document_id not in batch and doc.name not in batch.values():
+            batch[document_id] = doc.name
+        self._apply_batch(collection, batch)
+
+    def _apply_batch(self, collection: str, batch: dict[str, str]) -> None:
         with self._catalog.session() as s:
-            doc = s.get(Document, document_id, with_for_update=True)
             coll = s.get(Collection, collection)
             assert coll is not None
-            if doc is None or doc.status != DocStatus.indexing:
-                # deleted meanwhile (its remove task takes the vectors out) or cancelled: take
-                # them out now, so the index files hold only what the catalog calls ready
-                if doc is not None and doc.status != DocStatus.deleted:
-                    index.remove(ids)
-                    self._save(collection)
-                    lex.remove_document(document_id)
-                    s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+            if coll.embedding_model and coll.embedding_model != self._model_label:
+                for doc_id in batch:
+                    doc = s.get(Document, doc_id, with_for_update=True)
+                    if doc is None or doc.status != DocStatus.indexing:
+                        continue
+                    doc.status = DocStatus.failed
+                    doc.error_code = "model_mismatch"
+                    doc.error = (
+                        f"collection {coll.id} was built with {coll.embedding_model}; this "
+                        f"indexer runs {self._model_label}. Re-embed the collection or use a new one."
+                    )
+                    doc.finished_at = utcnow()
+                    s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
                 return
+            rows = s.execute(
+                select(Chunk.document_id, Chunk.id, Chunk.vector, Chunk.text, Chunk.heading).where(
+                    Chunk.document_id.in_(list(batch))
+                )
+            ).all()
+            created = dict(
+                s.execute(
+                    select(Document.id, Document.created_at).where(Document.id.in_(list(batch)))
+                ).all()
+            )
+            older: dict[str, list[tuple[str, str]]] = {}
+            for doc_id, name in batch.items():
+                older[doc_id] = [
+                    (i, st)
+                    for i, st in s.execute(
+                        select(Document.id, Document.status).where(
+                            Document.collection_id == collection,
+                            Document.name == name,
+                            Document.id != doc_id,
+                            Document.created_at <= created[doc_id],
+                            Document.status.not_in([DocStatus.deleted, DocStatus.failed]),
+                        )
+                    ).all()
+                    if i not in batch
+                ]
+        old_ready = [i for olds in older.values() for i, st in olds if st == DocStatus.ready]
+        ids, vectors = self._arrays([(r[1], r[2]) for r in rows])
+        index = self._index(collection)
+        index.add(ids, vectors)
+        index.remove(self._chunk_ids(old_ready))
+        self._save(collection)
+        lex = self._lex(collection)
+        per_doc: dict[str, list[LexicalDoc]] = {doc_id: [] for doc_id in batch}
+        for doc_id, chunk, _vec, text, heading in rows:
+            per_doc[doc_id].append(lexical_doc(chunk, doc_id, batch[doc_id], text, heading))
+        lex.replace_documents(per_doc, removed=old_ready)
+        gone: list[str] = []
+        with self._catalog.session() as s:
+            coll = s.get(Collection, collection)
+            assert coll is not None
             now = utcnow()
-            doc.status = DocStatus.ready
-            doc.finished_at = now
-            for old_id, _status in older:
-                old = s.get(Document, old_id)
-                if old is None or old.status in (DocStatus.deleted, DocStatus.failed):
+            for doc_id in batch:
+                doc = s.get(Document, doc_id, with_for_update=True)
+                if doc is None or doc.status != DocStatus.indexing:
+                    # deleted meanwhile (its remove task takes the vectors out) or cancelled: take
+                    # them out below, so the index files hold only what the catalog calls ready
+                    if doc is not None and doc.status != DocStatus.deleted:
+                        gone.append(doc_id)
+                        s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
+                    older[doc_id] = []
                     continue
-                # earlier versions: ready ones were taken out of the index above; ones still in
-                # a worker stop at their next step
-                old.status = DocStatus.deleted
-                old.error = f"replaced by a newer upload of {name}"
-                old.finished_at = now
+                doc.status = DocStatus.ready
+                doc.finished_at = now
+                for old_id, _status in older[doc_id]:
+                    old = s.get(Document, old_id, with_for_update=True)
+                    if old is None or old.status in (DocStatus.deleted, DocStatus.failed):
+                        continue
+                    # earlier versions: ready ones left the index above; ones still in a worker
+                    # stop at their next step
+                    old.status = DocStatus.deleted
+                    old.error = f"replaced by a newer upload of {batch[doc_id]}"
+                    old.finished_at = now
             coll.embedding_model = self._model_label
             coll.embedding_dim = self._dim
             coll.index_generation += 1
-        for old_id, _status in older:
-            with self._blobs.lock():
-                self._forget(old_id, collection)
+        if gone:
+            index.remove(np.array([r[1] for r in rows if r[0] in gone], dtype=np.int64))
+            self._save(collection)
+            lex.replace_documents({doc_id: [] for doc_id in gone})
+            self._bump_generation(collection)
+        for olds in older.values():
+            for old_id, _status in olds:
+                with self._blobs.lock():
+                    self._forget(old_id, collection)
         self.compact_if_needed(collection)
 
     def _chunk_ids(self, document_ids: list[str]) -> np.ndarray:

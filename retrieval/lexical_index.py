@@ -107,6 +107,18 @@ class LexicalIndex:
             self._writer.add_document(self._doc(d))
         self._writer.commit()
 
+    def replace_documents(
+        self, docs: dict[str, Sequence[LexicalDoc]], removed: Sequence[str] = ()
+    ) -> None:
+        """``replace_document`` for many documents, and removal of ``removed``, in one commit."""
+        assert self._writer is not None, "read-only lexical index"
+        for document_id in [*docs, *removed]:
+            self._writer.delete_documents_by_term("document_id", document_id)
+        for chunks in docs.values():
+            for d in chunks:
+                self._writer.add_document(self._doc(d))
+        self._writer.commit()
+
     @staticmethod
     def _doc(d: LexicalDoc) -> tantivy.Document:
         doc = tantivy.Document()

@@ -14,6 +14,7 @@ ICONS = {
     "indexing": "🗂️",
     "ready": "✅",
     "failed": "❌",
+    "cancelled": "🚫",
 }
 
 st.set_page_config(page_title="askdocs", page_icon="📚", layout="wide")

@@ -1,0 +1,185 @@
+"""Ingestion throughput of the whole stack, against the embedding model alone on the same chunks.
+
+    .venv/bin/python bench/ingest_throughput.py PATH [--workers 2]
+    .venv/bin/python bench/ingest_throughput.py --generate 2000 [--workers 2]
+
+Starts its own `askdocs up` (no generator) on free ports with a scratch data dir and N ingest worker
+processes, ingests PATH (a folder or files) as one job through the API, and prints documents/s,
+pages/s and chunks/s from the first upload to the last document done. Then, in this process, it
+embeds the very chunks the stack made (same text, same batch size) with the same model on all cores
+and prints that rate too: ``ratio`` = stack chunks/s / model-alone chunks/s (the model is the floor
+of what ingestion costs; the rest is parsing, queues and writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from askdocs import bulk  # noqa: E402
+from askdocs.settings import Settings  # noqa: E402
+from bench.walking_skeleton import free_port  # noqa: E402
+
+WORDS = [
+    "ledger",
+    "harbour",
+    "quarterly",
+    "revenue",
+    "turbine",
+    "orchard",
+    "basalt",
+    "invoice",
+    "cobalt",
+    "license",
+    "warranty",
+    "shipment",
+    "audit",
+    "forecast",
+    "pipeline",
+    "tariff",
+    "reactor",
+    "vineyard",
+    "glacier",
+    "compliance",
+    "subsidy",
+]
+
+
+def generate(folder: Path, n: int) -> None:
+    """``n`` small text files (2-4 short paragraphs each), in 20 sub-folders."""
+    rng = random.Random(0)
+    for i in range(n):
+        paras = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 70))).capitalize() + "."
+            for _ in range(rng.randint(2, 4))
+        ]
+        path = folder / f"part{i % 20:02d}" / f"note{i:05d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"Note {i}\n\n" + "\n\n".join(paras) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("path", nargs="?", type=Path)
+    ap.add_argument("--generate", type=int, default=0, help="Make this many small files instead.")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="askdocs-throughput-"))
+    source = args.path
+    if args.generate:
+        source = data / "generated"
+        generate(source, args.generate)
+    if source is None:
+        ap.error("give PATH or --generate N")
+    api_port, ui_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "ASKDOCS_DATA_DIR": str(data),
+        "ASKDOCS_REDIS_URL": os.environ.get("ASKDOCS_REDIS_URL", "redis://127.0.0.1:6379/12"),
+        "ASKDOCS_API_PORT": str(api_port),
+        "ASKDOCS_API_URL": f"http://127.0.0.1:{api_port}",
+        "ASKDOCS_UI_PORT": str(ui_port),
+        "ASKDOCS_START_GENERATOR": "false",
+        "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "ASKDOCS_WORKER_CONCURRENCY": str(args.workers),
+    }
+    log = data / "up.log"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "askdocs"), "up"],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        pattern = r"First admin key \(shown once; keep it\): (\S+)"
+        while (found := re.search(pattern, log.read_text())) is None:
+            if proc.poll() is not None:
+                raise SystemExit(log.read_text())
+            time.sleep(0.2)
+        http = httpx.Client(
+            base_url=f"http://127.0.0.1:{api_port}",
+            timeout=600,
+            headers={"Authorization": f"Bearer {found.group(1)}"},
+        )
+        files = [
+            bulk.LocalFile(p, name, p.stat().st_size, bulk.sha256_file(p))
+            for p, name in bulk.walk([source])
+        ]
+        t0 = time.monotonic()
+        job_id = bulk.upload(http, "bench", files)
+        uploaded = time.monotonic() - t0
+        while not (state := bulk.job(http, job_id))["done"]:
+            time.sleep(0.5)
+        took = time.monotonic() - t0
+        state = bulk.job(http, job_id, with_documents=True)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    docs = state["documents"]
+    ready = [d for d in docs if d["status"] == "ready"]
+    pages = sum(d["pages"] or 0 for d in ready)
+    chunks = sum(d["chunks"] or 0 for d in ready)
+
+    # the model alone, on the same chunks, in this process, on every core
+    db = sqlite3.connect(data / "catalog.db")
+    texts = [
+        f"{h}\n{t}" if h else t
+        for h, t in db.execute(
+            "SELECT c.heading, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.status = 'ready'"
+        )
+    ]
+    from retrieval.embedding import Embedder
+
+    settings = Settings()
+    embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size)
+    embedder.load()
+    embedder.embed(texts[:64])  # warm up
+    t1 = time.monotonic()
+    embedder.embed(texts)
+    alone = time.monotonic() - t1
+    stack_rate = chunks / took
+    model_rate = len(texts) / alone
+    print(
+        json.dumps(
+            {
+                "source": str(args.path or f"--generate {args.generate}"),
+                "workers": args.workers,
+                "cores": os.cpu_count(),
+                "documents": len(docs),
+                "ready": len(ready),
+                "failed": {d["name"]: d["error_code"] for d in docs if d["status"] == "failed"},
+                "pages": pages,
+                "chunks": chunks,
+                "upload_s": round(uploaded, 1),
+                "upload_to_all_done_s": round(took, 1),
+                "documents_per_s": round(len(docs) / took, 2),
+                "pages_per_s": round(pages / took, 2),
+                "chunks_per_s": round(stack_rate, 1),
+                "model_alone_chunks_per_s": round(model_rate, 1),
+                "ratio": round(stack_rate / model_rate, 2),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
