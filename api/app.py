@@ -28,6 +28,7 @@ from api.deps import (
 )
 from api.documents import documents_router
 from api.errors import ApiError, errors, install_handlers
+from api.jobs import jobs_router
 from api.query import query_router
 from api.schemas import (
     COLLECTION_PATTERN,
@@ -298,6 +299,7 @@ def create_app(settings: Settings) -> FastAPI:
             ]
 
     app.include_router(documents_router(services))
+    app.include_router(jobs_router(services))
     app.include_router(query_router(services))
     app.state.settings = settings
     return app

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Set
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import Caller, Services, clean_name, document_for, owner_of_new, require
@@ -17,15 +16,14 @@ from api.schemas import (
     COLLECTION_PATTERN,
     ChunkOut,
     DocumentOut,
-    JobIn,
     JobOut,
     KnownOut,
     LookupIn,
     LookupOut,
 )
-from askdocs.auth import Principal, Role, audit, readable, role_in
+from api.views import doc_out, job_out
+from askdocs.auth import Role, audit, readable, role_in
 from askdocs.catalog import (
-    TERMINAL,
     Chunk,
     Collection,
     DocStatus,
@@ -38,27 +36,6 @@ from askdocs.catalog import (
     document_id as make_document_id,
 )
 from askdocs.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue
-
-
-def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
-    return DocumentOut(
-        id=d.id,
-        collection=d.collection_id,
-        name=d.name,
-        sha256=d.blob,
-        content_type=d.content_type,
-        size_bytes=d.size_bytes,
-        status=d.status,
-        error_code=d.error_code,
-        error=d.error,
-        pages=d.pages,
-        chunks=d.chunk_count,
-        attempts=d.attempts,
-        created_at=d.created_at,
-        updated_at=d.updated_at,
-        duplicate=duplicate,
-    )
-
 
 RESTARTABLE = (DocStatus.deleted, DocStatus.failed, DocStatus.cancelled)
 
@@ -80,32 +57,6 @@ def _free_name(s: Session, collection: str, name: str, doc_id: str) -> str:
         n += 1
         candidate = f"{stem} ({n}){dot}{ext}"
     return candidate
-
-
-def job_progress(job: Job, counts: dict[str, int], pages: int, docs: list[DocumentOut]) -> JobOut:
-    """A job's numbers: counts per state, pages read so far, rate and ETA from the pace so far."""
-    total = sum(counts.values())
-    finished = sum(n for st, n in counts.items() if st in TERMINAL)
-    elapsed = max((utcnow() - job.created_at).total_seconds(), 1e-3)
-    rate = finished / elapsed if finished else None
-    running = job.cancelled_at is None and finished < total
-    eta = (total - finished) / rate if rate and running else None
-    return JobOut(
-        id=job.id,
-        collection=job.collection_id,
-        created_at=job.created_at,
-        created_by=job.created_by,
-        cancelled_at=job.cancelled_at,
-        total=total,
-        finished=finished,
-        counts=counts,
-        done=finished == total,
-        pages=pages,
-        elapsed_s=round(elapsed, 1),
-        documents_per_s=round(rate, 3) if rate else None,
-        eta_s=round(eta, 1) if eta is not None else None,
-        documents=docs,
-    )
 
 
 def documents_router(services: Services) -> APIRouter:
@@ -210,94 +161,7 @@ def documents_router(services: Services) -> APIRouter:
                     s.add(JobDocument(job_id=job_id, document_id=doc_id))
         for doc_id in to_enqueue:
             enqueue(services.celery, settings, PROCESS_TASK, doc_id)
-        return job_out(job_id, who, duplicates)
-
-    @router.post("/jobs", response_model=JobOut, status_code=201, responses=errors(401, 403, 404))
-    def create_job(body: JobIn, who: Caller) -> JobOut:
-        """An empty job to add many upload requests to (`job_id` form field of POST /documents),
-        so that one progress bar covers a whole folder."""
-        with catalog.session() as s:
-            if s.get(Collection, body.collection) is None:
-                catalog.ensure_collection(s, body.collection, owner=owner_of_new(who))
-            require(s, who, body.collection, Role.write)
-            job_id = str(uuid.uuid4())
-            s.add(Job(id=job_id, collection_id=body.collection, created_by=who.user))
-        return job_out(job_id, who)
-
-    def job_out(
-        job_id: str,
-        who: Principal,
-        duplicates: Set[str] = frozenset(),
-        with_documents: bool = True,
-    ) -> JobOut:
-        with catalog.reader() as s:
-            job = s.get(Job, job_id)
-            if job is None or role_in(s, who, job.collection_id) is None:
-                raise ApiError(404, "not_found", f"no job {job_id}")
-            members = select(JobDocument.document_id).where(JobDocument.job_id == job_id)
-            counts = {
-                str(status): int(n)
-                for status, n in s.execute(
-                    select(Document.status, func.count())
-                    .where(Document.id.in_(members))
-                    .group_by(Document.status)
-                )
-            }
-            pages = s.scalar(
-                select(func.coalesce(func.sum(Document.pages), 0)).where(Document.id.in_(members))
-            )
-            docs: list[DocumentOut] = []
-            if with_documents:
-                docs = [
-                    doc_out(d, d.id in duplicates)
-                    for d in s.scalars(
-                        select(Document).where(Document.id.in_(members)).order_by(Document.name)
-                    )
-                ]
-            return job_progress(job, counts, int(pages or 0), docs)
-
-    @router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(401, 404))
-    def get_job(
-        job_id: str,
-        who: Caller,
-        documents: Annotated[
-            bool, Query(description="Include every document (false: the numbers only).")
-        ] = True,
-    ) -> JobOut:
-        return job_out(job_id, who, with_documents=documents)
-
-    @router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=errors(401, 403, 404))
-    def cancel_job(job_id: str, who: Caller) -> JobOut:
-        """Queued documents are dropped, running ones stop at their next step; nothing of them
-        becomes searchable. Finished ones stay."""
-        with catalog.session() as s:
-            job = s.get(Job, job_id)
-            if job is None or role_in(s, who, job.collection_id) is None:
-                raise ApiError(404, "not_found", f"no job {job_id}")
-            require(s, who, job.collection_id, Role.write)
-            now = utcnow()
-            job.cancelled_at = job.cancelled_at or now
-            members = select(JobDocument.document_id).where(JobDocument.job_id == job_id)
-            running = s.scalars(
-                select(Document)
-                .where(Document.id.in_(members), Document.status.not_in(TERMINAL))
-                .with_for_update()
-            ).all()
-            for d in running:
-                d.status = DocStatus.cancelled
-                d.error_code, d.error = "cancelled", f"cancelled by {who.user}"
-                d.finished_at, d.lease_owner, d.lease_until = now, None, None
-            ids = [d.id for d in running]
-            if ids:
-                s.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
-            audit(
-                s,
-                who.user,
-                "job_cancelled",
-                job.collection_id,
-                detail={"job": job_id, "stopped": len(ids)},
-            )
-        return job_out(job_id, who)
+        return job_out(catalog, job_id, who, duplicates)
 
     @router.post(
         "/documents/{document_id}/retry",
