@@ -79,8 +79,33 @@ def sidebar() -> str:
     return str(collection)
 
 
+def job_progress(job_id: str) -> None:
+    """The last upload's job: a bar with pages, pace and ETA, and a cancel button while it runs."""
+    try:
+        job = api.job(job_id)
+    except ApiError as e:
+        st.error(str(e))
+        return
+    total = max(job["total"], 1)
+    parts = [f"{job['finished']} of {job['total']} done"]
+    if job["pages"]:
+        parts.append(f"{job['pages']} pages read")
+    if job["eta_s"] is not None:
+        parts.append(f"about {job['eta_s']:.0f} s left")
+    if job["cancelled_at"]:
+        parts.append("cancelled")
+    st.progress(job["finished"] / total, text="Last upload: " + ", ".join(parts))
+    if not job["done"] and st.button("Cancel this upload", key="cancel_job"):
+        try:
+            api.cancel_job(job_id)
+        except ApiError as e:
+            st.error(str(e))
+
+
 @st.fragment(run_every=2)
 def document_list(collection: str) -> None:
+    if st.session_state.get("job"):
+        job_progress(st.session_state["job"])
     try:
         docs = api.documents(collection)
     except ApiError as e:
@@ -104,6 +129,13 @@ def document_list(collection: str) -> None:
         for d in docs
     ]
     st.dataframe(rows, width="stretch", hide_index=True)
+    stopped = [d for d in docs if d["status"] in ("failed", "cancelled")]
+    if stopped and st.button(f"Retry {len(stopped)} failed or cancelled", key="retry_failed"):
+        for d in stopped:
+            try:
+                api.retry_document(d["id"])
+            except ApiError as e:
+                st.error(f"{d['name']}: {e}")
 
 
 def documents_tab(collection: str) -> None:
@@ -112,6 +144,7 @@ def documents_tab(collection: str) -> None:
         if st.form_submit_button("Upload") and files:
             try:
                 job = api.upload(collection, [(f.name, f.getvalue(), f.type) for f in files])
+                st.session_state["job"] = job["id"]
                 dup = sum(d["duplicate"] for d in job["documents"])
                 msg = f"Queued {job['total'] - dup} file(s)"
                 st.success(msg + (f"; {dup} already in this collection" if dup else ""))

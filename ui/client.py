@@ -85,6 +85,16 @@ class ApiClient:
         ]
         return self._req("POST", "/documents", data={"collection": collection}, files=parts)
 
+    def job(self, job_id: str) -> dict[str, Any]:
+        """A job's numbers (counts, pages, rate, ETA), without its document list."""
+        return self._req("GET", f"/jobs/{job_id}", params={"documents": "false"})
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return self._req("POST", f"/jobs/{job_id}/cancel")
+
+    def retry_document(self, document_id: str) -> dict[str, Any]:
+        return self._req("POST", f"/documents/{document_id}/retry")
+
     def delete_document(self, document_id: str) -> dict[str, Any]:
         return self._req("DELETE", f"/documents/{document_id}")
 

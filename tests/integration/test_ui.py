@@ -73,3 +73,28 @@ def test_api_down_shows_a_readable_error(monkeypatch) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert "unreachable" in at.error[0].value
+
+
+def test_last_upload_progress_and_retry(stack: Stack, api: httpx.Client, monkeypatch) -> None:
+    resp = api.post(
+        "/documents",
+        data={"collection": "ui-jobs"},
+        files=[
+            ("files", ("good.txt", b"The Marrow ferry leaves at noon.")),
+            ("files", ("empty.txt", b"")),
+        ],
+    )
+    job = wait_job(api, resp.json()["id"])
+    assert job["counts"] == {"ready": 1, "failed": 1}
+    at = app(stack, monkeypatch)
+    at.session_state["job"] = job["id"]
+    at.run()
+    at.sidebar.selectbox[0].select("ui-jobs").run()
+    assert not at.exception
+    assert any("Last upload: 2 of 2 done" in p.proto.text for p in at.get("progress"))
+    retry = next(b for b in at.button if b.label.startswith("Retry 1 failed"))
+    retry.click().run()
+    assert not at.exception
+    failed = next(d for d in job["documents"] if d["name"] == "empty.txt")
+    events = api.get("/audit", params={"action": "retry"}).json()
+    assert any(e["document_id"] == failed["id"] for e in events)
