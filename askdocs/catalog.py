@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     inspect,
     text,
@@ -167,6 +168,14 @@ class Document(Base):
         return self.content_sha256 or self.id
 
 
+def end_failed(s: Session, doc: Document, code: str, message: str) -> None:
+    """Fail ``doc`` in session ``s``: reason, end time, no lease, no pending chunk rows."""
+    doc.status = DocStatus.failed
+    doc.error_code, doc.error = code, message
+    doc.finished_at, doc.lease_owner, doc.lease_until = utcnow(), None, None
+    s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+
+
 class Chunk(Base):
     __tablename__ = "chunks"
     # 63-bit id derived from document id + ordinal + text: the FAISS id as well.
@@ -276,11 +285,11 @@ class Catalog:
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
-        """A session for reads only (on SQLite it never waits for a writer)."""
+        """A session for reads only (on SQLite it never waits for a writer). Closing ends its
+        transaction and detaches what it loaded, still readable after the block."""
         s = self._readers()
         try:
             yield s
-            s.rollback()
         finally:
             s.close()
 

@@ -22,7 +22,7 @@ from sqlalchemy import delete, update
 
 from askdocs import failpoints
 from askdocs.blobs import BlobStore
-from askdocs.catalog import IN_WORKER, Catalog, Chunk, DocStatus, Document, utcnow
+from askdocs.catalog import IN_WORKER, Catalog, Chunk, DocStatus, Document, end_failed, utcnow
 from askdocs.settings import Settings
 from ingest import guards, parsing
 from ingest.chunking import chunk_blocks
@@ -55,6 +55,10 @@ class Claim:
 
     outcome: Literal["run", "skip", "busy", "poison"]
     wait: float = 0.0
+    # what a ``run`` needs of the document, read in the claim's transaction
+    name: str = ""
+    size: int = 0
+    blob: str = ""
 
 
 def new_owner() -> str:
@@ -75,22 +79,21 @@ def claim(ctx: IngestContext, document_id: str, owner: str) -> Claim:
         if doc.lease_owner not in (None, owner) and doc.lease_until and doc.lease_until > now:
             return Claim("busy", (doc.lease_until - now).total_seconds())
         if doc.attempts >= ctx.settings.max_attempts:
-            doc.status = DocStatus.failed
-            doc.error_code = "worker_lost"
-            doc.error = (
+            end_failed(
+                s,
+                doc,
+                "worker_lost",
                 f"processing {doc.name} stopped {doc.attempts} times without an answer (the worker "
                 "crashed or was killed, e.g. out of memory); it is not tried again on its own. "
-                "Check the file, then retry it."
+                "Check the file, then retry it.",
             )
-            doc.finished_at, doc.lease_owner, doc.lease_until = now, None, None
-            s.execute(delete(Chunk).where(Chunk.document_id == document_id))
             return Claim("poison")
         doc.status = DocStatus.parsing
         doc.attempts += 1
         doc.error = doc.error_code = None
         doc.lease_owner, doc.lease_until = owner, now + lease
         doc.started_at = doc.started_at or now
-        return Claim("run")
+        return Claim("run", name=doc.name, size=doc.size_bytes, blob=doc.blob)
 
 
 class Lease:
@@ -149,11 +152,7 @@ def fail(catalog: Catalog, document_id: str, code: str, message: str) -> None:
     with catalog.session() as s:
         doc = s.get(Document, document_id, with_for_update=True)
         if doc is not None and doc.status not in (DocStatus.deleted, DocStatus.cancelled):
-            doc.status = DocStatus.failed
-            doc.error_code = code
-            doc.error = message
-            doc.finished_at, doc.lease_owner, doc.lease_until = utcnow(), None, None
-            s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+            end_failed(s, doc, code, message)
 
 
 def process_document(ctx: IngestContext, document_id: str, owner: str | None = None) -> Claim:
@@ -163,13 +162,9 @@ def process_document(ctx: IngestContext, document_id: str, owner: str | None = N
     if got.outcome != "run":
         log.info("%s %s", got.outcome, document_id)
         return got
-    with ctx.catalog.reader() as s:
-        doc = s.get(Document, document_id)
-        assert doc is not None
-        name, size, blob = doc.name, doc.size_bytes, doc.blob
     with Lease(ctx, document_id, owner) as lease:
         try:
-            _run(ctx, document_id, owner, lease, name, size, blob)
+            _run(ctx, document_id, owner, lease, got.name, got.size, got.blob)
         except IngestError as e:
             fail(ctx.catalog, document_id, e.code, e.message)
     return got

@@ -15,7 +15,15 @@ import numpy as np
 from sqlalchemy import Row, delete, func, or_, select
 
 from askdocs.blobs import BlobStore
-from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document, utcnow
+from askdocs.catalog import (
+    Catalog,
+    Chunk,
+    Collection,
+    DocStatus,
+    Document,
+    end_failed,
+    utcnow,
+)
 from retrieval.index_store import collection_dir
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
 from retrieval.vector_index import VectorIndex
@@ -136,7 +144,7 @@ class Indexer:
             if doc is None or doc.status != DocStatus.indexing:
                 log.info("apply %s: nothing to do (%s)", document_id, doc.status if doc else "gone")
                 return
-            collection = doc.collection_id
+            collection, name = doc.collection_id, doc.name
             waiting = s.execute(
                 select(Document.id, Document.name)
                 .where(Document.collection_id == collection, Document.status == DocStatus.indexing)
@@ -144,11 +152,11 @@ class Indexer:
                 .limit(APPLY_BATCH)
             ).all()
         batch: dict[str, str] = {}
-        for doc_id, name in waiting:  # one version of a name per batch: the oldest goes first
-            if name not in batch.values():
-                batch[doc_id] = name
-        if document_id not in batch and doc.name not in batch.values():
-            batch[document_id] = doc.name
+        for doc_id, doc_name in waiting:  # one version of a name per batch: the oldest goes first
+            if doc_name not in batch.values():
+                batch[doc_id] = doc_name
+        if document_id not in batch and name not in batch.values():
+            batch[document_id] = name
         self._apply_batch(collection, batch)
 
     def _apply_batch(self, collection: str, batch: dict[str, str]) -> None:
@@ -160,14 +168,13 @@ class Indexer:
                     doc = s.get(Document, doc_id, with_for_update=True)
                     if doc is None or doc.status != DocStatus.indexing:
                         continue
-                    doc.status = DocStatus.failed
-                    doc.error_code = "model_mismatch"
-                    doc.error = (
+                    end_failed(
+                        s,
+                        doc,
+                        "model_mismatch",
                         f"collection {coll.id} was built with {coll.embedding_model}; this "
-                        f"indexer runs {self._model_label}. Re-embed the collection or use a new one."
+                        f"indexer runs {self._model_label}. Re-embed the collection or use a new one.",
                     )
-                    doc.finished_at = utcnow()
-                    s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
                 return
             rows = s.execute(
                 select(Chunk.document_id, Chunk.id, Chunk.vector, Chunk.text, Chunk.heading).where(

@@ -101,16 +101,12 @@ class LexicalIndex:
 
     def replace_document(self, document_id: str, docs: Sequence[LexicalDoc]) -> None:
         """Remove a document's chunks and add ``docs`` in one commit (safe to repeat)."""
-        assert self._writer is not None, "read-only lexical index"
-        self._writer.delete_documents_by_term("document_id", document_id)
-        for d in docs:
-            self._writer.add_document(self._doc(d))
-        self._writer.commit()
+        self.replace_documents({document_id: docs})
 
     def replace_documents(
         self, docs: dict[str, Sequence[LexicalDoc]], removed: Sequence[str] = ()
     ) -> None:
-        """``replace_document`` for many documents, and removal of ``removed``, in one commit."""
+        """Replace the chunks of many documents, and remove ``removed``, in one commit."""
         assert self._writer is not None, "read-only lexical index"
         for document_id in [*docs, *removed]:
             self._writer.delete_documents_by_term("document_id", document_id)
