@@ -18,6 +18,7 @@ from fastapi import FastAPI, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
+from api.conversations import conversations_router
 from api.deps import (
     BodyLimit,
     Caller,
@@ -29,6 +30,7 @@ from api.deps import (
 from api.documents import documents_router
 from api.errors import ApiError, errors, install_handlers
 from api.jobs import jobs_router
+from api.openai_compat import openai_router
 from api.query import query_router
 from api.schemas import (
     COLLECTION_PATTERN,
@@ -301,6 +303,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(documents_router(services))
     app.include_router(jobs_router(services))
     app.include_router(query_router(services))
+    app.include_router(conversations_router(services))
+    app.include_router(openai_router(services))
     app.state.settings = settings
     return app
 

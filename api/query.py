@@ -7,17 +7,16 @@ import dataclasses
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import Caller, Services, require
+from api.answering import allow, answer_payload, generate, prepare, save_turn, thread
+from api.deps import Caller, Services
 from api.errors import errors
 from api.schemas import AskIn, PassageOut, SearchIn, SearchOut
-from askdocs.auth import Principal, Role, audit, question_detail
 from generation.client import GeneratorUnavailable
-from generation.rag import Answer, answer
+from generation.rag import Answer
 from retrieval.types import ScoredChunk
 
 
@@ -42,24 +41,12 @@ def _sse(event: str, data: object) -> str:
 
 
 def query_router(services: Services) -> APIRouter:
-    settings, catalog, retriever = services.settings, services.catalog, services.retriever
-    generator = services.generator
+    retriever = services.retriever
     router = APIRouter()
-
-    def _allow(who: Principal, collection: str, action: str, text: str) -> None:
-        with catalog.session() as s:
-            require(s, who, collection, Role.read)
-            audit(
-                s,
-                who.user,
-                action,
-                collection,
-                detail=question_detail(text, settings.audit_questions),
-            )
 
     @router.post("/search", response_model=SearchOut, responses=errors(401, 404))
     def search(body: SearchIn, who: Caller) -> SearchOut:
-        _allow(who, body.collection, "search", body.query)
+        allow(services, who, body.collection, "search", body.query)
         t0 = time.perf_counter()
         config = None
         if body.tuning is not None:
@@ -76,38 +63,31 @@ def query_router(services: Services) -> APIRouter:
         responses={200: {"content": {"text/event-stream": {}}}, **errors(401, 404, 503)},
     )
     def ask(body: AskIn, who: Caller) -> StreamingResponse:
-        """Server-sent events: `sources`, then `token`s, then `done` (answer and citations)."""
-        _allow(who, body.collection, "ask", body.question)
-        passages = retriever.search(body.collection, body.question, body.k or settings.top_k)
-        relevance = retriever.best_similarity(body.question, passages)
-        # Below the gate the generator never sees the passages: it says so, and lists them.
-        gated = relevance < settings.relevance_threshold
-        if not gated:
-            _ = generator.model  # fail with 503 now, not inside the stream
+        """Server-sent events: `sources` (with the conversation id and the question retrieval
+        searched), then `token`s, then `done` (answer, citations with the supporting span, and each
+        claim checked against what it cites), or `error`.
+
+        Pass the `conversation_id` of an earlier answer to ask a follow-up: it is rewritten as a
+        standalone question with the conversation before retrieval."""
+        allow(services, who, body.collection, "ask", body.question)
+        conv = thread(services, who, body.collection, body.conversation_id)
+        prepared = prepare(services, body.collection, body.question, conv.history, body.k)
 
         def events() -> Iterator[str]:
-            yield _sse("sources", [p.model_dump() for p in passages_out(passages)])
+            yield _sse(
+                "sources",
+                {
+                    "conversation_id": conv.id,
+                    "standalone_question": prepared.standalone,
+                    "passages": [p.model_dump() for p in passages_out(prepared.passages)],
+                },
+            )
             try:
-                for ev in answer(
-                    body.question,
-                    [] if gated else passages,
-                    generator,
-                    settings.context_tokens,
-                    settings.generator_max_tokens,
-                ):
+                for ev in generate(services, prepared):
                     if isinstance(ev, Answer):
+                        save_turn(services, conv, prepared, ev)
                         yield _sse(
-                            "done",
-                            {
-                                "answer": ev.text,
-                                "abstained": ev.abstained,
-                                "citations": [asdict(c) for c in ev.citations],
-                                "invalid_markers": ev.invalid_markers,
-                                "inferred_markers": ev.inferred_markers,
-                                "instructions_removed": ev.instructions_removed,
-                                "relevance": round(relevance, 4),
-                                "below_relevance_threshold": gated,
-                            },
+                            "done", {"conversation_id": conv.id, **answer_payload(ev, prepared)}
                         )
                     else:
                         yield _sse("token", {"text": ev.text})

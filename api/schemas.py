@@ -168,9 +168,100 @@ class AskIn(BaseModel):
     collection: str = Field("default", pattern=COLLECTION_PATTERN)
     question: str = Field(min_length=1, max_length=4000)
     k: int | None = Field(None, ge=1, le=20)
+    conversation_id: str | None = Field(
+        None, max_length=36, description="Continue this conversation (a follow-up question)."
+    )
+
+
+class TurnOut(BaseModel):
+    question: str
+    standalone_question: str
+    answer: str
+    abstained: bool
+    citations: list[dict[str, object]]
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    id: str
+    collection: str
+    title: str
+    turns: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationDetail(ConversationOut):
+    history: list[TurnOut]
 
 
 class HealthOut(BaseModel):
     status: str
     auth: bool = Field(description="Whether routes other than /health need an API key.")
     components: dict[str, dict[str, object]]
+
+
+class ContentPart(BaseModel):
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text for p in self.content if p.type == "text" and p.text)
+        return self.content or ""
+
+
+class ChatCompletionIn(BaseModel):
+    """The OpenAI chat request; `model` names the collection to answer from (or pass
+    `collection`). System messages are ignored: askdocs's rules are fixed."""
+
+    model: str = Field(max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    stream: bool = False
+    collection: str | None = Field(None, pattern=COLLECTION_PATTERN)
+    k: int | None = Field(None, ge=1, le=20)
+    # accepted for compatibility; the answer length and sampling are the server's settings
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: Literal["stop"]
+
+
+class ChatCompletionOut(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    citations: list[dict[str, object]] = Field(
+        description="Per [n] marker: document id and name, page, passage, span, support."
+    )
+    askdocs: dict[str, object] = Field(
+        description="The rest of the answer's checks: claims, abstained, relevance, passages."
+    )
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]

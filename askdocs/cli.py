@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -206,6 +207,9 @@ def ask(
     question: str,
     collection: str = typer.Option("default", "--collection", "-c"),
     k: int = typer.Option(None, "--k", help="Passages to use"),
+    conversation: str = typer.Option(
+        None, "--conversation", help="Continue this conversation (printed after each answer)"
+    ),
 ) -> None:
     """Stream an answer, then list the sources it cites."""
     from ui.client import sse_events
@@ -214,7 +218,14 @@ def ask(
     with (
         _client(settings, timeout=settings.generator_timeout + 30) as http,
         http.stream(
-            "POST", "/ask", json={"collection": collection, "question": question, "k": k}
+            "POST",
+            "/ask",
+            json={
+                "collection": collection,
+                "question": question,
+                "k": k,
+                "conversation_id": conversation,
+            },
         ) as resp,
     ):
         if resp.status_code != 200:
@@ -235,7 +246,10 @@ def ask(
         console.print("\nSources:")
         for c in final["citations"]:
             page = f", page {c['page']}" if c["page"] is not None else ""
-            console.print(f"  [{c['number']}] {c['document_name']}{page}")
+            mark = "" if c["supported"] else "  (the cited passage does not hold this claim)"
+            console.print(f"  [{c['number']}] {c['document_name']}{page}{mark}")
+    if final:
+        console.print(f"\nFollow up with --conversation {final['conversation_id']}")
 
 
 @app.command()
@@ -326,6 +340,58 @@ def eval_retrieval(
     console.print(table)
     if json_out:
         json_out.write_text(json.dumps(rows, indent=2))
+
+
+@eval_app.command("answers")
+def eval_answers(
+    docs: Path = typer.Option(..., exists=True, file_okay=False, help="Folder of documents"),  # noqa: B008
+    qa: Path = typer.Option(..., exists=True, help="QA file: CSV (Question, Answer) or JSONL"),  # noqa: B008
+    limit: int = typer.Option(0, help="Ask only the first N questions (0 = all)."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the results here."),  # noqa: B008
+) -> None:
+    """Ingest a folder into a scratch collection through the normal pipeline, ask every question,
+    print answer accuracy, citation precision, abstain rate, time to first token and tokens/s."""
+    from askdocs import bulk
+    from askdocs import eval_answers as ev
+
+    settings = Settings()
+    pairs = ev.read_qa(qa)
+    if limit:
+        pairs = pairs[:limit]
+    collection = ev.scratch_collection(docs)
+    files = [
+        bulk.LocalFile(path, name, path.stat().st_size, bulk.sha256_file(path))
+        for path, name in bulk.walk([docs])
+    ]
+    results = []
+    with _client(settings, timeout=settings.generator_timeout + 60) as http, _progress() as bar:
+        try:
+            held = bulk.known(http, collection, [f.sha256 for f in files])
+            new = [f for f in files if f.sha256 not in held]
+            if new:
+                job_id = bulk.upload(http, collection, new)
+                task = bar.add_task(f"ingesting into {collection}", total=len(new))
+                while not (state := bulk.job(http, job_id))["done"]:
+                    bar.update(task, completed=state["finished"])
+                    time.sleep(1)  # polling the job's numbers until every document is terminal
+                bar.update(task, completed=state["finished"])
+        except bulk.BulkError as e:
+            console.print(f"[red]error[/red] {e}")
+            raise typer.Exit(2) from None
+        qtask = bar.add_task("questions", total=len(pairs))
+        for item in pairs:
+            results.append((item, ev.ask(http, collection, item.question)))
+            bar.advance(qtask)
+    summary = ev.summarize(results)
+    table = Table("metric", "value", title=f"{len(pairs)} questions over {len(files)} files")
+    for k, v in summary.items():
+        table.add_row(k, str(v))
+    console.print(table)
+    if json_out:
+        rows = [
+            {"question": q.question, "gold": q.answer, **dataclasses.asdict(o)} for q, o in results
+        ]
+        json_out.write_text(json.dumps({"summary": summary, "answers": rows}, indent=2))
 
 
 def main() -> None:

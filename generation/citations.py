@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from retrieval.types import ScoredChunk
 
@@ -19,6 +19,23 @@ class Citation:
     page: int | None
     passage: str
     chunk_id: int
+    # the passage sentence that best matches the answer sentences citing it: passage[start:end]
+    span: tuple[int, int] | None = None
+    # share of the citing sentences' content words found in the passage (0..1)
+    support: float = 0.0
+    supported: bool = False
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the answer: answer[start:end], the passages it cites, and whether one of them
+    holds most of its content words."""
+
+    text: str
+    start: int
+    end: int
+    cited: list[int]
+    supported: bool
 
 
 def cited_numbers(answer: str) -> list[int]:
@@ -83,6 +100,64 @@ _STOP = frozenset(
 
 def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, surrounding whitespace left out; empty ones skipped."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if not ends or ends[-1] < len(text):
+        ends.append(len(text))
+    spans, pos = [], 0
+    for end in ends:
+        piece = text[pos:end]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece) - len(piece.rstrip())
+        if end - trail > pos + lead:
+            spans.append((pos + lead, end - trail))
+        pos = end
+    return spans
+
+
+def _overlap(claim: set[str], source: set[str]) -> float:
+    return len(claim & source) / len(claim) if claim else 0.0
+
+
+def check_claims(
+    answer: str, citations: Sequence[Citation], min_support: float = 0.5
+) -> tuple[list[Citation], list[Claim]]:
+    """Check every answer sentence against the passages it cites.
+
+    A claim is supported when one cited passage holds at least ``min_support`` of its content words
+    (markers and stop words aside); a sentence without a marker, or with too few words to judge
+    ("Yes [1]."), is supported only through its markers. Each citation gets the span of its
+    passage's sentence that best matches the sentences citing it, and its best support score.
+    """
+    by_number = {c.number: c for c in citations}
+    best: dict[int, tuple[float, tuple[int, int] | None, float]] = {}
+    claims: list[Claim] = []
+    for start, end in sentence_spans(answer):
+        sentence = answer[start:end]
+        cited = [n for n in cited_numbers(sentence) if n in by_number]
+        words = _words(_MARKER.sub(" ", sentence))
+        supported = False
+        for n in cited:
+            passage = by_number[n].passage
+            whole = _overlap(words, _words(passage)) if len(words) >= 2 else 1.0
+            spans = sentence_spans(passage) or [(0, len(passage))]
+            scored = [(_overlap(words, _words(passage[a:b])), (a, b)) for a, b in spans]
+            sent_score, span = max(scored, key=lambda x: x[0])
+            supported = supported or whole >= min_support
+            if n not in best or (whole, sent_score) > (best[n][0], best[n][2]):
+                best[n] = (whole, span, sent_score)
+        if words or cited:
+            claims.append(Claim(sentence, start, end, cited, supported))
+    checked = []
+    for c in citations:
+        whole, span, _ = best.get(c.number, (0.0, None, 0.0))
+        checked.append(
+            replace(c, span=span, support=round(whole, 3), supported=whole >= min_support)
+        )
+    return checked, claims
 
 
 def attach_missing(

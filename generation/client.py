@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import openai
+
+_COUNT_CACHE = 4096
+
+# Token counting routes, tried in order: vLLM's, then llama-cpp-python's.
+_TOKENIZE_ROUTES = (
+    (
+        "/tokenize",
+        lambda model, text: {"model": model, "prompt": text, "add_special_tokens": False},
+    ),
+    ("/extras/tokenize/count", lambda model, text: {"input": text, "model": model}),
+)
 
 
 class GeneratorUnavailable(RuntimeError):
@@ -24,6 +38,11 @@ class GeneratorClient:
         extra_body: dict[str, Any] | None = None,
     ) -> None:
         self.base_url = base_url
+        self._root = base_url.rstrip("/").removesuffix("/v1")
+        self._timeout = timeout
+        self._tokenize: int | None = None  # index into _TOKENIZE_ROUTES once one answered; -1: none
+        self._counted: OrderedDict[str, int] = OrderedDict()  # passages recur across questions
+        self._count_lock = threading.Lock()
         self._model = model
         self._extra_body = extra_body or {}
         # Retries on connection errors are the SDK's (max_retries); it does not retry 4xx.
@@ -65,3 +84,52 @@ class GeneratorClient:
                     yield event.choices[0].delta.content
         except openai.APIError as e:
             raise GeneratorUnavailable(f"generator at {self.base_url} failed: {e}") from e
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` by the generator's own tokenizer, asked of the server; None when it
+        offers no tokenize route (then callers estimate)."""
+        if self._tokenize == -1:
+            return None
+        with self._count_lock:
+            if text in self._counted:
+                self._counted.move_to_end(text)
+                return self._counted[text]
+        n = self._ask_count(text)
+        if n is not None:
+            with self._count_lock:
+                self._counted[text] = n
+                if len(self._counted) > _COUNT_CACHE:
+                    self._counted.popitem(last=False)
+        return n
+
+    def _ask_count(self, text: str) -> int | None:
+        order = [self._tokenize] if self._tokenize is not None else range(len(_TOKENIZE_ROUTES))
+        refused = 0
+        for i in order:
+            route, body = _TOKENIZE_ROUTES[i]
+            try:
+                resp = httpx.post(self._root + route, json=body(self.model, text), timeout=10)
+            except httpx.HTTPError:
+                continue  # unreachable now: estimate this time, ask again next time
+            if resp.status_code == 200:
+                try:
+                    data = resp.json()
+                    count = int(data.get("count", len(data.get("tokens", []))))
+                except (ValueError, TypeError, AttributeError):
+                    refused += 1
+                    continue
+                self._tokenize = i
+                return count
+            refused += 1
+        if self._tokenize is None and refused == len(_TOKENIZE_ROUTES):
+            self._tokenize = -1  # the server has no tokenize route: stop asking
+        return None
+
+    def token_counter(self, fallback: Callable[[str], int]) -> Callable[[str], int]:
+        """A counter by the server's tokenizer where it has one, else ``fallback``."""
+
+        def count(text: str) -> int:
+            n = self.count_tokens(text)
+            return fallback(text) if n is None else n
+
+        return count

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from generation.citations import Citation, attach_missing, resolve, strip_invalid
+from generation.citations import (
+    Citation,
+    Claim,
+    attach_missing,
+    check_claims,
+    resolve,
+    strip_invalid,
+)
 from generation.client import GeneratorClient
 from generation.injection import neutralize
-from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
+from generation.prompt import NOT_IN_DOCUMENTS, approx_tokens, build_messages, select_passages
 from retrieval.types import ScoredChunk
 
 
@@ -29,6 +36,12 @@ class Answer:
     )  # added by word overlap, not the model
     # passages that had sentences instructing the assistant, left out of the prompt
     instructions_removed: list[int] = field(default_factory=list)
+    # each sentence of the answer, checked against the passages it cites
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def unsupported(self) -> list[Claim]:
+        return [c for c in self.claims if not c.supported]
 
 
 def answer(
@@ -39,7 +52,7 @@ def answer(
     max_tokens: int = 384,
 ) -> Iterator[Token | Answer]:
     """Yield ``Token`` pieces as they stream, then one final ``Answer``."""
-    used = select_passages(passages, context_tokens)
+    used = select_passages(passages, context_tokens, client.token_counter(approx_tokens))
     if not used:
         yield Token(NOT_IN_DOCUMENTS)
         yield Answer(NOT_IN_DOCUMENTS, [], [], abstained=True)
@@ -61,12 +74,8 @@ def answer(
     if not abstained:
         text, inferred = attach_missing(text, used)
     citations, invalid = resolve(text, used)
-    yield Answer(
-        strip_invalid(text, invalid),
-        citations,
-        list(used),
-        abstained,
-        invalid,
-        inferred,
-        quarantined,
-    )
+    text = strip_invalid(text, invalid)
+    claims: list[Claim] = []
+    if not abstained:
+        citations, claims = check_claims(text, citations)
+    yield Answer(text, citations, list(used), abstained, invalid, inferred, quarantined, claims)

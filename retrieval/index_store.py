@@ -1,8 +1,18 @@
-"""Where each collection's indexes live, and a reader-side cache that follows generations."""
+"""Where each collection's indexes live, and a reader-side cache that follows generations.
+
+The index files and the catalog's generation counter change together: the indexer holds a
+collection's write lock (exclusive ``flock``) from writing the files until the catalog commit that
+bumps the generation, and a reader loads the files under the shared lock, so the generation it
+remembers describes exactly the files it loaded. A reader that later finds the catalog at another
+generation reloads and searches again (``Retriever.search``); nothing it returns mixes two states.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +23,20 @@ from retrieval.vector_index import VectorIndex
 
 def collection_dir(index_dir: Path, collection: str) -> Path:
     return index_dir / collection
+
+
+@contextmanager
+def generation_lock(index_dir: Path, collection: str, exclusive: bool) -> Iterator[None]:
+    """Exclusive for the indexer between writing files and committing the generation; shared for
+    a reader loading them."""
+    directory = collection_dir(index_dir, collection)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".generation.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -32,17 +56,23 @@ class IndexCache:
         self._loaded: dict[str, CollectionIndexes] = {}
         self._lock = threading.Lock()
 
-    def get(self, collection: str, dim: int) -> CollectionIndexes:
+    def generation(self, collection: str) -> int:
         with self._catalog.reader() as s:
             coll = s.get(Collection, collection)
-            generation = coll.index_generation if coll else 0
+            return coll.index_generation if coll else 0
+
+    def get(self, collection: str, dim: int) -> CollectionIndexes:
+        generation = self.generation(collection)
         with self._lock:
             cached = self._loaded.get(collection)
-            if cached and cached.generation >= generation:
+            if cached and cached.generation == generation:
                 return cached
-            directory = collection_dir(self._index_dir, collection)
-            lexical = cached.lexical if cached else LexicalIndex(directory)
-            lexical.reload()
-            loaded = CollectionIndexes(generation, VectorIndex.load(directory, dim), lexical)
+            with generation_lock(self._index_dir, collection, exclusive=False):
+                generation = self.generation(collection)  # what the files now on disk hold
+                directory = collection_dir(self._index_dir, collection)
+                lexical = LexicalIndex(directory)
+                lexical.reload()
+                vectors = VectorIndex.load(directory, dim)
+            loaded = CollectionIndexes(generation, vectors, lexical)
             self._loaded[collection] = loaded
             return loaded

@@ -8,7 +8,8 @@ that is not ready, which search filters out and a rerun replaces. Running a task
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from askdocs.catalog import (
     end_failed,
     utcnow,
 )
-from retrieval.index_store import collection_dir
+from retrieval.index_store import collection_dir, generation_lock
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
 from retrieval.vector_index import VectorIndex
 
@@ -65,6 +66,22 @@ class Indexer:
         self._dim = dim
         self._open: dict[str, VectorIndex] = {}
         self._lexical: dict[str, LexicalIndex] = {}
+        self._writing_depth: dict[str, int] = {}
+
+    @contextmanager
+    def _writing(self, collection: str) -> Iterator[None]:
+        """Hold the collection's generation lock from the first file write to the catalog commit
+        (re-entrant: compaction runs inside a rebuild)."""
+        depth = self._writing_depth.get(collection, 0)
+        self._writing_depth[collection] = depth + 1
+        try:
+            if depth:
+                yield
+            else:
+                with generation_lock(self._index_dir, collection, exclusive=True):
+                    yield
+        finally:
+            self._writing_depth[collection] = depth
 
     def _index(self, collection: str) -> VectorIndex:
         if collection not in self._open:
@@ -108,16 +125,17 @@ class Indexer:
     def rebuild(self, collection: str) -> None:
         """Rebuild both indexes of a collection from the catalog (after a format or analyzer
         change, or to repair a disagreement)."""
-        self.compact(collection)
-        with self._catalog.session() as s:
-            rows = s.execute(
-                select(Chunk.id, Chunk.document_id, Document.name, Chunk.text, Chunk.heading)
-                .join(Document, Chunk.document_id == Document.id)
-                .where(Document.collection_id == collection, Document.status == DocStatus.ready)
-                .order_by(Chunk.document_id)
-            ).all()
-        self._lex(collection).replace_all([lexical_doc(*r) for r in rows])
-        self._bump_generation(collection)
+        with self._writing(collection):
+            self.compact(collection)
+            with self._catalog.session() as s:
+                rows = s.execute(
+                    select(Chunk.id, Chunk.document_id, Document.name, Chunk.text, Chunk.heading)
+                    .join(Document, Chunk.document_id == Document.id)
+                    .where(Document.collection_id == collection, Document.status == DocStatus.ready)
+                    .order_by(Chunk.document_id)
+                ).all()
+            self._lex(collection).replace_all([lexical_doc(*r) for r in rows])
+            self._bump_generation(collection)
 
     def compact(self, collection: str) -> None:
         with self._catalog.session() as s:
@@ -130,8 +148,9 @@ class Indexer:
         rebuilt = VectorIndex.build(ids, vectors, self._dim, self._hnsw_threshold, self._hnsw_m)
         log.info("compacted %s: %d vectors, %s", collection, rebuilt.size, rebuilt.kind)
         self._open[collection] = rebuilt
-        self._save(collection)
-        self._bump_generation(collection)
+        with self._writing(collection):
+            self._save(collection)
+            self._bump_generation(collection)
 
     def apply(self, document_id: str) -> None:
         """Add pending vectors and flip documents to ``ready``: this one and the others of its
@@ -202,50 +221,51 @@ class Indexer:
                     if i not in batch
                 ]
         old_ready = [i for olds in older.values() for i, st in olds if st == DocStatus.ready]
-        ids, vectors = self._arrays([(r[1], r[2]) for r in rows])
-        index = self._index(collection)
-        index.add(ids, vectors)
-        index.remove(self._chunk_ids(old_ready))
-        self._save(collection)
-        lex = self._lex(collection)
-        per_doc: dict[str, list[LexicalDoc]] = {doc_id: [] for doc_id in batch}
-        for doc_id, chunk, _vec, text, heading in rows:
-            per_doc[doc_id].append(lexical_doc(chunk, doc_id, batch[doc_id], text, heading))
-        lex.replace_documents(per_doc, removed=old_ready)
-        gone: list[str] = []
-        with self._catalog.session() as s:
-            coll = s.get(Collection, collection)
-            assert coll is not None
-            now = utcnow()
-            for doc_id in batch:
-                doc = s.get(Document, doc_id, with_for_update=True)
-                if doc is None or doc.status != DocStatus.indexing:
-                    # deleted meanwhile (its remove task takes the vectors out) or cancelled: take
-                    # them out below, so the index files hold only what the catalog calls ready
-                    if doc is not None and doc.status != DocStatus.deleted:
-                        gone.append(doc_id)
-                        s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
-                    older[doc_id] = []
-                    continue
-                doc.status = DocStatus.ready
-                doc.finished_at = now
-                for old_id, _status in older[doc_id]:
-                    old = s.get(Document, old_id, with_for_update=True)
-                    if old is None or old.status in (DocStatus.deleted, DocStatus.failed):
-                        continue
-                    # earlier versions: ready ones left the index above; ones still in a worker
-                    # stop at their next step
-                    old.status = DocStatus.deleted
-                    old.error = f"replaced by a newer upload of {batch[doc_id]}"
-                    old.finished_at = now
-            coll.embedding_model = self._model_label
-            coll.embedding_dim = self._dim
-            coll.index_generation += 1
-        if gone:
-            index.remove(np.array([r[1] for r in rows if r[0] in gone], dtype=np.int64))
+        with self._writing(collection):  # files and generation change together
+            ids, vectors = self._arrays([(r[1], r[2]) for r in rows])
+            index = self._index(collection)
+            index.add(ids, vectors)
+            index.remove(self._chunk_ids(old_ready))
             self._save(collection)
-            lex.replace_documents({doc_id: [] for doc_id in gone})
-            self._bump_generation(collection)
+            lex = self._lex(collection)
+            per_doc: dict[str, list[LexicalDoc]] = {doc_id: [] for doc_id in batch}
+            for doc_id, chunk, _vec, text, heading in rows:
+                per_doc[doc_id].append(lexical_doc(chunk, doc_id, batch[doc_id], text, heading))
+            lex.replace_documents(per_doc, removed=old_ready)
+            gone: list[str] = []
+            with self._catalog.session() as s:
+                coll = s.get(Collection, collection)
+                assert coll is not None
+                now = utcnow()
+                for doc_id in batch:
+                    doc = s.get(Document, doc_id, with_for_update=True)
+                    if doc is None or doc.status != DocStatus.indexing:
+                        # deleted meanwhile (its remove task takes the vectors out) or cancelled: take
+                        # them out below, so the index files hold only what the catalog calls ready
+                        if doc is not None and doc.status != DocStatus.deleted:
+                            gone.append(doc_id)
+                            s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
+                        older[doc_id] = []
+                        continue
+                    doc.status = DocStatus.ready
+                    doc.finished_at = now
+                    for old_id, _status in older[doc_id]:
+                        old = s.get(Document, old_id, with_for_update=True)
+                        if old is None or old.status in (DocStatus.deleted, DocStatus.failed):
+                            continue
+                        # earlier versions: ready ones left the index above; ones still in a worker
+                        # stop at their next step
+                        old.status = DocStatus.deleted
+                        old.error = f"replaced by a newer upload of {batch[doc_id]}"
+                        old.finished_at = now
+                coll.embedding_model = self._model_label
+                coll.embedding_dim = self._dim
+                coll.index_generation += 1
+            if gone:
+                index.remove(np.array([r[1] for r in rows if r[0] in gone], dtype=np.int64))
+                self._save(collection)
+                lex.replace_documents({doc_id: [] for doc_id in gone})
+                self._bump_generation(collection)
         for olds in older.values():
             for old_id, _status in olds:
                 with self._blobs.lock():
@@ -270,12 +290,13 @@ class Indexer:
                 s.scalars(select(Chunk.id).where(Chunk.document_id == document_id)).all(),
                 dtype=np.int64,
             )
-        if len(ids):
-            self._index(collection).remove(ids)
-            self._save(collection)
-        self._lex(collection).remove_document(document_id)
-        with self._blobs.lock():
-            self._forget(document_id, collection)
+        with self._writing(collection):
+            if len(ids):
+                self._index(collection).remove(ids)
+                self._save(collection)
+            self._lex(collection).remove_document(document_id)
+            with self._blobs.lock():
+                self._forget(document_id, collection)
         self.compact_if_needed(collection)
 
     def _forget(self, document_id: str, collection: str) -> None:

@@ -72,6 +72,9 @@ class LexicalIndex:
     def _open(self) -> None:
         self._index = tantivy.Index(self._schema, path=str(self._path), reuse=True)
         self._index.register_tokenizer(ANALYZER, _analyzer())
+        # tantivy's default reader follows every commit by itself; readers here move only when
+        # told (``reload``), so the API's lexical side stays at the generation it loaded
+        self._index.config_reader("Manual", 0)
 
     def reload(self) -> None:
         """See the latest commit (readers; the indexer commits)."""

@@ -12,10 +12,12 @@ from sqlalchemy import select
 from askdocs.catalog import Catalog, Chunk, DocStatus, Document
 from retrieval.embedding import Embedder
 from retrieval.fusion import minmax, minmax_by_document, rrf
-from retrieval.index_store import IndexCache
+from retrieval.index_store import CollectionIndexes, IndexCache
 from retrieval.types import ScoredChunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
+# Searches of one query when the indexer keeps committing new generations meanwhile.
+SEARCH_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,12 @@ class Retriever:
         mode: Mode | None = None,
         document_ids: list[str] | None = None,
         config: SearchConfig | None = None,
+        indexes: CollectionIndexes | None = None,
     ) -> list[tuple[int, float]]:
         """Fused (chunk id, score) candidates, best first, before the catalog check."""
         cfg = config or self.config
         mode = mode or cfg.mode
-        idx = self._indexes.get(collection, self._embedder.dim)
+        idx = indexes or self._indexes.get(collection, self._embedder.dim)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
@@ -144,8 +147,30 @@ class Retriever:
         document_ids: list[str] | None = None,
         config: SearchConfig | None = None,
     ) -> list[ScoredChunk]:
-        """The ``k`` best passages of ready documents in ``collection``, best first."""
-        ranked = self.candidates(collection, query, mode, document_ids, config)
+        """The ``k`` best passages of ready documents in ``collection``, best first.
+
+        The catalog check must describe the same state as the index files searched: if the
+        indexer committed a new generation meanwhile (a new version replacing an old one, say), the
+        files searched may lack what the catalog now calls ready, so search again on the new files.
+        """
+        for _ in range(SEARCH_ATTEMPTS):
+            indexes = self._indexes.get(collection, self._embedder.dim)
+            found = self._search_once(collection, query, k, mode, document_ids, config, indexes)
+            if self._indexes.generation(collection) == indexes.generation:
+                break
+        return found
+
+    def _search_once(
+        self,
+        collection: str,
+        query: str,
+        k: int,
+        mode: Mode | None,
+        document_ids: list[str] | None,
+        config: SearchConfig | None,
+        indexes: CollectionIndexes,
+    ) -> list[ScoredChunk]:
+        ranked = self.candidates(collection, query, mode, document_ids, config, indexes)
         if not ranked:
             return []
         found: list[ScoredChunk] = []

@@ -153,17 +153,43 @@ def documents_tab(collection: str) -> None:
     document_list(collection)
 
 
+def highlighted(passage: str, span: list[int] | None) -> str:
+    """The passage as Markdown with its supporting sentence marked."""
+    if not span:
+        return passage
+    a, b = span
+    return f"{passage[:a]}**:orange-background[{passage[a:b]}]**{passage[b:]}"
+
+
 def show_sources(done: dict) -> None:
+    unsupported = [c["text"] for c in done.get("claims", []) if not c["supported"]]
+    if unsupported and not done.get("abstained"):
+        st.warning(
+            "Not found in the cited sources: " + " ".join(f"“{t}”" for t in unsupported),
+            icon="⚠️",
+        )
     for c in done.get("citations", []):
         page = f", page {c['page']}" if c["page"] is not None else ""
-        with st.expander(f"[{c['number']}] {c['document_name']}{page}"):
-            st.markdown(c["passage"])
+        flag = "" if c.get("supported", True) else " ⚠️ does not hold the claim"
+        with st.expander(f"[{c['number']}] {c['document_name']}{page}{flag}"):
+            st.markdown(highlighted(c["passage"], c.get("span")))
+    if done.get("abstained") and done.get("closest"):
+        st.caption("Closest passages:")
+        for p in done["closest"]:
+            page = f", page {p['page']}" if p["page"] is not None else ""
+            with st.expander(f"{p['document_name']}{page}"):
+                st.markdown(p["text"])
 
 
 def ask_tab(collection: str) -> None:
     history = st.session_state.setdefault("history", [])
+    if st.session_state.get("history_collection") != collection:
+        history.clear()  # a conversation belongs to one collection
+        st.session_state["history_collection"] = collection
+        st.session_state.pop("conversation_id", None)
     if st.button("New conversation"):
         history.clear()
+        st.session_state.pop("conversation_id", None)
     messages = st.container()  # above the input box, which is drawn next
     question = st.chat_input("Ask a question about your documents")
     with messages:
@@ -179,10 +205,15 @@ def ask_tab(collection: str) -> None:
         st.markdown(question)
     with messages, st.chat_message("assistant"):
         final: dict = {}
+        closest: list = []
 
         def tokens():  # type: ignore[no-untyped-def]
-            for event, data in api.ask(collection, question):
-                if event == "token":
+            conv = st.session_state.get("conversation_id")
+            for event, data in api.ask(collection, question, conv):
+                if event == "sources":
+                    st.session_state["conversation_id"] = data["conversation_id"]
+                    closest.extend(data["passages"][:3])
+                elif event == "token":
                     yield data["text"]
                 elif event == "done":
                     final.update(data)
@@ -194,6 +225,7 @@ def ask_tab(collection: str) -> None:
         except ApiError as e:
             st.error(str(e))
             return
+        final["closest"] = closest
         show_sources(final)
     history.append({"role": "assistant", "content": final.get("answer", ""), "done": final})
 

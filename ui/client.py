@@ -98,13 +98,16 @@ class ApiClient:
     def delete_document(self, document_id: str) -> dict[str, Any]:
         return self._req("DELETE", f"/documents/{document_id}")
 
-    def ask(self, collection: str, question: str) -> Iterator[tuple[str, Any]]:
+    def ask(
+        self, collection: str, question: str, conversation_id: str | None = None
+    ) -> Iterator[tuple[str, Any]]:
         """(event, data) pairs of the answer stream: sources, token..., done | error."""
+        body = {"collection": collection, "question": question, "conversation_id": conversation_id}
         try:
             with httpx.stream(
                 "POST",
                 self.base_url + "/ask",
-                json={"collection": collection, "question": question},
+                json=body,
                 headers=self._headers,
                 timeout=300,
             ) as resp:

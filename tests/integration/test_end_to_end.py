@@ -112,7 +112,8 @@ def test_off_topic_question_abstains_and_lists_the_closest_passages(
     sources, done = events[0][1], events[-1][1]
     assert done["below_relevance_threshold"] is True and done["abstained"] is True
     assert done["answer"] == "The documents do not answer this question."
-    assert done["citations"] == [] and len(sources) >= 1  # the closest passages are still shown
+    # the closest passages are still shown
+    assert done["citations"] == [] and len(sources["passages"]) >= 1
 
 
 def test_ask_cites_the_pdf_page(api: httpx.Client, e2e: dict) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -108,7 +107,8 @@ def test_new_version_replaces_the_old_one_atomically(api: httpx.Client) -> None:
             api, "replace", {"policy.txt": b"The Lindholm office opens at 10 am on weekdays."}
         )
         (new,) = wait_job(api, v2["id"])["documents"]
-        time.sleep(0.5)  # a few more searches after the switch
+        after = len(seen)
+        wait_for(lambda: len(seen) >= after + 5, 30, "a few more searches after the switch")
     finally:
         stop.set()
         watcher.join()

@@ -65,7 +65,15 @@ def test_ask_tab_streams_answer_with_sources(stack: Stack, ui_collection: str, m
     assert not at.exception
     answer = at.chat_message[1].markdown[0].value
     assert "Bramley" in answer
-    assert any("orchard.txt" in e.label for e in at.expander)
+    sources = [e for e in at.expander if "orchard.txt" in e.label]
+    assert sources
+    # the sentence that supports the answer is highlighted in the passage
+    assert any(":orange-background[" in m.value for e in sources for m in e.markdown)
+    conversation = at.session_state["conversation_id"]
+    at.chat_input[0].set_value("Who runs it?").run()  # a follow-up in the same conversation
+    assert not at.exception
+    assert at.session_state["conversation_id"] == conversation
+    assert len(at.chat_message) == 4
 
 
 def test_api_down_shows_a_readable_error(monkeypatch) -> None:

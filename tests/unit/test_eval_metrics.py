@@ -34,3 +34,29 @@ def test_read_qrels_skips_header(tmp_path):
 def test_percentile():
     assert percentile([5.0, 1.0, 3.0], 50) == 3.0
     assert percentile(list(range(101)), 99) == 99
+
+
+def test_answer_metrics_follow_squad_normalization():
+    from askdocs.eval_answers import contains, exact_match, token_f1
+
+    assert exact_match("The Fredville.", "fredville") == 1.0
+    assert exact_match("Fredville city", "Fredville") == 0.0
+    assert token_f1("net sales were 5 billion", "net sales 5 billion dollars") == pytest.approx(
+        0.8
+    )
+    assert token_f1("", "x") == 0.0
+    assert contains("Revenue was $7,442 million in Q3.", "$7,442 million") == 1.0
+    assert contains("Revenue rose.", "$7,442 million") == 0.0
+
+
+def test_answer_summary_counts_citations_and_abstentions():
+    from askdocs.eval_answers import QA, Outcome, summarize
+
+    pairs = [
+        (QA("q1", "Fredville"), Outcome("Fredville [1].", False, 2, 1, 1.0, 10, 2.0)),
+        (QA("q2", "three"), Outcome("The documents do not answer.", True, 0, 0, 3.0, 5, 1.0)),
+    ]
+    s = summarize(pairs)
+    assert s["contains_gold"] == 0.5 and s["abstain_rate"] == 0.5
+    assert s["citation_precision"] == 0.5 and s["answers_with_citation"] == 0.5
+    assert s["ttft_p50_s"] == 2.0 and s["tokens_per_s"] == 5.0

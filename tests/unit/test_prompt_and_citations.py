@@ -1,6 +1,13 @@
 import pytest
 
-from generation.citations import attach_missing, cited_numbers, resolve, strip_invalid
+from generation.citations import (
+    attach_missing,
+    check_claims,
+    cited_numbers,
+    resolve,
+    sentence_spans,
+    strip_invalid,
+)
 from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
 from retrieval.types import ScoredChunk
 
@@ -71,3 +78,34 @@ def test_attach_missing_does_not_split_decimals():
     ps = [passage(1, "Net sales were $117.2 billion in the quarter.")]
     text, _ = attach_missing("Net sales were $117.2 billion in the quarter.\nThanks", ps)
     assert text == "Net sales were $117.2 billion in the quarter [1].\nThanks"
+
+
+def test_check_claims_spans_and_flags_unsupported_sentences():
+    ps = [
+        passage(
+            1, "Revenue grew in 2023. Net sales were $117.2 billion in the quarter. Costs fell."
+        ),
+        passage(2, "The office opens at 8 am on weekdays."),
+    ]
+    text = "Net sales were $117.2 billion in the quarter [1]. The office closes on Sundays [2]. Hi."
+    citations, _ = resolve(text, ps)
+    checked, claims = check_claims(text, citations)
+    c1, c2 = checked
+    assert c1.supported and c1.support == 1.0
+    a, b = c1.span
+    assert ps[0].text[a:b] == "Net sales were $117.2 billion in the quarter."
+    assert not c2.supported and c2.support < 0.5  # "closes", "sundays" are not in passage 2
+    assert [(c.cited, c.supported) for c in claims] == [([1], True), ([2], False), ([], False)]
+    assert text[claims[1].start : claims[1].end] == "The office closes on Sundays [2]."
+
+
+def test_check_claims_short_cited_sentence_counts_as_supported():
+    ps = [passage(1, "The vote passed.")]
+    text = "Yes [1]."
+    checked, claims = check_claims(text, resolve(text, ps)[0])
+    assert claims[0].supported and checked[0].supported
+
+
+def test_sentence_spans_skip_whitespace_and_keep_decimals():
+    text = "  One is $3.4 here.  Two!\n\nThree"
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["One is $3.4 here.", "Two!", "Three"]

@@ -1,0 +1,152 @@
+"""askdocs as an OpenAI-compatible server: `GET /v1/models` lists the collections the caller may read,
+`POST /v1/chat/completions` answers the last user message from the collection named in `model` (or
+`collection`), the messages before it being the conversation. Any OpenAI client works: its API key is
+an askdocs key. Citations and the claim checks travel in extra fields (`citations`, `askdocs`); in a
+stream, the last chunk carries them."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import select
+
+from api.answering import Prepared, allow, answer_payload, generate, prepare
+from api.deps import Caller, Services
+from api.errors import ApiError, errors
+from api.query import passages_out
+from api.schemas import (
+    COLLECTION_PATTERN,
+    ChatChoice,
+    ChatChoiceMessage,
+    ChatCompletionIn,
+    ChatCompletionOut,
+    ChatMessage,
+    ModelList,
+    ModelOut,
+)
+from askdocs.auth import readable
+from askdocs.catalog import Collection
+from generation.client import GeneratorUnavailable
+from generation.condense import PastTurn
+from generation.rag import Answer
+
+
+def split_messages(messages: list[ChatMessage]) -> tuple[str, list[PastTurn]]:
+    """The question (the last message, which must be the user's) and the earlier user/assistant
+    exchanges as turns; system, developer and tool messages are left out."""
+    talk = [m for m in messages if m.role in ("user", "assistant")]
+    if not talk or talk[-1].role != "user" or not talk[-1].text().strip():
+        raise ApiError(422, "validation_error", "the last message must be the user's question")
+    history: list[PastTurn] = []
+    pending: str | None = None
+    for m in talk[:-1]:
+        if m.role == "user":
+            pending = m.text()
+        elif pending is not None:
+            history.append(PastTurn(pending, m.text()))
+            pending = None
+    return talk[-1].text().strip()[:4000], history
+
+
+def _extra(prepared: Prepared, ev: Answer) -> tuple[list[dict[str, object]], dict[str, object]]:
+    payload = answer_payload(ev, prepared)
+    citations = payload.pop("citations")
+    payload["passages"] = [p.model_dump() for p in passages_out(prepared.passages)]
+    return citations, payload  # type: ignore[return-value]
+
+
+def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None, **extra) -> str:  # type: ignore[no-untyped-def]
+    body = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def openai_router(services: Services) -> APIRouter:
+    catalog = services.catalog
+    router = APIRouter(prefix="/v1", tags=["openai"])
+
+    @router.get("/models", response_model=ModelList, responses=errors(401))
+    def models(who: Caller) -> ModelList:
+        """The collections you may read, as models."""
+        with catalog.reader() as s:
+            allowed = readable(s, who)
+            rows = s.execute(
+                select(Collection.id, Collection.created_at, Collection.owner_id)
+            ).all()
+        return ModelList(
+            data=[
+                ModelOut(id=i, created=int(at.timestamp()), owned_by=owner or "askdocs")
+                for i, at, owner in rows
+                if allowed is None or i in allowed
+            ]
+        )
+
+    @router.post(
+        "/chat/completions",
+        responses={
+            200: {"model": ChatCompletionOut, "content": {"text/event-stream": {}}},
+            **errors(401, 404, 503),
+        },
+    )
+    def chat_completions(body: ChatCompletionIn, who: Caller):  # type: ignore[no-untyped-def]
+        collection = body.collection or body.model
+        if not re.fullmatch(COLLECTION_PATTERN, collection):
+            raise ApiError(404, "not_found", f"no collection {collection!r}")
+        question, history = split_messages(body.messages)
+        allow(services, who, collection, "chat", question)
+        prepared = prepare(services, collection, question, history, body.k)
+        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if not body.stream:
+            final = None
+            for ev in generate(services, prepared):
+                if isinstance(ev, Answer):
+                    final = ev
+            assert final is not None
+            citations, extra = _extra(prepared, final)
+            out = ChatCompletionOut(
+                id=cid,
+                created=created,
+                model=collection,
+                choices=[
+                    ChatChoice(
+                        index=0,
+                        message=ChatChoiceMessage(content=final.text),
+                        finish_reason="stop",
+                    )
+                ],
+                citations=citations,
+                askdocs=extra,
+            )
+            return JSONResponse(out.model_dump())
+
+        def events() -> Iterator[str]:
+            yield _chunk(cid, created, collection, {"role": "assistant", "content": ""}, None)
+            try:
+                for ev in generate(services, prepared):
+                    if isinstance(ev, Answer):
+                        citations, extra = _extra(prepared, ev)
+                        yield _chunk(
+                            cid, created, collection, {}, "stop", citations=citations, askdocs=extra
+                        )
+                    else:
+                        yield _chunk(cid, created, collection, {"content": ev.text}, None)
+            except GeneratorUnavailable as e:
+                err = {"error": {"type": "generator_unavailable", "message": str(e)}}
+                yield f"data: {json.dumps(err)}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return router

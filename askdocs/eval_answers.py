@@ -1,0 +1,151 @@
+"""`askdocs eval answers`: a folder of documents -> a scratch collection through the normal pipeline
+-> every question of a QA file asked through `/ask` -> answer accuracy (normalized exact match, token
+F1, contains the gold answer), citation precision, abstain rate, time to first token and tokens/s.
+
+QA files: CSV with `Question` and `Answer` columns (as sec-10q's `qna_data.csv`), or JSONL with
+`question` and `answer`. Normalization follows SQuAD's (lower case, no punctuation or articles)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import statistics
+import string
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from askdocs.eval_retrieval import percentile
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+@dataclass(frozen=True)
+class QA:
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question's result."""
+
+    answer: str
+    abstained: bool
+    citations: int
+    supported_citations: int
+    ttft_s: float | None
+    tokens: int
+    generation_s: float
+
+
+def read_qa(path: Path) -> list[QA]:
+    if path.suffix.lower() == ".jsonl":
+        with path.open(encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        return [QA(str(r["question"]), str(r["answer"])) for r in rows]
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [QA(r["Question"], r["Answer"]) for r in rows if r.get("Question")]
+
+
+def normalize(text: str) -> str:
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(normalize(prediction) == normalize(gold))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    pred, ref = normalize(prediction).split(), normalize(gold).split()
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not pred or not ref or not common:
+        return float(pred == ref)
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def contains(prediction: str, gold: str) -> float:
+    g = normalize(gold)
+    return float(bool(g) and g in normalize(prediction))
+
+
+def scratch_collection(folder: Path) -> str:
+    """One collection per folder content (names and sizes), so a rerun reuses what was ingested."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(f"{p.relative_to(folder)}\0{p.stat().st_size}\n".encode())
+    return f"eval-qa-{h.hexdigest()[:12]}"
+
+
+def _events(resp: httpx.Response) -> Iterator[tuple[str, dict]]:
+    event = ""
+    for line in resp.iter_lines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            yield event, json.loads(line.split(":", 1)[1])
+
+
+def ask(http: httpx.Client, collection: str, question: str) -> Outcome:
+    t0 = time.perf_counter()
+    first: float | None = None
+    tokens = 0
+    done: dict = {}
+    with http.stream("POST", "/ask", json={"collection": collection, "question": question}) as r:
+        if r.status_code != 200:
+            r.read()
+            raise RuntimeError(f"/ask answered HTTP {r.status_code}: {r.text[:300]}")
+        for event, data in _events(r):
+            if event == "token":
+                tokens += 1
+                if first is None:
+                    first = time.perf_counter()
+            elif event == "done":
+                done = data
+            elif event == "error":
+                raise RuntimeError(data.get("message", "generator error"))
+    end = time.perf_counter()
+    cited = done.get("citations", [])
+    return Outcome(
+        answer=done.get("answer", ""),
+        abstained=bool(done.get("abstained")),
+        citations=len(cited),
+        supported_citations=sum(1 for c in cited if c.get("supported")),
+        ttft_s=None if first is None else first - t0,
+        tokens=tokens,
+        generation_s=end - (first or end),
+    )
+
+
+def summarize(pairs: list[tuple[QA, Outcome]]) -> dict[str, float]:
+    """Means over the questions; citation precision over all citations made."""
+    n = len(pairs) or 1
+    cited = sum(o.citations for _, o in pairs)
+    ttfts = [o.ttft_s for _, o in pairs if o.ttft_s is not None]
+    rates = [o.tokens / o.generation_s for _, o in pairs if o.generation_s > 0 and o.tokens > 1]
+    return {
+        "questions": len(pairs),
+        "exact_match": round(sum(exact_match(o.answer, q.answer) for q, o in pairs) / n, 4),
+        "token_f1": round(sum(token_f1(o.answer, q.answer) for q, o in pairs) / n, 4),
+        "contains_gold": round(sum(contains(o.answer, q.answer) for q, o in pairs) / n, 4),
+        "citation_precision": round(sum(o.supported_citations for _, o in pairs) / cited, 4)
+        if cited
+        else 0.0,
+        "answers_with_citation": round(sum(1 for _, o in pairs if o.citations) / n, 4),
+        "abstain_rate": round(sum(1 for _, o in pairs if o.abstained) / n, 4),
+        "ttft_p50_s": round(statistics.median(ttfts), 2) if ttfts else 0.0,
+        "ttft_p90_s": round(percentile(ttfts, 90), 2),
+        "tokens_per_s": round(statistics.median(rates), 1) if rates else 0.0,
+    }

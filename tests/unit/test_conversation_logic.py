@@ -1,0 +1,41 @@
+import pytest
+
+from api.errors import ApiError
+from api.openai_compat import split_messages
+from api.schemas import ChatMessage, ContentPart
+from generation.condense import PastTurn, clean, condense_messages
+
+pytestmark = pytest.mark.unit
+
+
+def test_split_messages_pairs_turns_and_skips_system():
+    msgs = [
+        ChatMessage(role="system", content="be brief"),
+        ChatMessage(role="user", content="What is X?"),
+        ChatMessage(role="assistant", content="X is one [1]."),
+        ChatMessage(role="user", content=[ContentPart(type="text", text="And Y?")]),
+    ]
+    question, history = split_messages(msgs)
+    assert question == "And Y?"
+    assert history == [PastTurn("What is X?", "X is one [1].")]
+
+
+def test_split_messages_needs_a_last_user_question():
+    with pytest.raises(ApiError) as e:
+        split_messages([ChatMessage(role="user", content="hi"), ChatMessage(role="assistant")])
+    assert e.value.status == 422
+
+
+def test_condense_prompt_drops_markers_and_keeps_the_follow_up():
+    (msg,) = condense_messages([PastTurn("Capital of Freedonia?", "Fredville [1].")], "Rivers?")
+    assert "Assistant: Fredville." in msg["content"] and "[1]" not in msg["content"]
+    assert "Follow-up question: Rivers?" in msg["content"]
+
+
+def test_clean_takes_the_first_line_and_falls_back_when_unusable():
+    h = [PastTurn("What is the capital of Freedonia?", "Fredville.")]
+    assert clean('Standalone question: "Which rivers is Fredville on?"\nMore', "Rivers?", h) == (
+        "Which rivers is Fredville on?"
+    )
+    assert clean("  \n", "Which rivers?", h) == "What is the capital of Freedonia? Which rivers?"
+    assert clean("x" * 1000, "Which rivers?", h).endswith("Which rivers?")
