@@ -28,14 +28,24 @@ def test_split_messages_needs_a_last_user_question():
 
 def test_condense_prompt_drops_markers_and_keeps_the_follow_up():
     (msg,) = condense_messages([PastTurn("Capital of Freedonia?", "Fredville [1].")], "Rivers?")
-    assert "Assistant: Fredville." in msg["content"] and "[1]" not in msg["content"]
+    assert "Previous answer: Fredville." in msg["content"] and "[1]" not in msg["content"]
     assert "Follow-up question: Rivers?" in msg["content"]
 
 
 def test_clean_takes_the_first_line_and_falls_back_when_unusable():
     h = [PastTurn("What is the capital of Freedonia?", "Fredville.")]
-    assert clean('Standalone question: "Which rivers is Fredville on?"\nMore', "Rivers?", h) == (
-        "Which rivers is Fredville on?"
+    q = "Which rivers does it lie on?"
+    both = "What is the capital of Freedonia? Which rivers does it lie on?"
+    assert clean('Rewritten: "Which rivers does Fredville lie on?"\nMore', q, h) == (
+        "Which rivers does Fredville lie on?"
     )
-    assert clean("  \n", "Which rivers?", h) == "What is the capital of Freedonia? Which rivers?"
-    assert clean("x" * 1000, "Which rivers?", h).endswith("Which rivers?")
+    assert clean("Which rivers lies Fredville on?", q, h) == "Which rivers lies Fredville on?"
+    assert clean("  \n", q, h) == both
+    assert clean("x" * 1000, q, h) == both
+    # what the 0.5B model did: a word from nowhere, or the pronoun left as it was
+    assert clean("What is the capital of France?", q, h) == both
+    assert clean(q, q, h) == both
+    # a new topic without words that refer back stays as asked
+    assert clean(
+        "What is the population of Sylvania?", "What is the population of Sylvania?", h
+    ) == ("What is the population of Sylvania?")

@@ -41,9 +41,7 @@ def test_answer_metrics_follow_squad_normalization():
 
     assert exact_match("The Fredville.", "fredville") == 1.0
     assert exact_match("Fredville city", "Fredville") == 0.0
-    assert token_f1("net sales were 5 billion", "net sales 5 billion dollars") == pytest.approx(
-        0.8
-    )
+    assert token_f1("net sales were 5 billion", "net sales 5 billion dollars") == pytest.approx(0.8)
     assert token_f1("", "x") == 0.0
     assert contains("Revenue was $7,442 million in Q3.", "$7,442 million") == 1.0
     assert contains("Revenue rose.", "$7,442 million") == 0.0
