@@ -81,14 +81,30 @@ def prepare(
     return Prepared(collection, question, standalone, passages, relevance, gated)
 
 
-def generate(services: Services, prepared: Prepared) -> Iterator[Token | Answer]:
+# Tokens of a prompt that are not passages: the rules, the question twice, the chat template.
+PROMPT_OVERHEAD = 256
+
+
+def passage_budget(services: Services) -> int:
+    """The passages' token budget: the setting, or less where the served model's context (prompt
+    and answer together; vLLM says it) is smaller."""
     settings = services.settings
+    budget = settings.context_tokens
+    length = services.generator.context_length()
+    if length is not None:
+        budget = min(budget, length - settings.generator_max_tokens - PROMPT_OVERHEAD)
+    return max(budget, 0)
+
+
+def generate(services: Services, prepared: Prepared) -> Iterator[Token | Answer]:
+    if prepared.gated:
+        return answer(prepared.standalone, [], services.generator)
     return answer(
         prepared.standalone,
-        [] if prepared.gated else prepared.passages,
+        prepared.passages,
         services.generator,
-        settings.context_tokens,
-        settings.generator_max_tokens,
+        passage_budget(services),
+        services.settings.generator_max_tokens,
     )
 
 

@@ -63,6 +63,27 @@ from retrieval.search import Retriever, SearchConfig
 
 log = logging.getLogger(__name__)
 
+
+def check_generator(generator: GeneratorClient, wanted: str | None) -> None:
+    """Say at start which model answers, or why none does; questions get a 503 until one does."""
+    try:
+        listed = generator.models()
+    except GeneratorUnavailable as e:
+        log.warning("generator not answering yet (questions get 503 until it does): %s", e)
+        return
+    if wanted is not None and wanted not in listed:
+        log.error(
+            "generator at %s does not serve %r; it lists %s", generator.base_url, wanted, listed
+        )
+        return
+    log.info(
+        "generator at %s: model %s, context %s",
+        generator.base_url,
+        generator.model,
+        generator.context_length() or "not stated",
+    )
+
+
 CollectionName = Annotated[str, Path(pattern=COLLECTION_PATTERN)]
 UserName = Annotated[str, Path(pattern=USER_PATTERN)]
 
@@ -104,6 +125,7 @@ def build_services(settings: Settings) -> Services:
         model=settings.generator_model,
         api_key=settings.generator_api_key,
         timeout=settings.generator_timeout,
+        extra_body=settings.generator_extra_body,
     )
     return Services(
         settings,
@@ -132,6 +154,7 @@ def create_app(settings: Settings) -> FastAPI:
             catalog.ensure_collection(s, "default")
         services.embedder.load()
         services.embedder.enable_onnx_queries()
+        check_generator(services.generator, settings.generator_model)
         yield
         catalog.engine.dispose()
 

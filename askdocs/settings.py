@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     generator_api_key: str = Field("not-needed", description="API key sent to the generator.")
     generator_timeout: float = Field(120.0, description="Seconds to wait for the generator.")
     generator_max_tokens: int = Field(384, description="Most tokens in one answer.")
+    generator_extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON passed through with every chat request, for server-specific sampling "
+        'parameters (vLLM: `{"top_k": 20, "repetition_penalty": 1.05}`).',
+    )
     context_tokens: int = Field(1536, description="Token budget of the passages in a prompt.")
     start_generator: bool = Field(
         True, description="`askdocs up`: start the embedded llama.cpp server."

@@ -44,6 +44,7 @@ class GeneratorClient:
         self._counted: OrderedDict[str, int] = OrderedDict()  # passages recur across questions
         self._count_lock = threading.Lock()
         self._model = model
+        self._context: dict[str, int | None] = {}
         self._extra_body = extra_body or {}
         # Retries on connection errors are the SDK's (max_retries); it does not retry 4xx.
         self._client = openai.OpenAI(
@@ -53,9 +54,20 @@ class GeneratorClient:
     def models(self) -> list[str]:
         """Model ids the server offers (``/v1/models``)."""
         try:
-            return [m.id for m in self._client.models.list().data]
+            listed = self._client.models.list().data
         except openai.APIError as e:  # connection errors are APIError subclasses
             raise GeneratorUnavailable(f"generator at {self.base_url} unavailable: {e}") from e
+        for m in listed:  # vLLM says how long a prompt plus answer may be; llama.cpp does not
+            length = (m.model_extra or {}).get("max_model_len")
+            self._context[m.id] = length if isinstance(length, int) else None
+        return [m.id for m in listed]
+
+    def context_length(self) -> int | None:
+        """Tokens the served model takes in all (prompt and answer) where the server says so."""
+        model = self.model
+        if model not in self._context:
+            self.models()
+        return self._context.get(model)
 
     @property
     def model(self) -> str:

@@ -13,6 +13,8 @@ command -v tesseract >/dev/null || want+=(tesseract-ocr)
 command -v pdftoppm >/dev/null || want+=(poppler-utils)
 [[ "${1:-}" == *test* ]] && ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null 2>&1 \
   && want+=(docker-compose)  # the tests validate docker-compose.yml with it
+# the browser test drives Debian's Chromium (Playwright never downloads a browser of its own here)
+[[ "${1:-}" == *test* ]] && ! command -v chromium >/dev/null && want+=(chromium)
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] || want+=(libmagic1)
 if [ ${#want[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

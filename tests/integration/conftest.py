@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +85,13 @@ class Stack:
         )
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data = tmp_path_factory.mktemp("askdocs-data")
-    machine = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+@contextmanager
+def running_stack(
+    data: Path, redis_db: int = TEST_REDIS_DB, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """`askdocs up` on free ports with ``data`` as its data dir; stopped (Ctrl-C) on exit, and
+    nothing it started may outlive it."""
+    machine = f"redis://127.0.0.1:6379/{redis_db}"
     try:
         redis.Redis.from_url(machine, socket_connect_timeout=1).flushdb()
         redis_url = machine
@@ -108,6 +112,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # small, so the real path switches Flat -> HNSW and compacts within the tests
         "ASKDOCS_HNSW_THRESHOLD": "12",
         "ASKDOCS_TEST_MARKER": marker,
+        **(extra_env or {}),
     }
     log = data / "up.log"
     exe = Path(sys.executable).parent / "askdocs"
@@ -159,6 +164,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_for(lambda: not processes_with_marker(marker), 10, "every child to exit")
     except AssertionError:
         raise AssertionError(f"left running: {processes_with_marker(marker)}") from None
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("askdocs-data")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,105 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright against the full stack.
+Sign in with a key, upload a PDF, wait until it is ready, ask a question, open the citation and see
+the passage with its supporting sentence. Screenshots of each page go to the test's temporary folder,
+and to ``ASKDOCS_SCREENSHOT_DIR`` when set (the README's come from `docs/`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Stack, make_pdf
+
+pytestmark = pytest.mark.integration
+CHROMIUM = "/usr/bin/chromium"
+PAGES = [
+    "The Harrow Valley cooperative counts 212 member farms.",
+    "The cooperative's cold store in Lenby holds 4,800 tonnes of apples.",
+]
+
+
+@pytest.fixture(scope="module")
+def browser_user(stack: Stack) -> str:
+    """A user of their own, so the page shows exactly one collection: theirs."""
+    out = stack.cli("user", "add", "browser")
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = stack.cli("key", "create", "browser")
+    assert out.returncode == 0, out.stdout + out.stderr
+    key = out.stdout.splitlines()[0].strip()
+    with stack.client(key) as c:
+        assert c.post("/collections", json={"name": "harrow"}).status_code == 201
+    return key
+
+
+@pytest.fixture(scope="module")
+def page(stack: Stack) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert os.path.exists(CHROMIUM), "Debian's chromium is missing: bash scripts/install.sh test"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        tab.set_default_timeout(120_000)
+        yield tab
+        browser.close()
+
+
+def shot(page, name: str, tmp: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    target = os.environ.get("ASKDOCS_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)
+
+
+def test_upload_ask_and_open_the_citation_in_a_browser(
+    stack: Stack,
+    browser_user: str,
+    page,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(stack.ui_url)
+    page.get_by_label("API key", exact=True).fill(browser_user)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    shot(page, "sign-in", tmp_path)
+
+    page.get_by_role("tab", name="Documents").click()
+    pdf = make_pdf(tmp_path / "harrow.pdf", PAGES)
+    page.locator("input[type=file]").set_input_files(str(pdf))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_text("Queued 1 file(s)")).to_be_visible()
+    expect(page.get_by_text("1 of 1 ready")).to_be_visible(timeout=240_000)
+    shot(page, "documents", tmp_path)
+
+    page.get_by_role("tab", name="Ask").click()
+    box = page.get_by_placeholder("Ask a question about your documents")
+    box.fill("How many tonnes of apples does the cold store in Lenby hold?")
+    box.press("Enter")
+    source = page.get_by_text(re.compile(r"\[\d\] harrow\.pdf, page 2"))
+    expect(source).to_be_visible(timeout=240_000)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer).to_contain_text("4,800")
+    source.click()
+    passage = page.get_by_test_id("stExpanderDetails").filter(has_text="cold store in Lenby")
+    expect(passage).to_be_visible()
+    expect(passage).to_contain_text("The cooperative's cold store in Lenby holds 4,800 tonnes")
+    # the supporting sentence is the highlighted one
+    expect(passage.locator(".stMarkdownColoredBackground")).to_contain_text("4,800 tonnes")
+    # the expander opens with an animation: screenshot once it has its full height
+    page.wait_for_function(
+        "el => el.getBoundingClientRect().height > 30", arg=passage.element_handle()
+    )
+    shot(page, "ask", tmp_path)
