@@ -11,12 +11,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
 
-import redis
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api.conversations import conversations_router
 from api.deps import (
@@ -42,6 +40,7 @@ from api.schemas import (
     MemberOut,
     MeOut,
 )
+from api.status import check_components, status_router
 from askdocs.auth import (
     USER_PATTERN,
     AuthError,
@@ -53,8 +52,16 @@ from askdocs.auth import (
     set_member,
 )
 from askdocs.blobs import BlobStore
-from askdocs.catalog import AuditEvent, Catalog, Collection, DocStatus, Document, Membership
-from askdocs.celery_app import create_celery
+from askdocs.catalog import (
+    AuditEvent,
+    Catalog,
+    Collection,
+    DocStatus,
+    Document,
+    Membership,
+    utcnow,
+)
+from askdocs.celery_app import DROP_TASK, INDEX_QUEUE, create_celery
 from askdocs.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from retrieval.embedding import Embedder
@@ -86,16 +93,6 @@ def check_generator(generator: GeneratorClient, wanted: str | None) -> None:
 
 CollectionName = Annotated[str, Path(pattern=COLLECTION_PATTERN)]
 UserName = Annotated[str, Path(pattern=USER_PATTERN)]
-
-
-def redact(url: str) -> str:
-    """A URL without its password, for health output."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def build_services(settings: Settings) -> Services:
@@ -166,28 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/health", response_model=HealthOut, responses=errors())
     def health() -> HealthOut:
         """Open to all: whether each dependency answers. No document data."""
-        components: dict[str, dict[str, object]] = {}
-        try:
-            redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping()
-            components["redis"] = {"ok": True, "url": redact(settings.redis_url)}
-        except redis.RedisError:
-            components["redis"] = {"ok": False, "url": redact(settings.redis_url)}
-        try:
-            with catalog.reader() as s:
-                s.scalar(select(func.count()).select_from(Collection))
-            components["catalog"] = {"ok": True}
-        except Exception:  # noqa: BLE001 - report any catalog failure
-            log.exception("catalog health check")
-            components["catalog"] = {"ok": False}
-        gen_url = redact(settings.generator_url)
-        try:
-            components["generator"] = {
-                "ok": True,
-                "url": gen_url,
-                "models": services.generator.models(),
-            }
-        except GeneratorUnavailable as e:
-            components["generator"] = {"ok": False, "url": gen_url, "error": str(e)}
+        components = check_components(services)
         ok = all(c["ok"] for c in components.values())
         return HealthOut(
             status="ok" if ok else "degraded", auth=settings.auth, components=components
@@ -203,8 +179,10 @@ def create_app(settings: Settings) -> FastAPI:
     def create_collection(body: CollectionIn, who: Caller) -> CollectionOut:
         """A new collection, owned by the caller."""
         with catalog.session() as s:
-            if s.get(Collection, body.name) is not None:
-                raise ApiError(409, "conflict", f"the name {body.name!r} is taken")
+            existing = s.get(Collection, body.name)
+            if existing is not None:
+                why = "is being deleted" if existing.deleted_at is not None else "is taken"
+                raise ApiError(409, "conflict", f"the name {body.name!r} {why}")
             catalog.ensure_collection(s, body.name, owner=owner_of_new(who))
             audit(s, who.user, "collection_created", body.name)
         return CollectionOut(
@@ -222,7 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
         """The collections the caller may read, with their role in each."""
         with catalog.reader() as s:
             visible = readable(s, who)
-            q = select(Collection).order_by(Collection.id)
+            q = select(Collection).where(Collection.deleted_at.is_(None)).order_by(Collection.id)
             if visible is not None:
                 q = q.where(Collection.id.in_(visible))
             out = []
@@ -248,6 +226,29 @@ def create_app(settings: Settings) -> FastAPI:
                     )
                 )
             return out
+
+    @app.delete("/collections/{name}", status_code=202, responses=errors(401, 403, 404, 409))
+    def delete_collection(name: CollectionName, who: Caller) -> Response:
+        """Delete a collection (its owner or an admin): gone from every listing and search at
+        once; the indexer then drops its indexes, documents, originals no other collection uses,
+        jobs, memberships and conversations."""
+        with catalog.session() as s:
+            require(s, who, name, Role.owner)
+            if name == "default":
+                raise ApiError(409, "conflict", "the default collection cannot be deleted")
+            coll = s.get(Collection, name, with_for_update=True)
+            assert coll is not None
+            coll.deleted_at = utcnow()
+            s.execute(
+                update(Document)
+                .where(Document.collection_id == name, Document.status != DocStatus.deleted)
+                .values(status=DocStatus.deleted, error="its collection was deleted")
+            )
+            audit(s, who.user, "collection_deleted", name)
+        services.celery.send_task(
+            DROP_TASK, args=[name], queue=INDEX_QUEUE, expires=settings.task_expires
+        )
+        return Response(status_code=202)
 
     @app.get(
         "/collections/{name}/members",
@@ -328,6 +329,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(query_router(services))
     app.include_router(conversations_router(services))
     app.include_router(openai_router(services))
+    app.include_router(status_router(services))
     app.state.settings = settings
     return app
 

@@ -265,3 +265,21 @@ class ModelOut(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelOut]
+
+
+class CollectionStatus(BaseModel):
+    name: str
+    documents: dict[str, int] = Field(description="Documents per state.")
+    chunks: int
+    vectors: int = Field(description="Live vectors in the FAISS index searches read now.")
+    index_kind: str
+    lexical_chunks: int
+    index_generation: int
+
+
+class StatusOut(BaseModel):
+    status: str
+    components: dict[str, dict[str, object]]
+    queues: dict[str, int] = Field(description="Tasks waiting per Celery queue.")
+    workers: list[str] = Field(description="Celery workers that answered a ping (1 s).")
+    collections: list[CollectionStatus]

@@ -146,7 +146,7 @@ def bootstrap_admin(catalog: Catalog) -> str | None:
 def role_in(s: Session, who: Principal, collection: str) -> Role | None:
     """The caller's role in ``collection``; None when it does not exist or they may not see it."""
     coll = s.get(Collection, collection)
-    if coll is None:
+    if coll is None or coll.deleted_at is not None:
         return None
     if who.admin or coll.owner_id == who.user:
         return Role.owner
@@ -158,11 +158,12 @@ def role_in(s: Session, who: Principal, collection: str) -> Role | None:
 
 def readable(s: Session, who: Principal) -> set[str] | None:
     """Names of the collections the caller may read; None means all of them (an admin)."""
+    gone = set(s.scalars(select(Collection.id).where(Collection.deleted_at.is_not(None))))
     if who.admin:
-        return None
+        return None if not gone else set(s.scalars(select(Collection.id))) - gone
     owned = s.scalars(select(Collection.id).where(Collection.owner_id == who.user))
     member = s.scalars(select(Membership.collection_id).where(Membership.user_id == who.user))
-    return set(owned) | set(member)
+    return (set(owned) | set(member)) - gone
 
 
 def set_member(s: Session, collection: str, user: str, role: str | None) -> None:

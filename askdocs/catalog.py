@@ -83,6 +83,9 @@ class Collection(Base):
     index_generation: Mapped[int] = mapped_column(Integer, default=0)
     # Who may change its members; None = only admins (the built-in "default" before any user).
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Set when its owner deletes it: from then on nobody sees it, and the indexer drops its
+    # indexes, documents, originals (unless used elsewhere) and finally this row.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class User(Base):

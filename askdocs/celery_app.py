@@ -10,6 +10,7 @@ PROCESS_TASK = "askdocs.ingest.process"
 APPLY_TASK = "askdocs.index.apply"
 REMOVE_TASK = "askdocs.index.remove"
 REBUILD_TASK = "askdocs.index.rebuild"
+DROP_TASK = "askdocs.index.drop_collection"
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"
 

@@ -40,7 +40,11 @@ def check(
     catalog = Catalog(settings.catalog_url).create()
     dim = embedder_dim(settings)
     with catalog.session() as s:
-        names = [collection] if collection else list(s.scalars(select(Collection.id)))
+        names = (
+            [collection]
+            if collection
+            else list(s.scalars(select(Collection.id).where(Collection.deleted_at.is_(None))))
+        )
 
     def run() -> list[Report]:
         return [check_collection(catalog, settings.index_dir, n, dim) for n in names]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from askdocs.celery_app import APPLY_TASK, REBUILD_TASK, REMOVE_TASK
+from askdocs.celery_app import APPLY_TASK, DROP_TASK, REBUILD_TASK, REMOVE_TASK
 
 
 @shared_task(name=APPLY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -20,3 +20,8 @@ def remove(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
 @shared_task(name=REBUILD_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
 def rebuild(self, collection: str) -> None:  # type: ignore[no-untyped-def]
     self.app.askdocs_indexer.rebuild(collection)
+
+
+@shared_task(name=DROP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def drop_collection(self, collection: str) -> None:  # type: ignore[no-untyped-def]
+    self.app.askdocs_indexer.drop(collection)

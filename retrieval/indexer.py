@@ -8,6 +8,7 @@ that is not ready, which search filters out and a rerun replaces. Running a task
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +21,13 @@ from askdocs.catalog import (
     Catalog,
     Chunk,
     Collection,
+    Conversation,
     DocStatus,
     Document,
+    Job,
+    JobDocument,
+    Membership,
+    Turn,
     end_failed,
     utcnow,
 )
@@ -298,6 +304,48 @@ class Indexer:
             with self._blobs.lock():
                 self._forget(document_id, collection)
         self.compact_if_needed(collection)
+
+    def drop(self, collection: str) -> None:
+        """A deleted collection goes: its index files, then (under the blob lock) its documents,
+        chunks, jobs, memberships and conversations, its row, and the originals no other document
+        uses. Safe to run twice; a no-op for a collection that is not marked deleted."""
+        with self._catalog.reader() as s:
+            coll = s.get(Collection, collection)
+            if coll is None or coll.deleted_at is None:
+                return
+        with self._writing(collection):
+            self._open.pop(collection, None)
+            self._lexical.pop(collection, None)  # releases tantivy's writer lock
+            shutil.rmtree(collection_dir(self._index_dir, collection), ignore_errors=True)
+        with self._blobs.lock():
+            with self._catalog.session() as s:
+                docs = select(Document.id).where(Document.collection_id == collection)
+                blobs = {
+                    d.blob
+                    for d in s.scalars(select(Document).where(Document.collection_id == collection))
+                }
+                s.execute(delete(Chunk).where(Chunk.document_id.in_(docs)))
+                s.execute(delete(JobDocument).where(JobDocument.document_id.in_(docs)))
+                s.execute(delete(Document).where(Document.collection_id == collection))
+                s.execute(delete(Job).where(Job.collection_id == collection))
+                s.execute(delete(Membership).where(Membership.collection_id == collection))
+                convs = select(Conversation.id).where(Conversation.collection_id == collection)
+                s.execute(delete(Turn).where(Turn.conversation_id.in_(convs)))
+                s.execute(delete(Conversation).where(Conversation.collection_id == collection))
+                s.execute(delete(Collection).where(Collection.id == collection))
+                s.flush()
+                unused = [
+                    b
+                    for b in blobs
+                    if not s.scalar(
+                        select(func.count())
+                        .select_from(Document)
+                        .where(or_(Document.content_sha256 == b, Document.id == b))
+                    )
+                ]
+            for blob in unused:
+                self._blobs.delete(blob)
+        log.info("dropped collection %s (%d originals deleted)", collection, len(unused))
 
     def _forget(self, document_id: str, collection: str) -> None:
         """Drop a removed document's rows; its original too when no other document uses it."""

@@ -45,6 +45,10 @@ class Retriever:
         self._indexes = indexes
         self.config = config or SearchConfig()
 
+    def indexes(self, collection: str) -> CollectionIndexes:
+        """The collection's indexes as searches see them now (for status pages)."""
+        return self._indexes.get(collection, self._embedder.dim)
+
     def _allowed_chunks(self, document_ids: list[str]) -> np.ndarray:
         with self._catalog.reader() as s:
             ids = s.scalars(select(Chunk.id).where(Chunk.document_id.in_(document_ids))).all()

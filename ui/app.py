@@ -117,9 +117,12 @@ def document_list(collection: str) -> None:
     active = sum(d["status"] in ACTIVE for d in docs)
     ready = sum(d["status"] == "ready" for d in docs)
     st.progress(ready / len(docs), text=f"{ready} of {len(docs)} ready, {active} in progress")
+    needle = st.session_state.get("doc_filter", "").strip().lower()
+    states = st.session_state.get("doc_states") or []
     rows = [
         {
             "name": d["name"],
+            "": ICONS.get(d["status"], ""),
             "status": d["status"],
             "pages": d["pages"],
             "chunks": d["chunks"],
@@ -127,6 +130,7 @@ def document_list(collection: str) -> None:
             "id": d["id"][:12],
         }
         for d in docs
+        if (not needle or needle in d["name"].lower()) and (not states or d["status"] in states)
     ]
     st.dataframe(rows, width="stretch", hide_index=True)
     stopped = [d for d in docs if d["status"] in ("failed", "cancelled")]
@@ -150,7 +154,148 @@ def documents_tab(collection: str) -> None:
                 st.success(msg + (f"; {dup} already in this collection" if dup else ""))
             except ApiError as e:
                 st.error(str(e))
+    left, right = st.columns([2, 1])
+    left.text_input("Filter by name", key="doc_filter", placeholder="part of a file name")
+    right.multiselect("States", list(ICONS), key="doc_states")
     document_list(collection)
+    document_detail(collection)
+
+
+def document_detail(collection: str) -> None:
+    """One document: its chunks as search sees them, the original, delete."""
+    try:
+        docs = [d for d in api.documents(collection) if d["status"] != "deleted"]
+    except ApiError as e:
+        st.error(str(e))
+        return
+    if not docs:
+        return
+    by_label = {f"{d['name']} ({d['id'][:8]})": d for d in docs}
+    label = st.selectbox("Document", list(by_label), index=None, placeholder="Pick a document")
+    if label is None:
+        return
+    doc = by_label[label]
+    st.caption(
+        f"{doc['status']} · {doc['pages'] or 0} pages · {doc['chunks'] or 0} chunks"
+        + (f" · {doc['error']}" if doc["error"] else "")
+    )
+    preview, actions = st.columns([3, 1])
+    with preview:
+        try:
+            chunks = api.chunks(doc["id"]) if doc["status"] == "ready" else []
+        except ApiError as e:
+            st.error(str(e))
+            chunks = []
+        for c in chunks:
+            where = f"page {c['page']}" if c["page"] is not None else ""
+            head = " · ".join(x for x in (f"#{c['ordinal']}", where, c["heading"] or "") if x)
+            with st.expander(head):
+                st.text(c["text"])
+    with actions:
+        if st.button("Prepare download", key=f"dl-{doc['id']}"):
+            try:
+                st.session_state["download"] = (doc["id"], api.original(doc["id"]))
+            except ApiError as e:
+                st.error(str(e))
+        ready = st.session_state.get("download")
+        if ready and ready[0] == doc["id"]:
+            st.download_button("Download original", ready[1], file_name=doc["name"].split("/")[-1])
+        confirm = st.checkbox("Yes, delete it", key=f"confirm-{doc['id']}")
+        if st.button("Delete document", disabled=not confirm, key=f"del-{doc['id']}"):
+            try:
+                api.delete_document(doc["id"])
+                st.success(f"{doc['name']} deleted: it no longer appears in answers.")
+            except ApiError as e:
+                st.error(str(e))
+
+
+def collections_tab() -> None:
+    try:
+        colls = api.collections()
+    except ApiError as e:
+        st.error(str(e))
+        return
+    st.dataframe(
+        [
+            {
+                "name": c["name"],
+                "documents": c["documents"],
+                "ready": c["ready"],
+                "your role": c["role"],
+                "owner": c["owner"] or "",
+                "model": c["embedding_model"] or "",
+            }
+            for c in colls
+        ],
+        width="stretch",
+        hide_index=True,
+    )
+    with st.form("create_collection", clear_on_submit=True):
+        name = st.text_input("New collection", placeholder="letters, digits, _ . -")
+        if st.form_submit_button("Create collection") and name:
+            try:
+                api.create_collection(name.strip())
+                st.success(f"Created {name.strip()}")
+            except ApiError as e:
+                st.error(str(e))
+    owned = [c["name"] for c in colls if c["role"] == "owner" and c["name"] != "default"]
+    if owned:
+        st.subheader("Delete a collection")
+        target = st.selectbox("Collection to delete", owned, index=None, key="drop_target")
+        typed = st.text_input("Type its name to confirm", key="drop_confirm")
+        if st.button("Delete collection", disabled=not target or typed != target):
+            try:
+                api.delete_collection(str(target))
+                st.success(f"{target} deleted, with its documents and indexes.")
+            except ApiError as e:
+                st.error(str(e))
+    st.caption(
+        "Collections cannot be renamed: a document's id derives from its collection's name. "
+        "Create a new one and `askdocs ingest` the folder into it."
+    )
+
+
+def status_tab() -> None:
+    try:
+        status = api.status()
+    except ApiError as e:
+        st.error(str(e))
+        return
+    st.markdown(f"**Overall:** {status['status']}")
+    comps = status["components"]
+    cols = st.columns(len(comps) + 1)
+    for col, (name, comp) in zip(cols, comps.items(), strict=False):
+        col.metric(name, "up" if comp["ok"] else "down")
+    cols[-1].metric("workers", len(status["workers"]))
+    gen = comps.get("generator", {})
+    if gen.get("ok"):
+        models = ", ".join(gen.get("models", []))
+        st.caption(f"Generator {models} at {gen['url']} (context {gen.get('context') or '?'})")
+    else:
+        st.warning(f"Generator at {gen.get('url')} is down: {gen.get('error', '')}")
+    st.caption(
+        "Queues: "
+        + ", ".join(f"{q} {n} waiting" for q, n in status["queues"].items())
+        + " · Workers: "
+        + (", ".join(status["workers"]) or "none answered")
+    )
+    st.dataframe(
+        [
+            {
+                "collection": c["name"],
+                "documents": sum(c["documents"].values()),
+                "ready": c["documents"].get("ready", 0),
+                "chunks": c["chunks"],
+                "vectors": c["vectors"],
+                "index": c["index_kind"],
+                "lexical": c["lexical_chunks"],
+                "generation": c["index_generation"],
+            }
+            for c in status["collections"]
+        ],
+        width="stretch",
+        hide_index=True,
+    )
 
 
 def highlighted(passage: str, span: list[int] | None) -> str:
@@ -231,8 +376,12 @@ def ask_tab(collection: str) -> None:
 
 
 collection = sidebar()
-ask, docs = st.tabs(["Ask", "Documents"])
+ask, docs, colls, status = st.tabs(["Ask", "Documents", "Collections", "Status"])
 with ask:
     ask_tab(collection)
 with docs:
     documents_tab(collection)
+with colls:
+    collections_tab()
+with status:
+    status_tab()

@@ -61,6 +61,8 @@ class ApiClient:
         except httpx.HTTPError as e:
             raise ApiError(f"the askdocs API at {self.base_url} is unreachable: {e}") from e
         _raise_for(resp)
+        if "json" not in resp.headers.get("content-type", ""):
+            return resp.content
         return resp.json()
 
     def health(self) -> dict[str, Any]:
@@ -97,6 +99,18 @@ class ApiClient:
 
     def delete_document(self, document_id: str) -> dict[str, Any]:
         return self._req("DELETE", f"/documents/{document_id}")
+
+    def chunks(self, document_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        return self._req("GET", f"/documents/{document_id}/chunks", params={"limit": limit})
+
+    def original(self, document_id: str) -> bytes:
+        return self._req("GET", f"/documents/{document_id}/file")
+
+    def delete_collection(self, name: str) -> None:
+        self._req("DELETE", f"/collections/{name}")
+
+    def status(self) -> dict[str, Any]:
+        return self._req("GET", "/status")
 
     def ask(
         self, collection: str, question: str, conversation_id: str | None = None

@@ -59,3 +59,33 @@ def test_eval_retrieval_prints_metrics_per_mode(stack: Stack, tmp_path: Path) ->
         assert row["MRR@10"] == pytest.approx(1.0) and row["recall@10"] == 1.0
         assert row["p50_ms"] > 0
     assert "nDCG@10" in out.stdout
+
+
+def test_eval_answers_scores_a_small_qa_set(stack: Stack, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "freedonia.md").write_text(
+        "# Freedonia\n\nThe capital of Freedonia is Fredville. Its currency is the ducat.\n"
+    )
+    (docs / "aubrey.txt").write_text("The lighthouse keeper of Port Aubrey is Ingrid Solberg.\n")
+    qa = tmp_path / "qa.csv"
+    qa.write_text(
+        "Question,Answer\n"
+        "What is the capital of Freedonia?,Fredville\n"
+        "Who is the lighthouse keeper of Port Aubrey?,Ingrid Solberg\n"
+        "What was the dividend of the semiconductor company in 2023?,not in the documents\n"
+    )
+    out_json = tmp_path / "answers.json"
+    out = stack.cli(
+        "eval", "answers", "--docs", str(docs), "--qa", str(qa), "--json", str(out_json)
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "contains_gold" in out.stdout and "citation_precision" in out.stdout
+    result = json.loads(out_json.read_text())
+    summary = result["summary"]
+    assert summary["questions"] == 3
+    assert summary["contains_gold"] >= 1 / 3  # Fredville at least; the refusal never "contains"
+    assert summary["abstain_rate"] >= 1 / 3  # the off-topic question is refused
+    assert summary["citation_precision"] > 0 and summary["ttft_p50_s"] > 0
+    answers = {a["question"]: a for a in result["answers"]}
+    assert "Fredville" in answers["What is the capital of Freedonia?"]["answer"]

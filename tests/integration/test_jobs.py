@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -171,3 +172,33 @@ def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path:
     assert out.returncode == 0, out.stdout + out.stderr
     assert stack.cli("check", "-c", "tree").returncode == 0
     assert _visible(api, "tree", "kiln fires degrees")  # searchable again
+
+
+def test_deleting_a_collection_removes_everything_it_held(api: httpx.Client, stack: Stack) -> None:
+    text = b"The Quillon archive keeps 19 ledgers in its east vault."
+    job = _upload(api, "doomed", {"ledgers.txt": text, "shared.txt": b"Shared note about tides."})
+    _upload(api, "keeper", {"shared.txt": b"Shared note about tides."})  # same bytes elsewhere
+    docs = wait_job(api, job["id"])["documents"]
+    assert {d["status"] for d in docs} == {"ready"}
+    assert _visible(api, "doomed", "How many ledgers does the Quillon archive keep?")
+    r = api.delete("/collections/doomed")
+    assert r.status_code == 202
+    # gone at once: listings, search, documents, a new collection of that name
+    assert "doomed" not in [c["name"] for c in api.get("/collections").json()]
+    assert api.post("/search", json={"collection": "doomed", "query": "ledgers"}).status_code == 404
+    assert all(api.get(f"/documents/{d['id']}").status_code == 404 for d in docs)
+    assert api.delete("/collections/default").status_code == 409
+    index = stack.data_dir / "index" / "doomed"
+    wait_for(lambda: not index.exists(), 60, "the indexer to drop the collection's index files")
+    wait_for(
+        lambda: api.post("/collections", json={"name": "doomed"}).status_code == 201,
+        60,
+        "the name to be free again",
+    )
+    assert _visible(api, "doomed", "How many ledgers does the Quillon archive keep?") == []
+    blobs = stack.data_dir / "blobs"
+    ledgers = hashlib.sha256(text).hexdigest()
+    shared = hashlib.sha256(b"Shared note about tides.").hexdigest()
+    assert not (blobs / ledgers[:2] / ledgers).exists()  # its only user is gone
+    assert (blobs / shared[:2] / shared).exists()  # still used by "keeper"
+    assert stack.cli("check").returncode == 0

@@ -106,3 +106,48 @@ def test_last_upload_progress_and_retry(stack: Stack, api: httpx.Client, monkeyp
     failed = next(d for d in job["documents"] if d["name"] == "empty.txt")
     events = api.get("/audit", params={"action": "retry"}).json()
     assert any(e["document_id"] == failed["id"] for e in events)
+
+
+def test_document_detail_previews_chunks(stack: Stack, ui_collection: str, monkeypatch) -> None:
+    at = app(stack, monkeypatch).run()
+    at.sidebar.selectbox[0].select(ui_collection).run()
+    (pick,) = [s for s in at.selectbox if s.label == "Document"]
+    label = next(o for o in pick.options if o.startswith("orchard.txt"))
+    pick.select(label).run()
+    assert not at.exception
+    chunks = [e for e in at.expander if e.label.startswith("#0")]
+    assert chunks and "Bramley" in chunks[0].text[0].value
+    # delete stays disabled until confirmed
+    (delete,) = [b for b in at.button if b.label == "Delete document"]
+    assert delete.disabled
+
+
+def test_collections_tab_creates_and_deletes(stack: Stack, api: httpx.Client, monkeypatch) -> None:
+    at = app(stack, monkeypatch).run()
+    (new,) = [t for t in at.text_input if t.label == "New collection"]
+    new.input("scratch-ui").run()
+    (create,) = [b for b in at.button if b.label == "Create collection"]
+    create.click().run()
+    assert not at.exception
+    assert "scratch-ui" in [c["name"] for c in api.get("/collections").json()]
+    at.selectbox(key="drop_target").select("scratch-ui").run()
+    (drop,) = [b for b in at.button if b.label == "Delete collection"]
+    assert drop.disabled  # not confirmed yet
+    at.text_input(key="drop_confirm").input("scratch-ui").run()
+    (drop,) = [b for b in at.button if b.label == "Delete collection"]
+    drop.click().run()
+    assert not at.exception
+    assert "scratch-ui" not in [c["name"] for c in api.get("/collections").json()]
+    assert api.post("/search", json={"collection": "scratch-ui", "query": "x"}).status_code == 404
+
+
+def test_status_tab_shows_components_and_indexes(
+    stack: Stack, ui_collection: str, monkeypatch
+) -> None:
+    at = app(stack, monkeypatch).run()
+    assert not at.exception
+    assert any(m.label == "generator" and m.value == "up" for m in at.metric)
+    assert any(m.label == "workers" and int(m.value) >= 1 for m in at.metric)
+    tables = [d.value for d in at.dataframe if "vectors" in d.value.columns]
+    row = tables[0][tables[0]["collection"] == ui_collection].iloc[0]
+    assert row["ready"] >= 1 and row["vectors"] >= 1 and row["chunks"] >= 1

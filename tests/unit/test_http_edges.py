@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from api.app import redact
 from api.deps import BodyLimit, clean_name
+from api.status import redact
 from askdocs.celery_app import create_celery
 from askdocs.settings import Settings
 

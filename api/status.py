@@ -1,0 +1,124 @@
+"""What the service is made of and how it is doing: `/health` (open, no document data) and
+`/status` (signed in: queues, workers, and the indexes of the collections the caller may read)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from fastapi import APIRouter
+from sqlalchemy import func, select
+
+from api.deps import Caller, Services
+from api.errors import errors
+from api.schemas import CollectionStatus, StatusOut
+from askdocs.auth import readable
+from askdocs.catalog import Chunk, Collection, Document
+from askdocs.celery_app import INDEX_QUEUE, INGEST_QUEUE
+from generation.client import GeneratorUnavailable
+
+WORKER_PING_S = 1.0
+
+
+def redact(url: str) -> str:
+    """A URL without its password, for health output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_components(services: Services) -> dict[str, dict[str, object]]:
+    """Whether Redis, the catalog and the generator answer (and which model serves)."""
+    settings, catalog = services.settings, services.catalog
+    components: dict[str, dict[str, object]] = {}
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+        components["redis"] = {"ok": True, "url": redact(settings.redis_url)}
+    except redis.RedisError:
+        components["redis"] = {"ok": False, "url": redact(settings.redis_url)}
+    try:
+        with catalog.reader() as s:
+            s.scalar(select(func.count()).select_from(Collection))
+        components["catalog"] = {"ok": True}
+    except Exception:  # noqa: BLE001 - report any catalog failure
+        components["catalog"] = {"ok": False}
+    gen_url = redact(settings.generator_url)
+    try:
+        components["generator"] = {
+            "ok": True,
+            "url": gen_url,
+            "models": services.generator.models(),
+            "context": services.generator.context_length(),
+        }
+    except GeneratorUnavailable as e:
+        components["generator"] = {"ok": False, "url": gen_url, "error": str(e)}
+    return components
+
+
+def status_router(services: Services) -> APIRouter:
+    settings, catalog = services.settings, services.catalog
+    router = APIRouter(tags=["status"])
+
+    @router.get("/status", response_model=StatusOut, responses=errors(401))
+    def status(who: Caller) -> StatusOut:
+        components = check_components(services)
+        queues: dict[str, int] = {}
+        try:
+            r = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+            queues = {q: int(r.llen(q)) for q in (INGEST_QUEUE, INDEX_QUEUE)}  # type: ignore[arg-type]
+        except redis.RedisError:
+            pass
+        try:
+            replies = services.celery.control.ping(timeout=WORKER_PING_S)
+            workers = sorted(name for reply in replies for name in reply)
+        except Exception:  # noqa: BLE001 - a broker that is down: no workers to report
+            workers = []
+        rows: list[CollectionStatus] = []
+        with catalog.reader() as s:
+            visible = readable(s, who)
+            q = select(Collection).where(Collection.deleted_at.is_(None)).order_by(Collection.id)
+            if visible is not None:
+                q = q.where(Collection.id.in_(visible))
+            collections = list(s.scalars(q))
+            for c in collections:
+                states = dict(
+                    s.execute(
+                        select(Document.status, func.count())
+                        .where(Document.collection_id == c.id)
+                        .group_by(Document.status)
+                    ).all()
+                )
+                chunks = s.scalar(
+                    select(func.count())
+                    .select_from(Chunk)
+                    .join(Document, Chunk.document_id == Document.id)
+                    .where(Document.collection_id == c.id)
+                )
+                rows.append(
+                    CollectionStatus(
+                        name=c.id,
+                        documents={str(k): v for k, v in states.items()},
+                        chunks=chunks or 0,
+                        vectors=0,
+                        index_kind="",
+                        lexical_chunks=0,
+                        index_generation=c.index_generation,
+                    )
+                )
+        for row in rows:
+            idx = services.retriever.indexes(row.name)
+            row.vectors, row.index_kind = idx.vectors.size, idx.vectors.kind
+            row.lexical_chunks = idx.lexical.size
+        ok = all(c["ok"] for c in components.values()) and bool(workers)
+        return StatusOut(
+            status="ok" if ok else "degraded",
+            components=components,
+            queues=queues,
+            workers=workers,
+            collections=rows,
+        )
+
+    return router
