@@ -34,24 +34,34 @@ from askdocs.auth import readable
 from askdocs.catalog import Collection
 from generation.client import GeneratorUnavailable
 from generation.condense import PastTurn
-from generation.rag import Answer
+from generation.rag import Answer, Token
+
+NO_QUESTION = "Ask a question about the documents in a user message."
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[PastTurn]]:
-    """The question (the last message, which must be the user's) and the earlier user/assistant
-    exchanges as turns; system, developer and tool messages are left out."""
+    """The question (the last user message with text; "" when there is none) and the user/assistant
+    exchanges before it as turns; system, developer and tool messages are left out."""
     talk = [m for m in messages if m.role in ("user", "assistant")]
-    if not talk or talk[-1].role != "user" or not talk[-1].text().strip():
-        raise ApiError(422, "validation_error", "the last message must be the user's question")
+    last = max((i for i, m in enumerate(talk) if m.role == "user" and m.text().strip()), default=-1)
+    if last < 0:
+        return "", []
     history: list[PastTurn] = []
     pending: str | None = None
-    for m in talk[:-1]:
+    for m in talk[:last]:
         if m.role == "user":
             pending = m.text()
         elif pending is not None:
             history.append(PastTurn(pending, m.text()))
             pending = None
-    return talk[-1].text().strip()[:4000], history
+    return talk[last].text().strip()[:4000], history
+
+
+def _no_question(collection: str) -> tuple[Prepared, Iterator[Token | Answer]]:
+    """Nothing to answer: say so, as an answer, without retrieval or the generator (an OpenAI
+    server answers such a request too)."""
+    prepared = Prepared(collection, "", "", [], -1.0, True)
+    return prepared, iter([Token(NO_QUESTION), Answer(NO_QUESTION, [], [], abstained=True)])
 
 
 def _extra(prepared: Prepared, ev: Answer) -> tuple[list[dict[str, object]], dict[str, object]]:
@@ -106,11 +116,15 @@ def openai_router(services: Services) -> APIRouter:
             raise ApiError(404, "not_found", f"no collection {collection!r}")
         question, history = split_messages(body.messages)
         allow(services, who, collection, "chat", question)
-        prepared = prepare(services, collection, question, history, body.k)
+        if question:
+            prepared = prepare(services, collection, question, history, body.k)
+            stream = generate(services, prepared)
+        else:
+            prepared, stream = _no_question(collection)
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not body.stream:
             final = None
-            for ev in generate(services, prepared):
+            for ev in stream:
                 if isinstance(ev, Answer):
                     final = ev
             assert final is not None
@@ -134,7 +148,7 @@ def openai_router(services: Services) -> APIRouter:
         def events() -> Iterator[str]:
             yield _chunk(cid, created, collection, {"role": "assistant", "content": ""}, None)
             try:
-                for ev in generate(services, prepared):
+                for ev in stream:
                     if isinstance(ev, Answer):
                         citations, extra = _extra(prepared, ev)
                         yield _chunk(

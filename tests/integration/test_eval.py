@@ -84,8 +84,8 @@ def test_eval_answers_scores_a_small_qa_set(stack: Stack, tmp_path: Path) -> Non
     result = json.loads(out_json.read_text())
     summary = result["summary"]
     assert summary["questions"] == 3
-    assert summary["contains_gold"] >= 1 / 3  # Fredville at least; the refusal never "contains"
-    assert summary["abstain_rate"] >= 1 / 3  # the off-topic question is refused
+    assert summary["contains_gold"] > 0.3  # Fredville at least; the refusal never "contains"
+    assert summary["abstain_rate"] > 0.3  # the off-topic question is refused
     assert summary["citation_precision"] > 0 and summary["ttft_p50_s"] > 0
     answers = {a["question"]: a for a in result["answers"]}
     assert "Fredville" in answers["What is the capital of Freedonia?"]["answer"]

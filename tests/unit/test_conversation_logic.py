@@ -1,6 +1,5 @@
 import pytest
 
-from api.errors import ApiError
 from api.openai_compat import split_messages
 from api.schemas import ChatMessage, ContentPart
 from generation.condense import PastTurn, clean, condense_messages
@@ -20,10 +19,18 @@ def test_split_messages_pairs_turns_and_skips_system():
     assert history == [PastTurn("What is X?", "X is one [1].")]
 
 
-def test_split_messages_needs_a_last_user_question():
-    with pytest.raises(ApiError) as e:
-        split_messages([ChatMessage(role="user", content="hi"), ChatMessage(role="assistant")])
-    assert e.value.status == 422
+def test_split_messages_takes_the_last_user_question():
+    q, history = split_messages(
+        [
+            ChatMessage(role="user", content="What is X?"),
+            ChatMessage(role="assistant", content="X is one."),
+            ChatMessage(role="user", content="And Y?"),
+            ChatMessage(role="assistant", content="Y is two."),
+        ]
+    )
+    assert q == "And Y?" and history == [PastTurn("What is X?", "X is one.")]
+    assert split_messages([ChatMessage(role="system", content="hi")]) == ("", [])
+    assert split_messages([ChatMessage(role="user", content="  ")]) == ("", [])
 
 
 def test_condense_prompt_drops_markers_and_keeps_the_follow_up():
