@@ -33,6 +33,7 @@ from api.query import query_router
 from api.schemas import (
     COLLECTION_PATTERN,
     AuditOut,
+    CollectionDeletedOut,
     CollectionIn,
     CollectionOut,
     HealthOut,
@@ -227,8 +228,13 @@ def create_app(settings: Settings) -> FastAPI:
                 )
             return out
 
-    @app.delete("/collections/{name}", status_code=202, responses=errors(401, 403, 404, 409))
-    def delete_collection(name: CollectionName, who: Caller) -> Response:
+    @app.delete(
+        "/collections/{name}",
+        response_model=CollectionDeletedOut,
+        status_code=202,
+        responses=errors(401, 403, 404, 409),
+    )
+    def delete_collection(name: CollectionName, who: Caller) -> CollectionDeletedOut:
         """Delete a collection (its owner or an admin): gone from every listing and search at
         once; the indexer then drops its indexes, documents, originals no other collection uses,
         jobs, memberships and conversations."""
@@ -238,7 +244,7 @@ def create_app(settings: Settings) -> FastAPI:
                 raise ApiError(409, "conflict", "the default collection cannot be deleted")
             coll = s.get(Collection, name, with_for_update=True)
             assert coll is not None
-            coll.deleted_at = utcnow()
+            coll.deleted_at = when = utcnow()
             s.execute(
                 update(Document)
                 .where(Document.collection_id == name, Document.status != DocStatus.deleted)
@@ -248,7 +254,7 @@ def create_app(settings: Settings) -> FastAPI:
         services.celery.send_task(
             DROP_TASK, args=[name], queue=INDEX_QUEUE, expires=settings.task_expires
         )
-        return Response(status_code=202)
+        return CollectionDeletedOut(name=name, deleted_at=when)
 
     @app.get(
         "/collections/{name}/members",

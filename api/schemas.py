@@ -34,6 +34,11 @@ class CollectionOut(BaseModel):
     role: Literal["read", "write", "owner"] = Field(description="The caller's role in it.")
 
 
+class CollectionDeletedOut(BaseModel):
+    name: str
+    deleted_at: datetime = Field(description="Hidden from then on; the indexer drops the rest.")
+
+
 class MemberIn(BaseModel):
     role: Literal["read", "write"]
 

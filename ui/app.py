@@ -230,14 +230,13 @@ def collections_tab() -> None:
         width="stretch",
         hide_index=True,
     )
-    with st.form("create_collection", clear_on_submit=True):
-        name = st.text_input("New collection", placeholder="letters, digits, _ . -")
-        if st.form_submit_button("Create collection") and name:
-            try:
-                api.create_collection(name.strip())
-                st.success(f"Created {name.strip()}")
-            except ApiError as e:
-                st.error(str(e))
+    name = st.text_input("New collection", placeholder="letters, digits, _ . -", key="coll_new")
+    if st.button("Create collection") and name:
+        try:
+            api.create_collection(name.strip())
+            st.success(f"Created {name.strip()}")
+        except ApiError as e:
+            st.error(str(e))
     owned = [c["name"] for c in colls if c["role"] == "owner" and c["name"] != "default"]
     if owned:
         st.subheader("Delete a collection")

@@ -130,6 +130,7 @@ def test_collections_tab_creates_and_deletes(stack: Stack, api: httpx.Client, mo
     create.click().run()
     assert not at.exception
     assert "scratch-ui" in [c["name"] for c in api.get("/collections").json()]
+    at.run()  # the list was read before the click created it
     at.selectbox(key="drop_target").select("scratch-ui").run()
     (drop,) = [b for b in at.button if b.label == "Delete collection"]
     assert drop.disabled  # not confirmed yet
