@@ -10,12 +10,20 @@ from generation.citations import (
     Claim,
     attach_missing,
     check_claims,
+    cited_numbers,
     resolve,
     strip_invalid,
 )
 from generation.client import GeneratorClient
 from generation.injection import neutralize
-from generation.prompt import NOT_IN_DOCUMENTS, approx_tokens, build_messages, select_passages
+from generation.prompt import (
+    NOT_IN_DOCUMENTS,
+    approx_tokens,
+    build_messages,
+    says_not_answered,
+    select_passages,
+    without_example,
+)
 from retrieval.types import ScoredChunk
 
 
@@ -68,8 +76,11 @@ def answer(
     for piece in client.stream_chat(build_messages(question, shown), max_tokens=max_tokens):
         pieces.append(piece)
         yield Token(piece)
-    text = "".join(pieces).strip()
-    abstained = NOT_IN_DOCUMENTS.lower().rstrip(".") in text.lower()
+    text = without_example("".join(pieces).strip())
+    # a refusal, unless it also answers part of the question with a citation
+    abstained = not text or (says_not_answered(text) and not cited_numbers(text))
+    if not text:
+        text = NOT_IN_DOCUMENTS
     inferred: list[int] = []
     if not abstained:
         text, inferred = attach_missing(text, used)

@@ -317,6 +317,9 @@ def show_sources(done: dict) -> None:
         flag = "" if c.get("supported", True) else " ⚠️ does not hold the claim"
         with st.expander(f"[{c['number']}] {c['document_name']}{page}{flag}"):
             st.markdown(highlighted(c["passage"], c.get("span")))
+    if done.get("answer") and not done.get("abstained"):
+        with st.popover("Copy answer"):
+            st.code(done["answer"], language=None, wrap_lines=True)  # has a copy button
     if done.get("abstained") and done.get("closest"):
         st.caption("Closest passages:")
         for p in done["closest"]:
@@ -364,11 +367,14 @@ def ask_tab(collection: str) -> None:
                 elif event == "error":
                     raise ApiError(data["message"])
 
+        shown = st.empty()
         try:
-            st.write_stream(tokens())
+            shown.write_stream(tokens())
         except ApiError as e:
             st.error(str(e))
             return
+        if final.get("answer"):  # the checked text: markers added where the model left them out
+            shown.markdown(final["answer"])
         final["closest"] = closest
         show_sources(final)
     history.append({"role": "assistant", "content": final.get("answer", ""), "done": final})

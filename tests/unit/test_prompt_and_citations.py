@@ -8,7 +8,14 @@ from generation.citations import (
     sentence_spans,
     strip_invalid,
 )
-from generation.prompt import NOT_IN_DOCUMENTS, build_messages, select_passages
+from generation.prompt import (
+    NOT_IN_DOCUMENTS,
+    build_messages,
+    says_not_answered,
+    select_passages,
+    without_example,
+)
+from generation.rag import Answer, answer
 from retrieval.types import ScoredChunk
 
 pytestmark = pytest.mark.unit
@@ -109,3 +116,39 @@ def test_check_claims_short_cited_sentence_counts_as_supported():
 def test_sentence_spans_skip_whitespace_and_keep_decimals():
     text = "  One is $3.4 here.  Two!\n\nThree"
     assert [text[a:b] for a, b in sentence_spans(text)] == ["One is $3.4 here.", "Two!", "Three"]
+
+
+class _Stub:
+    """A generator that streams a fixed reply (pure logic: what answer() makes of it)."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def token_counter(self, fallback):  # type: ignore[no-untyped-def]
+        return fallback
+
+    def stream_chat(self, messages, max_tokens=384):  # type: ignore[no-untyped-def]
+        words = self.reply.split(" ")
+        yield from (w if i == 0 else " " + w for i, w in enumerate(words))
+
+
+def _final(reply: str) -> Answer:
+    ps = [passage(1, "Net sales were $117.2 billion in the quarter.")]
+    *_, last = answer("What were net sales?", ps, _Stub(reply))  # type: ignore[arg-type]
+    assert isinstance(last, Answer)
+    return last
+
+
+def test_paraphrased_refusals_count_as_abstaining():
+    assert says_not_answered("The sources do not answer this question.")
+    assert says_not_answered("This is not mentioned in the documents.")
+    assert not says_not_answered("Net sales were $117.2 billion [1].")
+    assert _final("The sources do not answer this question.").abstained
+    partial = _final("Net sales were $117.2 billion [1]. The documents do not mention 2021.")
+    assert not partial.abstained and partial.citations
+
+
+def test_a_repeated_example_sentence_is_not_an_answer():
+    assert without_example("Paris is the capital of France [2].") == ""
+    last = _final("Paris is the capital of France [2].")
+    assert last.abstained and last.text == NOT_IN_DOCUMENTS and last.citations == []
