@@ -305,7 +305,20 @@ def highlighted(passage: str, span: list[int] | None) -> str:
     return f"{passage[:a]}**:orange-background[{passage[a:b]}]**{passage[b:]}"
 
 
-def show_sources(done: dict) -> None:
+def original_button(document_id: str, name: str, key: str) -> None:
+    """Download the original: fetched on request (a PDF can be large), then offered."""
+    held = st.session_state.get("original")
+    if held and held[0] == key:
+        st.download_button("Save the original", held[1], file_name=name.split("/")[-1], key=key)
+    elif st.button("Download the original", key=f"get-{key}"):
+        try:
+            st.session_state["original"] = (key, api.original(document_id))
+            st.rerun()
+        except ApiError as e:
+            st.error(str(e))
+
+
+def show_sources(done: dict, key: str) -> None:
     unsupported = [c["text"] for c in done.get("claims", []) if not c["supported"]]
     if unsupported and not done.get("abstained"):
         st.warning(
@@ -317,6 +330,7 @@ def show_sources(done: dict) -> None:
         flag = "" if c.get("supported", True) else " ⚠️ does not hold the claim"
         with st.expander(f"[{c['number']}] {c['document_name']}{page}{flag}"):
             st.markdown(highlighted(c["passage"], c.get("span")))
+            original_button(c["document_id"], c["document_name"], f"{key}-{c['number']}")
     if done.get("answer") and not done.get("abstained"):
         with st.popover("Copy answer"):
             st.code(done["answer"], language=None, wrap_lines=True)  # has a copy button
@@ -340,11 +354,11 @@ def ask_tab(collection: str) -> None:
     messages = st.container()  # above the input box, which is drawn next
     question = st.chat_input("Ask a question about your documents")
     with messages:
-        for turn in history:
+        for i, turn in enumerate(history):
             with st.chat_message(turn["role"]):
                 st.markdown(turn["content"])
                 if turn.get("done"):
-                    show_sources(turn["done"])
+                    show_sources(turn["done"], f"turn{i}")
     if not question:
         return
     history.append({"role": "user", "content": question})
@@ -376,7 +390,7 @@ def ask_tab(collection: str) -> None:
         if final.get("answer"):  # the checked text: markers added where the model left them out
             shown.markdown(final["answer"])
         final["closest"] = closest
-        show_sources(final)
+        show_sources(final, f"turn{len(history)}")
     history.append({"role": "assistant", "content": final.get("answer", ""), "done": final})
 
 

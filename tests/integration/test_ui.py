@@ -69,6 +69,10 @@ def test_ask_tab_streams_answer_with_sources(stack: Stack, ui_collection: str, m
     assert sources
     # the sentence that supports the answer is highlighted in the passage
     assert any(":orange-background[" in m.value for e in sources for m in e.markdown)
+    get = [b for b in at.button if b.label == "Download the original"]
+    get[0].click().run()  # fetched from the API, then offered for saving
+    assert not at.exception
+    assert at.session_state["original"][1] == b"The Hollowell orchard grows Bramley apples."
     conversation = at.session_state["conversation_id"]
     at.chat_input[0].set_value("Who runs it?").run()  # a follow-up in the same conversation
     assert not at.exception
