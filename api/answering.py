@@ -69,11 +69,17 @@ def prepare(
     question: str,
     history: Sequence[PastTurn],
     k: int | None = None,
+    document_ids: list[str] | None = None,
 ) -> Prepared:
-    """Condense, retrieve, gate. Raises GeneratorUnavailable (503) before any stream starts."""
+    """Condense, retrieve (within ``document_ids`` when given), gate. Raises GeneratorUnavailable
+    (503) before any stream starts."""
     settings, retriever, generator = services.settings, services.retriever, services.generator
     standalone = condense(question, history, generator) if history else question
-    passages = retriever.search(collection, standalone, k or settings.top_k)
+    passages = (
+        []
+        if document_ids == []
+        else retriever.search(collection, standalone, k or settings.top_k, None, document_ids)
+    )
     relevance = retriever.best_similarity(standalone, passages)
     gated = relevance < settings.relevance_threshold
     if not gated:

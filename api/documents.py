@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from typing import Annotated
 
@@ -59,6 +61,29 @@ def _free_name(s: Session, collection: str, name: str, doc_id: str) -> str:
     return candidate
 
 
+TAG = r"[A-Za-z0-9_.+-]{1,64}"
+TAG_PATTERN = re.compile(TAG)
+MAX_TAGS = 20
+# the same rule in the OpenAPI schema (ASCII classes only: JSON Schema and Python read \w apart)
+TAGS_FORM_PATTERN = rf"^( *{TAG} *(, *{TAG} *){{0,{MAX_TAGS - 1}}})?$"
+
+
+def parse_tags(text: str | None) -> list[str]:
+    """``"q3, finance"`` -> ``["finance", "q3"]``: lower case, unique, sorted; 422 for a bad one."""
+    if not text:
+        return []
+    tags = sorted({t.strip().lower() for t in text.split(",") if t.strip()})
+    bad = [t for t in tags if not TAG_PATTERN.fullmatch(t)]
+    if bad or len(tags) > MAX_TAGS:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"tags are up to {MAX_TAGS} labels of letters, digits, _ . + - (at most 64 each)"
+            + (f"; not {bad[0][:80]!r}" if bad else ""),
+        )
+    return tags
+
+
 def documents_router(services: Services) -> APIRouter:
     settings, catalog, blobs = services.settings, services.catalog, services.blobs
     router = APIRouter()
@@ -81,9 +106,17 @@ def documents_router(services: Services) -> APIRouter:
             description="A file with the name of a document in the collection replaces it once "
             "indexed; false keeps both (the new one gets a numbered name).",
         ),
+        tags: str | None = Form(
+            None,
+            max_length=1400,
+            pattern=TAGS_FORM_PATTERN,
+            description="Comma-separated labels for these files, up to 20 of letters, digits, "
+            "_ . + - (search can filter on them).",
+        ),
     ) -> JobOut:
         """Store the files by hash and queue each new one; a collection that does not exist yet is
         made, owned by the caller. The same bytes again are no new work."""
+        labels = parse_tags(tags)
         if len(files) > settings.max_files_per_upload:
             raise ApiError(
                 413,
@@ -155,6 +188,7 @@ def documents_router(services: Services) -> APIRouter:
                     doc.status = DocStatus.queued
                     doc.error = doc.error_code = None
                     doc.enqueued_at = now
+                    doc.tags = json.dumps(labels) if labels else None
                     to_enqueue.append(doc_id)
                     audit(s, who.user, "upload", collection, doc_id, {"name": name, "bytes": size})
                 if s.get(JobDocument, (job_id, doc_id)) is None:

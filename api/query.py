@@ -14,9 +14,10 @@ from fastapi.responses import StreamingResponse
 from api.answering import allow, answer_payload, generate, prepare, save_turn, thread
 from api.deps import Caller, Services
 from api.errors import errors
-from api.schemas import AskIn, PassageOut, SearchIn, SearchOut
+from api.schemas import AskIn, PassageOut, SearchFilters, SearchIn, SearchOut
 from generation.client import GeneratorUnavailable
 from generation.rag import Answer
+from retrieval.filters import DocumentFilter, matching_documents
 from retrieval.types import ScoredChunk
 
 
@@ -36,6 +37,21 @@ def passages_out(passages: list[ScoredChunk]) -> list[PassageOut]:
     ]
 
 
+def filtered_ids(
+    services: Services, collection: str, filters: SearchFilters | None, within: list[str] | None
+) -> list[str] | None:
+    """The document ids a search may return under ``filters`` (None: no restriction)."""
+    if filters is None:
+        return within
+    f = DocumentFilter(
+        types=tuple(filters.types or ()),
+        tags=tuple(filters.tags or ()),
+        uploaded_after=filters.uploaded_after,
+        uploaded_before=filters.uploaded_before,
+    )
+    return matching_documents(services.catalog, collection, f, within)
+
+
 def _sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
@@ -52,8 +68,13 @@ def query_router(services: Services) -> APIRouter:
         if body.tuning is not None:
             changes = body.tuning.model_dump(exclude_none=True)
             config = dataclasses.replace(retriever.config, **changes)
-        found = retriever.search(
-            body.collection, body.query, body.k, body.mode, body.document_ids, config
+        document_ids = filtered_ids(services, body.collection, body.filters, body.document_ids)
+        found = (
+            []
+            if document_ids == []
+            else retriever.search(
+                body.collection, body.query, body.k, body.mode, document_ids, config
+            )
         )
         took = (time.perf_counter() - t0) * 1000
         return SearchOut(passages=passages_out(found), took_ms=round(took, 2))
@@ -71,7 +92,10 @@ def query_router(services: Services) -> APIRouter:
         standalone question with the conversation before retrieval."""
         allow(services, who, body.collection, "ask", body.question)
         conv = thread(services, who, body.collection, body.conversation_id)
-        prepared = prepare(services, body.collection, body.question, conv.history, body.k)
+        document_ids = filtered_ids(services, body.collection, body.filters, None)
+        prepared = prepare(
+            services, body.collection, body.question, conv.history, body.k, document_ids
+        )
 
         def events() -> Iterator[str]:
             yield _sse(

@@ -79,6 +79,7 @@ class DocumentOut(BaseModel):
     name: str
     sha256: str = Field(description="SHA-256 of the original bytes.")
     content_type: str | None
+    tags: list[str] = Field(default_factory=list)
     size_bytes: int
     status: str
     error_code: str | None
@@ -140,6 +141,19 @@ class Tuning(BaseModel):
     title_boost: float | None = Field(None, ge=0, le=100)
 
 
+class SearchFilters(BaseModel):
+    """Which documents to search, applied before ranking (never a cut after a top-k)."""
+
+    types: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,10}$")]] | None = Field(
+        None, max_length=20, description='File extensions, e.g. ["pdf", "docx"].'
+    )
+    tags: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, max_length=20, description="Documents that carry all of these tags."
+    )
+    uploaded_after: datetime | None = None
+    uploaded_before: datetime | None = None
+
+
 class SearchIn(BaseModel):
     collection: str = Field("default", pattern=COLLECTION_PATTERN)
     query: str = Field(min_length=1, max_length=4000)
@@ -150,6 +164,7 @@ class SearchIn(BaseModel):
     document_ids: list[str] | None = Field(
         None, max_length=1000, description="Search only these documents."
     )
+    filters: SearchFilters | None = None
     tuning: Tuning | None = None
 
 
@@ -176,6 +191,7 @@ class AskIn(BaseModel):
     conversation_id: str | None = Field(
         None, max_length=36, description="Continue this conversation (a follow-up question)."
     )
+    filters: SearchFilters | None = None
 
 
 class TurnOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Set
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
         name=d.name,
         sha256=d.blob,
         content_type=d.content_type,
+        tags=json.loads(d.tags) if d.tags else [],
         size_bytes=d.size_bytes,
         status=d.status,
         error_code=d.error_code,

@@ -148,6 +148,8 @@ class Document(Base):
     collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id"), index=True)
     name: Mapped[str] = mapped_column(String(512))
     content_type: Mapped[str | None] = mapped_column(String(128))
+    # Labels given at upload, a JSON list (search can filter on them).
+    tags: Mapped[str | None] = mapped_column(Text)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=DocStatus.queued, index=True)
     error_code: Mapped[str | None] = mapped_column(String(64))
