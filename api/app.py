@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import Response
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from api.conversations import conversations_router
 from api.deps import (
@@ -48,9 +48,9 @@ from askdocs.auth import (
     Role,
     audit,
     bootstrap_admin,
-    readable,
     role_in,
     set_member,
+    visible_collections,
 )
 from askdocs.blobs import BlobStore
 from askdocs.catalog import (
@@ -60,9 +60,10 @@ from askdocs.catalog import (
     DocStatus,
     Document,
     Membership,
+    status_counts,
     utcnow,
 )
-from askdocs.celery_app import DROP_TASK, INDEX_QUEUE, create_celery
+from askdocs.celery_app import DROP_TASK, create_celery, enqueue
 from askdocs.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from retrieval.embedding import Embedder
@@ -200,19 +201,9 @@ def create_app(settings: Settings) -> FastAPI:
     def list_collections(who: Caller) -> list[CollectionOut]:
         """The collections the caller may read, with their role in each."""
         with catalog.reader() as s:
-            visible = readable(s, who)
-            q = select(Collection).where(Collection.deleted_at.is_(None)).order_by(Collection.id)
-            if visible is not None:
-                q = q.where(Collection.id.in_(visible))
             out = []
-            for c in s.scalars(q):
-                counts = dict(
-                    s.execute(
-                        select(Document.status, func.count())
-                        .where(Document.collection_id == c.id)
-                        .group_by(Document.status)
-                    ).all()
-                )
+            for c in visible_collections(s, who):
+                counts = status_counts(s, c.id)
                 role = role_in(s, who, c.id)
                 assert role is not None  # visible means readable
                 out.append(
@@ -251,9 +242,7 @@ def create_app(settings: Settings) -> FastAPI:
                 .values(status=DocStatus.deleted, error="its collection was deleted")
             )
             audit(s, who.user, "collection_deleted", name)
-        services.celery.send_task(
-            DROP_TASK, args=[name], queue=INDEX_QUEUE, expires=settings.task_expires
-        )
+        enqueue(services.celery, settings, DROP_TASK, name)
         return CollectionDeletedOut(name=name, deleted_at=when)
 
     @app.get(

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy import select
 
 from api.answering import Prepared, allow, answer_payload, generate, prepare
 from api.deps import Caller, Services
@@ -30,8 +29,7 @@ from api.schemas import (
     ModelList,
     ModelOut,
 )
-from askdocs.auth import readable
-from askdocs.catalog import Collection
+from askdocs.auth import visible_collections
 from generation.client import GeneratorUnavailable
 from generation.condense import PastTurn
 from generation.rag import Answer, Token
@@ -91,17 +89,16 @@ def openai_router(services: Services) -> APIRouter:
     def models(who: Caller) -> ModelList:
         """The collections you may read, as models."""
         with catalog.reader() as s:
-            allowed = readable(s, who)
-            rows = s.execute(
-                select(Collection.id, Collection.created_at, Collection.owner_id)
-            ).all()
-        return ModelList(
-            data=[
-                ModelOut(id=i, created=int(at.timestamp()), owned_by=owner or "askdocs")
-                for i, at, owner in rows
-                if allowed is None or i in allowed
-            ]
-        )
+            return ModelList(
+                data=[
+                    ModelOut(
+                        id=c.id,
+                        created=int(c.created_at.timestamp()),
+                        owned_by=c.owner_id or "askdocs",
+                    )
+                    for c in visible_collections(s, who)
+                ]
+            )
 
     @router.post(
         "/chat/completions",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -12,12 +13,13 @@ from sqlalchemy import func, select
 from api.deps import Caller, Services
 from api.errors import errors
 from api.schemas import CollectionStatus, StatusOut
-from askdocs.auth import readable
-from askdocs.catalog import Chunk, Collection, Document
+from askdocs.auth import visible_collections
+from askdocs.catalog import Chunk, Collection, Document, status_counts
 from askdocs.celery_app import INDEX_QUEUE, INGEST_QUEUE
 from generation.client import GeneratorUnavailable
 
 WORKER_PING_S = 1.0
+log = logging.getLogger(__name__)
 
 
 def redact(url: str) -> str:
@@ -44,6 +46,7 @@ def check_components(services: Services) -> dict[str, dict[str, object]]:
             s.scalar(select(func.count()).select_from(Collection))
         components["catalog"] = {"ok": True}
     except Exception:  # noqa: BLE001 - report any catalog failure
+        log.exception("catalog health check")
         components["catalog"] = {"ok": False}
     gen_url = redact(settings.generator_url)
     try:
@@ -78,19 +81,8 @@ def status_router(services: Services) -> APIRouter:
             workers = []
         rows: list[CollectionStatus] = []
         with catalog.reader() as s:
-            visible = readable(s, who)
-            q = select(Collection).where(Collection.deleted_at.is_(None)).order_by(Collection.id)
-            if visible is not None:
-                q = q.where(Collection.id.in_(visible))
-            collections = list(s.scalars(q))
-            for c in collections:
-                states = dict(
-                    s.execute(
-                        select(Document.status, func.count())
-                        .where(Document.collection_id == c.id)
-                        .group_by(Document.status)
-                    ).all()
-                )
+            for c in visible_collections(s, who):
+                states = status_counts(s, c.id)
                 chunks = s.scalar(
                     select(func.count())
                     .select_from(Chunk)
@@ -100,7 +92,7 @@ def status_router(services: Services) -> APIRouter:
                 rows.append(
                     CollectionStatus(
                         name=c.id,
-                        documents={str(k): v for k, v in states.items()},
+                        documents=states,
                         chunks=chunks or 0,
                         vectors=0,
                         index_kind="",

@@ -157,13 +157,27 @@ def role_in(s: Session, who: Principal, collection: str) -> Role | None:
 
 
 def readable(s: Session, who: Principal) -> set[str] | None:
-    """Names of the collections the caller may read; None means all of them (an admin)."""
-    gone = set(s.scalars(select(Collection.id).where(Collection.deleted_at.is_not(None))))
+    """Names of the live collections the caller may read; None means all of them (an admin;
+    callers that list collections leave deleted ones out themselves: ``visible_collections``)."""
     if who.admin:
-        return None if not gone else set(s.scalars(select(Collection.id))) - gone
-    owned = s.scalars(select(Collection.id).where(Collection.owner_id == who.user))
-    member = s.scalars(select(Membership.collection_id).where(Membership.user_id == who.user))
-    return (set(owned) | set(member)) - gone
+        return None
+    live = Collection.deleted_at.is_(None)
+    owned = s.scalars(select(Collection.id).where(Collection.owner_id == who.user, live))
+    member = s.scalars(
+        select(Membership.collection_id)
+        .join(Collection, Collection.id == Membership.collection_id)
+        .where(Membership.user_id == who.user, live)
+    )
+    return set(owned) | set(member)
+
+
+def visible_collections(s: Session, who: Principal) -> list[Collection]:
+    """The collections the caller may read, not deleted, by name."""
+    q = select(Collection).where(Collection.deleted_at.is_(None)).order_by(Collection.id)
+    allowed = readable(s, who)
+    if allowed is not None:
+        q = q.where(Collection.id.in_(allowed))
+    return list(s.scalars(q))
 
 
 def set_member(s: Session, collection: str, user: str, role: str | None) -> None:

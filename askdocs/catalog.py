@@ -22,7 +22,9 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     inspect,
+    select,
     text,
 )
 from sqlalchemy.engine import Engine
@@ -171,6 +173,16 @@ class Document(Base):
     @property
     def blob(self) -> str:
         return self.content_sha256 or self.id
+
+
+def status_counts(s: Session, collection: str) -> dict[str, int]:
+    """Documents of ``collection`` per state."""
+    rows = s.execute(
+        select(Document.status, func.count())
+        .where(Document.collection_id == collection)
+        .group_by(Document.status)
+    ).all()
+    return {str(status): n for status, n in rows}
 
 
 def end_failed(s: Session, doc: Document, code: str, message: str) -> None:

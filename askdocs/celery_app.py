@@ -43,7 +43,8 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
-def enqueue(app: Celery, settings: Settings, task: str, document_id: str) -> None:
-    """Send a task by name with an id argument (never a payload) and an expiry."""
+def enqueue(app: Celery, settings: Settings, task: str, key: str) -> None:
+    """Send a task by name with an id argument (a document id, or a collection name for the
+    indexer's collection-wide tasks; never a payload) and an expiry."""
     queue = INGEST_QUEUE if task == PROCESS_TASK else INDEX_QUEUE
-    app.send_task(task, args=[document_id], queue=queue, expires=settings.task_expires)
+    app.send_task(task, args=[key], queue=queue, expires=settings.task_expires)

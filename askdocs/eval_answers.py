@@ -15,13 +15,13 @@ import statistics
 import string
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from askdocs.eval_retrieval import percentile
+from ui.client import sse_events
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -89,15 +89,6 @@ def scratch_collection(folder: Path) -> str:
     return f"eval-qa-{h.hexdigest()[:12]}"
 
 
-def _events(resp: httpx.Response) -> Iterator[tuple[str, dict]]:
-    event = ""
-    for line in resp.iter_lines():
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            yield event, json.loads(line.split(":", 1)[1])
-
-
 def ask(http: httpx.Client, collection: str, question: str) -> Outcome:
     t0 = time.perf_counter()
     first: float | None = None
@@ -107,7 +98,7 @@ def ask(http: httpx.Client, collection: str, question: str) -> Outcome:
         if r.status_code != 200:
             r.read()
             raise RuntimeError(f"/ask answered HTTP {r.status_code}: {r.text[:300]}")
-        for event, data in _events(r):
+        for event, data in sse_events(r.iter_lines()):
             if event == "token":
                 tokens += 1
                 if first is None:

@@ -61,10 +61,10 @@ def resolve(answer: str, passages: Sequence[ScoredChunk]) -> tuple[list[Citation
     return good, bad
 
 
-_WORD = re.compile(r"[a-z0-9]+")
+WORD = re.compile(r"[a-z0-9]+")
 # A sentence ends at . ! ? followed by whitespace or the end (so "$3.4" is not an end), or a newline.
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
-_STOP = frozenset(
+STOP_WORDS = frozenset(
     [
         "the",
         "a",
@@ -99,7 +99,7 @@ _STOP = frozenset(
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+    return {w for w in WORD.findall(text.lower()) if w not in STOP_WORDS}
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

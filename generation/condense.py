@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from generation.citations import STOP_WORDS, WORD
 from generation.client import GeneratorClient
 
 # Turns of the conversation the rewrite sees, and how much of each earlier answer.
@@ -15,7 +16,6 @@ _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _PREFIX = re.compile(
     r"^((standalone|rewritten|new|follow-up)\s*)?(question)?\s*:\s*", re.IGNORECASE
 )
-_WORD = re.compile(r"[a-z0-9]+")
 # Words that point back into the conversation: a rewrite that keeps one resolved nothing.
 _REFERRING = frozenset(
     [
@@ -39,28 +39,8 @@ _REFERRING = frozenset(
     ]
 )
 # Words a rewrite may bring in without them being in the conversation.
-_FUNCTION_WORDS = frozenset(
+_FUNCTION_WORDS = STOP_WORDS | frozenset(
     [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "as",
-        "and",
-        "or",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
         "been",
         "has",
         "have",
@@ -68,15 +48,11 @@ _FUNCTION_WORDS = frozenset(
         "do",
         "does",
         "did",
-        "what",
-        "which",
-        "who",
         "whom",
         "whose",
         "when",
         "where",
         "why",
-        "how",
         "many",
         "much",
         "s",
@@ -108,7 +84,7 @@ def condense_messages(history: Sequence[PastTurn], question: str) -> list[dict[s
 
 
 def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
+    return set(WORD.findall(text.lower()))
 
 
 def _known(word: str, vocabulary: set[str]) -> bool:

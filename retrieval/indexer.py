@@ -321,8 +321,12 @@ class Indexer:
             with self._catalog.session() as s:
                 docs = select(Document.id).where(Document.collection_id == collection)
                 blobs = {
-                    d.blob
-                    for d in s.scalars(select(Document).where(Document.collection_id == collection))
+                    sha or doc_id  # Document.blob, without loading whole rows
+                    for sha, doc_id in s.execute(
+                        select(Document.content_sha256, Document.id).where(
+                            Document.collection_id == collection
+                        )
+                    )
                 }
                 s.execute(delete(Chunk).where(Chunk.document_id.in_(docs)))
                 s.execute(delete(JobDocument).where(JobDocument.document_id.in_(docs)))
