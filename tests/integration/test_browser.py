@@ -79,7 +79,9 @@ def test_upload_ask_and_open_the_citation_in_a_browser(
     page.get_by_role("tab", name="Documents").click()
     pdf = make_pdf(tmp_path / "harrow.pdf", PAGES)
     page.locator("input[type=file]").set_input_files(str(pdf))
-    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_text("harrow.pdf")).to_be_visible()  # the uploader holds the file
+    # the form's submit button (the drop zone has a browse button also called "Upload")
+    page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Upload").click()
     expect(page.get_by_text("Queued 1 file(s)")).to_be_visible()
     expect(page.get_by_text("1 of 1 ready")).to_be_visible(timeout=240_000)
     shot(page, "documents", tmp_path)
