@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -15,6 +16,7 @@ from typing import Annotated
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from api.conversations import conversations_router
 from api.deps import (
@@ -45,6 +47,7 @@ from api.status import check_components, status_router
 from askdocs.auth import (
     USER_PATTERN,
     AuthError,
+    Principal,
     Role,
     audit,
     bootstrap_admin,
@@ -63,7 +66,7 @@ from askdocs.catalog import (
     status_counts,
     utcnow,
 )
-from askdocs.celery_app import DROP_TASK, create_celery, enqueue
+from askdocs.celery_app import DROP_TASK, RENAME_TASK, create_celery, enqueue
 from askdocs.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from retrieval.embedding import Embedder
@@ -71,6 +74,30 @@ from retrieval.index_store import IndexCache
 from retrieval.search import Retriever, SearchConfig
 
 log = logging.getLogger(__name__)
+
+
+def collection_out(s: Session, who: Principal, coll: Collection) -> CollectionOut:
+    """A collection as the caller sees it (they may read it)."""
+    counts = status_counts(s, coll.id)
+    role = role_in(s, who, coll.id)
+    assert role is not None  # visible means readable
+    return CollectionOut(
+        name=coll.id,
+        documents=sum(v for k, v in counts.items() if k != DocStatus.deleted),
+        ready=counts.get(DocStatus.ready, 0),
+        embedding_model=coll.embedding_model,
+        index_generation=coll.index_generation,
+        owner=coll.owner_id,
+        role=role.name,
+        renaming_to=coll.renaming_to,
+    )
+
+
+def name_in_use(s: Session, name: str) -> bool:
+    """A collection has the name, or a rename to it is pending."""
+    if s.get(Collection, name) is not None:
+        return True
+    return s.scalar(select(Collection.id).where(Collection.renaming_to == name)) is not None
 
 
 def check_generator(generator: GeneratorClient, wanted: str | None) -> None:
@@ -182,9 +209,10 @@ def create_app(settings: Settings) -> FastAPI:
         """A new collection, owned by the caller."""
         with catalog.session() as s:
             existing = s.get(Collection, body.name)
-            if existing is not None:
-                why = "is being deleted" if existing.deleted_at is not None else "is taken"
-                raise ApiError(409, "conflict", f"the name {body.name!r} {why}")
+            if existing is not None and existing.deleted_at is not None:
+                raise ApiError(409, "conflict", f"the name {body.name!r} is being deleted")
+            if name_in_use(s, body.name):
+                raise ApiError(409, "conflict", f"the name {body.name!r} is taken")
             catalog.ensure_collection(s, body.name, owner=owner_of_new(who))
             audit(s, who.user, "collection_created", body.name)
         return CollectionOut(
@@ -201,23 +229,7 @@ def create_app(settings: Settings) -> FastAPI:
     def list_collections(who: Caller) -> list[CollectionOut]:
         """The collections the caller may read, with their role in each."""
         with catalog.reader() as s:
-            out = []
-            for c in visible_collections(s, who):
-                counts = status_counts(s, c.id)
-                role = role_in(s, who, c.id)
-                assert role is not None  # visible means readable
-                out.append(
-                    CollectionOut(
-                        name=c.id,
-                        documents=sum(v for k, v in counts.items() if k != DocStatus.deleted),
-                        ready=counts.get(DocStatus.ready, 0),
-                        embedding_model=c.embedding_model,
-                        index_generation=c.index_generation,
-                        owner=c.owner_id,
-                        role=role.name,
-                    )
-                )
-            return out
+            return [collection_out(s, who, c) for c in visible_collections(s, who)]
 
     @app.delete(
         "/collections/{name}",
@@ -244,6 +256,50 @@ def create_app(settings: Settings) -> FastAPI:
             audit(s, who.user, "collection_deleted", name)
         enqueue(services.celery, settings, DROP_TASK, name)
         return CollectionDeletedOut(name=name, deleted_at=when)
+
+    @app.patch(
+        "/collections/{name}",
+        response_model=CollectionOut,
+        responses={
+            202: {"model": CollectionOut, "description": "Renaming; not finished yet."},
+            **errors(401, 403, 404, 409),
+        },
+    )
+    def rename_collection(
+        name: CollectionName, body: CollectionIn, who: Caller, response: Response
+    ) -> CollectionOut:
+        """Rename a collection (its owner or an admin). Documents, members, jobs and conversations
+        move with it; the answer comes once the indexer has moved it (202 while it is still
+        moving, with ``renaming_to`` set)."""
+        new = body.name
+        with catalog.session() as s:
+            require(s, who, name, Role.owner)
+            if name == "default":
+                raise ApiError(409, "conflict", "the default collection cannot be renamed")
+            coll = s.get(Collection, name, with_for_update=True)
+            assert coll is not None
+            if new == name:
+                return collection_out(s, who, coll)
+            if coll.renaming_to is not None:
+                raise ApiError(409, "conflict", f"{name} is being renamed to {coll.renaming_to}")
+            if name_in_use(s, new):
+                raise ApiError(409, "conflict", f"the name {new!r} is taken")
+            coll.renaming_to = new
+            audit(s, who.user, "collection_renamed", name, detail={"to": new})
+        enqueue(services.celery, settings, RENAME_TASK, name)
+        deadline = time.monotonic() + settings.rename_wait_seconds
+        while True:
+            with catalog.reader() as s:
+                moved = s.get(Collection, new)
+                if moved is not None and s.get(Collection, name) is None:
+                    return collection_out(s, who, moved)
+                coll = s.get(Collection, name)
+                if coll is not None and coll.renaming_to is None:
+                    raise ApiError(409, "conflict", f"the name {new!r} was taken meanwhile")
+                if time.monotonic() > deadline and coll is not None:
+                    response.status_code = 202
+                    return collection_out(s, who, coll)
+            time.sleep(0.1)  # the indexer works between our reads
 
     @app.get(
         "/collections/{name}/members",

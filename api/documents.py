@@ -32,10 +32,9 @@ from askdocs.catalog import (
     Document,
     Job,
     JobDocument,
+    find_document,
+    new_document_id,
     utcnow,
-)
-from askdocs.catalog import (
-    document_id as make_document_id,
 )
 from askdocs.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue
 
@@ -164,8 +163,8 @@ def documents_router(services: Services) -> APIRouter:
                 if not blobs.path(content).exists():  # removed since we stored it
                     await f.seek(0)
                     blobs.put(await f.read())
-                doc_id = make_document_id(collection, content)
-                doc = s.get(Document, doc_id, with_for_update=True)
+                doc = find_document(s, collection, content, lock=True)
+                doc_id = doc.id if doc is not None else new_document_id(s, collection, content)
                 if doc is not None and doc.status not in RESTARTABLE:
                     duplicates.add(doc_id)
                 else:
@@ -234,13 +233,14 @@ def documents_router(services: Services) -> APIRouter:
         """Which of these file hashes the collection holds already (a client skips those)."""
         with catalog.reader() as s:
             require(s, who, name, Role.read)
-            ids = {make_document_id(name, h): h for h in body.sha256}
             found = s.execute(
-                select(Document.id, Document.name, Document.status).where(
-                    Document.id.in_(list(ids)), Document.status.not_in(RESTARTABLE)
+                select(Document.content_sha256, Document.id, Document.name, Document.status).where(
+                    Document.collection_id == name,
+                    Document.content_sha256.in_(list(set(body.sha256))),
+                    Document.status.not_in(RESTARTABLE),
                 )
             ).all()
-        return LookupOut(known={ids[i]: KnownOut(id=i, name=n, status=st) for i, n, st in found})
+        return LookupOut(known={h: KnownOut(id=i, name=n, status=st) for h, i, n, st in found})
 
     @router.get("/documents", response_model=list[DocumentOut], responses=errors(401, 404))
     def list_documents(

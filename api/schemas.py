@@ -32,6 +32,7 @@ class CollectionOut(BaseModel):
     index_generation: int
     owner: str | None = None
     role: Literal["read", "write", "owner"] = Field(description="The caller's role in it.")
+    renaming_to: str | None = Field(None, description="Set while a rename is in progress.")
 
 
 class CollectionDeletedOut(BaseModel):

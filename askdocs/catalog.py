@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import fcntl
 import hashlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,13 +20,16 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    and_,
     create_engine,
     delete,
     event,
     func,
     inspect,
+    or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -88,6 +92,9 @@ class Collection(Base):
     # Set when its owner deletes it: from then on nobody sees it, and the indexer drops its
     # indexes, documents, originals (unless used elsewhere) and finally this row.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when its owner renames it; the indexer moves the index files and every row to the new
+    # name in one step (``rename_collection``), then this row is gone.
+    renaming_to: Mapped[str | None] = mapped_column(String(64))
 
 
 class User(Base):
@@ -137,9 +144,36 @@ class AuditEvent(Base):
 
 
 def document_id(collection: str, content_sha256: str) -> str:
-    """A document's id: the same bytes in two collections are two documents (and reveal nothing
-    about each other), the same bytes twice in one collection are one."""
+    """The first id tried for new bytes in a collection: the same bytes in two collections are two
+    documents (and reveal nothing about each other). Only an id: a renamed collection keeps its
+    documents' ids, so find a document by ``find_document``, never by recomputing this."""
     return hashlib.sha256(f"{collection}\0{content_sha256}".encode()).hexdigest()
+
+
+def new_document_id(s: Session, collection: str, content_sha256: str) -> str:
+    """An unused id for new bytes in ``collection`` (the plain one is taken only when a collection
+    of this name was renamed away with the same bytes)."""
+    first = document_id(collection, content_sha256)
+    if s.get(Document, first) is None:
+        return first
+    return hashlib.sha256(f"{first}\0{uuid.uuid4().hex}".encode()).hexdigest()
+
+
+def find_document(
+    s: Session, collection: str, content_sha256: str, lock: bool = False
+) -> Document | None:
+    """The document of ``collection`` with these bytes: the same bytes twice in one collection are
+    one document."""
+    query = select(Document).where(
+        Document.collection_id == collection,
+        or_(
+            Document.content_sha256 == content_sha256,
+            and_(Document.content_sha256.is_(None), Document.id == content_sha256),
+        ),
+    )
+    if lock:
+        query = query.with_for_update()
+    return s.scalars(query.order_by(Document.created_at)).first()
 
 
 class Document(Base):
@@ -352,6 +386,30 @@ class Catalog:
             raise
         finally:
             s.close()
+
+    def rename_collection(self, s: Session, old: Collection, new: str) -> Collection:
+        """Move ``old`` and every row that names it to ``new`` (the caller moves the index files
+        in the same step). Documents keep their ids; the generation moves so readers reload."""
+        moved = Collection(
+            id=new,
+            created_at=old.created_at,
+            embedding_model=old.embedding_model,
+            embedding_dim=old.embedding_dim,
+            index_generation=old.index_generation + 1,
+            owner_id=old.owner_id,
+        )
+        s.add(moved)
+        s.flush()
+        for model in (Document, Job, Membership, Conversation):
+            s.execute(
+                update(model)
+                .where(model.collection_id == old.id)
+                .values(collection_id=new)
+                .execution_options(synchronize_session=False)
+            )
+        s.delete(old)
+        s.flush()
+        return moved
 
     def ensure_collection(self, s: Session, name: str, owner: str | None = None) -> Collection:
         coll = s.get(Collection, name)

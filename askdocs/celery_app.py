@@ -11,6 +11,7 @@ APPLY_TASK = "askdocs.index.apply"
 REMOVE_TASK = "askdocs.index.remove"
 REBUILD_TASK = "askdocs.index.rebuild"
 DROP_TASK = "askdocs.index.drop_collection"
+RENAME_TASK = "askdocs.index.rename_collection"
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"
 

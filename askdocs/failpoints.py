@@ -14,7 +14,8 @@ from pathlib import Path
 
 
 def hit(name: str) -> None:
-    """``kill``: SIGKILL this process here; ``hang``: stop here until killed from outside."""
+    """``kill``: SIGKILL this process here; ``hang``: stop here until killed from outside;
+    ``hog``: take memory until stopped from outside."""
     armed = os.environ.get("ASKDOCS_FAILPOINTS")
     if not armed:
         return
@@ -34,3 +35,8 @@ def hit(name: str) -> None:
     elif action == "hang":
         while True:
             time.sleep(3600)
+    elif action == "hog":
+        held = []
+        while True:
+            held.append(bytearray(b"x" * 2**26))  # written, so resident
+            time.sleep(0.01)

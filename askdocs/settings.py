@@ -42,10 +42,27 @@ class Settings(BaseSettings):
     max_compression_ratio: float = Field(
         200.0, gt=1, description="Zip containers: highest unpacked/packed ratio (bomb guard)."
     )
-    task_soft_time_limit: int = Field(
-        600, description="Seconds before a parse task is asked to stop."
+    parse_soft_seconds: float = Field(
+        300.0, gt=0, description="Seconds one document's parse may take before it is asked to stop."
     )
-    task_time_limit: int = Field(900, description="Seconds before a parse task is killed.")
+    parse_hard_seconds: float = Field(
+        420.0, gt=0, description="Seconds before one document's parser is killed."
+    )
+    parse_memory_mb: int = Field(
+        2048,
+        ge=256,
+        description="Memory (MiB) one document's parser may take beyond the parsers' own.",
+    )
+    max_pages: int = Field(5000, ge=1, description="Most pages (or slides) one document may have.")
+    task_soft_time_limit: int = Field(
+        600, description="Seconds before an ingest task (parse and embed) is asked to stop."
+    )
+    task_time_limit: int = Field(
+        900, description="Seconds before an ingest task is killed (above the parse limits)."
+    )
+    rename_wait_seconds: float = Field(
+        20.0, ge=0, description="How long a rename request waits for the indexer before 202."
+    )
     task_expires: int = Field(24 * 3600, description="Seconds a queued task stays valid.")
     worker_concurrency: int = Field(1, ge=1, description="Parallel ingest processes per worker.")
     lease_seconds: float = Field(

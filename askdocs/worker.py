@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         def _load_model(**_kw: object) -> None:
             catalog.engine.dispose(close=False)
             embedder.load()
+            from ingest import sandbox
+
+            sandbox.warm()
 
         argv_ = [
             "worker",

@@ -1,5 +1,6 @@
 """Chunk by title under a token budget: a title starts a section; sections are packed into chunks of
-at most ``max_tokens``, split at sentence boundaries, with a few sentences of overlap."""
+at most ``max_tokens``, split at sentence boundaries, with a few sentences of overlap. A table is a
+chunk of its own; one too long for a chunk is split by rows, its header repeated in each piece."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ingest.tables import is_markdown_table, split_rows
 from ingest.types import Block, ChunkDraft
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
@@ -89,6 +91,21 @@ def chunk_blocks(
                     tokens,
                 )
             )
+        elif block.kind == "table" and is_markdown_table(text):
+            # by rows, the header repeated in every piece
+            for piece, a, b in split_rows(text, max_tokens, count_tokens):
+                units.append(
+                    _Unit(
+                        piece,
+                        offset + a,
+                        offset + b,
+                        block.page,
+                        heading,
+                        block.kind,
+                        section,
+                        count_tokens(piece),
+                    )
+                )
         else:
             for a, b in split_sentences(text):
                 sent = text[a:b]
@@ -137,10 +154,16 @@ def chunk_blocks(
     used = 0
     for unit in units:
         new_section = bool(current) and unit.section != current[-1].section
-        if current and (new_section or used + unit.tokens > max_tokens):
+        # a table is a chunk of its own (or a few, split by rows): never packed with prose
+        # (its section's title may lead it)
+        table_edge = bool(current) and (
+            current[-1].kind == "table"
+            or (unit.kind == "table" and any(u.kind != "title" for u in current))
+        )
+        if current and (new_section or table_edge or used + unit.tokens > max_tokens):
             flush()
             carry: list[_Unit] = []
-            if not new_section and overlap_tokens > 0:
+            if not new_section and not table_edge and overlap_tokens > 0:
                 budget = overlap_tokens
                 for prev in reversed(current):
                     if prev.tokens > budget or prev.kind == "title":

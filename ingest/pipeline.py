@@ -24,7 +24,7 @@ from askdocs import failpoints
 from askdocs.blobs import BlobStore
 from askdocs.catalog import IN_WORKER, Catalog, Chunk, DocStatus, Document, end_failed, utcnow
 from askdocs.settings import Settings
-from ingest import guards, parsing
+from ingest import guards, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
 from ingest.types import ChunkDraft
@@ -40,6 +40,16 @@ class IngestContext:
     blobs: BlobStore
     embedder: Embedder
     enqueue_index: Callable[[str], None]
+
+
+def parse_limits(settings: Settings) -> sandbox.Limits:
+    return sandbox.Limits(
+        soft_seconds=settings.parse_soft_seconds,
+        hard_seconds=settings.parse_hard_seconds,
+        memory_bytes=settings.parse_memory_mb * 2**20,
+        max_pages=settings.max_pages,
+        ocr=settings.ocr,
+    )
 
 
 def chunk_id(document_id: str, ordinal: int, text: str) -> int:
@@ -181,7 +191,7 @@ def _run(
     if not path.exists():
         raise MissingOriginal(f"the stored original of {name} is gone; upload it again")
     guards.check(path, name, ctx.settings)
-    parsed = parsing.parse(path, name, ocr=ctx.settings.ocr)
+    parsed = sandbox.parse_isolated(path, name, parse_limits(ctx.settings))
     failpoints.hit("ingest.parsing")
     if not any(b.text.strip() for b in parsed.blocks):
         raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from askdocs.catalog import Catalog, Collection
@@ -39,9 +40,14 @@ def generation_lock(index_dir: Path, collection: str, exclusive: bool) -> Iterat
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+# Which files a reader holds: the collection row's creation time and its generation counter (a
+# collection deleted or renamed away and made again under the same name restarts its counter).
+Stamp = tuple[datetime | None, int]
+
+
 @dataclass
 class CollectionIndexes:
-    generation: int
+    generation: Stamp
     vectors: VectorIndex
     lexical: LexicalIndex
 
@@ -56,10 +62,10 @@ class IndexCache:
         self._loaded: dict[str, CollectionIndexes] = {}
         self._lock = threading.Lock()
 
-    def generation(self, collection: str) -> int:
+    def generation(self, collection: str) -> Stamp:
         with self._catalog.reader() as s:
             coll = s.get(Collection, collection)
-            return coll.index_generation if coll else 0
+            return (coll.created_at, coll.index_generation) if coll else (None, 0)
 
     def get(self, collection: str, dim: int) -> CollectionIndexes:
         generation = self.generation(collection)

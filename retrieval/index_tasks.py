@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from askdocs.celery_app import APPLY_TASK, DROP_TASK, REBUILD_TASK, REMOVE_TASK
+from askdocs.celery_app import APPLY_TASK, DROP_TASK, REBUILD_TASK, REMOVE_TASK, RENAME_TASK
 
 
 @shared_task(name=APPLY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -25,3 +25,8 @@ def rebuild(self, collection: str) -> None:  # type: ignore[no-untyped-def]
 @shared_task(name=DROP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
 def drop_collection(self, collection: str) -> None:  # type: ignore[no-untyped-def]
     self.app.askdocs_indexer.drop(collection)
+
+
+@shared_task(name=RENAME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def rename_collection(self, collection: str) -> None:  # type: ignore[no-untyped-def]
+    self.app.askdocs_indexer.rename(collection)

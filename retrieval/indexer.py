@@ -131,6 +131,9 @@ class Indexer:
     def rebuild(self, collection: str) -> None:
         """Rebuild both indexes of a collection from the catalog (after a format or analyzer
         change, or to repair a disagreement)."""
+        with self._catalog.reader() as s:
+            if s.get(Collection, collection) is None:  # renamed or dropped since it was asked
+                return
         with self._writing(collection):
             self.compact(collection)
             with self._catalog.session() as s:
@@ -304,6 +307,40 @@ class Indexer:
             with self._blobs.lock():
                 self._forget(document_id, collection)
         self.compact_if_needed(collection)
+
+    def rename(self, collection: str) -> None:
+        """Move a collection marked ``renaming_to`` to its new name: index files and catalog rows in
+        one step under the generation lock, so a reader sees either the old name with its files
+        or the new name with the same files. A no-op when no rename is pending; a new name taken
+        meanwhile cancels the rename."""
+        with self._writing(collection):
+            src = collection_dir(self._index_dir, collection)
+            dst: Path | None = None
+            try:
+                with self._catalog.session() as s:
+                    coll = s.get(Collection, collection, with_for_update=True)
+                    if coll is None or coll.renaming_to is None:
+                        return
+                    new = coll.renaming_to
+                    if coll.deleted_at is not None or s.get(Collection, new) is not None:
+                        log.warning(
+                            "rename of %s to %s cancelled: the name is taken", collection, new
+                        )
+                        coll.renaming_to = None
+                        return
+                    self._open.pop(collection, None)
+                    self._lexical.pop(collection, None)  # releases tantivy's writer lock
+                    target = collection_dir(self._index_dir, new)
+                    # no collection has that name: whatever lies there is an empty leftover
+                    shutil.rmtree(target, ignore_errors=True)
+                    src.rename(target)
+                    dst = target
+                    self._catalog.rename_collection(s, coll, new)
+            except BaseException:
+                if dst is not None:  # the catalog kept the old name: so do the files
+                    dst.rename(src)
+                raise
+        log.info("renamed collection %s to %s", collection, new)
 
     def drop(self, collection: str) -> None:
         """A deleted collection goes: its index files, then (under the blob lock) its documents,

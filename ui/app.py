@@ -239,6 +239,18 @@ def collections_tab() -> None:
             st.error(str(e))
     owned = [c["name"] for c in colls if c["role"] == "owner" and c["name"] != "default"]
     if owned:
+        st.subheader("Rename a collection")
+        source = st.selectbox("Collection to rename", owned, index=None, key="rename_source")
+        new_name = st.text_input("New name", key="rename_to").strip()
+        if st.button("Rename collection", disabled=not source or not new_name):
+            try:
+                out = api.rename_collection(str(source), new_name)
+                if out.get("renaming_to"):
+                    st.info(f"{source} is being renamed to {new_name}; refresh in a moment.")
+                else:
+                    st.success(f"{source} is now {out['name']}, with its documents and members.")
+            except ApiError as e:
+                st.error(str(e))
         st.subheader("Delete a collection")
         target = st.selectbox("Collection to delete", owned, index=None, key="drop_target")
         typed = st.text_input("Type its name to confirm", key="drop_confirm")
@@ -248,10 +260,6 @@ def collections_tab() -> None:
                 st.success(f"{target} deleted, with its documents and indexes.")
             except ApiError as e:
                 st.error(str(e))
-    st.caption(
-        "Collections cannot be renamed: a document's id derives from its collection's name. "
-        "Create a new one and `askdocs ingest` the folder into it."
-    )
 
 
 def status_tab() -> None:

@@ -106,6 +106,9 @@ class ApiClient:
     def original(self, document_id: str) -> bytes:
         return self._req("GET", f"/documents/{document_id}/file")
 
+    def rename_collection(self, name: str, new: str) -> dict[str, Any]:
+        return self._req("PATCH", f"/collections/{name}", json={"name": new})
+
     def delete_collection(self, name: str) -> None:
         self._req("DELETE", f"/collections/{name}")
 

@@ -98,6 +98,8 @@ def _alice_routes(w: World) -> list[tuple[str, str, dict]]:
             {"data": {"collection": "alice-vault"}, "files": [("files", ("x.txt", b"intruder"))]},
         ),
         ("DELETE", f"/documents/{d}", {}),
+        ("PATCH", "/collections/alice-vault", {"json": {"name": "stolen-vault"}}),
+        ("DELETE", "/collections/alice-vault", {}),
     ]
 
 

@@ -202,3 +202,36 @@ def test_deleting_a_collection_removes_everything_it_held(api: httpx.Client, sta
     assert not (blobs / ledgers[:2] / ledgers).exists()  # its only user is gone
     assert (blobs / shared[:2] / shared).exists()  # still used by "keeper"
     assert stack.cli("check").returncode == 0
+
+
+def test_renaming_a_collection_moves_everything(api: httpx.Client, stack: Stack) -> None:
+    text = b"The Varrow lighthouse keeps 23 lamps burning through the winter storms."
+    job = _upload(api, "beacon", {"lamps.txt": text})
+    (doc,) = wait_job(api, job["id"])["documents"]
+    assert doc["status"] == "ready"
+    question = "How many lamps does the Varrow lighthouse keep?"
+    assert _visible(api, "beacon", question) == [doc["id"]]
+    assert api.patch("/collections/default", json={"name": "x"}).status_code == 409
+    assert api.patch("/collections/beacon", json={"name": "keeper-taken"}).status_code == 200
+    # renamed: the old name is gone everywhere, the new one holds the same document and index
+    r = api.patch("/collections/keeper-taken", json={"name": "lighthouse"})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "lighthouse" and r.json()["ready"] == 1
+    names = [c["name"] for c in api.get("/collections").json()]
+    assert "lighthouse" in names and "keeper-taken" not in names
+    assert api.post("/search", json={"collection": "keeper-taken", "query": "x"}).status_code == 404
+    assert _visible(api, "lighthouse", question) == [doc["id"]]
+    assert api.get(f"/documents/{doc['id']}").json()["collection"] == "lighthouse"
+    assert (stack.data_dir / "index" / "lighthouse" / "vectors.idx").exists()
+    # the same bytes again are the same document; a new collection under the old name is separate
+    again = _upload(api, "lighthouse", {"copy.txt": text})
+    assert [d["id"] for d in wait_job(api, again["id"])["documents"]] == [doc["id"]]
+    fresh = _upload(api, "beacon", {"lamps.txt": text})
+    (other,) = wait_job(api, fresh["id"])["documents"]
+    assert other["status"] == "ready" and other["id"] != doc["id"]
+    assert _visible(api, "beacon", question) == [other["id"]]
+    assert _visible(api, "lighthouse", question) == [doc["id"]]
+    # a taken name is refused, and the index agrees with the catalog afterwards
+    assert api.patch("/collections/beacon", json={"name": "lighthouse"}).status_code == 409
+    out = stack.cli("check")
+    assert out.returncode == 0, out.stdout + out.stderr

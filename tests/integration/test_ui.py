@@ -126,7 +126,9 @@ def test_document_detail_previews_chunks(stack: Stack, ui_collection: str, monke
     assert delete.disabled
 
 
-def test_collections_tab_creates_and_deletes(stack: Stack, api: httpx.Client, monkeypatch) -> None:
+def test_collections_tab_creates_renames_and_deletes(
+    stack: Stack, api: httpx.Client, monkeypatch
+) -> None:
     at = app(stack, monkeypatch).run()
     (new,) = [t for t in at.text_input if t.label == "New collection"]
     new.input("scratch-ui").run()
@@ -135,15 +137,25 @@ def test_collections_tab_creates_and_deletes(stack: Stack, api: httpx.Client, mo
     assert not at.exception
     assert "scratch-ui" in [c["name"] for c in api.get("/collections").json()]
     at.run()  # the list was read before the click created it
-    at.selectbox(key="drop_target").select("scratch-ui").run()
+    at.selectbox(key="rename_source").select("scratch-ui").run()
+    at.text_input(key="rename_to").input("scratch-renamed").run()
+    (rename,) = [b for b in at.button if b.label == "Rename collection"]
+    rename.click().run(timeout=30)
+    assert not at.exception
+    assert any("is now scratch-renamed" in m.value for m in at.success)
+    names = [c["name"] for c in api.get("/collections").json()]
+    assert "scratch-renamed" in names and "scratch-ui" not in names
+    at.run()
+    at.selectbox(key="drop_target").select("scratch-renamed").run()
     (drop,) = [b for b in at.button if b.label == "Delete collection"]
     assert drop.disabled  # not confirmed yet
-    at.text_input(key="drop_confirm").input("scratch-ui").run()
+    at.text_input(key="drop_confirm").input("scratch-renamed").run()
     (drop,) = [b for b in at.button if b.label == "Delete collection"]
     drop.click().run()
     assert not at.exception
-    assert "scratch-ui" not in [c["name"] for c in api.get("/collections").json()]
-    assert api.post("/search", json={"collection": "scratch-ui", "query": "x"}).status_code == 404
+    assert "scratch-renamed" not in [c["name"] for c in api.get("/collections").json()]
+    q = {"collection": "scratch-renamed", "query": "x"}
+    assert api.post("/search", json=q).status_code == 404
 
 
 def test_status_tab_shows_components_and_indexes(

@@ -1,0 +1,150 @@
+"""Parse every file under PATH the way a worker does, and report per type.
+
+    .venv/bin/python bench/parse_corpus.py PATH [--json out.json] [--slowest 10]
+
+Each file goes through the worker's own steps before embedding: size limit, the guards, then the
+parse sandbox (child process, soft/hard seconds, memory and page limits from ``ASKDOCS_*``
+settings), then chunking with the embedding model's tokenizer. The type is detected from the bytes,
+not the name. Prints per type: files, ok, failed by reason code, pages/s, seconds p50/p99, chunks;
+then the slowest files and every failure with its message. Exits 1 when a file ends without a
+specific reason (an internal error or a parser that died without an answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from askdocs.settings import Settings  # noqa: E402
+from ingest import guards, parsing, sandbox  # noqa: E402
+from ingest.chunking import chunk_blocks  # noqa: E402
+from ingest.errors import IngestError, TooLarge  # noqa: E402
+from ingest.pipeline import parse_limits  # noqa: E402
+
+SPECIFIC = {
+    "unsupported_format",
+    "empty_document",
+    "encrypted",
+    "corrupt",
+    "too_large",
+    "timeout",
+    "unsafe",
+    "needs_libreoffice",
+    "ocr_unavailable",
+}
+
+
+@dataclass
+class Outcome:
+    path: str
+    kind: str
+    seconds: float
+    code: str  # "ok" or an error code
+    pages: int | None = None
+    chunks: int = 0
+    message: str = ""
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run_one(path: Path, root: Path, settings: Settings, count_tokens) -> Outcome:  # type: ignore[no-untyped-def]
+    rel = str(path.relative_to(root)) if path != root else path.name
+    kind = parsing.detect_kind(path)
+    started = time.perf_counter()
+    try:
+        if path.stat().st_size > settings.max_upload_bytes:
+            raise TooLarge(f"{rel} is above the limit of {settings.max_upload_bytes} bytes")
+        guards.check(path, path.name, settings)
+        parsed = sandbox.parse_isolated(path, path.name, parse_limits(settings))
+        if not any(b.text.strip() for b in parsed.blocks):
+            return Outcome(
+                rel,
+                kind,
+                time.perf_counter() - started,
+                "empty_document",
+                parsed.pages,
+                0,
+                "no text found",
+            )
+        chunks = chunk_blocks(
+            parsed.blocks, count_tokens, settings.chunk_tokens, settings.chunk_overlap
+        )
+        return Outcome(rel, kind, time.perf_counter() - started, "ok", parsed.pages, len(chunks))
+    except IngestError as e:
+        return Outcome(rel, kind, time.perf_counter() - started, e.code, None, 0, e.message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("path", type=Path)
+    ap.add_argument("--json", type=Path, help="write every file's outcome here")
+    ap.add_argument("--slowest", type=int, default=10)
+    args = ap.parse_args(argv)
+    settings = Settings()
+    from retrieval.embedding import Embedder
+
+    embedder = Embedder(settings.embedding_model)
+    root = args.path
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    outcomes: list[Outcome] = []
+    for i, path in enumerate(files, 1):
+        out = run_one(path, root, settings, embedder.count_tokens)
+        outcomes.append(out)
+        print(
+            f"[{i}/{len(files)}] {out.code:<18} {out.seconds:7.2f}s {out.kind:<8} {out.path}",
+            file=sys.stderr,
+            flush=True,
+        )
+    by_kind: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        by_kind[o.kind].append(o)
+    print("| type | files | ok | failed (by reason) | pages | pages/s | p50 s | p99 s | chunks |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind in sorted(by_kind):
+        rows = by_kind[kind]
+        ok = [o for o in rows if o.code == "ok"]
+        failed = Counter(o.code for o in rows if o.code != "ok")
+        pages = sum(o.pages or 0 for o in ok)
+        secs = sum(o.seconds for o in ok)
+        times = [o.seconds for o in rows]
+        print(
+            f"| {kind} | {len(rows)} | {len(ok)} | "
+            + (", ".join(f"{c} {n}" for c, n in failed.most_common()) or "-")
+            + f" | {pages} | {pages / secs if secs else 0:.1f} | {statistics.median(times):.2f} "
+            f"| {_pct(times, 0.99):.2f} | {sum(o.chunks for o in ok)} |"
+        )
+    total = sum(o.seconds for o in outcomes)
+    ok_n = sum(o.code == "ok" for o in outcomes)
+    print(f"\n{len(outcomes)} files, {ok_n} parsed, {len(outcomes) - ok_n} failed, {total:.1f} s")
+    print(f"\nslowest {args.slowest}:")
+    for o in sorted(outcomes, key=lambda o: -o.seconds)[: args.slowest]:
+        print(f"  {o.seconds:7.2f}s  {o.code:<18} {o.path} ({o.pages} pages)")
+    print("\nfailures:")
+    for o in outcomes:
+        if o.code != "ok":
+            print(f"  {o.path}: {o.code}: {o.message}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
+    unspecific = [o for o in outcomes if o.code != "ok" and o.code not in SPECIFIC]
+    if unspecific:
+        print(f"\n{len(unspecific)} files failed without a specific reason", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

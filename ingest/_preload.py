@@ -1,0 +1,29 @@
+"""Imported by the parse fork server (``ingest.sandbox``) only: load the parsers once there, so each
+parse child starts with them in memory instead of importing them again."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import tempfile
+from pathlib import Path
+
+from ingest import parsing
+
+PARTITIONERS = ("pdf", "docx", "pptx", "xlsx", "html", "md", "email", "text", "csv", "image")
+
+parsing._unstructured()
+for _name in PARTITIONERS:
+    try:
+        importlib.import_module(f"unstructured.partition.{_name}")
+    except Exception:  # noqa: BLE001 - a missing extra only costs that format its warm start
+        logging.getLogger(__name__).debug("could not preload %s", _name, exc_info=True)
+
+# One small parse loads what unstructured loads lazily (the spaCy model: 0.6 s a child otherwise).
+with tempfile.TemporaryDirectory() as _tmp:
+    _warm = Path(_tmp) / "warm-up.txt"
+    _warm.write_text("Warm up. This sentence loads the tokenizer.\n")
+    try:
+        parsing.parse(_warm, "warm-up.txt")
+    except Exception:  # noqa: BLE001 - a cold start is slower, not wrong
+        logging.getLogger(__name__).debug("warm-up parse failed", exc_info=True)

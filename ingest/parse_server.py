@@ -1,0 +1,120 @@
+"""The parse server: ``python -m ingest.parse_server``, started and spoken to by ``ingest.sandbox``.
+
+It imports the parsers once, then for each request (a JSON line on stdin) forks a child that parses
+one file and writes the outcome (pickled) to the file the request names. It answers two JSON lines
+on stdout: ``{"pid": N}`` when the child runs (so the client can watch and kill it), and
+``{"exit": CODE}`` when it ended (negative: the signal that killed it). One request at a time.
+It dies with the process that started it (``PR_SET_PDEATHSIG``), and its children exit when it is
+gone, so no parse outlives a killed worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+class SoftTimeout(BaseException):
+    """Raised in a child by SIGTERM; a BaseException so no parser's ``except Exception`` eats it."""
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _orphan_watch() -> None:
+    """In a child: exit once the server is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise SoftTimeout
+
+
+def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
+    from askdocs import failpoints
+    from ingest import parsing
+    from ingest.errors import IngestError
+
+    name = request["name"]
+    try:
+        failpoints.hit("parse.child")
+        parsed = parsing.parse(
+            Path(request["path"]), name, ocr=request["ocr"], max_pages=request["max_pages"]
+        )
+        return ("ok", parsed)
+    except SoftTimeout:
+        return ("soft_timeout",)
+    except IngestError as e:
+        return ("err", e.code, e.message)
+    except MemoryError:
+        return ("memory",)
+    except BaseException as e:  # noqa: BLE001 - reported to the client, never raised in a void
+        return ("err", "corrupt", f"{name} could not be read: {type(e).__name__}: {e}"[:500])
+
+
+def _child(request: dict[str, Any]) -> None:
+    os.setpgid(0, 0)  # its own group: a kill reaches tesseract too
+    _orphan_watch()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    os.environ.update(request.get("env") or {})
+    outcome = _outcome(request)
+    out = Path(request["out"])
+    tmp = out.with_suffix(".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            pickle.dump(outcome, f)
+        tmp.rename(out)
+    except SoftTimeout:
+        pass
+    os._exit(0)
+
+
+def serve() -> None:
+    _die_with_parent()
+    # stdout is the protocol: keep it to ourselves and send anything a parser prints to stderr
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+
+    def _say(message: dict[str, Any]) -> None:
+        proto.write(json.dumps(message) + "\n")
+        proto.flush()
+
+    import ingest._preload  # noqa: F401  (the parsers, warmed up, shared by every child)
+
+    _say({"ready": True})
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                proto.close()
+                _child(request)
+            finally:
+                os._exit(1)
+        _say({"pid": pid})
+        _, status = os.waitpid(pid, 0)
+        _say({"exit": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    serve()

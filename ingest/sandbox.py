@@ -1,0 +1,233 @@
+"""Parse one file in a child process that can be stopped: a parser that hangs, runs past its time or
+blows up memory is stopped and the document fails with a reason; the worker goes on.
+
+Children fork from a parse server (``ingest.parse_server``) that imported and warmed up the parsers
+once, so a child starts in milliseconds, without the embedding model or the worker's threads. The
+client here watches the child's private memory (``/proc``) and the clock: past the soft limit it
+asks the child to stop (SIGTERM, which the child turns into a readable timeout), past the hard limit
+or the memory limit it kills the child's whole process group (tesseract included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import IngestError, ParseTimeout, TooLarge
+from ingest.types import ParsedDocument
+
+POLL_SECONDS = 0.05
+START_SECONDS = 300.0  # the server imports the parsers before it says it is ready
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-document limits of one parse."""
+
+    soft_seconds: float
+    hard_seconds: float
+    memory_bytes: int
+    max_pages: int
+    ocr: bool = True
+
+
+class ServerGone(RuntimeError):
+    pass
+
+
+class _Lines:
+    """JSON lines from the server's stdout, read from the descriptor itself: a buffered reader
+    could hold a second line that ``select`` no longer reports."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buf = b""
+
+    def read(self, timeout: float) -> dict[str, Any] | None:
+        """The next line within ``timeout`` seconds; None when none came."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._fd], [], [], max(0.0, left))
+            if not ready:
+                return None
+            data = os.read(self._fd, 65536)
+            if not data:
+                raise ServerGone("the parse server exited")
+            self._buf += data
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+
+class _Server:
+    """One parse server per process (a Celery pool child, the bench, a test), started on first use."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.lines = _Lines(-1)
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ingest.parse_server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        assert proc.stdout is not None
+        self.lines = _Lines(proc.stdout.fileno())
+        if self.lines.read(START_SECONDS) is None:
+            proc.kill()
+            raise ServerGone("the parse server did not start")
+        return proc
+
+    def running(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = self._start()
+        return self._proc
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+
+_SERVER = _Server()
+
+
+def warm() -> None:
+    """Start the parse server now (it imports the parsers: seconds), not at the first document."""
+    with _SERVER._lock:
+        _SERVER.running()
+
+
+def private_bytes(pid: int) -> int:
+    """Memory ``pid`` holds of its own (0 once it is gone): what the parse added, not the parser
+    modules it shares with the server."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return sum(int(line.split()[1]) * 1024 for line in f if line.startswith("Private_"))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the child's process group (its tesseract too), and the child itself."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _timeout_message(name: str, seconds: float) -> str:
+    return (
+        f"parsing {name} took longer than {seconds:g} s; split the file or raise "
+        "ASKDOCS_PARSE_SOFT_SECONDS / ASKDOCS_PARSE_HARD_SECONDS"
+    )
+
+
+def _memory_message(name: str, limit: int) -> str:
+    return (
+        f"parsing {name} needed more than {limit // 2**20} MiB of memory; split the file or raise "
+        "ASKDOCS_PARSE_MEMORY_MB"
+    )
+
+
+def parse_isolated(path: Path, name: str, limits: Limits) -> ParsedDocument:
+    """``parsing.parse`` in a child under ``limits``; raises the ``IngestError`` of its outcome."""
+    with _SERVER._lock, tempfile.TemporaryDirectory(prefix="askdocs-parse-") as tmp:
+        out = Path(tmp) / "outcome.pickle"
+        try:
+            code, stopped = _run(_SERVER.running(), path, name, limits, out)
+        except (ServerGone, BrokenPipeError, OSError, ValueError):
+            _SERVER.stop()  # a fresh one next time; this document gets one more go
+            code, stopped = _run(_SERVER.running(), path, name, limits, out)
+        if stopped is not None:
+            raise stopped
+        if not out.exists():
+            if code == -signal.SIGKILL:  # not us: the kernel's OOM killer
+                raise TooLarge(_memory_message(name, limits.memory_bytes))
+            raise IngestError(f"the parser of {name} stopped without an answer (exit code {code})")
+        outcome = pickle.loads(out.read_bytes())
+    kind = outcome[0]
+    if kind == "ok":
+        return outcome[1]
+    if kind == "soft_timeout":
+        raise ParseTimeout(_timeout_message(name, limits.soft_seconds))
+    if kind == "memory":
+        raise TooLarge(_memory_message(name, limits.memory_bytes))
+    _, code_name, message = outcome
+    error = next((c for c in _error_classes() if c.code == code_name), IngestError)(message)
+    error.code = code_name
+    raise error
+
+
+def _run(
+    server: subprocess.Popen[bytes], path: Path, name: str, limits: Limits, out: Path
+) -> tuple[int | None, IngestError | None]:
+    """One request: the child's exit code, and the error when we stopped it."""
+    assert server.stdin is not None
+    lines = _SERVER.lines
+    env = {k: os.environ.get(k, "") for k in ("ASKDOCS_FAILPOINTS", "ASKDOCS_FAILPOINT_DIR")}
+    request = {
+        "path": str(path),
+        "name": name,
+        "ocr": limits.ocr,
+        "max_pages": limits.max_pages,
+        "out": str(out),
+        "env": env,
+    }
+    server.stdin.write(json.dumps(request).encode() + b"\n")
+    server.stdin.flush()
+    started = time.monotonic()
+    hello = lines.read(30)
+    if hello is None or "pid" not in hello:
+        raise ServerGone("the parse server did not start a child")
+    pid = int(hello["pid"])
+    stopped: IngestError | None = None
+    asked_to_stop = False
+    try:
+        while True:
+            done = lines.read(POLL_SECONDS)
+            if done is not None:
+                return int(done["exit"]), stopped
+            if stopped is not None:
+                continue  # killed: wait for the server to reap it
+            elapsed = time.monotonic() - started
+            if private_bytes(pid) > limits.memory_bytes:
+                stopped = TooLarge(_memory_message(name, limits.memory_bytes))
+                _kill_group(pid)
+            elif elapsed > limits.hard_seconds:
+                stopped = ParseTimeout(_timeout_message(name, limits.hard_seconds))
+                _kill_group(pid)
+            elif elapsed > limits.soft_seconds and not asked_to_stop:
+                asked_to_stop = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+    except BaseException:  # the caller is going (a Celery time limit, say): the child goes too
+        _kill_group(pid)
+        _SERVER.stop()
+        raise
+
+
+def _error_classes() -> list[type[IngestError]]:
+    from ingest import errors
+
+    return [
+        c
+        for c in vars(errors).values()
+        if isinstance(c, type) and issubclass(c, IngestError) and c is not IngestError
+    ]

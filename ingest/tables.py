@@ -1,0 +1,93 @@
+"""Tables as text a model reads by rows and columns: Markdown pipe tables, split by rows with the
+header repeated when one does not fit a chunk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+Rows = list[list[str]]
+_SPACE = re.compile(r"\s+")
+
+
+def _flat(text: str | None) -> str:
+    return _SPACE.sub(" ", text or "").strip()
+
+
+def _cell(text: str | None) -> str:
+    return _flat(text).replace("|", "\\|")
+
+
+def html_to_rows(html: str) -> Rows:
+    """The cells of the first ``<table>`` in ``html`` (as unstructured gives ``text_as_html``);
+    a cell spanning columns is repeated so every row keeps its columns."""
+    from lxml import html as lxml_html
+
+    try:
+        root = lxml_html.fromstring(html)
+    except Exception:  # noqa: BLE001 - not parseable: no rows, the caller keeps the plain text
+        return []
+    rows: Rows = []
+    for tr in root.iter("tr"):
+        row: list[str] = []
+        for cell in tr:
+            if not isinstance(cell.tag, str) or cell.tag.lower() not in ("td", "th"):
+                continue
+            span = cell.get("colspan") or "1"
+            text = _flat(cell.text_content())
+            row.extend([text] * max(1, min(int(span) if span.isdigit() else 1, 50)))
+        if row:
+            rows.append(row)
+    return rows
+
+
+def clean_rows(rows: Sequence[Sequence[str | None]]) -> Rows:
+    """Cells as single-line text; rows padded to one width; empty rows and columns dropped."""
+    cells = [[_cell(c) for c in row] for row in rows]
+    cells = [row for row in cells if any(row)]
+    if not cells:
+        return []
+    width = max(len(r) for r in cells)
+    cells = [r + [""] * (width - len(r)) for r in cells]
+    keep = [j for j in range(width) if any(r[j] for r in cells)]
+    return [[r[j] for j in keep] for r in cells]
+
+
+def to_markdown(rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown pipe table; the first row is the header."""
+    rows = clean_rows(rows)
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def is_markdown_table(text: str) -> bool:
+    lines = text.split("\n")
+    return len(lines) >= 2 and lines[0].startswith("|") and lines[1].startswith("|---")
+
+
+def split_rows(
+    text: str, max_tokens: int, count: Callable[[str], int]
+) -> list[tuple[str, int, int]]:
+    """Pieces of a Markdown table of at most ``max_tokens`` each (when one row alone fits), each
+    starting with the header; spans (start, end) are the rows' own characters in ``text``."""
+    lines = text.split("\n")
+    header = "\n".join(lines[:2])
+    pieces: list[tuple[str, int, int]] = []
+    offset = len(header) + 1
+    rows: list[str] = []
+    start = offset
+    for line in lines[2:]:
+        candidate = "\n".join([header, *rows, line])
+        if rows and count(candidate) > max_tokens:
+            body = "\n".join(rows)
+            pieces.append((f"{header}\n{body}", start, start + len(body)))
+            start += len(body) + 1
+            rows = []
+        rows.append(line)
+    if rows:
+        body = "\n".join(rows)
+        pieces.append((f"{header}\n{body}", start, start + len(body)))
+    return pieces or [(text, 0, len(text))]

@@ -1,0 +1,74 @@
+import pytest
+
+from ingest.chunking import chunk_blocks, document_text
+from ingest.tables import html_to_rows, split_rows, to_markdown
+from ingest.types import Block
+
+pytestmark = pytest.mark.unit
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_html_table_becomes_markdown_with_spans_repeated():
+    html = (
+        "<table><tr><th>Region</th><th colspan='2'>Sales</th></tr>"
+        "<tr><td>North</td><td>1 | 2</td><td> 30\n</td></tr><tr><td></td><td></td><td></td></tr>"
+        "</table>"
+    )
+    rows = html_to_rows(html)
+    assert rows[0] == ["Region", "Sales", "Sales"]
+    md = to_markdown(rows)
+    assert md.split("\n") == [
+        "| Region | Sales | Sales |",
+        "|---|---|---|",
+        "| North | 1 \\| 2 | 30 |",
+    ]
+
+
+def test_empty_columns_and_rows_dropped():
+    assert to_markdown([["a", "", "b"], ["1", None, "2"], ["", "", ""]]) == (
+        "| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+    assert to_markdown([]) == ""
+
+
+def test_long_table_split_by_rows_with_header_each_time():
+    rows = [["Quarter", "Revenue", "Cost"]] + [[f"Q{i}", str(i * 10), str(i)] for i in range(40)]
+    md = to_markdown(rows)
+    pieces = split_rows(md, 40, words)
+    assert len(pieces) > 3
+    for text, a, b in pieces:
+        assert text.startswith("| Quarter | Revenue | Cost |\n|---|---|---|\n")
+        assert words(text) <= 40
+        assert md[a:b] == text.split("\n", 2)[2]  # the span is the rows themselves
+    bodies = [t.split("\n", 2)[2] for t, _, _ in pieces]
+    assert "\n".join(bodies) == md.split("\n", 2)[2]  # every row once, in order
+
+
+def test_table_is_its_own_chunk_and_split_tables_keep_header():
+    small = to_markdown([["Name", "Age"], ["Ada", "36"]])
+    big = to_markdown([["Year", "Rainfall"]] + [[str(1900 + i), f"{i} mm"] for i in range(60)])
+    blocks = [
+        Block("Weather", "title", page=1),
+        Block("Some prose before the table.", "text", page=1),
+        Block(small, "table", page=1),
+        Block("Prose after.", "text", page=2),
+        Block("Rain", "title", page=2),
+        Block(big, "table", page=3),
+    ]
+    chunks = chunk_blocks(blocks, words, max_tokens=50, overlap_tokens=10)
+    text = document_text(blocks)
+    tables = [c for c in chunks if c.element_type == "table"]
+    assert tables[0].text == small and tables[0].heading == "Weather"
+    assert [c.text for c in chunks if "prose" in c.text.lower()] == [
+        "Weather\\nSome prose before the table.".replace("\\n", "\n"),
+        "Prose after.",
+    ]
+    rain = [c for c in chunks if c.heading == "Weather > Rain" or c.heading == "Rain"]
+    assert len(rain) > 2
+    for c in rain:
+        if c.element_type == "table":
+            assert c.text.startswith("| Year | Rainfall |") and words(c.text) <= 50
+            assert text[c.char_start : c.char_end] in c.text
