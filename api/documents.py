@@ -26,6 +26,7 @@ from api.schemas import (
 from api.views import doc_out, job_out
 from askdocs.auth import Role, audit, readable, role_in
 from askdocs.catalog import (
+    RESTARTABLE,
     Chunk,
     Collection,
     DocStatus,
@@ -37,8 +38,6 @@ from askdocs.catalog import (
     utcnow,
 )
 from askdocs.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue
-
-RESTARTABLE = (DocStatus.deleted, DocStatus.failed, DocStatus.cancelled)
 
 
 def _free_name(s: Session, collection: str, name: str, doc_id: str) -> str:
@@ -338,7 +337,16 @@ def documents_router(services: Services) -> APIRouter:
             d.status = DocStatus.deleted
             audit(s, who.user, "delete", d.collection_id, d.id, {"name": d.name})
             out = doc_out(d)
-        enqueue(services.celery, settings, REMOVE_TASK, document_id)
+            # an e-mail's attachments go with it
+            children = s.scalars(
+                select(Document).where(
+                    Document.parent_id == document_id, Document.status != DocStatus.deleted
+                )
+            ).all()
+            for child in children:
+                child.status = DocStatus.deleted
+        for doc_id in [document_id, *(c.id for c in children)]:
+            enqueue(services.celery, settings, REMOVE_TASK, doc_id)
         return out
 
     return router

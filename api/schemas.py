@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -91,6 +91,10 @@ class DocumentOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     duplicate: bool = False
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="What the format says (an e-mail's from, to, subject)."
+    )
+    parent_id: str | None = Field(None, description="The e-mail this attachment came from.")
 
 
 class JobIn(BaseModel):

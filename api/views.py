@@ -31,6 +31,8 @@ def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
         created_at=d.created_at,
         updated_at=d.updated_at,
         duplicate=duplicate,
+        metadata=json.loads(d.meta) if d.meta else {},
+        parent_id=d.parent_id,
     )
 
 

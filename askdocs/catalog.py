@@ -72,6 +72,8 @@ class DocStatus(enum.StrEnum):
 TERMINAL = {DocStatus.ready, DocStatus.failed, DocStatus.cancelled, DocStatus.deleted}
 # A worker owns a document in these states while it holds the lease; the janitor takes them back.
 IN_WORKER = {DocStatus.queued, DocStatus.parsing, DocStatus.embedding}
+# States a document may be queued again from (as an upload of the same bytes does).
+RESTARTABLE = (DocStatus.deleted, DocStatus.failed, DocStatus.cancelled)
 
 
 class Base(DeclarativeBase):
@@ -186,6 +188,10 @@ class Document(Base):
     content_type: Mapped[str | None] = mapped_column(String(128))
     # Labels given at upload, a JSON list (search can filter on them).
     tags: Mapped[str | None] = mapped_column(Text)
+    # What the format says of it, a JSON object (an e-mail's from, to, cc, date, subject).
+    meta: Mapped[str | None] = mapped_column(Text)
+    # The document it came out of (an e-mail's attachment names its mail); deleted with it.
+    parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=DocStatus.queued, index=True)
     error_code: Mapped[str | None] = mapped_column(String(64))

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         ge=256,
         description="Memory (MiB) one document's parser may take beyond the parsers' own.",
     )
+    pdf_tables: bool = Field(
+        True, description="Find ruled tables in PDFs (pdfplumber) and keep their rows and columns."
+    )
     max_pages: int = Field(5000, ge=1, description="Most pages (or slides) one document may have.")
     task_soft_time_limit: int = Field(
         600, description="Seconds before an ingest task (parse and embed) is asked to stop."

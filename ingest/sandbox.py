@@ -41,6 +41,7 @@ class Limits:
     memory_bytes: int
     max_pages: int
     ocr: bool = True
+    pdf_tables: bool = True
 
 
 class ServerGone(RuntimeError):
@@ -187,6 +188,7 @@ def _run(
         "name": name,
         "ocr": limits.ocr,
         "max_pages": limits.max_pages,
+        "pdf_tables": limits.pdf_tables,
         "out": str(out),
         "env": env,
     }

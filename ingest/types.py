@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,9 +17,20 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file inside a document (an e-mail's attachment): ingested as a document of its own."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class ParsedDocument:
     blocks: list[Block]
     pages: int | None
+    # what the format says about the document (an e-mail's from, to, cc, date, subject)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

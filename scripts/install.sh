@@ -26,6 +26,14 @@ if [ ${#want[@]} -gt 0 ]; then
   fi
 fi
 
+# LibreOffice converts legacy binary Office files (.doc, .ppt); without it they fail with that reason.
+if ! command -v soffice >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "askdocs install: apt-get install LibreOffice (no GUI) for .doc/.ppt"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    libreoffice-writer-nogui libreoffice-impress-nogui >/dev/null \
+    || echo "askdocs install: LibreOffice not installed; .doc and .ppt files will be refused" >&2
+fi
+
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 stamp=".venv/.askdocs-installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-${extras:-base}"
 if [ -e "$stamp" ]; then

@@ -179,6 +179,16 @@ def document_detail(collection: str) -> None:
         f"{doc['status']} · {doc['pages'] or 0} pages · {doc['chunks'] or 0} chunks"
         + (f" · {doc['error']}" if doc["error"] else "")
     )
+    meta = doc.get("metadata") or {}
+    if meta:  # an e-mail's sender, recipients, date and subject
+        st.caption(
+            " · ".join(
+                f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in meta.items()
+            )
+        )
+    parent = next((d for d in docs if d["id"] == doc.get("parent_id")), None)
+    if parent is not None:
+        st.caption(f"attached to {parent['name']}")
     preview, actions = st.columns([3, 1])
     with preview:
         try:

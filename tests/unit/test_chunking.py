@@ -66,3 +66,19 @@ def test_empty_blocks_make_no_chunks():
 def test_split_sentences():
     text = "One. Two! Three? Four"
     assert [text[a:b] for a, b in split_sentences(text)] == ["One.", "Two!", "Three?", "Four"]
+
+
+def test_code_blocks_split_at_line_ends():
+    code = "\n".join(f"value_{i} = compute(alpha, beta); total += value_{i}" for i in range(30))
+    blocks = [Block("Setup", "title", page=1), Block(code, "code", page=1)]
+    chunks = chunk_blocks(blocks, words, max_tokens=40, overlap_tokens=0)
+    text = document_text(blocks)
+    lines = set(code.split("\n"))
+    body = [c for c in chunks if c.element_type in ("code", "mixed")]
+    assert len(body) > 3
+    for c in body:
+        assert words(c.text) <= 40
+        for line in c.text.split("\n"):
+            assert line in lines or line == "Setup"  # whole lines only
+    seen = [ln for c in body for ln in text[c.char_start : c.char_end].split("\n") if ln in lines]
+    assert seen == code.split("\n")  # every line once, in order
