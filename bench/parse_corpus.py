@@ -1,6 +1,7 @@
 """Parse every file under PATH the way a worker does, and report per type.
 
     .venv/bin/python bench/parse_corpus.py PATH [--json out.json] [--slowest 10]
+    .venv/bin/python bench/parse_corpus.py --make-samples DIR   # a 100-page text PDF, a 10-page scan
 
 Each file goes through the worker's own steps before embedding: size limit, the guards, then the
 parse sandbox (child process, soft/hard seconds, memory and page limits from ``ASKDOCS_*``
@@ -88,12 +89,61 @@ def run_one(path: Path, root: Path, settings: Settings, count_tokens) -> Outcome
         return Outcome(rel, kind, time.perf_counter() - started, e.code, None, 0, e.message)
 
 
+def make_samples(directory: Path) -> None:
+    """A 100-page text PDF (reportlab) and a 10-page scanned PDF (page images, no text layer)."""
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    words = [
+        "ledger",
+        "harbour",
+        "quarterly",
+        "revenue",
+        "turbine",
+        "orchard",
+        "basalt",
+        "invoice",
+        "cobalt",
+        "tariff",
+    ]
+    c = canvas.Canvas(str(directory / "text-100p.pdf"), pagesize=A4)
+    for page in range(100):
+        c.setFont("Helvetica-Bold", 14)
+        c.drawString(72, 790, f"Section {page + 1}")
+        c.setFont("Helvetica", 10)
+        for line in range(45):
+            text = " ".join(words[(page + line + i) % len(words)] for i in range(14))
+            c.drawString(72, 760 - line * 15, f"{text}.")
+        c.showPage()
+    c.save()
+    font = ImageFont.load_default(size=28)
+    pages = []
+    for page in range(10):
+        img = Image.new("L", (1240, 1754), "white")  # A4 at 150 dpi
+        draw = ImageDraw.Draw(img)
+        for line in range(30):
+            text = " ".join(words[(page + line + i) % len(words)] for i in range(8))
+            draw.text((100, 100 + line * 52), f"{text}.", fill="black", font=font)
+        pages.append(img)
+    pages[0].save(
+        directory / "scanned-10p.pdf", "PDF", resolution=150, save_all=True, append_images=pages[1:]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("path", type=Path)
+    ap.add_argument("path", type=Path, nargs="?")
     ap.add_argument("--json", type=Path, help="write every file's outcome here")
     ap.add_argument("--slowest", type=int, default=10)
+    ap.add_argument("--make-samples", type=Path, metavar="DIR")
     args = ap.parse_args(argv)
+    if args.make_samples:
+        make_samples(args.make_samples)
+        return 0
+    if args.path is None:
+        ap.error("PATH is required")
     settings = Settings()
     from retrieval.embedding import Embedder
 

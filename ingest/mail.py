@@ -11,13 +11,20 @@ from typing import Any
 from ingest.types import Attachment, Block
 
 MAX_ATTACHMENTS = 50
+# Content types of an encrypted body, as bytes in an EML and as UTF-16 inside an Outlook MSG.
+_ENCRYPTED = [
+    m.encode(enc)
+    for m in ("multipart/encrypted", "pgp-encrypted", "pkcs7-mime")
+    for enc in ("ascii", "utf-16-le")
+]
 _FIELDS = (("from", "sent_from"), ("to", "sent_to"), ("cc", "cc_recipient"), ("subject", "subject"))
 
 
-def metadata(elements: list[Any]) -> dict[str, Any]:
-    """Sender, recipients, subject and date as unstructured read them from the first element."""
+def metadata(elements: list[Any], path: Path) -> dict[str, Any]:
+    """Sender, recipients, subject and date as unstructured read them from the first element (or
+    from the headers themselves when the mail has no body)."""
     if not elements:
-        return {}
+        return _eml_headers(path)
     md = elements[0].metadata
     out: dict[str, Any] = {}
     for key, attr in _FIELDS:
@@ -28,6 +35,22 @@ def metadata(elements: list[Any]) -> dict[str, Any]:
     if date:
         out["date"] = str(date)
     return out
+
+
+def _eml_headers(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            msg = email.message_from_binary_file(f, policy=email.policy.default)
+        out = {
+            "from": msg.get_all("From"),
+            "to": msg.get_all("To"),
+            "cc": msg.get_all("Cc"),
+            "subject": msg.get("Subject"),
+            "date": msg.get("Date"),
+        }
+    except Exception:  # noqa: BLE001 - not an RFC 822 file (an MSG): no headers to show
+        return {}
+    return {k: [str(x) for x in v] if isinstance(v, list) else str(v) for k, v in out.items() if v}
 
 
 def header_block(meta: dict[str, Any]) -> Block | None:
@@ -45,7 +68,7 @@ def encrypted(path: Path) -> bool:
     """Whether the message body is encrypted (PGP/MIME or S/MIME): its head names the envelope."""
     with open(path, "rb") as f:
         head = f.read(1 << 16).lower()
-    return any(m in head for m in (b"multipart/encrypted", b"pgp-encrypted", b"pkcs7-mime"))
+    return any(m in head for m in _ENCRYPTED)
 
 
 def _clean(name: str | None, i: int) -> str:
@@ -54,7 +77,7 @@ def _clean(name: str | None, i: int) -> str:
 
 
 def attachments(path: Path, kind: str) -> list[Attachment]:
-    """The attached files of an EML or MSG file (inline images without a name are skipped)."""
+    """The attached files of an EML or MSG file (images shown inside the body are skipped)."""
     found: list[Attachment] = []
     if kind == "msg":
         from oxmsg import Message
@@ -68,8 +91,12 @@ def attachments(path: Path, kind: str) -> list[Attachment]:
         with open(path, "rb") as f:
             msg = email.message_from_binary_file(f, policy=email.policy.default)
         for i, part in enumerate(msg.iter_attachments(), 1):  # type: ignore[attr-defined]
-            if part.get_filename() is None and part.get_content_maintype() == "image":
-                continue
+            if part.get_content_maintype() == "image" and (
+                part.get_filename() is None
+                or part.get_content_disposition() == "inline"
+                or part.get("Content-ID")
+            ):
+                continue  # a logo or a picture in the body, not a file someone attached
             data = part.get_payload(decode=True)
             if data:
                 found.append(Attachment(_clean(part.get_filename(), i), data))

@@ -206,6 +206,8 @@ def parse(
                     f"{name} is an image and OCR is unavailable: install tesseract-ocr"
                 )
             elements = _partition(path, name, "ocr_only")
+        elif kind in ("email", "msg"):  # attachments become documents of their own (mail.py)
+            elements = _partition(path, name, "fast", process_attachments=False)
         else:
             elements = _partition(path, name, "fast")
     except IngestError:
@@ -228,9 +230,9 @@ def parse(
             raise EncryptedDocument(
                 f"{name} is an encrypted e-mail (S/MIME): decrypt it and upload again"
             )
-        meta = mail.metadata(elements)
+        meta = mail.metadata(elements, path)
         header = mail.header_block(meta)
-        if header is not None and blocks:
+        if header is not None:
             blocks.insert(0, header)
         try:
             files = mail.attachments(path, kind)

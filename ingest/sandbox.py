@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pickle
 import select
@@ -28,6 +29,7 @@ from typing import Any
 from ingest.errors import IngestError, ParseTimeout, TooLarge
 from ingest.types import ParsedDocument
 
+log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
 START_SECONDS = 300.0  # the server imports the parsers before it says it is ready
 
@@ -110,9 +112,17 @@ _SERVER = _Server()
 
 
 def warm() -> None:
-    """Start the parse server now (it imports the parsers: seconds), not at the first document."""
-    with _SERVER._lock:
-        _SERVER.running()
+    """Start the parse server in the background now (it imports the parsers: ~8 s), not at the
+    first document; a parse that comes first waits for it."""
+
+    def start() -> None:
+        with _SERVER._lock:
+            try:
+                _SERVER.running()
+            except Exception:  # noqa: BLE001 - the first parse tries again and reports it
+                log.warning("the parse server did not start", exc_info=True)
+
+    threading.Thread(target=start, name="parse-server-start", daemon=True).start()
 
 
 def private_bytes(pid: int) -> int:

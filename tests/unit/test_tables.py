@@ -72,3 +72,29 @@ def test_table_is_its_own_chunk_and_split_tables_keep_header():
         if c.element_type == "table":
             assert c.text.startswith("| Year | Rainfall |") and words(c.text) <= 50
             assert text[c.char_start : c.char_end] in c.text
+
+
+def test_pdf_rows_compacted_so_columns_line_up():
+    from ingest.pdf_tables import compact_row
+
+    assert compact_row(["Products", "$", "63,355", None, "$", "63,948", ""]) == [
+        "Products",
+        "$63,355",
+        "$63,948",
+    ]
+    assert compact_row(["Services", "19,604", None, "17,486", None]) == [
+        "Services",
+        "19,604",
+        "17,486",
+    ]
+    assert compact_row(["Margin", "(", "4.1", "%)", "12", "%"]) == ["Margin", "(4.1%)", "12%"]
+    assert compact_row([None, "", " "]) == []
+
+
+def test_mail_header_block():
+    from ingest.mail import header_block
+
+    block = header_block({"from": ["Ada <ada@x.org>"], "subject": "Survey", "date": "2026-03-03"})
+    assert block is not None
+    assert block.text == "From: Ada <ada@x.org>\nDate: 2026-03-03\nSubject: Survey"
+    assert header_block({}) is None
