@@ -86,6 +86,7 @@ class DocumentOut(BaseModel):
     error_code: str | None
     error: str | None
     pages: int | None
+    pages_done: int | None = Field(None, description="Pages read so far (OCR reads page by page).")
     chunks: int | None
     attempts: int
     created_at: datetime

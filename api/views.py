@@ -26,6 +26,7 @@ def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
         error_code=d.error_code,
         error=d.error,
         pages=d.pages,
+        pages_done=d.pages_done,
         chunks=d.chunk_count,
         attempts=d.attempts,
         created_at=d.created_at,
@@ -83,7 +84,9 @@ def job_out(
             )
         }
         pages = s.scalar(
-            select(func.coalesce(func.sum(Document.pages), 0)).where(Document.id.in_(members))
+            select(
+                func.coalesce(func.sum(func.coalesce(Document.pages_done, Document.pages)), 0)
+            ).where(Document.id.in_(members))
         )
         docs: list[DocumentOut] = []
         if with_documents:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     pdf_tables: bool = Field(
         True, description="Find ruled tables in PDFs (pdfplumber) and keep their rows and columns."
     )
+    ocr_page_seconds: float = Field(
+        60.0, ge=0, description="Seconds each page that needs OCR adds to both parse time limits."
+    )
     max_pages: int = Field(5000, ge=1, description="Most pages (or slides) one document may have.")
     task_soft_time_limit: int = Field(
         600, description="Seconds before an ingest task (parse and embed) is asked to stop."

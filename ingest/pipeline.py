@@ -41,7 +41,7 @@ from askdocs.settings import Settings
 from ingest import guards, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
-from ingest.types import Attachment, ChunkDraft, ParsedDocument
+from ingest.types import Attachment, ChunkDraft, ParsedDocument, ParseProgress
 from retrieval.embedding import Embedder
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def parse_limits(settings: Settings) -> sandbox.Limits:
         max_pages=settings.max_pages,
         ocr=settings.ocr,
         pdf_tables=settings.pdf_tables,
+        ocr_page_seconds=settings.ocr_page_seconds,
     )
 
 
@@ -207,12 +208,23 @@ def _run(
     if not path.exists():
         raise MissingOriginal(f"the stored original of {name} is gone; upload it again")
     guards.check(path, name, ctx.settings)
-    parsed = sandbox.parse_isolated(path, name, parse_limits(ctx.settings))
+
+    def progress(p: ParseProgress) -> None:  # pages read so far, for the job's numbers and ETA
+        _set_status(
+            ctx, document_id, owner, DocStatus.parsing, pages=p.pages, pages_done=p.pages_done
+        )
+
+    parsed = sandbox.parse_isolated(path, name, parse_limits(ctx.settings), progress)
     failpoints.hit("ingest.parsing")
     if not any(b.text.strip() for b in parsed.blocks):
         raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")
     if lease.lost or not _set_status(
-        ctx, document_id, owner, DocStatus.embedding, pages=parsed.pages
+        ctx,
+        document_id,
+        owner,
+        DocStatus.embedding,
+        pages=parsed.pages,
+        pages_done=parsed.pages,
     ):
         return
     drafts = chunk_blocks(

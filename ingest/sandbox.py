@@ -22,12 +22,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ingest.errors import IngestError, ParseTimeout, TooLarge
-from ingest.types import ParsedDocument
+from ingest.types import ParsedDocument, ParseProgress
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
@@ -44,6 +45,8 @@ class Limits:
     max_pages: int
     ocr: bool = True
     pdf_tables: bool = True
+    # each page that needs OCR (~5 s on 2 cores) adds this much to both time limits
+    ocr_page_seconds: float = 60.0
 
 
 class ServerGone(RuntimeError):
@@ -146,7 +149,8 @@ def _kill_group(pid: int) -> None:
 def _timeout_message(name: str, seconds: float) -> str:
     return (
         f"parsing {name} took longer than {seconds:g} s; split the file or raise "
-        "ASKDOCS_PARSE_SOFT_SECONDS / ASKDOCS_PARSE_HARD_SECONDS"
+        "ASKDOCS_PARSE_SOFT_SECONDS / ASKDOCS_PARSE_HARD_SECONDS (or, for scans, "
+        "ASKDOCS_OCR_PAGE_SECONDS)"
     )
 
 
@@ -157,15 +161,21 @@ def _memory_message(name: str, limit: int) -> str:
     )
 
 
-def parse_isolated(path: Path, name: str, limits: Limits) -> ParsedDocument:
-    """``parsing.parse`` in a child under ``limits``; raises the ``IngestError`` of its outcome."""
+def parse_isolated(
+    path: Path,
+    name: str,
+    limits: Limits,
+    on_progress: Callable[[ParseProgress], None] | None = None,
+) -> ParsedDocument:
+    """``parsing.parse`` in a child under ``limits``; raises the ``IngestError`` of its outcome.
+    ``on_progress`` hears how far it is (pages, OCR pages) as the child reports it."""
     with _SERVER._lock, tempfile.TemporaryDirectory(prefix="askdocs-parse-") as tmp:
         out = Path(tmp) / "outcome.pickle"
         try:
-            code, stopped = _run(_SERVER.running(), path, name, limits, out)
+            code, stopped, soft = _run(_SERVER.running(), path, name, limits, out, on_progress)
         except (ServerGone, BrokenPipeError, OSError, ValueError):
             _SERVER.stop()  # a fresh one next time; this document gets one more go
-            code, stopped = _run(_SERVER.running(), path, name, limits, out)
+            code, stopped, soft = _run(_SERVER.running(), path, name, limits, out, on_progress)
         if stopped is not None:
             raise stopped
         if not out.exists():
@@ -177,7 +187,7 @@ def parse_isolated(path: Path, name: str, limits: Limits) -> ParsedDocument:
     if kind == "ok":
         return outcome[1]
     if kind == "soft_timeout":
-        raise ParseTimeout(_timeout_message(name, limits.soft_seconds))
+        raise ParseTimeout(_timeout_message(name, soft))
     if kind == "memory":
         raise TooLarge(_memory_message(name, limits.memory_bytes))
     _, code_name, message = outcome
@@ -186,10 +196,26 @@ def parse_isolated(path: Path, name: str, limits: Limits) -> ParsedDocument:
     raise error
 
 
+def _read_progress(path: Path, seen: float) -> tuple[ParseProgress | None, float]:
+    """The child's latest progress report when it changed since ``seen`` (its mtime)."""
+    try:
+        mtime = path.stat().st_mtime
+        if mtime == seen:
+            return None, seen
+        return ParseProgress(**json.loads(path.read_text())), mtime
+    except (OSError, ValueError, TypeError):
+        return None, seen
+
+
 def _run(
-    server: subprocess.Popen[bytes], path: Path, name: str, limits: Limits, out: Path
-) -> tuple[int | None, IngestError | None]:
-    """One request: the child's exit code, and the error when we stopped it."""
+    server: subprocess.Popen[bytes],
+    path: Path,
+    name: str,
+    limits: Limits,
+    out: Path,
+    on_progress: Callable[[ParseProgress], None] | None,
+) -> tuple[int | None, IngestError | None, float]:
+    """One request: the child's exit code, the error when we stopped it, the soft limit it had."""
     assert server.stdin is not None
     lines = _SERVER.lines
     env = {k: os.environ.get(k, "") for k in ("ASKDOCS_FAILPOINTS", "ASKDOCS_FAILPOINT_DIR")}
@@ -211,21 +237,32 @@ def _run(
     pid = int(hello["pid"])
     stopped: IngestError | None = None
     asked_to_stop = False
+    progress_file = out.with_suffix(".progress")
+    seen = 0.0
+    extra = 0.0  # seconds the OCR pages add
     try:
         while True:
             done = lines.read(POLL_SECONDS)
             if done is not None:
-                return int(done["exit"]), stopped
+                report, seen = _read_progress(progress_file, seen)  # the last word
+                if report is not None and on_progress is not None:
+                    on_progress(report)
+                return int(done["exit"]), stopped, limits.soft_seconds + extra
             if stopped is not None:
                 continue  # killed: wait for the server to reap it
+            report, seen = _read_progress(progress_file, seen)
+            if report is not None:
+                extra = report.ocr_pages * limits.ocr_page_seconds
+                if on_progress is not None:
+                    on_progress(report)
             elapsed = time.monotonic() - started
             if private_bytes(pid) > limits.memory_bytes:
                 stopped = TooLarge(_memory_message(name, limits.memory_bytes))
                 _kill_group(pid)
-            elif elapsed > limits.hard_seconds:
-                stopped = ParseTimeout(_timeout_message(name, limits.hard_seconds))
+            elif elapsed > limits.hard_seconds + extra:
+                stopped = ParseTimeout(_timeout_message(name, limits.hard_seconds + extra))
                 _kill_group(pid)
-            elif elapsed > limits.soft_seconds and not asked_to_stop:
+            elif elapsed > limits.soft_seconds + extra and not asked_to_stop:
                 asked_to_stop = True
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)

@@ -17,6 +17,16 @@ class Block:
 
 
 @dataclass(frozen=True)
+class ParseProgress:
+    """How far a parse is: pages in all, pages read so far, and the OCR share of them."""
+
+    pages: int
+    pages_done: int
+    ocr_pages: int
+    ocr_done: int
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A file inside a document (an e-mail's attachment): ingested as a document of its own."""
 

@@ -124,7 +124,11 @@ def document_list(collection: str) -> None:
             "name": d["name"],
             "": ICONS.get(d["status"], ""),
             "status": d["status"],
-            "pages": d["pages"],
+            "pages": (
+                f"{d.get('pages_done') or 0} / {d['pages']}"
+                if d["status"] == "parsing" and d["pages"]
+                else str(d["pages"] or "")
+            ),
             "chunks": d["chunks"],
             "error": d["error"] or "",
             "id": d["id"][:12],

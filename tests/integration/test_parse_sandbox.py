@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import CorruptDocument, ParseTimeout, TooLarge
+from ingest.parsing import ocr_available
 from ingest.sandbox import Limits, parse_isolated
 from tests.integration.conftest import make_pdf
 
@@ -66,3 +67,36 @@ def test_page_limit_and_corrupt_file(tmp_path: Path) -> None:
     with pytest.raises(CorruptDocument):
         parse_isolated(broken, "broken.pdf", LIMITS)
     assert parse_isolated(pdf, "long.pdf", LIMITS).pages == 6
+
+
+def _scan(path: Path, pages: int) -> Path:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=40)
+    images = []
+    for i in range(pages):
+        img = Image.new("L", (1240, 1754), "white")
+        ImageDraw.Draw(img).text((100, 200), f"Scanned page {i + 1} of the ledger", font=font)
+        images.append(img)
+    images[0].save(path, "PDF", resolution=150, save_all=True, append_images=images[1:])
+    return path
+
+
+@pytest.mark.skipif(not ocr_available(), reason="tesseract-ocr is not installed")
+def test_ocr_pages_report_progress_and_earn_time(tmp_path: Path) -> None:
+    scan = _scan(tmp_path / "scan.pdf", 3)
+    reports = []
+    # 3 OCR pages take longer than these limits; each page's allowance makes room for them
+    limits = Limits(
+        soft_seconds=2, hard_seconds=3, memory_bytes=3 * 2**30, max_pages=50, ocr_page_seconds=60
+    )
+    parsed = parse_isolated(scan, "scan.pdf", limits, reports.append)
+    assert parsed.pages == 3 and "ledger" in " ".join(b.text for b in parsed.blocks).lower()
+    assert reports[-1].ocr_pages == 3 and reports[-1].ocr_done == 3
+    assert reports[-1].pages_done == 3
+    assert [r.ocr_done for r in reports] == sorted(r.ocr_done for r in reports)
+    without = Limits(
+        soft_seconds=1, hard_seconds=2, memory_bytes=3 * 2**30, max_pages=50, ocr_page_seconds=0
+    )
+    with pytest.raises(ParseTimeout):
+        parse_isolated(scan, "scan.pdf", without)
