@@ -31,7 +31,7 @@ from ingest.errors import IngestError, ParseTimeout, TooLarge
 from ingest.types import ParsedDocument, ParseProgress
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.2  # how often the limits are checked; an answer is read at once
 START_SECONDS = 300.0  # the server imports the parsers before it says it is ready
 
 
