@@ -2,6 +2,7 @@
 FROM python:3.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential cmake tesseract-ocr poppler-utils libmagic1 libgl1 libglib2.0-0 \
+        libreoffice-writer-nogui libreoffice-impress-nogui \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . /app

@@ -15,8 +15,10 @@ import ctypes
 import json
 import os
 import pickle
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict
@@ -87,11 +89,14 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
         return ("err", "corrupt", f"{name} could not be read: {type(e).__name__}: {e}"[:500])
 
 
-def _child(request: dict[str, Any]) -> None:
+def _child(request: dict[str, Any], home: str) -> None:
     os.setpgid(0, 0)  # its own group: a kill reaches tesseract too
     _orphan_watch()
     signal.signal(signal.SIGTERM, _on_sigterm)
     os.environ.update(request.get("env") or {})
+    # LibreOffice keeps a profile in $HOME and refuses a second instance on the same one: each
+    # server (one per worker process) gives its children their own, so workers never collide.
+    os.environ["HOME"] = home
     outcome = _outcome(request)
     out = Path(request["out"])
     tmp = out.with_suffix(".tmp")
@@ -102,6 +107,18 @@ def _child(request: dict[str, Any]) -> None:
     except SoftTimeout:
         pass
     os._exit(0)
+
+
+def _fresh_home() -> str:
+    """This server's $HOME for its children; those of servers no longer running are removed."""
+    tmp = Path(tempfile.gettempdir())
+    for old in tmp.glob("askdocs-parse-home-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    home = tmp / f"askdocs-parse-home-{os.getpid()}"
+    home.mkdir(mode=0o700, exist_ok=True)
+    return str(home)
 
 
 def serve() -> None:
@@ -116,6 +133,8 @@ def serve() -> None:
 
     import ingest._preload  # noqa: F401  (the parsers, warmed up, shared by every child)
 
+    home = _fresh_home()
+
     _say({"ready": True})
     for line in sys.stdin:
         request = json.loads(line)
@@ -123,7 +142,7 @@ def serve() -> None:
         if pid == 0:
             try:
                 proto.close()
-                _child(request)
+                _child(request, home)
             finally:
                 os._exit(1)
         _say({"pid": pid})
