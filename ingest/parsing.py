@@ -20,6 +20,7 @@ from askdocs.offline import go_offline
 from ingest import mail
 from ingest.errors import (
     CorruptDocument,
+    EmptyDocument,
     EncryptedDocument,
     IngestError,
     MissingConverter,
@@ -198,6 +199,8 @@ def parse(
     """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on.
     Runs in the caller's process: the worker calls it through ``ingest.sandbox``."""
     pages: int | None = None
+    if path.stat().st_size == 0:
+        raise EmptyDocument(f"{name} is empty (0 bytes)")
     kind = detect_kind(path)
     if kind in _NOT_DOCUMENTS:
         raise UnsupportedFormat(

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import chunk_blocks
-from ingest.errors import EncryptedDocument, IngestError, MissingConverter, UnsupportedFormat
+from ingest.errors import (
+    EmptyDocument,
+    EncryptedDocument,
+    IngestError,
+    MissingConverter,
+    UnsupportedFormat,
+)
 from ingest.parsing import detect_kind, ocr_available, parse
 from ingest.types import ParsedDocument
 from tests.integration.conftest import make_pdf
@@ -355,3 +361,7 @@ def test_bad_input_gets_a_reason(tmp_path: Path) -> None:
         parse(junk, "blob.bin")
     assert isinstance(err.value, UnsupportedFormat), err.value
     assert "not supported" in err.value.message
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(EmptyDocument, match="empty"):
+        parse(empty, "empty.txt")
