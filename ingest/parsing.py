@@ -14,10 +14,10 @@ import shutil
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from askdocs.offline import go_offline
-from ingest import mail
+from ingest import archive, mail
 from ingest.errors import (
     CorruptDocument,
     EmptyDocument,
@@ -29,7 +29,7 @@ from ingest.errors import (
 )
 from ingest.pdf_pages import open_pdf, pdf_limits, single_page
 from ingest.pdf_tables import PdfTable, find_tables, inside
-from ingest.tables import html_to_rows, to_markdown
+from ingest.tables import html_to_rows, read_delimited, to_markdown
 from ingest.types import Attachment, Block, ParsedDocument, ParseProgress
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,17 @@ def _to_blocks(elements: list[Any]) -> list[Block]:
     return blocks
 
 
+def raise_readable(name: str, e: BaseException) -> NoReturn:
+    """A parser's own exception as an ``IngestError`` a person can act on."""
+    msg = str(e)
+    low = msg.lower()
+    if "password" in low or "encrypt" in low:
+        raise EncryptedDocument(f"{name} is encrypted: remove the password and upload again") from e
+    if "filetype" in low and ("not supported" in low or "invalid" in low):
+        raise UnsupportedFormat(f"{name}: this file type is not supported ({msg})") from e
+    raise CorruptDocument(f"{name} could not be read: {type(e).__name__}: {msg[:300]}") from e
+
+
 def detect_kind(path: Path) -> str:
     """unstructured's partitioner for the file, from its bytes (libmagic), not its name."""
     from unstructured.file_utils.filetype import detect_filetype
@@ -202,6 +213,14 @@ def parse(
     if path.stat().st_size == 0:
         raise EmptyDocument(f"{name} is empty (0 bytes)")
     kind = detect_kind(path)
+    if kind in ("unknown", "zip") and archive.is_archive(path):
+        try:
+            files = archive.members(path)
+        except Exception as e:  # noqa: BLE001 - damaged past what the guards saw
+            raise CorruptDocument(f"{name} is a damaged zip archive: {e}") from e
+        if not files:
+            raise EmptyDocument(f"{name} is a zip archive with no files in it")
+        return ParsedDocument([archive.listing(name, files)], None, attachments=files)
     if kind in _NOT_DOCUMENTS:
         raise UnsupportedFormat(
             f"{name} is {_NOT_DOCUMENTS[kind]}, not a document: this file type is not supported"
@@ -235,15 +254,13 @@ def parse(
     except IngestError:
         raise
     except Exception as e:  # noqa: BLE001 - the parser's own errors become a readable reason
-        msg = str(e)
-        low = msg.lower()
-        if "password" in low or "encrypt" in low:
-            raise EncryptedDocument(
-                f"{name} is encrypted: remove the password and upload again"
-            ) from e
-        if "filetype" in low and ("not supported" in low or "invalid" in low):
-            raise UnsupportedFormat(f"{name}: this file type is not supported ({msg})") from e
-        raise CorruptDocument(f"{name} could not be read: {type(e).__name__}: {msg[:300]}") from e
+        if kind not in ("csv", "tsv"):
+            raise_readable(name, e)
+        # pandas refused it (ragged rows, UTF-16): the csv module is lenient
+        rows = read_delimited(path, "\t" if kind == "tsv" else None)
+        if not rows:
+            raise EmptyDocument(f"{name} has no rows") from None
+        return ParsedDocument([Block(to_markdown(rows), "table", None)], None)
     blocks = _to_blocks(elements)
     meta: dict[str, Any] = {}
     files: list[Attachment] = []

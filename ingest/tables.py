@@ -3,8 +3,10 @@ header repeated when one does not fit a chunk."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Rows = list[list[str]]
 _SPACE = re.compile(r"\s+")
@@ -91,3 +93,27 @@ def split_rows(
         body = "\n".join(rows)
         pieces.append((f"{header}\n{body}", start, start + len(body)))
     return pieces or [(text, 0, len(text))]
+
+
+def read_delimited(path: Path, delimiter: str | None = None) -> Rows:
+    """Rows of a CSV/TSV file read leniently: any encoding with a BOM (else UTF-8, bad bytes
+    replaced), ragged rows kept, the delimiter sniffed when not given."""
+    import csv
+
+    data = path.read_bytes()
+    for bom, enc in (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
+        if data.startswith(bom):
+            text = data.decode(enc, errors="replace")
+            break
+    else:
+        text = data.decode("utf-8", errors="replace")
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]

@@ -365,3 +365,26 @@ def test_bad_input_gets_a_reason(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(EmptyDocument, match="empty"):
         parse(empty, "empty.txt")
+
+
+def test_ragged_and_utf16_csv_still_parse(tmp_path: Path) -> None:
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("City,Bridges\nOrlen,9,extra\nVask\n")
+    table = table_of(parse(ragged, "ragged.csv"))
+    assert "| Orlen | 9 | extra |" in table and "| Vask |" in table
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("\n".join(",".join(r) for r in ROWS).encode("utf-16"))
+    assert_rows(table_of(parse(utf16, "utf16.csv")))
+
+
+def test_zip_members_become_attachments(tmp_path: Path) -> None:
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes/piers.txt", "The viaduct rests on 31 piers.")
+        z.writestr("__MACOSX/notes/._piers.txt", "junk")
+        z.writestr(".hidden", "junk")
+        z.writestr("empty/", "")
+    doc = parse(path, "bundle.zip")
+    assert [a.name for a in doc.attachments] == ["notes/piers.txt"]
+    assert doc.attachments[0].data == b"The viaduct rests on 31 piers."
+    assert "notes/piers.txt" in text_of(doc)
