@@ -114,9 +114,13 @@ class _Server:
 _SERVER = _Server()
 
 
-def warm() -> None:
-    """Start the parse server in the background now (it imports the parsers: ~8 s), not at the
-    first document; a parse that comes first waits for it."""
+def warm(background: bool = True) -> None:
+    """Start the parse server now (it imports the parsers: ~8 s), not at the first document; in
+    the background by default (a parse that comes first waits for it)."""
+    if not background:
+        with _SERVER._lock:
+            _SERVER.running()
+        return
 
     def start() -> None:
         with _SERVER._lock:
