@@ -296,7 +296,9 @@ def create_app(settings: Settings) -> FastAPI:
                 coll = s.get(Collection, name)
                 if coll is not None and coll.renaming_to is None:
                     raise ApiError(409, "conflict", f"the name {new!r} was taken meanwhile")
-                if time.monotonic() > deadline and coll is not None:
+                if time.monotonic() > deadline:
+                    if coll is None:  # deleted, or moved on again, meanwhile
+                        raise ApiError(409, "conflict", f"{name} changed meanwhile; look again")
                     response.status_code = 202
                     return collection_out(s, who, coll)
             time.sleep(0.1)  # the indexer works between our reads

@@ -57,6 +57,10 @@ class IngestContext:
     enqueue_process: Callable[[str], None] = lambda _id: None
 
 
+# Attachments of attachments are ingested this many levels down (a mail in a zip is level 2).
+MAX_NESTING = 3
+
+
 def parse_limits(settings: Settings) -> sandbox.Limits:
     return sandbox.Limits(
         soft_seconds=settings.parse_soft_seconds,
@@ -248,6 +252,13 @@ def _add_attachments(
     """Queue each attachment of ``mail`` as a document of its own, in the mail's jobs; the same
     bytes already in the collection are not queued again. Returns the ids to enqueue."""
     queued: list[str] = []
+    depth, parent = 0, mail.parent_id
+    while parent is not None and depth < MAX_NESTING:
+        depth += 1
+        parent = s.scalar(select(Document.parent_id).where(Document.id == parent))
+    if depth >= MAX_NESTING:  # a zip in a mail in a zip...: the fan-out stops here
+        log.warning("%s: attachments nested %d deep are not ingested", mail.name, depth + 1)
+        return queued
     jobs = s.scalars(select(JobDocument.job_id).where(JobDocument.document_id == mail.id)).all()
     for att, blob in zip(files, blobs, strict=True):
         existing = find_document(s, mail.collection_id, blob, lock=True)
