@@ -4,7 +4,7 @@
 
 Parses every PDF twice with the real parser (``ingest.parsing.parse``, in this process): without the
 table finder and with it. Prints per file: pages, seconds without and with tables, tables found, and
-how well rows line up (rows whose cell count equals the table's most common count, over all rows),
+how well rows line up (body rows with the table's most common number of non-empty cells),
 then the totals and one table as it goes to the model.
 """
 
@@ -23,11 +23,14 @@ from ingest.parsing import parse  # noqa: E402
 
 
 def aligned(table: str) -> tuple[int, int]:
-    """(rows with the modal cell count, rows) of a Markdown table, separator line excluded."""
-    rows = [ln for i, ln in enumerate(table.split("\n")) if i != 1]
-    widths = [ln.count(" | ") + 1 for ln in rows]
-    modal = Counter(widths).most_common(1)[0][0]
-    return sum(w == modal for w in widths), len(widths)
+    """(rows with the table's most common number of non-empty cells, rows), header and separator
+    excluded: a row that lost or gained a cell against its neighbours does not count."""
+    rows = table.split("\n")[2:]
+    filled = [sum(1 for c in ln.strip("|").split(" | ") if c.strip()) for ln in rows]
+    if not filled:
+        return 0, 0
+    modal = Counter(filled).most_common(1)[0][0]
+    return sum(n == modal for n in filled), len(filled)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,8 +131,14 @@ def _parse_pdf_pages(
             with single_page(reader, page) as one:
                 elements += _partition(one, name, "ocr_only", starting_page_number=page)
             progress(ParseProgress(pages, len(with_text) + done, len(missing), done))
-        elements.sort(key=lambda e: e.metadata.page_number or 0)
+        elements.sort(key=_page_of)  # stable: each page keeps its order
     return elements, pages
+
+
+def _page_of(item: Any) -> int:
+    """The page of an element or of a table block put in its place."""
+    page = item.page if isinstance(item, Block) else item.metadata.page_number
+    return page or 0
 
 
 def _merge_tables(elements: list[Any], tables: list[PdfTable]) -> list[Any]:

@@ -247,7 +247,7 @@ def _run(
 
 
 def _add_attachments(
-    ctx: IngestContext, s: Session, mail: Document, files: list[Attachment], blobs: list[str]
+    s: Session, mail: Document, files: list[Attachment], blobs: list[str]
 ) -> list[str]:
     """Queue each attachment of ``mail`` as a document of its own, in the mail's jobs; the same
     bytes already in the collection are not queued again. Returns the ids to enqueue."""
@@ -302,7 +302,7 @@ def _write_pending(
         if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
             return
         doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
-        children = _add_attachments(ctx, s, doc, parsed.attachments, blobs)
+        children = _add_attachments(s, doc, parsed.attachments, blobs)
         s.execute(delete(Chunk).where(Chunk.document_id == document_id))
         for d, vec in zip(drafts, vectors, strict=True):
             s.add(

@@ -388,3 +388,25 @@ def test_zip_members_become_attachments(tmp_path: Path) -> None:
     assert [a.name for a in doc.attachments] == ["notes/piers.txt"]
     assert doc.attachments[0].data == b"The viaduct rests on 31 piers."
     assert "notes/piers.txt" in text_of(doc)
+
+
+@pytest.mark.skipif(not ocr_available(), reason="tesseract-ocr is not installed")
+def test_pdf_with_a_table_page_and_a_scanned_page(tmp_path: Path) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import Image as RLImage
+    from reportlab.platypus import PageBreak, SimpleDocTemplate, Table, TableStyle
+
+    png = tmp_path / "scan.png"
+    _png_with_text(png, "Orlen bridge nine arches")
+    table = Table(ROWS)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    path = tmp_path / "mixed.pdf"
+    SimpleDocTemplate(str(path), pagesize=A4).build(
+        [table, PageBreak(), RLImage(str(png), width=480, height=68)]
+    )
+    doc = parse(path, "mixed.pdf")
+    assert doc.pages == 2
+    assert_rows(table_of(doc))
+    assert [b.page for b in doc.blocks if b.kind == "table"] == [1]
+    assert "arches" in " ".join(b.text for b in doc.blocks if b.page == 2).lower()
