@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.embedding import Embedder
 
     embedder = Embedder(settings.embedding_model)
-    sandbox.warm(background=False)  # the parse server's start is not any file's time
+    sandbox.warm(wait=True)  # the parse server's start is not any file's time
     root = args.path
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     outcomes: list[Outcome] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import pickle
 import select
@@ -30,7 +29,6 @@ from typing import Any
 from ingest.errors import IngestError, ParseTimeout, TooLarge
 from ingest.types import ParsedDocument, ParseProgress
 
-log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # how often the limits are checked; an answer is read at once
 START_SECONDS = 300.0  # the server imports the parsers before it says it is ready
 
@@ -78,14 +76,20 @@ class _Lines:
 
 
 class _Server:
-    """One parse server per process (a Celery pool child, the bench, a test), started on first use."""
+    """One parse server per process (a Celery pool child, the bench, a test). It dies with the
+    thread that started it (PR_SET_PDEATHSIG follows the thread), so it is started from the
+    process's main thread: ``warm`` at worker start, or the first parse."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ready = False
         self.lines = _Lines(-1)
         self._lock = threading.Lock()
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def spawn(self) -> None:
+        """Start the server if none runs; it says it is ready seconds later (``running``)."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
         proc = subprocess.Popen(
             [sys.executable, "-m", "ingest.parse_server"],
             stdin=subprocess.PIPE,
@@ -93,15 +97,18 @@ class _Server:
             cwd=Path(__file__).resolve().parent.parent,
         )
         assert proc.stdout is not None
+        self._proc, self._ready = proc, False
         self.lines = _Lines(proc.stdout.fileno())
-        if self.lines.read(START_SECONDS) is None:
-            proc.kill()
-            raise ServerGone("the parse server did not start")
-        return proc
 
     def running(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._proc.poll() is not None:
-            self._proc = self._start()
+        """The server, started if needed, once it has said it is ready."""
+        self.spawn()
+        assert self._proc is not None
+        if not self._ready:
+            if self.lines.read(START_SECONDS) is None:
+                self.stop()
+                raise ServerGone("the parse server did not start")
+            self._ready = True
         return self._proc
 
     def stop(self) -> None:
@@ -114,22 +121,13 @@ class _Server:
 _SERVER = _Server()
 
 
-def warm(background: bool = True) -> None:
-    """Start the parse server now (it imports the parsers: ~8 s), not at the first document; in
-    the background by default (a parse that comes first waits for it)."""
-    if not background:
-        with _SERVER._lock:
+def warm(wait: bool = False) -> None:
+    """Start the parse server now (it imports the parsers: ~8 s), not at the first document.
+    Call it from the main thread; the first parse waits for it to be ready (or ``wait``)."""
+    with _SERVER._lock:
+        _SERVER.spawn()
+        if wait:
             _SERVER.running()
-        return
-
-    def start() -> None:
-        with _SERVER._lock:
-            try:
-                _SERVER.running()
-            except Exception:  # noqa: BLE001 - the first parse tries again and reports it
-                log.warning("the parse server did not start", exc_info=True)
-
-    threading.Thread(target=start, name="parse-server-start", daemon=True).start()
 
 
 def private_bytes(pid: int) -> int:
