@@ -100,3 +100,15 @@ def test_ocr_pages_report_progress_and_earn_time(tmp_path: Path) -> None:
     )
     with pytest.raises(ParseTimeout):
         parse_isolated(scan, "scan.pdf", without)
+
+
+def test_the_warmed_server_serves_every_parse(tmp_path: Path) -> None:
+    from ingest import sandbox
+
+    sandbox._SERVER.stop()
+    sandbox.warm()  # as the worker does at start: the server starts loading now
+    server = sandbox._SERVER._proc
+    assert server is not None
+    for _ in range(3):
+        assert parse_isolated(_note(tmp_path), "note.txt", LIMITS).blocks
+    assert sandbox._SERVER._proc is server and server.poll() is None  # never restarted
