@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -58,7 +59,23 @@ def check_components(services: Services) -> dict[str, dict[str, object]]:
         }
     except GeneratorUnavailable as e:
         components["generator"] = {"ok": False, "url": gen_url, "error": str(e)}
+    components.update(parser_tools())
     return components
+
+
+def parser_tools() -> dict[str, dict[str, object]]:
+    """The programs some formats need, as found on this machine (workers share its install):
+    optional, so a missing one leaves the service up and says what fails without it."""
+    tools = {
+        "ocr": ("tesseract", "scanned PDF pages and images fail: install tesseract-ocr"),
+        "office": ("soffice", ".doc and .ppt files fail: install libreoffice-writer-nogui"),
+    }
+    return {
+        name: {"ok": True, "optional": True}
+        if shutil.which(program)
+        else {"ok": False, "optional": True, "error": without}
+        for name, (program, without) in tools.items()
+    }
 
 
 def status_router(services: Services) -> APIRouter:

@@ -294,6 +294,9 @@ def status_tab() -> None:
         st.caption(f"Generator {models} at {gen['url']} (context {gen.get('context') or '?'})")
     else:
         st.warning(f"Generator at {gen.get('url')} is down: {gen.get('error', '')}")
+    for name, comp in comps.items():
+        if comp.get("optional") and not comp["ok"]:
+            st.warning(f"{name}: {comp.get('error', 'unavailable')}")
     st.caption(
         "Queues: "
         + ", ".join(f"{q} {n} waiting" for q, n in status["queues"].items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import httpx
@@ -227,6 +228,10 @@ def test_health_reports_every_component(api: httpx.Client) -> None:
     health = api.get("/health").json()
     assert health["status"] == "ok", health
     assert health["components"]["generator"]["models"]
+    # the programs some formats need: reported as found on this machine, optional for the status
+    for name, program in (("ocr", "tesseract"), ("office", "soffice")):
+        comp = health["components"][name]
+        assert comp["optional"] and comp["ok"] == (shutil.which(program) is not None), comp
 
 
 def test_ui_is_served(stack: Stack) -> None:
