@@ -93,6 +93,16 @@ def collection_out(s: Session, who: Principal, coll: Collection) -> CollectionOu
     )
 
 
+def owned_collection(s: Session, who: Principal, name: str, verb: str) -> Collection:
+    """The collection, locked, for its owner (or an admin) to delete or rename; never "default"."""
+    require(s, who, name, Role.owner)
+    if name == "default":
+        raise ApiError(409, "conflict", f"the default collection cannot be {verb}")
+    coll = s.get(Collection, name, with_for_update=True)
+    assert coll is not None
+    return coll
+
+
 def name_in_use(s: Session, name: str) -> bool:
     """A collection has the name, or a rename to it is pending."""
     if s.get(Collection, name) is not None:
@@ -242,11 +252,7 @@ def create_app(settings: Settings) -> FastAPI:
         once; the indexer then drops its indexes, documents, originals no other collection uses,
         jobs, memberships and conversations."""
         with catalog.session() as s:
-            require(s, who, name, Role.owner)
-            if name == "default":
-                raise ApiError(409, "conflict", "the default collection cannot be deleted")
-            coll = s.get(Collection, name, with_for_update=True)
-            assert coll is not None
+            coll = owned_collection(s, who, name, "deleted")
             coll.deleted_at = when = utcnow()
             s.execute(
                 update(Document)
@@ -273,11 +279,7 @@ def create_app(settings: Settings) -> FastAPI:
         moving, with ``renaming_to`` set)."""
         new = body.name
         with catalog.session() as s:
-            require(s, who, name, Role.owner)
-            if name == "default":
-                raise ApiError(409, "conflict", "the default collection cannot be renamed")
-            coll = s.get(Collection, name, with_for_update=True)
-            assert coll is not None
+            coll = owned_collection(s, who, name, "renamed")
             if new == name:
                 return collection_out(s, who, coll)
             if coll.renaming_to is not None:

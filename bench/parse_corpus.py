@@ -26,22 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from askdocs.settings import Settings  # noqa: E402
+from bench.ingest_throughput import WORDS  # noqa: E402
 from ingest import guards, parsing, sandbox  # noqa: E402
 from ingest.chunking import chunk_blocks  # noqa: E402
-from ingest.errors import IngestError, TooLarge  # noqa: E402
+from ingest.errors import IngestError, TooLarge, by_code  # noqa: E402
 from ingest.pipeline import parse_limits  # noqa: E402
 
-SPECIFIC = {
-    "unsupported_format",
-    "empty_document",
-    "encrypted",
-    "corrupt",
-    "too_large",
-    "timeout",
-    "unsafe",
-    "needs_libreoffice",
-    "ocr_unavailable",
-}
+SPECIFIC = set(by_code())  # every failure code that names its reason
 
 
 @dataclass
@@ -96,18 +87,7 @@ def make_samples(directory: Path) -> None:
     from reportlab.pdfgen import canvas
 
     directory.mkdir(parents=True, exist_ok=True)
-    words = [
-        "ledger",
-        "harbour",
-        "quarterly",
-        "revenue",
-        "turbine",
-        "orchard",
-        "basalt",
-        "invoice",
-        "cobalt",
-        "tariff",
-    ]
+    words = WORDS
     c = canvas.Canvas(str(directory / "text-100p.pdf"), pagesize=A4)
     for page in range(100):
         c.setFont("Helvetica-Bold", 14)

@@ -105,73 +105,35 @@ def chunk_blocks(
             headings = headings[:depth] + [text.strip()]
             section += 1
         heading = " > ".join(headings) or None
+        # pieces of the block as (text, start, end), positions relative to the block
         tokens = count_tokens(text)
         if tokens <= max_tokens:
+            pieces = [(text, 0, len(text))]
+        elif block.kind == "code":  # at line ends, never inside a line where a line fits
+            pieces = [(text[a:b], a, b) for a, b in _split_lines(text, max_tokens, count_tokens)]
+        elif block.kind == "table" and is_markdown_table(text):  # by rows, header repeated
+            pieces = split_rows(text, max_tokens, count_tokens)
+        else:  # at sentence ends; an over-long sentence at words
+            pieces = []
+            for a, b in split_sentences(text):
+                sent = text[a:b]
+                if count_tokens(sent) <= max_tokens:
+                    pieces.append((sent, a, b))
+                else:
+                    pieces += _split_words(sent, a, max_tokens, count_tokens)
+        for piece, ps, pe in pieces:
             units.append(
                 _Unit(
-                    text,
-                    offset,
-                    offset + len(text),
+                    piece,
+                    offset + ps,
+                    offset + pe,
                     block.page,
                     heading,
                     block.kind,
                     section,
-                    tokens,
+                    tokens if piece is text else count_tokens(piece),
                 )
             )
-        elif block.kind == "code":
-            # at line ends, never inside a line where a line fits
-            for a, b in _split_lines(text, max_tokens, count_tokens):
-                piece = text[a:b]
-                units.append(
-                    _Unit(
-                        piece,
-                        offset + a,
-                        offset + b,
-                        block.page,
-                        heading,
-                        block.kind,
-                        section,
-                        count_tokens(piece),
-                    )
-                )
-        elif block.kind == "table" and is_markdown_table(text):
-            # by rows, the header repeated in every piece
-            for piece, a, b in split_rows(text, max_tokens, count_tokens):
-                units.append(
-                    _Unit(
-                        piece,
-                        offset + a,
-                        offset + b,
-                        block.page,
-                        heading,
-                        block.kind,
-                        section,
-                        count_tokens(piece),
-                    )
-                )
-        else:
-            for a, b in split_sentences(text):
-                sent = text[a:b]
-                n = count_tokens(sent)
-                pieces = (
-                    [(sent, offset + a, offset + b)]
-                    if n <= max_tokens
-                    else list(_split_words(sent, offset + a, max_tokens, count_tokens))
-                )
-                for piece, ps, pe in pieces:
-                    units.append(
-                        _Unit(
-                            piece,
-                            ps,
-                            pe,
-                            block.page,
-                            heading,
-                            block.kind,
-                            section,
-                            count_tokens(piece),
-                        )
-                    )
         offset += len(text) + len(BLOCK_SEP)
 
     chunks: list[ChunkDraft] = []

@@ -51,3 +51,12 @@ class UnsafeDocument(IngestError):
     """A zip or XML bomb, or a container past the unpacking limits."""
 
     code = "unsafe"
+
+
+def by_code() -> dict[str, type[IngestError]]:
+    """Every specific error class by its stable code."""
+    return {c.code: c for c in _subclasses(IngestError)}
+
+
+def _subclasses(cls: type[IngestError]) -> list[type[IngestError]]:
+    return [d for c in cls.__subclasses__() for d in (c, *_subclasses(c))]

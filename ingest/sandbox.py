@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import IngestError, ParseTimeout, TooLarge
+from ingest.errors import IngestError, ParseTimeout, TooLarge, by_code
 from ingest.types import ParsedDocument, ParseProgress
 
 POLL_SECONDS = 0.2  # how often the limits are checked; an answer is read at once
@@ -193,7 +193,7 @@ def parse_isolated(
     if kind == "memory":
         raise TooLarge(_memory_message(name, limits.memory_bytes))
     _, code_name, message = outcome
-    error = next((c for c in _error_classes() if c.code == code_name), IngestError)(message)
+    error = by_code().get(code_name, IngestError)(message)
     error.code = code_name
     raise error
 
@@ -272,13 +272,3 @@ def _run(
         _kill_group(pid)
         _SERVER.stop()
         raise
-
-
-def _error_classes() -> list[type[IngestError]]:
-    from ingest import errors
-
-    return [
-        c
-        for c in vars(errors).values()
-        if isinstance(c, type) and issubclass(c, IngestError) and c is not IngestError
-    ]

@@ -314,6 +314,8 @@ def test_eml_keeps_headers_and_body(tmp_path: Path) -> None:
     path.write_bytes(bytes(msg))
     doc = parse(path, "survey.eml")
     assert "nine arches" in text_of(doc)
+    assert doc.metadata["subject"] == "Bridge survey"
+    assert doc.blocks[0].text.startswith("From: Ada Lovelace <ada@example.org>")
 
 
 def _png_with_text(path: Path, text: str) -> None:
