@@ -42,6 +42,7 @@ from api.schemas import (
     MemberIn,
     MemberOut,
     MeOut,
+    ReembedOut,
 )
 from api.status import check_components, status_router
 from askdocs.auth import (
@@ -63,14 +64,15 @@ from askdocs.catalog import (
     DocStatus,
     Document,
     Membership,
+    reembed_progress,
     status_counts,
     utcnow,
 )
 from askdocs.celery_app import DROP_TASK, RENAME_TASK, create_celery, enqueue
 from askdocs.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
-from retrieval.embedding import Embedder
-from retrieval.index_store import IndexCache
+from retrieval.embedding import Embedder, Reranker
+from retrieval.index_store import IndexCache, ServedModel
 from retrieval.search import Retriever, SearchConfig
 
 log = logging.getLogger(__name__)
@@ -90,7 +92,16 @@ def collection_out(s: Session, who: Principal, coll: Collection) -> CollectionOu
         owner=coll.owner_id,
         role=role.name,
         renaming_to=coll.renaming_to,
+        embedding_dim=coll.embedding_dim,
+        reembedding=reembedding_out(s, coll),
     )
+
+
+def reembedding_out(s: Session, coll: Collection) -> ReembedOut | None:
+    if coll.reembed_to is None:
+        return None
+    done, total = reembed_progress(s, coll.id, coll.reembed_to)
+    return ReembedOut(model=coll.reembed_to, chunks_done=done, chunks_total=total)
 
 
 def owned_collection(s: Session, who: Principal, name: str, verb: str) -> Collection:
@@ -144,7 +155,11 @@ def build_services(settings: Settings) -> Services:
     retriever = Retriever(
         catalog,
         embedder,
-        IndexCache(catalog, settings.index_dir),
+        IndexCache(
+            catalog,
+            settings.index_dir,
+            ServedModel.of(settings.embedding_model),
+        ),
         SearchConfig(
             mode=settings.retrieval_mode,
             fusion=settings.fusion,
@@ -154,7 +169,10 @@ def build_services(settings: Settings) -> Services:
             lexical_depth=settings.lexical_depth,
             title_boost=settings.title_boost,
             ef_search=settings.hnsw_ef_search,
+            rerank=settings.rerank_model is not None,
+            rerank_depth=settings.rerank_depth,
         ),
+        Reranker(settings.rerank_model) if settings.rerank_model else None,
     )
     generator = GeneratorClient(
         settings.generator_url,
@@ -190,6 +208,8 @@ def create_app(settings: Settings) -> FastAPI:
             catalog.ensure_collection(s, "default")
         services.embedder.load()
         services.embedder.enable_onnx_queries()
+        if services.retriever.reranker is not None:
+            services.retriever.reranker.load()
         check_generator(services.generator, settings.generator_model)
         yield
         catalog.engine.dispose()

@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from api.answering import allow, answer_payload, generate, prepare, save_turn, thread
 from api.deps import Caller, Services
-from api.errors import errors
+from api.errors import ApiError, errors
 from api.schemas import AskIn, PassageOut, SearchFilters, SearchIn, SearchOut
 from generation.client import GeneratorUnavailable
 from generation.rag import Answer
@@ -65,8 +65,17 @@ def query_router(services: Services) -> APIRouter:
         allow(services, who, body.collection, "search", body.query)
         t0 = time.perf_counter()
         config = None
-        if body.tuning is not None:
-            changes = body.tuning.model_dump(exclude_none=True)
+        changes = body.tuning.model_dump(exclude_none=True) if body.tuning is not None else {}
+        if body.rerank is not None:
+            if body.rerank and retriever.reranker is None:
+                raise ApiError(
+                    400,
+                    "no_reranker",
+                    "this server has no cross-encoder: set ASKDOCS_RERANK_MODEL to a "
+                    "sentence-transformers CrossEncoder directory",
+                )
+            changes["rerank"] = body.rerank
+        if changes:
             config = dataclasses.replace(retriever.config, **changes)
         document_ids = filtered_ids(services, body.collection, body.filters, body.document_ids)
         found = (

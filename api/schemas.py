@@ -24,6 +24,12 @@ class CollectionIn(BaseModel):
     name: str = Field(pattern=COLLECTION_PATTERN, description="Letters, digits, _ . -")
 
 
+class ReembedOut(BaseModel):
+    model: str = Field(description="The model the collection is being re-embedded with.")
+    chunks_done: int
+    chunks_total: int
+
+
 class CollectionOut(BaseModel):
     name: str
     documents: int
@@ -33,6 +39,12 @@ class CollectionOut(BaseModel):
     owner: str | None = None
     role: Literal["read", "write", "owner"] = Field(description="The caller's role in it.")
     renaming_to: str | None = Field(None, description="Set while a rename is in progress.")
+    embedding_dim: int | None = None
+    reembedding: ReembedOut | None = Field(
+        None,
+        description="Set while the collection is re-embedded with the deployment's new model "
+        "(the index of `embedding_model` serves searches meanwhile).",
+    )
 
 
 class CollectionDeletedOut(BaseModel):
@@ -145,6 +157,7 @@ class Tuning(BaseModel):
     dense_depth: int | None = Field(None, ge=1, le=2000)
     lexical_depth: int | None = Field(None, ge=1, le=2000)
     title_boost: float | None = Field(None, ge=0, le=100)
+    rerank_depth: int | None = Field(None, ge=1, le=500)
 
 
 class SearchFilters(BaseModel):
@@ -171,6 +184,11 @@ class SearchIn(BaseModel):
         None, max_length=1000, description="Search only these documents."
     )
     filters: SearchFilters | None = None
+    rerank: bool | None = Field(
+        None,
+        description="Rescore the best passages with the server's cross-encoder; default: on "
+        "when ASKDOCS_RERANK_MODEL is set (400 when asked for and not set).",
+    )
     tuning: Tuning | None = None
 
 

@@ -60,6 +60,9 @@ def check_components(services: Services) -> dict[str, dict[str, object]]:
     except GeneratorUnavailable as e:
         components["generator"] = {"ok": False, "url": gen_url, "error": str(e)}
     components.update(parser_tools())
+    reranker = services.retriever.reranker
+    if reranker is not None:
+        components["reranker"] = {"ok": True, "optional": True, "model": str(reranker.path)}
     return components
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -97,6 +98,13 @@ class Collection(Base):
     # Set when its owner renames it; the indexer moves the index files and every row to the new
     # name in one step (``rename_collection``), then this row is gone.
     renaming_to: Mapped[str | None] = mapped_column(String(64))
+    # Set when the deployment's embedding model is not the one that built the index: workers
+    # re-embed its chunks into ``Chunk.next_vector`` while the old index keeps serving, then the
+    # indexer switches index and model in one step (``switch_model``) and clears it.
+    reembed_to: Mapped[str | None] = mapped_column(String(512))
+    # When the re-embedding last moved (started, or a batch written): the janitor sends it again
+    # when it stalls.
+    reembed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class User(Base):
@@ -192,6 +200,8 @@ class Document(Base):
     meta: Mapped[str | None] = mapped_column(Text)
     # The document it came out of (an e-mail's attachment names its mail); deleted with it.
     parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The embedding model that made its chunks' vectors (None: rows of an older version).
+    embedded_with: Mapped[str | None] = mapped_column(String(512))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=DocStatus.queued, index=True)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -251,6 +261,8 @@ class Chunk(Base):
     char_end: Mapped[int | None] = mapped_column(Integer)
     # float32 bytes, kept so the indexer (possibly on another machine) and compaction never re-embed.
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The same text embedded by the model the collection is being re-embedded with.
+    next_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Job(Base):
@@ -298,6 +310,29 @@ class Turn(Base):
     citations: Mapped[str] = mapped_column(Text, default="[]")  # JSON
     abstained: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def stale_vectors(collection: str, target: str) -> ColumnElement[bool]:
+    """Documents of ``collection`` whose searchable (or about to be) vectors were not made by the
+    embedding model ``target``: what a re-embedding with ``target`` must redo."""
+    return and_(
+        Document.collection_id == collection,
+        Document.status.in_([DocStatus.ready, DocStatus.indexing]),
+        or_(Document.embedded_with.is_(None), Document.embedded_with != target),
+    )
+
+
+def reembed_progress(s: Session, collection: str, target: str) -> tuple[int, int]:
+    """(chunks re-embedded with ``target`` so far, chunks to re-embed) of a collection."""
+    base = (
+        select(func.count())
+        .select_from(Chunk)
+        .join(Document, Chunk.document_id == Document.id)
+        .where(stale_vectors(collection, target))
+    )
+    total = s.scalar(base) or 0
+    done = s.scalar(base.where(Chunk.next_vector.is_not(None))) or 0
+    return done, total
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -403,6 +438,8 @@ class Catalog:
             created_at=old.created_at,
             embedding_model=old.embedding_model,
             embedding_dim=old.embedding_dim,
+            reembed_to=old.reembed_to,
+            reembed_at=old.reembed_at,
             index_generation=old.index_generation + 1,
             owner_id=old.owner_id,
         )

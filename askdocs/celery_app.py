@@ -12,6 +12,8 @@ REMOVE_TASK = "askdocs.index.remove"
 REBUILD_TASK = "askdocs.index.rebuild"
 DROP_TASK = "askdocs.index.drop_collection"
 RENAME_TASK = "askdocs.index.rename_collection"
+REEMBED_TASK = "askdocs.ingest.reembed"
+SWITCH_TASK = "askdocs.index.switch_model"
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"
 
@@ -28,7 +30,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=INGEST_QUEUE,
         task_routes={
-            PROCESS_TASK: {"queue": INGEST_QUEUE},
+            "askdocs.ingest.*": {"queue": INGEST_QUEUE},
             "askdocs.index.*": {"queue": INDEX_QUEUE},
         },
         # Redis redelivers an unacked task after this long: keep it above the hard limit, or a
@@ -47,5 +49,5 @@ def create_celery(settings: Settings) -> Celery:
 def enqueue(app: Celery, settings: Settings, task: str, key: str) -> None:
     """Send a task by name with an id argument (a document id, or a collection name for the
     indexer's collection-wide tasks; never a payload) and an expiry."""
-    queue = INGEST_QUEUE if task == PROCESS_TASK else INDEX_QUEUE
+    queue = INGEST_QUEUE if task.startswith("askdocs.ingest.") else INDEX_QUEUE
     app.send_task(task, args=[key], queue=queue, expires=settings.task_expires)

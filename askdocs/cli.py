@@ -300,7 +300,11 @@ def eval_retrieval(
     corpus: Path = typer.Option(..., exists=True, help="BEIR corpus.jsonl"),  # noqa: B008
     queries: Path = typer.Option(..., exists=True, help="BEIR queries.jsonl"),  # noqa: B008
     qrels: Path = typer.Option(..., exists=True, help="qrels .tsv (query-id corpus-id score)"),  # noqa: B008
-    modes: str = typer.Option("dense,lexical,hybrid", help="Comma-separated retrieval modes."),
+    modes: str = typer.Option(
+        "",
+        help="Comma-separated: dense, lexical, hybrid, rerank (hybrid rescored by the server's "
+        "cross-encoder). Default: the first three, and rerank when the server has one.",
+    ),
     tuning: str = typer.Option("{}", help='JSON search overrides, e.g. {"fusion": "minmax"}'),
     limit: int = typer.Option(0, help="Evaluate only the first N judged queries (0 = all)."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results here."),  # noqa: B008
@@ -322,7 +326,8 @@ def eval_retrieval(
             http, docs, collection, lambda done, total: bar.update(task, completed=done)
         )
         rows = []
-        for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+        chosen = [m.strip() for m in modes.split(",") if m.strip()] or ev.default_modes(http)
+        for mode in chosen:
             qtask = bar.add_task(f"queries ({mode})", total=len(qs))
             run, took = ev.run_queries(
                 http,

@@ -33,12 +33,12 @@ def check(
     from askdocs import janitor
     from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
     from askdocs.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
-    from askdocs.worker import embedder_dim
     from retrieval.consistency import check as check_collection
+    from retrieval.index_store import ServedModel
 
     settings = Settings()
     catalog = Catalog(settings.catalog_url).create()
-    dim = embedder_dim(settings)
+    model = ServedModel.of(settings.embedding_model)
     with catalog.session() as s:
         names = (
             [collection]
@@ -47,7 +47,7 @@ def check(
         )
 
     def run() -> list[Report]:
-        return [check_collection(catalog, settings.index_dir, n, dim) for n in names]
+        return [check_collection(catalog, settings.index_dir, n, model) for n in names]
 
     reports = run()
     if repair:

@@ -143,7 +143,8 @@ def run_queries(
     run: dict[str, dict[str, float]] = {}
     took: list[float] = []
     for qid, text in queries:
-        body = {"collection": collection, "query": text, "k": k, "mode": mode, **(options or {})}
+        body = {"collection": collection, "query": text, "k": k, **search_mode(mode)}
+        body.update(options or {})
         resp = http.post("/search", json=body)
         resp.raise_for_status()
         out = resp.json()
@@ -152,6 +153,20 @@ def run_queries(
         if on_query:
             on_query()
     return run, took
+
+
+def search_mode(mode: str) -> dict[str, object]:
+    """``/search`` fields of an evaluation mode: ``rerank`` is hybrid rescored by the server's
+    cross-encoder; the others never rerank, so their rows stay comparable."""
+    if mode == "rerank":
+        return {"mode": "hybrid", "rerank": True}
+    return {"mode": mode, "rerank": False}
+
+
+def default_modes(http: httpx.Client) -> list[str]:
+    """dense, lexical, hybrid, and rerank when the server has a cross-encoder."""
+    components = http.get("/status").raise_for_status().json()["components"]
+    return ["dense", "lexical", "hybrid"] + (["rerank"] if "reranker" in components else [])
 
 
 def summary_row(mode: str, metrics: dict[str, float], took: list[float]) -> dict[str, object]:

@@ -14,14 +14,15 @@ from datetime import datetime, timedelta
 
 import redis
 from celery import Celery
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 
-from askdocs.catalog import Catalog, DocStatus, Document, utcnow
+from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document, utcnow
 from askdocs.celery_app import (
     APPLY_TASK,
     INDEX_QUEUE,
     INGEST_QUEUE,
     PROCESS_TASK,
+    REEMBED_TASK,
     REMOVE_TASK,
     enqueue,
 )
@@ -86,7 +87,61 @@ def sweep(
             sent[task] += 1
     if any(sent.values()):
         log.warning("janitor sent again: %s", sent)
+    sent[REEMBED_TASK] = sweep_models(catalog, celery, settings, now, ingest_idle)
     return sent
+
+
+def sweep_models(
+    catalog: Catalog, celery: Celery, settings: Settings, now: datetime, ingest_idle: bool
+) -> int:
+    """Start re-embedding every collection whose index another embedding model built (the
+    deployment's model changed), cancel one whose model came back, and send a stalled one again.
+    Returns how many re-embedding tasks it sent."""
+    from retrieval.embedding import model_label
+
+    target = model_label(settings.embedding_model)
+    stalled = now - timedelta(seconds=settings.requeue_after)
+    send: list[str] = []
+    with catalog.session() as s:
+        for coll in s.scalars(
+            select(Collection).where(
+                Collection.deleted_at.is_(None), Collection.embedding_model.is_not(None)
+            )
+        ):
+            if coll.embedding_model == target and coll.reembed_to is None:
+                continue
+            if coll.embedding_model == target or coll.reembed_to != target:
+                # a new re-embedding (or none): vectors made for another target do not count
+                s.execute(
+                    update(Chunk)
+                    .where(
+                        Chunk.document_id.in_(
+                            select(Document.id).where(Document.collection_id == coll.id)
+                        )
+                    )
+                    .values(next_vector=None)
+                    .execution_options(synchronize_session=False)
+                )
+            if coll.embedding_model == target:
+                log.warning("re-embedding of %s cancelled: its model is back", coll.id)
+                coll.reembed_to = coll.reembed_at = None
+                continue
+            if coll.reembed_to != target:
+                log.warning(
+                    "collection %s is indexed with %s: re-embedding it with %s; the old index "
+                    "serves meanwhile",
+                    coll.id,
+                    coll.embedding_model,
+                    target,
+                )
+                coll.reembed_to, coll.reembed_at = target, now
+                send.append(coll.id)
+            elif ingest_idle and (coll.reembed_at is None or coll.reembed_at < stalled):
+                coll.reembed_at = now
+                send.append(coll.id)
+    for collection in send:
+        enqueue(celery, settings, REEMBED_TASK, collection)
+    return len(send)
 
 
 def start(catalog: Catalog, celery: Celery, settings: Settings) -> threading.Thread:
@@ -94,6 +149,10 @@ def start(catalog: Catalog, celery: Celery, settings: Settings) -> threading.Thr
     stop = threading.Event()
 
     def loop() -> None:
+        try:  # a model change starts re-embedding at once, not a sweep later
+            sweep_models(catalog, celery, settings, utcnow(), _queue_empty(settings, INGEST_QUEUE))
+        except Exception:  # noqa: BLE001 - Redis or the database away: next round
+            log.warning("janitor model sweep failed", exc_info=True)
         while not stop.wait(settings.janitor_interval):
             try:
                 sweep(catalog, celery, settings)

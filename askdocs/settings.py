@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     title_boost: float = Field(
         0.0, ge=0, description="BM25 weight of the title field (file name, heading); 0 = off."
     )
+    rerank_model: Path | None = Field(
+        None,
+        description="A sentence-transformers CrossEncoder directory: rescore the best hybrid "
+        "passages with it (off when unset; no reranker ships with askdocs).",
+    )
+    rerank_depth: int = Field(
+        30, ge=1, le=500, description="Fused candidates the cross-encoder rescores (at least k)."
+    )
     hnsw_threshold: int = Field(
         200_000, ge=1, description="Vectors above which a collection's index becomes HNSW."
     )

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
             embedder=embedder,
             enqueue_index=lambda doc_id: enqueue(app, settings, APPLY_TASK, doc_id),
             enqueue_process=lambda doc_id: enqueue(app, settings, PROCESS_TASK, doc_id),
+            enqueue=lambda task, key: enqueue(app, settings, task, key),
         )
 
         @worker_process_init.connect(weak=False)
@@ -112,15 +113,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def embedder_dim(settings: Settings) -> int:
     """The embedding dimension from the model's config, without loading torch."""
-    import json
-    from pathlib import Path
+    from retrieval.embedding import model_dim
 
-    from retrieval.embedding import resolve_model_path
-
-    path = Path(resolve_model_path(settings.embedding_model))
-    for cfg in sorted(path.glob("*_Pooling/config.json")):
-        return int(json.loads(cfg.read_text())["word_embedding_dimension"])
-    return int(json.loads((path / "config.json").read_text())["hidden_size"])
+    return model_dim(settings.embedding_model)
 
 
 if __name__ == "__main__":

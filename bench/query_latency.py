@@ -104,7 +104,7 @@ def build(settings: Settings, chunks: int, seed: int = 0) -> None:
         settings.hnsw_threshold,
         settings.hnsw_m,
     )
-    index.save(directory)
+    index.save(directory, settings.embedding_model)
     print(f"vector index ({index.kind}): {time.monotonic() - t1:.0f} s", flush=True)
     with catalog.session() as s:
         s.get(Collection, COLLECTION).index_generation = 1

@@ -42,7 +42,7 @@ from ingest import guards, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
 from ingest.types import Attachment, ChunkDraft, ParsedDocument, ParseProgress
-from retrieval.embedding import Embedder
+from retrieval.embedding import Embedder, model_label
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,13 @@ class IngestContext:
     embedder: Embedder
     enqueue_index: Callable[[str], None]
     enqueue_process: Callable[[str], None] = lambda _id: None
+    # any task by name, with its id argument (the re-embedding's next batch, the model switch)
+    enqueue: Callable[[str, str], None] = lambda _task, _id: None
+
+    @property
+    def model_label(self) -> str:
+        """The embedding model this worker's vectors come from."""
+        return model_label(self.embedder.name)
 
 
 # Attachments of attachments are ingested this many levels down (a mail in a zip is level 2).
@@ -320,6 +327,7 @@ def _write_pending(
                 )
             )
         doc.status = DocStatus.indexing
+        doc.embedded_with = ctx.model_label
         doc.chunk_count = len(drafts)
         doc.lease_owner = doc.lease_until = None
     ctx.enqueue_index(document_id)

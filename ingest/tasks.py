@@ -9,8 +9,9 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from askdocs.celery_app import PROCESS_TASK
+from askdocs.celery_app import PROCESS_TASK, REEMBED_TASK
 from ingest.pipeline import fail, process_document
+from ingest.reembed import reembed_batch
 
 # Worth another try: the broker or the database was briefly away or busy.
 TRANSIENT = (
@@ -51,3 +52,12 @@ def process(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
         raise
     if got.outcome == "busy":  # another worker holds it: look again when its lease ends
         raise self.retry(countdown=got.wait + 1, max_retries=None)
+
+
+@shared_task(name=REEMBED_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def reembed(self, collection: str) -> None:  # type: ignore[no-untyped-def]
+    """One batch of a collection's re-embedding with this worker's model; sends the next."""
+    try:
+        reembed_batch(self.app.askdocs_context, collection)
+    except TRANSIENT as e:  # the janitor also sends a new task while the collection waits
+        raise self.retry(exc=e, countdown=min(60, 2**self.request.retries)) from e

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from askdocs.catalog import Catalog, Chunk, DocStatus, Document
-from retrieval.index_store import collection_dir
+from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from retrieval.index_store import ServedModel, collection_dir, served_model
 from retrieval.lexical_index import LexicalIndex
 from retrieval.vector_index import VectorIndex
 
@@ -43,8 +43,10 @@ class Report:
         return self.index_ok and not self.leftover_chunks
 
 
-def check(catalog: Catalog, index_dir: Path, collection: str, dim: int) -> Report:
+def check(catalog: Catalog, index_dir: Path, collection: str, default: ServedModel) -> Report:
+    """``default``: the deployment's embedding model (a collection not indexed yet uses it)."""
     with catalog.reader() as s:
+        model = served_model(s.get(Collection, collection), default)
         rows = s.execute(
             select(Chunk.id, Document.status)
             .join(Document, Chunk.document_id == Document.id)
@@ -69,7 +71,9 @@ def check(catalog: Catalog, index_dir: Path, collection: str, dim: int) -> Repor
     in_flight = {int(i) for i, st in rows if st == DocStatus.indexing}
     leftover = sum(1 for _, st in rows if st in (DocStatus.failed, DocStatus.cancelled))
     directory = collection_dir(index_dir, collection)
-    vectors = {int(i) for i in np.asarray(VectorIndex.load(directory, dim).live_ids())}
+    vectors = {
+        int(i) for i in np.asarray(VectorIndex.load(directory, model.dim, model.label).live_ids())
+    }
     lexical = set(LexicalIndex(directory).chunk_ids())
     return Report(
         collection=collection,

@@ -1,4 +1,5 @@
-"""The one wrapper of sentence-transformers: embeds passages and queries, counts tokens, offline."""
+"""The one wrapper of sentence-transformers: embeds passages and queries, counts tokens, and
+rescores passages with a cross-encoder; offline."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from askdocs.packages import package_dir
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import CrossEncoder, SentenceTransformer
 
     from retrieval.onnx_encoder import OnnxQueryEncoder
 
@@ -168,6 +169,60 @@ class Embedder:
                 dynamo=False,
             )
         os.replace(tmp, path)
+
+
+class Reranker:
+    """A sentence-transformers CrossEncoder from a local directory: scores (query, passage) pairs.
+    Loads on ``load()``, never at construction or import."""
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 32) -> None:
+        self.path = Path(model_dir)
+        self.batch_size = batch_size
+        self._model: CrossEncoder | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Reranker:
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import CrossEncoder
+
+            if not (self.path / "config.json").is_file():
+                raise FileNotFoundError(f"no cross-encoder at {self.path} (config.json missing)")
+            self._model = CrossEncoder(str(self.path), device="cpu", local_files_only=True)
+        return self
+
+    def score(self, query: str, passages: list[str]) -> np.ndarray:
+        """One relevance score per passage (higher is better; the model's raw output)."""
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        model = self.load()._model
+        assert model is not None
+        with self._lock:  # one forward pass at a time: torch already uses every core
+            scores = model.predict(
+                [(query, p) for p in passages],
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(scores, dtype=np.float32).reshape(len(passages))
+
+
+def model_dim(name: str) -> int:
+    """The dimension of the vectors ``name`` makes, from its config files, without loading torch:
+    the last Dense layer's output, else the pooling layer's width, else the transformer's."""
+    import json
+
+    path = Path(resolve_model_path(name))
+    modules = path / "modules.json"
+    if modules.is_file():
+        for module in reversed(json.loads(modules.read_text())):
+            cfg = path / module.get("path", "") / "config.json"
+            if module.get("type", "").endswith("Dense") and cfg.is_file():
+                return int(json.loads(cfg.read_text())["out_features"])
+    for cfg in sorted(path.glob("*_Pooling/config.json")):
+        return int(json.loads(cfg.read_text())["word_embedding_dimension"])
+    return int(json.loads((path / "config.json").read_text())["hidden_size"])
 
 
 def model_label(path_or_name: str) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from askdocs.catalog import Catalog, Collection
+from retrieval.embedding import model_dim, model_label
 from retrieval.lexical_index import LexicalIndex
 from retrieval.vector_index import VectorIndex
 
@@ -50,15 +51,37 @@ class CollectionIndexes:
     generation: Stamp
     vectors: VectorIndex
     lexical: LexicalIndex
+    model: str  # the embedding model its vectors come from: queries must use the same
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """Which embedding model made a collection's index, and its dimension."""
+
+    label: str
+    dim: int
+
+    @classmethod
+    def of(cls, model: str) -> ServedModel:
+        """A configured model (``ASKDOCS_EMBEDDING_MODEL``), from its config files: no torch."""
+        return cls(model_label(model), model_dim(model))
+
+
+def served_model(coll: Collection | None, default: ServedModel) -> ServedModel:
+    """The model of ``coll``'s index; ``default`` (the deployment's) for one not built yet."""
+    if coll is None or not coll.embedding_model or not coll.embedding_dim:
+        return default
+    return ServedModel(coll.embedding_model, coll.embedding_dim)
 
 
 class IndexCache:
     """Readers (the API) keep each collection's indexes in memory and reload them when the catalog's
     generation counter moves past the one they loaded."""
 
-    def __init__(self, catalog: Catalog, index_dir: Path) -> None:
+    def __init__(self, catalog: Catalog, index_dir: Path, default: ServedModel) -> None:
         self._catalog = catalog
         self._index_dir = index_dir
+        self.default = default
         self._loaded: dict[str, CollectionIndexes] = {}
         self._lock = threading.Lock()
 
@@ -67,18 +90,21 @@ class IndexCache:
             coll = s.get(Collection, collection)
             return (coll.created_at, coll.index_generation) if coll else (None, 0)
 
-    def get(self, collection: str, dim: int) -> CollectionIndexes:
+    def get(self, collection: str) -> CollectionIndexes:
         generation = self.generation(collection)
         with self._lock:
             cached = self._loaded.get(collection)
             if cached and cached.generation == generation:
                 return cached
             with generation_lock(self._index_dir, collection, exclusive=False):
-                generation = self.generation(collection)  # what the files now on disk hold
+                with self._catalog.reader() as s:  # what the files now on disk hold
+                    coll = s.get(Collection, collection)
+                    generation = (coll.created_at, coll.index_generation) if coll else (None, 0)
+                    model = served_model(coll, self.default)
                 directory = collection_dir(self._index_dir, collection)
                 lexical = LexicalIndex(directory)
                 lexical.reload()
-                vectors = VectorIndex.load(directory, dim)
-            loaded = CollectionIndexes(generation, vectors, lexical)
+                vectors = VectorIndex.load(directory, model.dim, model.label)
+            loaded = CollectionIndexes(generation, vectors, lexical, model.label)
             self._loaded[collection] = loaded
             return loaded

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from askdocs.celery_app import APPLY_TASK, DROP_TASK, REBUILD_TASK, REMOVE_TASK, RENAME_TASK
+from askdocs.celery_app import (
+    APPLY_TASK,
+    DROP_TASK,
+    REBUILD_TASK,
+    REMOVE_TASK,
+    RENAME_TASK,
+    SWITCH_TASK,
+)
 
 
 @shared_task(name=APPLY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -30,3 +37,10 @@ def drop_collection(self, collection: str) -> None:  # type: ignore[no-untyped-d
 @shared_task(name=RENAME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
 def rename_collection(self, collection: str) -> None:  # type: ignore[no-untyped-def]
     self.app.askdocs_indexer.rename(collection)
+
+
+@shared_task(name=SWITCH_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def switch_model(self, collection: str) -> None:  # type: ignore[no-untyped-def]
+    """Serve a re-embedded collection from its new model's index (the janitor sends the
+    re-embedding again if chunks are still missing)."""
+    self.app.askdocs_indexer.switch_model(collection)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Row, delete, func, or_, select
+from sqlalchemy import Row, delete, func, or_, select, update
 
 from askdocs.blobs import BlobStore
 from askdocs.catalog import (
@@ -29,11 +29,12 @@ from askdocs.catalog import (
     Membership,
     Turn,
     end_failed,
+    stale_vectors,
     utcnow,
 )
-from retrieval.index_store import collection_dir, generation_lock
+from retrieval.index_store import ServedModel, collection_dir, generation_lock, served_model
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
-from retrieval.vector_index import VectorIndex
+from retrieval.vector_index import VectorIndex, index_file
 
 log = logging.getLogger(__name__)
 # Documents one apply takes in at once: one index save and one lexical commit for all of them.
@@ -70,7 +71,9 @@ class Indexer:
         self._index_dir = index_dir
         self._model_label = model_label
         self._dim = dim
+        self._default = ServedModel(model_label, dim)
         self._open: dict[str, VectorIndex] = {}
+        self._open_model: dict[str, ServedModel] = {}
         self._lexical: dict[str, LexicalIndex] = {}
         self._writing_depth: dict[str, int] = {}
 
@@ -89,12 +92,19 @@ class Indexer:
         finally:
             self._writing_depth[collection] = depth
 
+    def _served(self, collection: str) -> ServedModel:
+        """The model of the collection's index now (an earlier one while it is re-embedded)."""
+        with self._catalog.reader() as s:
+            return served_model(s.get(Collection, collection), self._default)
+
     def _index(self, collection: str) -> VectorIndex:
-        if collection not in self._open:
+        model = self._served(collection)
+        if collection not in self._open or self._open_model.get(collection) != model:
             directory = collection_dir(self._index_dir, collection)
             for leftover in directory.glob(".tmp-*"):  # a write cut short by a crash
                 leftover.unlink(missing_ok=True)
-            self._open[collection] = VectorIndex.load(directory, self._dim)
+            self._open[collection] = VectorIndex.load(directory, model.dim, model.label)
+            self._open_model[collection] = model
         return self._open[collection]
 
     def _lex(self, collection: str) -> LexicalIndex:
@@ -104,11 +114,12 @@ class Indexer:
             )
         return self._lexical[collection]
 
-    def _arrays(self, rows: Sequence[Row]) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _arrays(rows: Sequence[Row], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) from catalog rows whose first two columns are chunk id and vector bytes."""
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        return ids, vectors.reshape(len(rows), self._dim)
+        return ids, vectors.reshape(len(rows), dim)
 
     def _bump_generation(self, collection: str) -> None:
         """Tell readers a new index generation is on disk."""
@@ -118,7 +129,8 @@ class Indexer:
                 coll.index_generation += 1
 
     def _save(self, collection: str) -> None:
-        self._index(collection).save(collection_dir(self._index_dir, collection))
+        index = self._index(collection)
+        index.save(collection_dir(self._index_dir, collection), self._open_model[collection].label)
 
     def compact_if_needed(self, collection: str) -> bool:
         """Rebuild from the catalog's ready chunks when tombstones pile up or the size calls for
@@ -148,15 +160,17 @@ class Indexer:
 
     def compact(self, collection: str) -> None:
         with self._catalog.session() as s:
+            model = served_model(s.get(Collection, collection), self._default)
             rows = s.execute(
                 select(Chunk.id, Chunk.vector)
                 .join(Document, Chunk.document_id == Document.id)
                 .where(Document.collection_id == collection, Document.status == DocStatus.ready)
             ).all()
-        ids, vectors = self._arrays(rows)
-        rebuilt = VectorIndex.build(ids, vectors, self._dim, self._hnsw_threshold, self._hnsw_m)
+        ids, vectors = self._arrays(rows, model.dim)
+        rebuilt = VectorIndex.build(ids, vectors, model.dim, self._hnsw_threshold, self._hnsw_m)
         log.info("compacted %s: %d vectors, %s", collection, rebuilt.size, rebuilt.kind)
         self._open[collection] = rebuilt
+        self._open_model[collection] = model
         with self._writing(collection):
             self._save(collection)
             self._bump_generation(collection)
@@ -191,18 +205,26 @@ class Indexer:
         with self._catalog.session() as s:
             coll = s.get(Collection, collection)
             assert coll is not None
-            if coll.embedding_model and coll.embedding_model != self._model_label:
-                for doc_id in batch:
-                    doc = s.get(Document, doc_id, with_for_update=True)
-                    if doc is None or doc.status != DocStatus.indexing:
-                        continue
+            served = served_model(coll, self._default)
+            for doc_id, made_by in s.execute(
+                select(Document.id, Document.embedded_with).where(Document.id.in_(list(batch)))
+            ).all():
+                made_by = made_by or served.label  # rows of an older version: the index's model
+                if made_by == served.label:
+                    continue
+                del batch[doc_id]
+                if made_by == coll.reembed_to:
+                    continue  # waits in `indexing` until the collection switches to its model
+                doc = s.get(Document, doc_id, with_for_update=True)
+                if doc is not None and doc.status == DocStatus.indexing:
                     end_failed(
                         s,
                         doc,
                         "model_mismatch",
-                        f"collection {coll.id} was built with {coll.embedding_model}; this "
-                        f"indexer runs {self._model_label}. Re-embed the collection or use a new one.",
+                        f"embedded with {made_by}, but collection {coll.id} is indexed with "
+                        f"{served.label}; retry the document to embed it again",
                     )
+            if not batch:
                 return
             rows = s.execute(
                 select(Chunk.document_id, Chunk.id, Chunk.vector, Chunk.text, Chunk.heading).where(
@@ -231,7 +253,7 @@ class Indexer:
                 ]
         old_ready = [i for olds in older.values() for i, st in olds if st == DocStatus.ready]
         with self._writing(collection):  # files and generation change together
-            ids, vectors = self._arrays([(r[1], r[2]) for r in rows])
+            ids, vectors = self._arrays([(r[1], r[2]) for r in rows], served.dim)
             index = self._index(collection)
             index.add(ids, vectors)
             index.remove(self._chunk_ids(old_ready))
@@ -267,8 +289,8 @@ class Indexer:
                         old.status = DocStatus.deleted
                         old.error = f"replaced by a newer upload of {batch[doc_id]}"
                         old.finished_at = now
-                coll.embedding_model = self._model_label
-                coll.embedding_dim = self._dim
+                coll.embedding_model = served.label
+                coll.embedding_dim = served.dim
                 coll.index_generation += 1
             if gone:
                 index.remove(np.array([r[1] for r in rows if r[0] in gone], dtype=np.int64))
@@ -341,6 +363,91 @@ class Indexer:
                     dst.rename(src)
                 raise
         log.info("renamed collection %s to %s", collection, new)
+
+    def switch_model(self, collection: str) -> str:
+        """End a re-embedding: when every chunk of the collection's ready (and indexing) documents
+        has its vector from the new model, write the new model's index file, then in one catalog
+        commit move those vectors in, name the new model and bump the generation. Readers load the
+        file named after the model the catalog names, so until that commit they keep the old
+        index (a crash in between leaves an unused file, rewritten by the rerun). Returns
+        ``switched``, ``incomplete`` (chunks still lack a new vector) or ``nothing``."""
+        target = self._model_label
+        with self._writing(collection):
+            with self._catalog.session() as s:
+                coll = s.get(Collection, collection, with_for_update=True)
+                if coll is None or coll.reembed_to != target or coll.deleted_at is not None:
+                    return "nothing"
+                stale = select(Document.id).where(stale_vectors(collection, target))
+                missing = s.scalar(
+                    select(func.count())
+                    .select_from(Chunk)
+                    .where(Chunk.document_id.in_(stale), Chunk.next_vector.is_(None))
+                )
+                if missing:
+                    log.info("switch of %s: %d chunks not re-embedded yet", collection, missing)
+                    return "incomplete"
+                doc_ids = list(s.scalars(stale))
+                s.execute(  # right-hand sides read the row as it was: a swap in one statement
+                    update(Chunk)
+                    .where(Chunk.document_id.in_(doc_ids))
+                    .values(vector=Chunk.next_vector, next_vector=None)
+                    .execution_options(synchronize_session=False)
+                )
+                s.execute(
+                    update(Document)
+                    .where(Document.id.in_(doc_ids))
+                    .values(embedded_with=target)
+                    .execution_options(synchronize_session=False)
+                )
+                s.flush()
+                rows = s.execute(
+                    select(Chunk.id, Chunk.vector)
+                    .join(Document, Chunk.document_id == Document.id)
+                    .where(Document.collection_id == collection, Document.status == DocStatus.ready)
+                ).all()
+                ids, vectors = self._arrays(rows, self._dim)
+                rebuilt = VectorIndex.build(
+                    ids, vectors, self._dim, self._hnsw_threshold, self._hnsw_m
+                )
+                rebuilt.save(collection_dir(self._index_dir, collection), target)
+                old = served_model(coll, self._default)
+                coll.embedding_model, coll.embedding_dim = target, self._dim
+                coll.reembed_to = None
+                coll.index_generation += 1
+            self._open[collection] = rebuilt
+            self._open_model[collection] = self._default
+            if old.label != target:  # the old model's file serves nobody now
+                directory = collection_dir(self._index_dir, collection)
+                (directory / index_file(old.label)).unlink(missing_ok=True)
+        log.info(
+            "collection %s switched from %s to %s: %d vectors",
+            collection,
+            old.label,
+            target,
+            len(ids),
+        )
+        self._apply_waiting(collection)
+        return "switched"
+
+    def _apply_waiting(self, collection: str) -> None:
+        """Index the documents that waited in ``indexing`` for the collection's new model."""
+        seen: set[str] = set()
+        while True:
+            with self._catalog.reader() as s:
+                first = s.scalar(
+                    select(Document.id)
+                    .where(
+                        Document.collection_id == collection,
+                        Document.status == DocStatus.indexing,
+                        Document.id.not_in(seen),
+                    )
+                    .order_by(Document.created_at)
+                    .limit(1)
+                )
+            if first is None:
+                return
+            seen.add(first)
+            self.apply(first)
 
     def drop(self, collection: str) -> None:
         """A deleted collection goes: its index files, then (under the blob lock) its documents,

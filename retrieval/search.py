@@ -3,17 +3,22 @@ their document is ready in this collection."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from sqlalchemy import select
 
-from askdocs.catalog import Catalog, Chunk, DocStatus, Document
-from retrieval.embedding import Embedder
+from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from retrieval.embedding import Embedder, Reranker, model_label
 from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.index_store import CollectionIndexes, IndexCache
 from retrieval.types import ScoredChunk
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "lexical"]
 # Searches of one query when the indexer keeps committing new generations meanwhile.
@@ -30,6 +35,12 @@ class SearchConfig:
     lexical_depth: int = 100
     title_boost: float = 0.0
     ef_search: int = 128
+    rerank: bool = False
+    rerank_depth: int = 30
+
+
+class NoReranker(ValueError):
+    """A search asked for reranking on a server without a cross-encoder."""
 
 
 class Retriever:
@@ -39,15 +50,34 @@ class Retriever:
         embedder: Embedder,
         indexes: IndexCache,
         config: SearchConfig | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self._catalog = catalog
         self._embedder = embedder
         self._indexes = indexes
         self.config = config or SearchConfig()
+        self.reranker = reranker
+        # Query encoders by model label: a collection still served by the index of an earlier
+        # model (while it is re-embedded) gets its queries embedded by that model.
+        self._embedders: dict[str, Embedder | None] = {model_label(embedder.name): embedder}
+        self._embedders_lock = threading.Lock()
 
     def indexes(self, collection: str) -> CollectionIndexes:
         """The collection's indexes as searches see them now (for status pages)."""
-        return self._indexes.get(collection, self._embedder.dim)
+        return self._indexes.get(collection)
+
+    def embedder_for(self, model: str) -> Embedder | None:
+        """The query encoder of ``model``; None when that model cannot be loaded here (its
+        directory is gone): the dense side of such a collection is off until it is re-embedded."""
+        with self._embedders_lock:
+            if model not in self._embedders:
+                try:
+                    self._embedders[model] = Embedder(model).load()
+                    log.info("loaded %s for collections still indexed with it", model)
+                except Exception:  # noqa: BLE001 - any failure: serve lexical results only
+                    log.warning("cannot load embedding model %s; dense search off", model)
+                    self._embedders[model] = None
+            return self._embedders[model]
 
     def _allowed_chunks(self, document_ids: list[str]) -> np.ndarray:
         with self._catalog.reader() as s:
@@ -66,13 +96,16 @@ class Retriever:
         """Fused (chunk id, score) candidates, best first, before the catalog check."""
         cfg = config or self.config
         mode = mode or cfg.mode
-        idx = indexes or self._indexes.get(collection, self._embedder.dim)
+        idx = indexes or self._indexes.get(collection)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
-        if mode in ("dense", "hybrid"):
+        encoder = self.embedder_for(idx.model) if mode in ("dense", "hybrid") else None
+        if mode == "dense" and encoder is None:
+            mode = "lexical"  # the model of this collection's vectors is not available here
+        if encoder is not None:
             allowed = self._allowed_chunks(document_ids) if document_ids is not None else None
             dense = idx.vectors.search(
-                self._embedder.embed_query(query), cfg.dense_depth, allowed, cfg.ef_search
+                encoder.embed_query(query), cfg.dense_depth, allowed, cfg.ef_search
             )
         if mode in ("lexical", "hybrid"):
             lexical = idx.lexical.search(query, cfg.lexical_depth, cfg.title_boost, document_ids)
@@ -97,14 +130,19 @@ class Retriever:
         relevance gate needs an absolute one)."""
         if not passages:
             return -1.0
-        with self._catalog.reader() as s:
+        with self._catalog.reader() as s:  # vectors and the model that made them, together
+            coll = s.get(Collection, passages[0].collection)
+            model = coll.embedding_model if coll and coll.embedding_model else None
             blobs = s.scalars(
                 select(Chunk.vector).where(Chunk.id.in_([p.chunk_id for p in passages]))
             ).all()
         vectors = np.frombuffer(b"".join(b for b in blobs if b), dtype=np.float32)
         if vectors.size == 0:
             return -1.0
-        q = self._embedder.embed_query(query)
+        encoder = self.embedder_for(model) if model else self._embedder
+        if encoder is None:
+            return 1.0  # no way to judge here: let the generator see the passages
+        q = encoder.embed_query(query)
         return float((vectors.reshape(-1, q.shape[0]) @ q).max())
 
     def _ready(self, collection: str, ranked: list[tuple[int, float]]) -> list[ScoredChunk]:
@@ -158,7 +196,7 @@ class Retriever:
         files searched may lack what the catalog now calls ready, so search again on the new files.
         """
         for _ in range(SEARCH_ATTEMPTS):
-            indexes = self._indexes.get(collection, self._embedder.dim)
+            indexes = self._indexes.get(collection)
             found = self._search_once(collection, query, k, mode, document_ids, config, indexes)
             if self._indexes.generation(collection) == indexes.generation:
                 break
@@ -174,16 +212,35 @@ class Retriever:
         config: SearchConfig | None,
         indexes: CollectionIndexes,
     ) -> list[ScoredChunk]:
-        ranked = self.candidates(collection, query, mode, document_ids, config, indexes)
+        cfg = config or self.config
+        if cfg.rerank and self.reranker is None:
+            raise NoReranker("reranking asked, but the server has no ASKDOCS_RERANK_MODEL")
+        ranked = self.candidates(collection, query, mode, document_ids, cfg, indexes)
         if not ranked:
             return []
+        want = max(k, cfg.rerank_depth) if cfg.rerank else k
         found: list[ScoredChunk] = []
-        # Read the catalog for the best candidates only, a window at a time, until k survive the
-        # ready/collection check (reading all 100-200 candidates cost ~5 ms at 1M chunks).
-        window = max(2 * k, 10)
+        # Read the catalog for the best candidates only, a window at a time, until enough survive
+        # the ready/collection check (reading all 100-200 candidates cost ~5 ms at 1M chunks).
+        window = max(2 * want, 10)
         for start in range(0, len(ranked), window):
             found += self._ready(collection, ranked[start : start + window])
-            if len(found) >= k:
+            if len(found) >= want:
                 break
         found.sort(key=lambda p: (-p.score, p.chunk_id))
+        found = found[:want]
+        if cfg.rerank:
+            found = self.rerank(query, found)
         return found[:k]
+
+    def rerank(self, query: str, passages: list[ScoredChunk]) -> list[ScoredChunk]:
+        """Reorder by the cross-encoder's score of (query, heading + passage), which becomes
+        each passage's ``score``."""
+        assert self.reranker is not None
+        texts = [f"{p.heading}\n{p.text}" if p.heading else p.text for p in passages]
+        scores = self.reranker.score(query, texts)
+        rescored = [
+            dataclasses.replace(p, score=float(s)) for p, s in zip(passages, scores, strict=True)
+        ]
+        rescored.sort(key=lambda p: (-p.score, p.chunk_id))
+        return rescored

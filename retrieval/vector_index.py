@@ -7,6 +7,7 @@ exclude with an id selector, and the indexer rebuilds the index (compaction) whe
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import tempfile
@@ -17,8 +18,16 @@ import numpy as np
 
 from askdocs import failpoints
 
-INDEX_FILE = "vectors.idx"
+INDEX_FILE = "vectors.idx"  # before file names carried the model (still read)
 _MAGIC = b"ASKVEC01"
+
+
+def index_file(model: str | None) -> str:
+    """The file of a collection's vectors made by ``model``: one file per model, so switching
+    models writes a new file and the catalog commit picks it (the old one serves until then)."""
+    if model is None:
+        return INDEX_FILE
+    return f"vectors-{hashlib.sha256(model.encode()).hexdigest()[:12]}.idx"
 
 
 class VectorIndex:
@@ -60,10 +69,13 @@ class VectorIndex:
         return index
 
     @classmethod
-    def load(cls, directory: Path, dim: int) -> VectorIndex:
-        """The saved index of ``directory``, or an empty one when none was saved yet."""
+    def load(cls, directory: Path, dim: int, model: str | None = None) -> VectorIndex:
+        """The saved index of ``directory`` made by ``model``, or an empty one when none was saved
+        yet."""
         faiss.omp_set_num_threads(1)  # measured: 2 threads made single queries 3x slower
-        path = directory / INDEX_FILE
+        path = directory / index_file(model)
+        if not path.exists():
+            path = directory / INDEX_FILE  # written by an older version, for the same model
         if not path.exists():
             return cls.empty(dim)
         with path.open("rb") as f:
@@ -170,7 +182,7 @@ class VectorIndex:
         scores, ids = self._index.search(q, min(k, int(self._index.ntotal)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, model: str | None = None) -> None:
         """Write a new file and ``os.replace`` it in: readers see the old or the new, never half."""
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".idx")
@@ -182,7 +194,9 @@ class VectorIndex:
                 f.flush()
                 os.fsync(f.fileno())
             failpoints.hit("index.before_replace")
-            os.replace(tmp, directory / INDEX_FILE)
+            os.replace(tmp, directory / index_file(model))
+            if model is not None:  # an older version's file of the same model: now superseded
+                (directory / INDEX_FILE).unlink(missing_ok=True)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -244,6 +244,15 @@ def collections_tab() -> None:
         width="stretch",
         hide_index=True,
     )
+    for c in colls:
+        if c.get("reembedding"):
+            r = c["reembedding"]
+            total = max(r["chunks_total"], 1)
+            st.progress(
+                min(r["chunks_done"] / total, 1.0),
+                text=f"{c['name']}: re-embedding with {r['model']}, {r['chunks_done']} of "
+                f"{r['chunks_total']} chunks; searches use {c['embedding_model']} until it is done",
+            )
     name = st.text_input("New collection", placeholder="letters, digits, _ . -", key="coll_new")
     if st.button("Create collection") and name:
         try:

@@ -25,8 +25,8 @@ import pytest
 from askdocs import redis_service
 from askdocs.catalog import Catalog, Collection
 from askdocs.settings import Settings
-from askdocs.worker import embedder_dim
 from retrieval.consistency import check
+from retrieval.index_store import ServedModel
 from tests.integration.conftest import free_port, service_logs, wait_for
 
 pytestmark = pytest.mark.integration
@@ -107,7 +107,9 @@ class Crashable:
         settings = Settings(data_dir=self.data)
         catalog = Catalog(self.catalog_url)
         try:
-            report = check(catalog, settings.index_dir, collection, embedder_dim(settings))
+            report = check(
+                catalog, settings.index_dir, collection, ServedModel.of(settings.embedding_model)
+            )
         finally:
             catalog.engine.dispose()
         assert report.ok, report

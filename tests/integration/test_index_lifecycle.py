@@ -30,7 +30,7 @@ TOWNS = [
 
 
 def index_of(stack: Stack, collection: str) -> VectorIndex:
-    return VectorIndex.load(stack.data_dir / "index" / collection, 384)
+    return VectorIndex.load(stack.data_dir / "index" / collection, 384, "packaged:all-MiniLM-L6-v2")
 
 
 def test_growth_to_hnsw_then_deletes_and_compaction(api: httpx.Client, stack: Stack) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from retrieval.vector_index import VectorIndex
+from retrieval.vector_index import INDEX_FILE, VectorIndex, index_file
 
 pytestmark = pytest.mark.unit
 DIM = 16
@@ -63,3 +63,45 @@ def test_save_is_atomic_replace(tmp_path):
     VectorIndex.build(ids[:3], vecs[:3], DIM, 1000).save(tmp_path)
     assert VectorIndex.load(tmp_path, DIM).size == 3
     assert [p.name for p in tmp_path.iterdir()] == ["vectors.idx"]  # no temp file left
+
+
+def test_one_file_per_model_and_the_unnamed_file_of_older_versions(tmp_path):
+    ids, vecs = data(20)
+    VectorIndex.build(ids[:5], vecs[:5], DIM, 1000).save(tmp_path)  # an older version's file
+    # a model's index falls back to the unnamed file until it saves its own, which replaces it
+    assert VectorIndex.load(tmp_path, DIM, "model-a").size == 5
+    VectorIndex.build(ids[:8], vecs[:8], DIM, 1000).save(tmp_path, "model-a")
+    assert not (tmp_path / INDEX_FILE).exists()
+    assert (tmp_path / index_file("model-a")).exists()
+    # another model's file sits beside it; each model reads its own
+    VectorIndex.build(ids, vecs, DIM, 1000).save(tmp_path, "model-b")
+    assert VectorIndex.load(tmp_path, DIM, "model-a").size == 8
+    assert VectorIndex.load(tmp_path, DIM, "model-b").size == 20
+    assert index_file("model-a") != index_file("model-b")
+    assert VectorIndex.load(tmp_path, DIM, "model-c").size == 0  # none saved yet
+
+
+def test_model_dim_reads_the_last_dense_layer(tmp_path):
+    import json
+
+    from retrieval.embedding import model_dim
+
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 384})
+    )
+    assert model_dim(str(tmp_path)) == 384
+    (tmp_path / "2_Dense").mkdir()
+    (tmp_path / "2_Dense" / "config.json").write_text(json.dumps({"out_features": 256}))
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+    ]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    assert model_dim(str(tmp_path)) == 256
