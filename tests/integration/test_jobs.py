@@ -10,7 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from retrieval.vector_index import index_file
 from tests.integration.conftest import Stack, make_pdf, wait_for, wait_job
+
+PACKAGED = "packaged:all-MiniLM-L6-v2"  # the model the test stack embeds with
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +152,7 @@ def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path:
     wait_for(lambda: stack.cli("check", "-c", "tree").returncode == 0, 60, "a clean check")
 
     # break it: the vector file vanishes, and a failed document keeps a chunk row
-    (stack.data_dir / "index" / "tree" / "vectors.idx").unlink()
+    (stack.data_dir / "index" / "tree" / index_file(PACKAGED)).unlink()
     db = sqlite3.connect(stack.data_dir / "catalog.db")
     doc_id = api.get("/documents", params={"collection": "tree"}).json()[0]["id"]
     (cid,) = db.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,)).fetchone()
@@ -222,7 +225,7 @@ def test_renaming_a_collection_moves_everything(api: httpx.Client, stack: Stack)
     assert api.post("/search", json={"collection": "keeper-taken", "query": "x"}).status_code == 404
     assert _visible(api, "lighthouse", question) == [doc["id"]]
     assert api.get(f"/documents/{doc['id']}").json()["collection"] == "lighthouse"
-    assert (stack.data_dir / "index" / "lighthouse" / "vectors.idx").exists()
+    assert (stack.data_dir / "index" / "lighthouse" / index_file(PACKAGED)).exists()
     # the same bytes again are the same document; a new collection under the old name is separate
     again = _upload(api, "lighthouse", {"copy.txt": text})
     assert [d["id"] for d in wait_job(api, again["id"])["documents"]] == [doc["id"]]

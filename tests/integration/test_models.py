@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from retrieval.embedding import resolve_model_path
+from retrieval.vector_index import index_file
 from tests.integration.conftest import running_stack, wait_for, wait_job
 
 pytestmark = pytest.mark.integration
@@ -34,6 +35,8 @@ DOCS = {
     "feeds the rivers that turn the turbines downstream.",
 }
 QUERY = "Why were flights cancelled in Europe?"
+# Its own Redis database: the session's stack (database 13) may be running meanwhile.
+REDIS_DB = 14
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,10 @@ def first_key(models: tuple[Path, Path], data: Path) -> str:
     four documents ingested."""
     cross, _ = models
     env = {"ASKDOCS_RERANK_MODEL": str(cross)}
-    with running_stack(data, extra_env=env) as stack, stack.client(stack.admin_key) as api:
+    with (
+        running_stack(data, REDIS_DB, extra_env=env) as stack,
+        stack.client(stack.admin_key) as api,
+    ):
         job = api.post(
             "/documents",
             data={"collection": "default"},
@@ -114,7 +120,7 @@ def test_changing_the_model_reembeds_while_the_old_index_serves(
         "ASKDOCS_FAILPOINT_DIR": str(fired),
     }
     with (
-        running_stack(data, extra_env=env, admin_key=first_key) as stack,
+        running_stack(data, REDIS_DB, extra_env=env, admin_key=first_key) as stack,
         stack.client(first_key) as api,
     ):
         marker = fired / "reembed.batch.fired"
@@ -163,6 +169,6 @@ def test_changing_the_model_reembeds_while_the_old_index_serves(
         )
         assert api.post("/search", json=lava).json()["passages"][0]["document_name"] == ("lava.txt")
         files = sorted(p.name for p in (data / "index" / "default").glob("vectors*.idx"))
-        assert len(files) == 1 and files[0] != "vectors.idx"  # the old model's file is gone
+        assert files == [index_file(str(second))]  # the old model's file is gone
         check = stack.cli("check")
         assert check.returncode == 0, check.stdout + check.stderr
