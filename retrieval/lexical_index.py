@@ -160,7 +160,7 @@ class LexicalIndex:
                 [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
             )
         searcher = self._index.searcher()
-        hits = searcher.search(query, k).hits
+        hits = searcher.search(query, k, count=False).hits  # no total count: top-k pruning
         if not hits:
             return []
         ids = searcher.fast_field_values("chunk_id", [addr for _, addr in hits])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,6 +62,8 @@ class Retriever:
         # model (while it is re-embedded) gets its queries embedded by that model.
         self._embedders: dict[str, Embedder | None] = {model_label(embedder.name): embedder}
         self._embedders_lock = threading.Lock()
+        # the lexical side of hybrid searches, beside the dense side of the calling thread
+        self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
 
     def indexes(self, collection: str) -> CollectionIndexes:
         """The collection's indexes as searches see them now (for status pages)."""
@@ -102,13 +105,20 @@ class Retriever:
         encoder = self.embedder_for(idx.model) if mode in ("dense", "hybrid") else None
         if mode == "dense" and encoder is None:
             mode = "lexical"  # the model of this collection's vectors is not available here
+        pending: Future[list[tuple[int, float]]] | None = None
+        if mode in ("lexical", "hybrid"):
+            args = (query, cfg.lexical_depth, cfg.title_boost, document_ids)
+            if encoder is not None:  # BM25 runs while the query is embedded (both free the GIL)
+                pending = self._side.submit(idx.lexical.search, *args)
+            else:
+                lexical = idx.lexical.search(*args)
         if encoder is not None:
             allowed = self._allowed_chunks(document_ids) if document_ids is not None else None
             dense = idx.vectors.search(
                 encoder.embed_query(query), cfg.dense_depth, allowed, cfg.ef_search
             )
-        if mode in ("lexical", "hybrid"):
-            lexical = idx.lexical.search(query, cfg.lexical_depth, cfg.title_boost, document_ids)
+        if pending is not None:
+            lexical = pending.result()
         if mode == "dense":
             return dense
         if mode == "lexical":
