@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PACKAGED_PREFIX = "packaged:"
-# onnxruntime threads per query: measured on 2 cores, a 29-token query took 9.1 ms on one thread
-# and 5.8 ms on two.
-QUERY_THREADS = max(1, min(os.cpu_count() or 1, 4))
+# onnxruntime threads per query: one. Measured on 2 cores, a 29-token query took 9.1 ms on one
+# thread and 5.8 ms on two, but a hybrid search, whose BM25 side runs in a thread beside it, took
+# 25 ms with one and 33 ms with two (1M chunks, in-process): the cores are shared.
+QUERY_THREADS = 1
 
 
 def resolve_model_path(name: str) -> str:
