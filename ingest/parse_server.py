@@ -1,11 +1,12 @@
 """The parse server: ``python -m ingest.parse_server``, started and spoken to by ``ingest.sandbox``.
 
-It imports the parsers once, then for each request (a JSON line on stdin) forks a child that parses
-one file and writes the outcome (pickled) to the file the request names. It answers two JSON lines
-on stdout: ``{"pid": N}`` when the child runs (so the client can watch and kill it), and
-``{"exit": CODE}`` when it ended (negative: the signal that killed it). One request at a time.
-It dies with the process that started it (``PR_SET_PDEATHSIG``), and its children exit when it is
-gone, so no parse outlives a killed worker.
+It imports the parsers once, then forks a child that parses files, one request (a JSON line on
+stdin) at a time, writing each outcome (pickled) to the file the request names. It answers two JSON
+lines on stdout per request: ``{"pid": N}`` when the child works on it (so the client can watch and
+kill it), and ``{"exit": CODE}`` when it is done: 0 when the child answered (it then waits for the
+next request, up to ``REUSE_MAX`` of them), else the child's exit code (negative: the signal that
+killed it; the next request gets a fresh child). It dies with the process that started it
+(``PR_SET_PDEATHSIG``), and its children exit when it is gone, so no parse outlives a killed worker.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from typing import Any
 from ingest.types import ParseProgress
 
 PR_SET_PDEATHSIG = 1
+# A child serves documents one after the other (a fork of the ~650 MB server and its exit cost
+# ~70 ms a document) until it has served this many or holds this much memory of its own.
+REUSE_MAX = 200
+REUSE_BYTES = 256 * 1024 * 1024
 
 
 class SoftTimeout(BaseException):
@@ -90,24 +95,114 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
         return ("err", "corrupt", f"{name} could not be read: {type(e).__name__}: {e}"[:500])
 
 
-def _child(request: dict[str, Any], home: str) -> None:
+def _write_outcome(request: dict[str, Any], outcome: tuple[Any, ...]) -> None:
+    out = Path(request["out"])
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(outcome, f)
+    tmp.rename(out)
+
+
+def _private_bytes() -> int:
+    """This process's own memory (not the pages it still shares with the server)."""
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    fields = dict(line.split(":", 1) for line in text.splitlines()[1:] if ":" in line)
+    kb = sum(int(fields.get(k, "0 kB").split()[0]) for k in ("Private_Clean", "Private_Dirty"))
+    return kb * 1024
+
+
+def _child(requests: int, done: int, home: str) -> None:
+    """Parse requests (JSON lines on ``requests``) one after the other, writing each outcome and
+    then ``done`` a line, until one ends badly (a soft stop, memory), REUSE_MAX were served or this
+    child holds REUSE_BYTES of its own: then it exits and the server forks a fresh one."""
     os.setpgid(0, 0)  # its own group: a kill reaches tesseract too
     _orphan_watch()
     signal.signal(signal.SIGTERM, _on_sigterm)
-    os.environ.update(request.get("env") or {})
     # LibreOffice keeps a profile in $HOME and refuses a second instance on the same one: each
     # server (one per worker process) gives its children their own, so workers never collide.
     os.environ["HOME"] = home
-    outcome = _outcome(request)
-    out = Path(request["out"])
-    tmp = out.with_suffix(".tmp")
+    served = 0
     try:
-        with open(tmp, "wb") as f:
-            pickle.dump(outcome, f)
-        tmp.rename(out)
-    except SoftTimeout:
+        with os.fdopen(requests, "r") as lines:
+            for line in lines:
+                request = json.loads(line)
+                os.write(done, b"start\n")  # taken: from now on this request is ours
+                os.environ.update(request.get("env") or {})
+                outcome = _outcome(request)
+                _write_outcome(request, outcome)
+                served += 1
+                os.write(done, b"done\n")
+                if (
+                    outcome[0] not in ("ok", "err")
+                    or served >= REUSE_MAX
+                    or _private_bytes() > REUSE_BYTES
+                ):
+                    break
+    except SoftTimeout:  # asked to stop as it finished, or while writing: this child is done
         pass
     os._exit(0)
+
+
+class _Worker:
+    """The server's side of its current child."""
+
+    def __init__(self, home: str, close_in_child: list[Any]) -> None:
+        req_r, self.req_w = os.pipe()
+        self.done_r, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for f in close_in_child:
+                    f.close()
+                os.close(self.req_w)
+                os.close(self.done_r)
+                _child(req_r, done_w, home)
+            finally:
+                os._exit(1)
+        os.close(req_r)
+        os.close(done_w)
+        self.pid = pid
+        self._buf = b""
+
+    def take(self, line: str) -> bool:
+        """Hand it a request; False when it had ended before taking it (then it is reaped)."""
+        try:
+            os.write(self.req_w, line.encode() if line.endswith("\n") else (line + "\n").encode())
+        except BrokenPipeError:
+            self.close()
+            return False
+        if self._next() is None:
+            self.close()
+            return False
+        return True
+
+    def wait_done(self) -> int | None:
+        """0 when it answered the request it took; else its exit code once it ended."""
+        return 0 if self._next() is not None else self.close()
+
+    def _next(self) -> bytes | None:
+        """Its next line (``start``, ``done``); None when it ended."""
+        while b"\n" not in self._buf:
+            data = os.read(self.done_r, 64)
+            if not data:
+                return None
+            self._buf += data
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def close(self) -> int | None:
+        """Reap it (it has ended or is told to) and give its exit code."""
+        for fd in (self.req_w, self.done_r):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return None
+        return os.waitstatus_to_exitcode(status)
 
 
 def _fresh_home() -> str:
@@ -141,18 +236,23 @@ def serve() -> None:
     gc.freeze()
 
     _say({"ready": True})
+    worker: _Worker | None = None
     for line in sys.stdin:
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                proto.close()
-                _child(request, home)
-            finally:
-                os._exit(1)
-        _say({"pid": pid})
-        _, status = os.waitpid(pid, 0)
-        _say({"exit": os.waitstatus_to_exitcode(status)})
+        # a child that ended after its last answer (reuse limit, a late stop, killed from outside)
+        # never takes the request: a fresh one does
+        if worker is None or not worker.take(line):
+            worker = _Worker(home, [proto])
+            if not worker.take(line):
+                _say({"pid": worker.pid})
+                code = worker.close()  # a fresh child that ended at once: it crashed
+                _say({"exit": code or 1})
+                worker = None
+                continue
+        _say({"pid": worker.pid})
+        code = worker.wait_done()
+        if code != 0:  # killed, crashed or exited: the next request forks a fresh child
+            worker = None
+        _say({"exit": code if code is not None else 1})
 
 
 if __name__ == "__main__":

@@ -112,3 +112,43 @@ def test_the_warmed_server_serves_every_parse(tmp_path: Path) -> None:
     for _ in range(3):
         assert parse_isolated(_note(tmp_path), "note.txt", LIMITS).blocks
     assert sandbox._SERVER._proc is server and server.poll() is None  # never restarted
+
+
+def test_one_child_serves_many_documents_and_a_killed_one_is_replaced(tmp_path: Path) -> None:
+    """The server's protocol, spoken directly: a child answers request after request (no fork per
+    document); killed between two requests, the next request gets a fresh child."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest.parse_server"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def ask(i: int) -> tuple[int, int, Path]:
+        out = tmp_path / f"outcome-{i}.pickle"
+        request = {"path": str(_note(tmp_path)), "name": "note.txt", "ocr": False}
+        request |= {"max_pages": 50, "out": str(out)}
+        proc.stdin.write(json.dumps(request).encode() + b"\n")
+        proc.stdin.flush()
+        pid = json.loads(proc.stdout.readline())["pid"]
+        code = json.loads(proc.stdout.readline())["exit"]
+        return pid, code, out
+
+    try:
+        assert json.loads(proc.stdout.readline()) == {"ready": True}
+        first = [ask(i) for i in range(3)]
+        assert {pid for pid, _, _ in first} == {first[0][0]}  # one child for all three
+        assert all(code == 0 and out.exists() for _, code, out in first)
+        os.kill(first[0][0], signal.SIGKILL)
+        pid, code, out = ask(3)
+        assert pid != first[0][0] and code == 0 and out.exists()
+    finally:
+        proc.kill()
+        proc.wait()
