@@ -131,7 +131,10 @@ class Settings(BaseSettings):
         "passages with it (off when unset; no reranker ships with askdocs).",
     )
     rerank_depth: int = Field(
-        30, ge=1, le=500, description="Fused candidates the cross-encoder rescores (at least k)."
+        30,
+        ge=1,
+        le=500,
+        description="The best fused passages the cross-encoder rescores (any beyond follow them).",
     )
     hnsw_threshold: int = Field(
         200_000, ge=1, description="Vectors above which a collection's index becomes HNSW."

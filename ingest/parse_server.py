@@ -171,7 +171,7 @@ class _Worker:
         """Hand it a request; False when it had ended before taking it (then it is reaped)."""
         try:
             os.write(self.req_w, line.encode() if line.endswith("\n") else (line + "\n").encode())
-        except BrokenPipeError:
+        except OSError:  # EPIPE: it ended
             self.close()
             return False
         if self._next() is None:
@@ -180,8 +180,12 @@ class _Worker:
         return True
 
     def wait_done(self) -> int | None:
-        """0 when it answered the request it took; else its exit code once it ended."""
-        return 0 if self._next() is not None else self.close()
+        """None when it answered the request it took (and waits for the next); else it ended:
+        its exit code (1 when unknown)."""
+        if self._next() is not None:
+            return None
+        code = self.close()
+        return 1 if code is None else code
 
     def _next(self) -> bytes | None:
         """Its next line (``start``, ``done``); None when it ended."""
@@ -249,10 +253,10 @@ def serve() -> None:
                 worker = None
                 continue
         _say({"pid": worker.pid})
-        code = worker.wait_done()
-        if code != 0:  # killed, crashed or exited: the next request forks a fresh child
+        ended = worker.wait_done()
+        if ended is not None:  # killed, crashed or exited: the next request forks a fresh child
             worker = None
-        _say({"exit": code if code is not None else 1})
+        _say({"exit": 0 if ended is None else ended})
 
 
 if __name__ == "__main__":

@@ -238,9 +238,8 @@ class Retriever:
             if len(found) >= want:
                 break
         found.sort(key=lambda p: (-p.score, p.chunk_id))
-        found = found[:want]
-        if cfg.rerank:
-            found = self.rerank(query, found)
+        if cfg.rerank:  # the best rerank_depth, reordered; any beyond follow in fused order
+            found = self.rerank(query, found[: cfg.rerank_depth]) + found[cfg.rerank_depth :]
         return found[:k]
 
     def rerank(self, query: str, passages: list[ScoredChunk]) -> list[ScoredChunk]:
