@@ -34,7 +34,7 @@ from askdocs.catalog import (
 )
 from retrieval.index_store import ServedModel, collection_dir, generation_lock, served_model
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
-from retrieval.vector_index import VectorIndex, index_file
+from retrieval.vector_index import INDEX_FILE, VectorIndex, index_file
 
 log = logging.getLogger(__name__)
 # Documents one apply takes in at once: one index save and one lexical commit for all of them.
@@ -409,7 +409,10 @@ class Indexer:
                 rebuilt = VectorIndex.build(
                     ids, vectors, self._dim, self._hnsw_threshold, self._hnsw_m
                 )
-                rebuilt.save(collection_dir(self._index_dir, collection), target)
+                # the old model's file, named or unnamed, serves until the commit below
+                rebuilt.save(
+                    collection_dir(self._index_dir, collection), target, drop_unnamed=False
+                )
                 old = served_model(coll, self._default)
                 coll.embedding_model, coll.embedding_dim = target, self._dim
                 coll.reembed_to = None
@@ -418,7 +421,8 @@ class Indexer:
             self._open_model[collection] = self._default
             if old.label != target:  # the old model's file serves nobody now
                 directory = collection_dir(self._index_dir, collection)
-                (directory / index_file(old.label)).unlink(missing_ok=True)
+                for name in (index_file(old.label), INDEX_FILE):
+                    (directory / name).unlink(missing_ok=True)
         log.info(
             "collection %s switched from %s to %s: %d vectors",
             collection,

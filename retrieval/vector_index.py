@@ -182,8 +182,9 @@ class VectorIndex:
         scores, ids = self._index.search(q, min(k, int(self._index.ntotal)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
-    def save(self, directory: Path, model: str | None = None) -> None:
-        """Write a new file and ``os.replace`` it in: readers see the old or the new, never half."""
+    def save(self, directory: Path, model: str | None = None, drop_unnamed: bool = True) -> None:
+        """Write a new file and ``os.replace`` it in: readers see the old or the new, never half.
+        ``drop_unnamed``: remove an older version's unnamed file, which held ``model``'s vectors."""
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".idx")
         try:
@@ -195,7 +196,7 @@ class VectorIndex:
                 os.fsync(f.fileno())
             failpoints.hit("index.before_replace")
             os.replace(tmp, directory / index_file(model))
-            if model is not None:  # an older version's file of the same model: now superseded
+            if model is not None and drop_unnamed:  # superseded by the file just written
                 (directory / INDEX_FILE).unlink(missing_ok=True)
         finally:
             if os.path.exists(tmp):
