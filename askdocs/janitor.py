@@ -108,37 +108,37 @@ def sweep_models(
                 Collection.deleted_at.is_(None), Collection.embedding_model.is_not(None)
             )
         ):
-            if coll.embedding_model == target and coll.reembed_to is None:
+            if coll.reembed_to == target and coll.embedding_model != target:  # under way
+                if ingest_idle and (coll.reembed_at is None or coll.reembed_at < stalled):
+                    coll.reembed_at = now
+                    send.append(coll.id)
                 continue
-            if coll.embedding_model == target or coll.reembed_to != target:
-                # a new re-embedding (or none): vectors made for another target do not count
-                s.execute(
-                    update(Chunk)
-                    .where(
-                        Chunk.document_id.in_(
-                            select(Document.id).where(Document.collection_id == coll.id)
-                        )
+            if coll.embedding_model == target and coll.reembed_to is None:
+                continue  # indexed with the deployment's model, nothing pending
+            # a re-embedding starts or is cancelled: vectors made for another target do not count
+            s.execute(
+                update(Chunk)
+                .where(
+                    Chunk.document_id.in_(
+                        select(Document.id).where(Document.collection_id == coll.id)
                     )
-                    .values(next_vector=None)
-                    .execution_options(synchronize_session=False)
                 )
+                .values(next_vector=None)
+                .execution_options(synchronize_session=False)
+            )
             if coll.embedding_model == target:
                 log.warning("re-embedding of %s cancelled: its model is back", coll.id)
                 coll.reembed_to = coll.reembed_at = None
                 continue
-            if coll.reembed_to != target:
-                log.warning(
-                    "collection %s is indexed with %s: re-embedding it with %s; the old index "
-                    "serves meanwhile",
-                    coll.id,
-                    coll.embedding_model,
-                    target,
-                )
-                coll.reembed_to, coll.reembed_at = target, now
-                send.append(coll.id)
-            elif ingest_idle and (coll.reembed_at is None or coll.reembed_at < stalled):
-                coll.reembed_at = now
-                send.append(coll.id)
+            log.warning(
+                "collection %s is indexed with %s: re-embedding it with %s; the old index "
+                "serves meanwhile",
+                coll.id,
+                coll.embedding_model,
+                target,
+            )
+            coll.reembed_to, coll.reembed_at = target, now
+            send.append(coll.id)
     for collection in send:
         enqueue(celery, settings, REEMBED_TASK, collection)
     return len(send)

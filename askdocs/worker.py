@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     catalog = Catalog(settings.catalog_url).create()
     catalog.engine.dispose()  # no pooled connection may cross the fork
 
-    from retrieval.embedding import Embedder, model_label
+    from retrieval.embedding import Embedder, model_dim, model_label
 
     if role == INGEST_QUEUE:
         embedder = Embedder(
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             BlobStore(settings.blob_dir),
             settings.index_dir,
             model_label(settings.embedding_model),
-            embedder_dim(settings),
+            model_dim(settings.embedding_model),
             hnsw_threshold=settings.hnsw_threshold,
             hnsw_m=settings.hnsw_m,
         )
@@ -109,13 +109,6 @@ def main(argv: list[str] | None = None) -> None:
         "--without-heartbeat",
     ]
     app.worker_main(argv=argv_)
-
-
-def embedder_dim(settings: Settings) -> int:
-    """The embedding dimension from the model's config, without loading torch."""
-    from retrieval.embedding import model_dim
-
-    return model_dim(settings.embedding_model)
 
 
 if __name__ == "__main__":

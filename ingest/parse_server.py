@@ -27,6 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ingest.sandbox import private_bytes
 from ingest.types import ParseProgress
 
 PR_SET_PDEATHSIG = 1
@@ -103,17 +104,6 @@ def _write_outcome(request: dict[str, Any], outcome: tuple[Any, ...]) -> None:
     tmp.rename(out)
 
 
-def _private_bytes() -> int:
-    """This process's own memory (not the pages it still shares with the server)."""
-    try:
-        text = Path("/proc/self/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    fields = dict(line.split(":", 1) for line in text.splitlines()[1:] if ":" in line)
-    kb = sum(int(fields.get(k, "0 kB").split()[0]) for k in ("Private_Clean", "Private_Dirty"))
-    return kb * 1024
-
-
 def _child(requests: int, done: int, home: str) -> None:
     """Parse requests (JSON lines on ``requests``) one after the other, writing each outcome and
     then ``done`` a line, until one ends badly (a soft stop, memory), REUSE_MAX were served or this
@@ -138,7 +128,7 @@ def _child(requests: int, done: int, home: str) -> None:
                 if (
                     outcome[0] not in ("ok", "err")
                     or served >= REUSE_MAX
-                    or _private_bytes() > REUSE_BYTES
+                    or private_bytes(os.getpid()) > REUSE_BYTES
                 ):
                     break
     except SoftTimeout:  # asked to stop as it finished, or while writing: this child is done

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from askdocs.blobs import BlobStore
 from askdocs.catalog import (
@@ -158,16 +159,20 @@ class Indexer:
             self._lex(collection).replace_all([lexical_doc(*r) for r in rows])
             self._bump_generation(collection)
 
+    def _build_ready(self, s: Session, collection: str, dim: int) -> VectorIndex:
+        """A fresh index of the collection's ready chunks' vectors, as ``s`` sees them."""
+        rows = s.execute(
+            select(Chunk.id, Chunk.vector)
+            .join(Document, Chunk.document_id == Document.id)
+            .where(Document.collection_id == collection, Document.status == DocStatus.ready)
+        ).all()
+        ids, vectors = self._arrays(rows, dim)
+        return VectorIndex.build(ids, vectors, dim, self._hnsw_threshold, self._hnsw_m)
+
     def compact(self, collection: str) -> None:
         with self._catalog.session() as s:
             model = served_model(s.get(Collection, collection), self._default)
-            rows = s.execute(
-                select(Chunk.id, Chunk.vector)
-                .join(Document, Chunk.document_id == Document.id)
-                .where(Document.collection_id == collection, Document.status == DocStatus.ready)
-            ).all()
-        ids, vectors = self._arrays(rows, model.dim)
-        rebuilt = VectorIndex.build(ids, vectors, model.dim, self._hnsw_threshold, self._hnsw_m)
+            rebuilt = self._build_ready(s, collection, model.dim)
         log.info("compacted %s: %d vectors, %s", collection, rebuilt.size, rebuilt.kind)
         self._open[collection] = rebuilt
         self._open_model[collection] = model
@@ -400,15 +405,7 @@ class Indexer:
                     .execution_options(synchronize_session=False)
                 )
                 s.flush()
-                rows = s.execute(
-                    select(Chunk.id, Chunk.vector)
-                    .join(Document, Chunk.document_id == Document.id)
-                    .where(Document.collection_id == collection, Document.status == DocStatus.ready)
-                ).all()
-                ids, vectors = self._arrays(rows, self._dim)
-                rebuilt = VectorIndex.build(
-                    ids, vectors, self._dim, self._hnsw_threshold, self._hnsw_m
-                )
+                rebuilt = self._build_ready(s, collection, self._dim)
                 # the old model's file, named or unnamed, serves until the commit below
                 rebuilt.save(
                     collection_dir(self._index_dir, collection), target, drop_unnamed=False
@@ -428,7 +425,7 @@ class Indexer:
             collection,
             old.label,
             target,
-            len(ids),
+            rebuilt.size,
         )
         self._apply_waiting(collection)
         return "switched"

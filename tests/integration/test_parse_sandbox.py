@@ -3,6 +3,11 @@ each fail alone with a reason, and the process that asked goes on parsing."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -117,12 +122,6 @@ def test_the_warmed_server_serves_every_parse(tmp_path: Path) -> None:
 def test_one_child_serves_many_documents_and_a_killed_one_is_replaced(tmp_path: Path) -> None:
     """The server's protocol, spoken directly: a child answers request after request (no fork per
     document); killed between two requests, the next request gets a fresh child."""
-    import json
-    import os
-    import signal
-    import subprocess
-    import sys
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "ingest.parse_server"],
         stdin=subprocess.PIPE,
