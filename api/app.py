@@ -168,6 +168,7 @@ def build_services(settings: Settings) -> Services:
             dense_depth=settings.dense_depth,
             lexical_depth=settings.lexical_depth,
             title_boost=settings.title_boost,
+            common_df=settings.common_df,
             ef_search=settings.hnsw_ef_search,
             rerank=settings.rerank_model is not None,
             rerank_depth=settings.rerank_depth,

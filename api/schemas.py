@@ -157,6 +157,7 @@ class Tuning(BaseModel):
     dense_depth: int | None = Field(None, ge=1, le=2000)
     lexical_depth: int | None = Field(None, ge=1, le=2000)
     title_boost: float | None = Field(None, ge=0, le=100)
+    common_df: float | None = Field(None, gt=0, le=1)
     rerank_depth: int | None = Field(None, ge=1, le=500)
 
 

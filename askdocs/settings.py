@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     title_boost: float = Field(
         0.0, ge=0, description="BM25 weight of the title field (file name, heading); 0 = off."
     )
+    common_df: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="BM25: a query term found in more than this share of a collection's chunks "
+        "adds to the score of chunks that match a rarer query term but does not make a chunk a "
+        "candidate by itself (Lucene's common-terms query; same scores, fewer postings); 1 = off.",
+    )
     rerank_model: Path | None = Field(
         None,
         description="A sentence-transformers CrossEncoder directory: rescore the best hybrid "

@@ -55,6 +55,7 @@ class LexicalIndex:
     def __init__(self, directory: Path, writable: bool = False) -> None:
         self._path = directory / LEXICAL_DIR
         self._schema = _schema()
+        self._analyzer = _analyzer()
         self._index: tantivy.Index | None = None
         self._writer = None
         if writable:
@@ -144,24 +145,73 @@ class LexicalIndex:
         k: int,
         title_boost: float = 0.0,
         document_ids: Sequence[str] | None = None,
+        common_df: float = 1.0,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (chunk id, BM25 score); ``document_ids`` restricts inside the search."""
-        terms = query_terms(text)
-        if not terms or self._index is None:
+        """Top ``k`` (chunk id, BM25 score); ``document_ids`` restricts inside the search.
+
+        ``common_df``: query terms found in more than this share of the chunks are *common*
+        (Lucene's common-terms query): they add to the score of chunks that match a rarer query
+        term, but do not make a chunk a candidate on their own. Same scores, far fewer postings
+        walked: tantivy-py collects through a MultiCollector, which scores every posting of every
+        term (no block-max WAND), and a common term's list holds most of the collection. When all
+        terms are common, or the rare ones match fewer than ``k`` chunks, the plain query runs.
+        """
+        if self._index is None:
             return []
-        fields = ["body", "title"] if title_boost > 0 else ["body"]
-        parsed = self._index.parse_query_lenient(
-            terms, fields, field_boosts={"title": title_boost} if title_boost > 0 else None
-        )
-        query = parsed[0] if isinstance(parsed, tuple) else parsed
-        if document_ids is not None:
-            only = tantivy.Query.term_set_query(self._schema, "document_id", list(document_ids))
-            query = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
-            )
+        tokens = self._tokens(text)
+        if not tokens:
+            return []
         searcher = self._index.searcher()
-        hits = searcher.search(query, k, count=False).hits  # no total count: top-k pruning
+        limit = common_df * searcher.num_docs
+        df = {t: searcher.doc_freq("body", t) for t in tokens}
+        rare = [t for t in tokens if df[t] <= limit]
+        common = [t for t in tokens if df[t] > limit]
+        only = (
+            tantivy.Query.term_set_query(self._schema, "document_id", list(document_ids))
+            if document_ids is not None
+            else None
+        )
+        hits = []
+        if rare and common:
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, self._any_of(rare, title_boost))]
+                + [(tantivy.Occur.Should, self._term(t, title_boost)) for t in common]
+            )
+            hits = searcher.search(self._within(query, only), k, count=False).hits
+        if len(hits) < k:
+            query = self._any_of(tokens, title_boost)
+            hits = searcher.search(self._within(query, only), k, count=False).hits
         if not hits:
             return []
         ids = searcher.fast_field_values("chunk_id", [addr for _, addr in hits])
         return [(int(i), float(score)) for (score, _), i in zip(hits, ids, strict=True)]
+
+    def _tokens(self, text: str) -> list[str]:
+        """The analysed terms of ``text`` (stemmed, no stop words), each once, in order (as
+        tantivy's query parser has them: a word asked twice weighs once)."""
+        return list(dict.fromkeys(self._analyzer.analyze(query_terms(text))))
+
+    def _term(self, token: str, title_boost: float) -> tantivy.Query:
+        body = tantivy.Query.term_query(self._schema, "body", token, "freq")
+        if title_boost <= 0:
+            return body
+        title = tantivy.Query.term_query(self._schema, "title", token, "freq")
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, body),
+                (tantivy.Occur.Should, tantivy.Query.boost_query(title, title_boost)),
+            ]
+        )
+
+    def _any_of(self, tokens: list[str], title_boost: float) -> tantivy.Query:
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, self._term(t, title_boost)) for t in tokens]
+        )
+
+    @staticmethod
+    def _within(query: tantivy.Query, only: tantivy.Query | None) -> tantivy.Query:
+        if only is None:
+            return query
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
+        )

@@ -35,6 +35,7 @@ class SearchConfig:
     dense_depth: int = 100
     lexical_depth: int = 100
     title_boost: float = 0.0
+    common_df: float = 0.05
     ef_search: int = 128
     rerank: bool = False
     rerank_depth: int = 30
@@ -107,7 +108,7 @@ class Retriever:
             mode = "lexical"  # the model of this collection's vectors is not available here
         pending: Future[list[tuple[int, float]]] | None = None
         if mode in ("lexical", "hybrid"):
-            args = (query, cfg.lexical_depth, cfg.title_boost, document_ids)
+            args = (query, cfg.lexical_depth, cfg.title_boost, document_ids, cfg.common_df)
             if encoder is not None:  # BM25 runs while the query is embedded (both free the GIL)
                 pending = self._side.submit(idx.lexical.search, *args)
             else:
