@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from askdocs.catalog import Catalog, Collection
+from retrieval.chunk_documents import ChunkDocuments
 from retrieval.embedding import model_dim, model_label
 from retrieval.lexical_index import LexicalIndex
 from retrieval.vector_index import VectorIndex
@@ -52,6 +53,7 @@ class CollectionIndexes:
     vectors: VectorIndex
     lexical: LexicalIndex
     model: str  # the embedding model its vectors come from: queries must use the same
+    documents: ChunkDocuments  # chunk -> document, as of the same generation
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class IndexCache:
                 lexical = LexicalIndex(directory)
                 lexical.reload()
                 vectors = VectorIndex.load(directory, model.dim, model.label)
-            loaded = CollectionIndexes(generation, vectors, lexical, model.label)
+                documents = ChunkDocuments.load(self._catalog, collection)
+            loaded = CollectionIndexes(generation, vectors, lexical, model.label, documents)
             self._loaded[collection] = loaded
             return loaded

@@ -128,11 +128,7 @@ class Retriever:
         if cfg.fusion == "minmax":
             return minmax([dense, lexical], weights)
         if cfg.fusion == "minmax_doc":
-            ids = {i for i, _ in dense} | {i for i, _ in lexical}
-            with self._catalog.reader() as s:
-                document_of = dict(
-                    s.execute(select(Chunk.id, Chunk.document_id).where(Chunk.id.in_(ids))).all()
-                )
+            document_of = idx.documents.of({i for i, _ in dense} | {i for i, _ in lexical})
             return minmax_by_document([dense, lexical], weights, document_of)
         return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 
