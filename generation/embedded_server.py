@@ -19,13 +19,13 @@ def server_command(
     threads: int | None = None,
     n_ctx: int = 4096,
 ) -> list[str]:
-    """``python -m llama_cpp.server`` for the GGUF (default: the packaged, verified Qwen)."""
+    """``python -m generation.llama_server`` (llama_cpp.server) for the GGUF (default: the packaged, verified Qwen)."""
     model = gguf if gguf is not None else resolve(QWEN_05B, model_cache)
     parsed = urlparse(url)
     return [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        "generation.llama_server",
         "--model",
         str(model),
         "--model_alias",
