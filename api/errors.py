@@ -20,7 +20,7 @@ _WHY = {
     401: "No API key, or one that is unknown or revoked",
     403: "The key may read this collection but not change it, or is not an admin's",
     404: "No such thing, or one this key may not see",
-    409: "It exists already",
+    409: "It exists already, or this server is not set up for it",
     413: "Too large, or too many files",
     422: "The request is not valid",
     503: "A dependency (Redis, the generator) is down",

@@ -60,7 +60,7 @@ def query_router(services: Services) -> APIRouter:
     retriever = services.retriever
     router = APIRouter()
 
-    @router.post("/search", response_model=SearchOut, responses=errors(401, 404))
+    @router.post("/search", response_model=SearchOut, responses=errors(401, 404, 409))
     def search(body: SearchIn, who: Caller) -> SearchOut:
         allow(services, who, body.collection, "search", body.query)
         t0 = time.perf_counter()
@@ -68,8 +68,8 @@ def query_router(services: Services) -> APIRouter:
         changes = body.tuning.model_dump(exclude_none=True) if body.tuning is not None else {}
         if body.rerank is not None:
             if body.rerank and retriever.reranker is None:
-                raise ApiError(
-                    400,
+                raise ApiError(  # a valid request this server is not set up for
+                    409,
                     "no_reranker",
                     "this server has no cross-encoder: set ASKDOCS_RERANK_MODEL to a "
                     "sentence-transformers CrossEncoder directory",

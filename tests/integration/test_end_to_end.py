@@ -222,6 +222,9 @@ def test_errors_share_one_envelope(api: httpx.Client) -> None:
     assert r.status_code == 422 and r.json()["error"]["type"] == "validation_error"
     r = api.post("/ask", json={"collection": "nope", "question": "hi"})
     assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
+    # valid, but this server has no cross-encoder (schema fuzzing found it answered 400)
+    r = api.post("/search", json={"collection": "default", "query": "hi", "rerank": True})
+    assert r.status_code == 409 and r.json()["error"]["type"] == "no_reranker"
 
 
 def test_health_reports_every_component(api: httpx.Client) -> None:
