@@ -19,7 +19,8 @@ def server_command(
     threads: int | None = None,
     n_ctx: int = 4096,
 ) -> list[str]:
-    """``python -m generation.llama_server`` (llama_cpp.server) for the GGUF (default: the packaged, verified Qwen)."""
+    """``python -m generation.llama_server`` (llama_cpp.server with the AMX fix) for the GGUF
+    (default: the packaged, verified Qwen)."""
     model = gguf if gguf is not None else resolve(QWEN_05B, model_cache)
     parsed = urlparse(url)
     return [

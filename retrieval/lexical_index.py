@@ -151,8 +151,8 @@ class LexicalIndex:
 
         ``common_df``: query terms found in more than this share of the chunks are *common*
         (Lucene's common-terms query): they add to the score of chunks that match a rarer query
-        term, but do not make a chunk a candidate on their own. Same scores, far fewer postings
-        walked: tantivy-py collects through a MultiCollector, which scores every posting of every
+        term, but do not make a chunk a candidate on their own. Every chunk found keeps the score
+        the plain query gives it, and far fewer postings are walked: tantivy-py collects through a MultiCollector, which scores every posting of every
         term (no block-max WAND), and a common term's list holds most of the collection. When all
         terms are common, or the rare ones match fewer than ``k`` chunks, the plain query runs.
         """
