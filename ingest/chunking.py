@@ -1,6 +1,14 @@
-"""Chunk by title under a token budget: a title starts a section; sections are packed into chunks of
-at most ``max_tokens``, split at sentence boundaries, with a few sentences of overlap. A table is a
-chunk of its own; one too long for a chunk is split by rows, its header repeated in each piece."""
+"""Chunks with a floor and a shape, under a token budget.
+
+Blocks become units (a block, or its sentences when it does not fit a chunk); units are packed in
+order up to ``max_tokens``. A section boundary (a title) closes a chunk only when the chunk already
+holds ``min_tokens``: consecutive small sections pack together, so a run of short elements (a
+statement's row labels, a signature block, cover-page fields) makes one chunk, not one each. A
+heading never ends a chunk: it opens the chunk of what follows it. A short "title" that is really a
+table row, a list item or a caption is treated as what it is. Every chunk carries the heading path
+where it starts, and the first and last page it covers. A table that fits the rest of a chunk packs
+with its neighbours (with its caption); one too long for a chunk is split by rows, its header
+repeated in each piece, each piece a chunk of its own."""
 
 from __future__ import annotations
 
@@ -13,6 +21,11 @@ from ingest.types import Block, ChunkDraft
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
 BLOCK_SEP = "\n\n"
+# A title longer than this many words is a paragraph that the parser took for a title.
+MAX_TITLE_WORDS = 20
+_BULLET = re.compile(r"^\s*(?:[•●◦▪■\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+\S", re.IGNORECASE)
+_NUMERIC = re.compile(r"[\d$€£%(),.\-–—\s]+")
+_FIGURE = re.compile(r"\d")
 
 
 @dataclass
@@ -25,6 +38,7 @@ class _Unit:
     kind: str
     section: int
     tokens: int
+    table_piece: bool = False  # one of several pieces of a table split by rows
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -84,35 +98,59 @@ def document_text(blocks: Sequence[Block]) -> str:
     return BLOCK_SEP.join(b.text for b in blocks)
 
 
-def chunk_blocks(
-    blocks: Sequence[Block],
-    count_tokens: Callable[[str], int],
-    max_tokens: int = 256,
-    overlap_tokens: int = 32,
-) -> list[ChunkDraft]:
-    """Chunk ``blocks``; spans refer to :func:`document_text` of the same blocks."""
+def is_figures(text: str) -> bool:
+    """Text made of numbers only (amounts, percentages, dashes): a table's values, not words."""
+    return bool(_FIGURE.search(text)) and _NUMERIC.fullmatch(text.strip()) is not None
+
+
+def true_kind(block: Block, following: Block | None) -> str:
+    """What a block really is. Parsers call every short line a title; a "title" that is mostly
+    figures, or followed by nothing but figures (a row label and its values), is a table row; one
+    that starts with a bullet or a list number is a list item; a long one, or one ending like a
+    sentence or a caption, is text."""
+    if block.kind != "title":
+        return block.kind
+    text = block.text.strip()
+    if is_figures(text) or (following is not None and is_figures(following.text)):
+        return "text"
+    if _BULLET.match(text) and not re.match(r"^\s*\d+\.\s+[A-Z]", text):
+        return "list"
+    if len(text.split()) > MAX_TITLE_WORDS or text.endswith((".", ":", ";", ",")):
+        # "Item 2." or "Note 3." stay titles: a sentence has more than two words
+        return "title" if len(text.split()) <= 2 else "text"
+    return "title"
+
+
+def _units(
+    blocks: Sequence[Block], count_tokens: Callable[[str], int], max_tokens: int
+) -> list[_Unit]:
     units: list[_Unit] = []
     headings: list[str] = []
     section = 0
     offset = 0
+    live = [b for b in blocks if b.text.strip()]
+    following = dict(zip(map(id, live), [*live[1:], None], strict=False))
     for block in blocks:
         text = block.text
         if not text.strip():
             offset += len(text) + len(BLOCK_SEP)
             continue
-        if block.kind == "title":
+        kind = true_kind(block, following[id(block)])
+        if kind == "title":
             depth = max(0, block.depth)
             headings = headings[:depth] + [text.strip()]
             section += 1
         heading = " > ".join(headings) or None
         # pieces of the block as (text, start, end), positions relative to the block
         tokens = count_tokens(text)
+        split_table = False
         if tokens <= max_tokens:
             pieces = [(text, 0, len(text))]
-        elif block.kind == "code":  # at line ends, never inside a line where a line fits
+        elif kind == "code":  # at line ends, never inside a line where a line fits
             pieces = [(text[a:b], a, b) for a, b in _split_lines(text, max_tokens, count_tokens)]
-        elif block.kind == "table" and is_markdown_table(text):  # by rows, header repeated
+        elif kind == "table" and is_markdown_table(text):  # by rows, header repeated
             pieces = split_rows(text, max_tokens, count_tokens)
+            split_table = len(pieces) > 1
         else:  # at sentence ends; an over-long sentence at words
             pieces = []
             for a, b in split_sentences(text):
@@ -129,58 +167,113 @@ def chunk_blocks(
                     offset + pe,
                     block.page,
                     heading,
-                    block.kind,
+                    kind,
                     section,
                     tokens if piece is text else count_tokens(piece),
+                    split_table,
                 )
             )
         offset += len(text) + len(BLOCK_SEP)
+    return units
 
-    chunks: list[ChunkDraft] = []
+
+def chunk_blocks(
+    blocks: Sequence[Block],
+    count_tokens: Callable[[str], int],
+    max_tokens: int = 256,
+    overlap_tokens: int = 32,
+    min_tokens: int | None = None,
+) -> list[ChunkDraft]:
+    """Chunk ``blocks``; spans refer to :func:`document_text` of the same blocks.
+
+    :param min_tokens: the floor: a new section closes a chunk only past this many tokens
+        (default: half the budget).
+    """
+    floor = max_tokens // 2 if min_tokens is None else min_tokens
+    units = _units(blocks, count_tokens, max_tokens)
+    bodies: list[list[_Unit]] = []
+
+    def flush(body: list[_Unit]) -> None:
+        if body:
+            bodies.append(list(body))
+
     current: list[_Unit] = []
-
-    def flush() -> None:
-        if not current:
-            return
-        body = current
-        first = body[0]
-        kinds = {u.kind for u in body}
-        chunks.append(
-            ChunkDraft(
-                ordinal=len(chunks),
-                text="\n".join(u.text for u in body),
-                page=first.page,
-                heading=body[-1].heading,
-                element_type=kinds.pop() if len(kinds) == 1 else "mixed",
-                char_start=first.start,
-                char_end=body[-1].end,
-            )
-        )
-
     used = 0
     for unit in units:
-        new_section = bool(current) and unit.section != current[-1].section
-        # a table is a chunk of its own (or a few, split by rows): never packed with prose
-        # (its section's title may lead it)
-        table_edge = bool(current) and (
-            current[-1].kind == "table"
-            or (unit.kind == "table" and any(u.kind != "title" for u in current))
-        )
-        if current and (new_section or table_edge or used + unit.tokens > max_tokens):
-            flush()
-            carry: list[_Unit] = []
-            if not new_section and not table_edge and overlap_tokens > 0:
-                budget = overlap_tokens
-                for prev in reversed(current):
-                    if prev.tokens > budget or prev.kind == "title":
-                        break
-                    carry.insert(0, prev)
-                    budget -= prev.tokens
-                if sum(u.tokens for u in carry) + unit.tokens > max_tokens:
-                    carry = []
-            current = carry
-            used = sum(u.tokens for u in carry)
+        if current:
+            new_section = unit.section != current[-1].section
+            # a piece of a long table stands alone with its header (a caption may lead it)
+            table_edge = current[-1].table_piece or (
+                unit.table_piece and any(u.kind != "title" for u in current)
+            )
+            over = used + unit.tokens > max_tokens
+            if table_edge or over or (new_section and used >= floor):
+                # trailing headings (and a caption before a long table) open the next chunk
+                lead: list[_Unit] = []
+                while current and (
+                    current[-1].kind == "title"
+                    or (
+                        unit.kind == "table"
+                        and not lead
+                        and current[-1].kind not in ("table", "code")
+                        and current[-1].tokens < 32
+                    )
+                ):
+                    lead.insert(0, current.pop())
+                flush(current)
+                carry: list[_Unit] = []
+                if not lead and not new_section and not table_edge and overlap_tokens > 0:
+                    budget = overlap_tokens
+                    for prev in reversed(current):
+                        if prev.tokens > budget or prev.kind in ("title", "table"):
+                            break
+                        carry.insert(0, prev)
+                        budget -= prev.tokens
+                current = lead + carry
+                if sum(u.tokens for u in current) + unit.tokens > max_tokens:
+                    # the heading path still names what the headings said
+                    current = []
+                used = sum(u.tokens for u in current)
         current.append(unit)
         used += unit.tokens
-    flush()
-    return chunks
+    flush(current)
+    return [_draft(i, body) for i, body in enumerate(_merge_small(bodies, floor, max_tokens))]
+
+
+def _tokens(body: Sequence[_Unit]) -> int:
+    return sum(u.tokens for u in body)
+
+
+def _merge_small(bodies: list[list[_Unit]], floor: int, max_tokens: int) -> list[list[_Unit]]:
+    """A chunk under the floor (a short last section, a short text between two tables) joins its
+    neighbour when both fit the budget; pieces of a long table stay as they are, and so does a
+    chunk that repeats its neighbour's last sentences (overlap)."""
+    out: list[list[_Unit]] = []
+    for body in bodies:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and (_tokens(body) < floor or _tokens(prev) < floor)
+            and _tokens(prev) + _tokens(body) <= max_tokens
+            and not any(u.table_piece for u in prev + body)
+            and not any(u is v for u in body for v in prev)
+        ):
+            prev += body
+        else:
+            out.append(body)
+    return out
+
+
+def _draft(ordinal: int, body: Sequence[_Unit]) -> ChunkDraft:
+    kinds = {u.kind for u in body if u.kind != "title"} or {"title"}
+    pages = [u.page for u in body if u.page is not None]
+    return ChunkDraft(
+        ordinal=ordinal,
+        text="\n".join(u.text for u in body),
+        page=pages[0] if pages else None,
+        heading=body[0].heading,
+        element_type=kinds.pop() if len(kinds) == 1 else "mixed",
+        char_start=body[0].start,
+        char_end=body[-1].end,
+        page_end=pages[-1] if pages else None,
+    )

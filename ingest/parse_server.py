@@ -83,6 +83,7 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
             ocr=request["ocr"],
             max_pages=request["max_pages"],
             pdf_tables=request.get("pdf_tables", True),
+            pdf_reader=request.get("pdf_reader", "pdfium"),
             progress=progress,
         )
         return ("ok", parsed)

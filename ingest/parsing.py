@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from askdocs.offline import go_offline
-from ingest import archive, mail
+from ingest import archive, mail, pdf_text
 from ingest.errors import (
     CorruptDocument,
     EmptyDocument,
@@ -98,28 +98,61 @@ def _too_many_pages(name: str, pages: int, max_pages: int) -> TooLarge:
 
 
 def _parse_pdf(
-    path: Path, name: str, ocr: bool, max_pages: int, tables: bool, progress: Progress
+    path: Path,
+    name: str,
+    ocr: bool,
+    max_pages: int,
+    tables: bool,
+    progress: Progress,
+    reader_kind: str = "pdfium",
 ) -> tuple[list[Any], int]:
-    """``fast`` text extraction, ruled tables from pdfplumber in place of the text they cover, then
-    OCR of each page that had no text; returns elements, pages."""
+    """The text layer (pdfium's reader, or unstructured's ``fast`` strategy with ruled tables from
+    pdfplumber in place of the text they cover), then OCR of each page that had no text; returns
+    elements (or blocks), pages."""
     with pdf_limits():
-        return _parse_pdf_pages(path, name, ocr, max_pages, tables, progress)
+        return _parse_pdf_pages(path, name, ocr, max_pages, tables, progress, reader_kind)
+
+
+def _text_layer(
+    path: Path, name: str, tables: bool, reader_kind: str
+) -> tuple[list[Any], set[int]]:
+    """Elements of the text layer and the pages that have text."""
+    if reader_kind == "pdfium":
+        try:
+            text = pdf_text.read(
+                path, ruled=(lambda pages: find_tables(path, pages)) if tables else None
+            )
+        except pdf_text.PdfiumError:  # pdfium cannot read what pypdf could: the slower reader
+            log.warning(
+                "pdfium could not read %s; reading it with unstructured", name, exc_info=True
+            )
+        else:
+            with_text = set(range(1, text.pages + 1)) - set(text.empty_pages)
+            return list(text.blocks), with_text
+    elements = _partition(path, name, "fast")
+    with_text = {e.metadata.page_number for e in elements if _has_text(e)}
+    if tables and with_text:
+        elements = _merge_tables(elements, find_tables(path, sorted(with_text)))
+    return elements, with_text
 
 
 def _parse_pdf_pages(
-    path: Path, name: str, ocr: bool, max_pages: int, tables: bool, progress: Progress
+    path: Path,
+    name: str,
+    ocr: bool,
+    max_pages: int,
+    tables: bool,
+    progress: Progress,
+    reader_kind: str,
 ) -> tuple[list[Any], int]:
     reader = open_pdf(path, name)
     pages = len(reader.pages)
     if pages > max_pages:
         raise _too_many_pages(name, pages, max_pages)
-    elements = _partition(path, name, "fast")
-    with_text = {e.metadata.page_number for e in elements if _has_text(e)}
+    elements, with_text = _text_layer(path, name, tables, reader_kind)
     missing = [p for p in range(1, pages + 1) if p not in with_text]
     will_ocr = missing if ocr and ocr_available() else []
     progress(ParseProgress(pages, len(with_text), len(will_ocr), 0))
-    if tables and with_text:
-        elements = _merge_tables(elements, find_tables(path, sorted(with_text)))
     if missing and ocr:
         if not ocr_available():
             if not with_text:
@@ -212,6 +245,7 @@ def parse(
     max_pages: int = 100_000,
     pdf_tables: bool = True,
     progress: Progress | None = None,
+    pdf_reader: str = "pdfium",
 ) -> ParsedDocument:
     """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on.
     Runs in the caller's process: the worker calls it through ``ingest.sandbox``."""
@@ -244,7 +278,7 @@ def parse(
     try:
         if kind == "pdf":
             elements, pages = _parse_pdf(
-                path, name, ocr, max_pages, pdf_tables, progress or _no_progress
+                path, name, ocr, max_pages, pdf_tables, progress or _no_progress, pdf_reader
             )
         elif kind == "image":
             if not (ocr and ocr_available()):

@@ -15,8 +15,9 @@ from pathlib import Path
 # Cells a PDF writer sets apart from their number: "$" | "1,234" | "%".
 _LEADING = {"$", "(", "€", "£"}
 _TRAILING = {"%", ")", "%)"}
-# Fewer drawn paths than this on a page: no ruled table there (a 2x2 grid has 4 rules at least).
-MIN_PATHS = 4
+# A ruled table draws at least this many rules (or box sides) each way, each this long (points).
+MIN_RULES = 2
+RULE_SPAN = 8.0
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def compact_row(row: Sequence[str | None]) -> list[str]:
 
 
 def _drawn(path: Path, pages: Sequence[int]) -> list[int]:
-    """The pages that draw at least a few paths (lines, boxes): a table's rules are paths, and
-    pdfium counts them in milliseconds where pdfplumber's layout pass takes ~0.3 s a page."""
+    """The pages that draw both horizontal and vertical rules (or boxes): a grid's rules are paths,
+    and pdfium reads them in milliseconds where pdfplumber's layout pass takes ~0.3 s a page."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_raw
 
@@ -56,9 +57,15 @@ def _drawn(path: Path, pages: Sequence[int]) -> list[int]:
         out = []
         for number in pages:
             page = pdf[number - 1]
-            paths = page.get_objects(filter=[pdfium_raw.FPDF_PAGEOBJ_PATH], max_depth=2)
-            if sum(1 for _ in zip(range(MIN_PATHS), paths, strict=False)) >= MIN_PATHS:
-                out.append(number)
+            across = down = 0
+            for obj in page.get_objects(filter=[pdfium_raw.FPDF_PAGEOBJ_PATH], max_depth=2):
+                left, bottom, right, top = obj.get_bounds()
+                wide, tall = right - left > RULE_SPAN, top - bottom > RULE_SPAN
+                across += wide
+                down += tall
+                if across >= MIN_RULES and down >= MIN_RULES:
+                    out.append(number)
+                    break
             page.close()
         return out
     finally:

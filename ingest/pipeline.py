@@ -76,6 +76,7 @@ def parse_limits(settings: Settings) -> sandbox.Limits:
         max_pages=settings.max_pages,
         ocr=settings.ocr,
         pdf_tables=settings.pdf_tables,
+        pdf_reader=settings.pdf_reader,
         ocr_page_seconds=settings.ocr_page_seconds,
     )
 

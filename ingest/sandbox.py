@@ -43,6 +43,7 @@ class Limits:
     max_pages: int
     ocr: bool = True
     pdf_tables: bool = True
+    pdf_reader: str = "pdfium"
     # each page that needs OCR (~5 s on 2 cores) adds this much to both time limits
     ocr_page_seconds: float = 60.0
 
@@ -227,6 +228,7 @@ def _run(
         "ocr": limits.ocr,
         "max_pages": limits.max_pages,
         "pdf_tables": limits.pdf_tables,
+        "pdf_reader": limits.pdf_reader,
         "out": str(out),
         "env": env,
     }

@@ -54,3 +54,4 @@ class ChunkDraft:
     element_type: str
     char_start: int
     char_end: int
+    page_end: int | None = None  # the last page it covers (= page when on one)

@@ -10,17 +10,93 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def test_title_starts_a_section_and_chunks_keep_heading_and_page():
+def test_a_section_past_the_floor_starts_a_chunk_with_its_heading_path_and_page():
+    intro = " ".join(f"Intro sentence {i} is here." for i in range(6))  # 30 words
     blocks = [
         Block("Annual report", "title", page=1, depth=0),
-        Block("Intro text here.", "text", page=1),
+        Block(intro, "text", page=1),
         Block("Risks", "title", page=2, depth=1),
-        Block("FX exposure is large.", "text", page=2),
+        Block("FX exposure is large. " * 6, "text", page=2),  # 24 words
     ]
-    chunks = chunk_blocks(blocks, words, max_tokens=50, overlap_tokens=0)
+    chunks = chunk_blocks(blocks, words, max_tokens=50, overlap_tokens=0, min_tokens=20)
     assert [c.heading for c in chunks] == ["Annual report", "Annual report > Risks"]
     assert [c.page for c in chunks] == [1, 2]
+    assert chunks[1].text.startswith("Risks\n")  # the heading opens its section's chunk
     assert "FX exposure" in chunks[1].text and "Intro" not in chunks[1].text
+
+
+def test_a_short_last_section_joins_the_chunk_before_it():
+    intro = " ".join(f"Intro sentence {i} is here." for i in range(6))  # 30 words
+    blocks = [
+        Block("Annual report", "title", page=1, depth=0),
+        Block(intro, "text", page=1),
+        Block("Signatures", "title", page=2, depth=1),
+        Block("Jane Doe, CFO.", "text", page=2),
+    ]
+    chunks = chunk_blocks(blocks, words, max_tokens=50, overlap_tokens=0, min_tokens=20)
+    assert len(chunks) == 1
+    assert chunks[0].text.endswith("Signatures\nJane Doe, CFO.")
+    assert (chunks[0].page, chunks[0].page_end) == (1, 2)
+
+
+def test_small_sections_pack_together_up_to_the_floor():
+    blocks = []
+    for i in range(12):  # a statement's row labels, each taken for a title by the parser
+        blocks += [Block(f"Label {i}", "title", page=1 + i // 6), Block(f"Value {i}.", "text")]
+    chunks = chunk_blocks(blocks, words, max_tokens=40, overlap_tokens=0, min_tokens=20)
+    assert len(chunks) == 2  # 48 words: not 12 chunks of 4
+    assert all(words(c.text) >= 20 for c in chunks)
+    assert all(not c.text.rstrip().split("\n")[-1].startswith("Label") for c in chunks)
+    assert (chunks[1].page, chunks[1].page_end) == (1, 2)  # the pages it spans
+
+
+def test_a_heading_never_ends_a_chunk():
+    body = " ".join(f"Body sentence {i} runs on." for i in range(7))  # 35 words
+    blocks = [
+        Block("Part one", "title"),
+        Block(body, "text"),
+        Block("Part two", "title"),
+        Block("Short tail here.", "text"),
+        Block("Part three", "title"),
+        Block(body, "text"),
+    ]
+    chunks = chunk_blocks(blocks, words, max_tokens=40, overlap_tokens=0, min_tokens=10)
+    for c in chunks:
+        assert c.text.split("\n")[-1] not in ("Part one", "Part two", "Part three")
+    assert chunks[-1].text.startswith("Part three")
+
+
+def test_false_titles_are_read_as_what_they_are():
+    blocks = [
+        Block("Gross profit", "title"),  # a row label followed by its figures
+        Block("9,462 2,915", "title"),
+        Block("• First point of a list", "title"),
+        Block("This long line is a sentence that the parser took for a title by mistake.", "title"),
+        Block("Overview", "title"),
+        Block("Real body text.", "text"),
+    ]
+    chunks = chunk_blocks(blocks, words, max_tokens=100, overlap_tokens=0)
+    assert len(chunks) == 1
+    assert chunks[0].heading is None  # none of the false titles made a section
+    assert chunks[0].text.startswith("Gross profit\n9,462 2,915")
+    assert chunks[0].element_type == "mixed"
+
+
+def test_a_long_table_is_split_by_rows_with_its_header_and_caption():
+    rows = "\n".join(f"| Item {i} | {i * 100} | {i * 90} |" for i in range(30))
+    table = f"| | 2023 | 2022 |\n|---|---|---|\n{rows}"
+    blocks = [
+        Block("Intro paragraph with enough words to stand.", "text"),
+        Block("Table 1: Sales by item", "text"),
+        Block(table, "table"),
+    ]
+    chunks = chunk_blocks(blocks, words, max_tokens=60, overlap_tokens=0)
+    pieces = [c for c in chunks if "| Item" in c.text]
+    assert len(pieces) > 1
+    assert pieces[0].text.startswith("Table 1: Sales by item\n| | 2023 | 2022 |")
+    for p in pieces:
+        assert "| | 2023 | 2022 |\n|---|---|---|" in p.text
+    assert sum(p.text.count("| Item") for p in pieces) == 30  # every row once, each whole
 
 
 def test_budget_respected_and_split_at_sentences():

@@ -47,7 +47,7 @@ def test_long_table_split_by_rows_with_header_each_time():
     assert "\n".join(bodies) == md.split("\n", 2)[2]  # every row once, in order
 
 
-def test_table_is_its_own_chunk_and_split_tables_keep_header():
+def test_small_table_packs_with_its_text_and_split_tables_keep_header():
     small = to_markdown([["Name", "Age"], ["Ada", "36"]])
     big = to_markdown([["Year", "Rainfall"]] + [[str(1900 + i), f"{i} mm"] for i in range(60)])
     blocks = [
@@ -60,18 +60,19 @@ def test_table_is_its_own_chunk_and_split_tables_keep_header():
     ]
     chunks = chunk_blocks(blocks, words, max_tokens=50, overlap_tokens=10)
     text = document_text(blocks)
-    tables = [c for c in chunks if c.element_type == "table"]
-    assert tables[0].text == small and tables[0].heading == "Weather"
-    assert [c.text for c in chunks if "prose" in c.text.lower()] == [
-        "Weather\\nSome prose before the table.".replace("\\n", "\n"),
-        "Prose after.",
-    ]
-    rain = [c for c in chunks if c.heading == "Weather > Rain" or c.heading == "Rain"]
-    assert len(rain) > 2
-    for c in rain:
-        if c.element_type == "table":
-            assert c.text.startswith("| Year | Rainfall |") and words(c.text) <= 50
-            assert text[c.char_start : c.char_end] in c.text
+    first = chunks[0]
+    assert first.heading == "Weather" and first.element_type == "mixed"
+    assert first.text == f"Weather\nSome prose before the table.\n{small}\nProse after."
+    pieces = [c for c in chunks if "| Year | Rainfall |" in c.text]
+    assert len(pieces) > 2 and pieces[0].text.startswith("Rain\n| Year | Rainfall |")
+    rows = []
+    for c in pieces:
+        assert c.heading == "Rain" and words(c.text) <= 50  # both titles at depth 0
+        assert "| Year | Rainfall |\n|---|---|" in c.text
+        span = [ln for ln in text[c.char_start : c.char_end].split("\n") if ln]
+        assert set(span) <= set(c.text.split("\n"))  # the span points at the chunk's own lines
+        rows += [ln for ln in c.text.split("\n") if ln.startswith("| 19")]
+    assert rows == big.split("\n")[2:]  # every row once, whole, in order
 
 
 def test_pdf_rows_compacted_so_columns_line_up():

@@ -1,0 +1,68 @@
+"""Start `askdocs up` for a bench: free ports, a scratch data dir, no generator; the admin key read
+from its log. One home for what the benches used to copy."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY_LINE = r"First admin key \(shown once; keep it\): (\S+)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_stack(data: Path, **settings: str) -> Iterator[httpx.Client]:
+    """An ``askdocs up`` over ``data`` without a generator (``settings``: more ASKDOCS_ variables,
+    lower-case names without the prefix); yields an authenticated client of its API."""
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "ASKDOCS_DATA_DIR": str(data),
+        "ASKDOCS_REDIS_URL": os.environ.get("ASKDOCS_REDIS_URL", "redis://127.0.0.1:6379/12"),
+        "ASKDOCS_API_PORT": str(api_port),
+        "ASKDOCS_API_URL": f"http://127.0.0.1:{api_port}",
+        "ASKDOCS_UI_PORT": str(free_port()),
+        "ASKDOCS_START_GENERATOR": "false",
+        "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{free_port()}/v1",
+        **{f"ASKDOCS_{k.upper()}": v for k, v in settings.items()},
+    }
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / "up.log"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "askdocs"), "up"],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        while (found := re.search(KEY_LINE, log.read_text())) is None:
+            if proc.poll() is not None:
+                raise SystemExit(log.read_text())
+            time.sleep(0.2)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{api_port}",
+            timeout=600,
+            headers={"Authorization": f"Bearer {found.group(1)}"},
+        ) as http:
+            yield http
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
