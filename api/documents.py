@@ -294,6 +294,7 @@ def documents_router(services: Services) -> APIRouter:
                 ChunkOut(
                     ordinal=c.ordinal,
                     page=c.page,
+                    page_end=c.page_end,
                     heading=c.heading,
                     element_type=c.element_type,
                     text=c.text,

@@ -29,6 +29,7 @@ def passages_out(passages: list[ScoredChunk]) -> list[PassageOut]:
             document_id=p.document_id,
             document_name=p.document_name,
             page=p.page,
+            page_end=p.page_end,
             heading=p.heading,
             score=p.score,
             text=p.text,

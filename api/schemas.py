@@ -71,6 +71,7 @@ class MeOut(BaseModel):
 class ChunkOut(BaseModel):
     ordinal: int
     page: int | None
+    page_end: int | None = Field(None, description="Last page the chunk covers.")
     heading: str | None
     element_type: str | None
     text: str
@@ -199,6 +200,7 @@ class PassageOut(BaseModel):
     document_id: str
     document_name: str
     page: int | None
+    page_end: int | None = Field(None, description="Last page the passage covers.")
     heading: str | None
     score: float
     text: str

@@ -255,6 +255,8 @@ class Chunk(Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     page: Mapped[int | None] = mapped_column(Integer)
+    # the last page the chunk covers (a chunk spanning pages records the first in ``page``)
+    page_end: Mapped[int | None] = mapped_column(Integer)
     heading: Mapped[str | None] = mapped_column(Text)
     element_type: Mapped[str | None] = mapped_column(String(64))
     char_start: Mapped[int | None] = mapped_column(Integer)

@@ -18,6 +18,7 @@ from rich.table import Table
 from askdocs.cli_access import register as register_access_commands
 from askdocs.cli_ops import register as register_ops_commands
 from askdocs.settings import Settings
+from generation.prompt import pages_label
 
 app = typer.Typer(
     help="askdocs: ask questions of your own documents, offline.", no_args_is_help=True
@@ -245,7 +246,7 @@ def ask(
     if final and final["citations"]:
         console.print("\nSources:")
         for c in final["citations"]:
-            page = f", page {c['page']}" if c["page"] is not None else ""
+            page = f", {pages_label(c['page'], c.get('page_end'))}" if c["page"] is not None else ""
             mark = "" if c["supported"] else "  (the cited passage does not hold this claim)"
             console.print(f"  [{c['number']}] {c['document_name']}{page}{mark}")
     if final:

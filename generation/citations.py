@@ -24,6 +24,7 @@ class Citation:
     # share of the citing sentences' content words found in the passage (0..1)
     support: float = 0.0
     supported: bool = False
+    page_end: int | None = None  # the last page of the passage, when it spans pages
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,17 @@ def resolve(answer: str, passages: Sequence[ScoredChunk]) -> tuple[list[Citation
     for n in cited_numbers(answer):
         if 1 <= n <= len(passages):
             p = passages[n - 1]
-            good.append(Citation(n, p.document_id, p.document_name, p.page, p.text, p.chunk_id))
+            good.append(
+                Citation(
+                    n,
+                    p.document_id,
+                    p.document_name,
+                    p.page,
+                    p.text,
+                    p.chunk_id,
+                    page_end=p.page_end,
+                )
+            )
         else:
             bad.append(n)
     return good, bad

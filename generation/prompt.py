@@ -46,10 +46,24 @@ def approx_tokens(text: str) -> int:
     return len(text) // 3 + 1
 
 
+def pages_label(page: int | None, page_end: int | None = None) -> str:
+    """ "page 3", or "pages 3-4" for a passage that spans pages; "" without a page."""
+    if page is None:
+        return ""
+    if page_end is not None and page_end != page:
+        return f"pages {page}-{page_end}"
+    return f"page {page}"
+
+
 def format_passage(n: int, passage: ScoredChunk) -> str:
+    """``[n] (from NAME, page P; Section > Sub)`` and the text: the heading path tells the model
+    what a table or a paragraph is about when the text alone does not."""
     where = passage.document_name
-    if passage.page is not None:
-        where += f", page {passage.page}"
+    pages = pages_label(passage.page, passage.page_end)
+    if pages:
+        where += f", {pages}"
+    if passage.heading:
+        where += f"; {passage.heading}"
     return f"[{n}] (from {where})\n{passage.text.strip()}"
 
 

@@ -320,6 +320,7 @@ def _write_pending(
                     ordinal=d.ordinal,
                     text=d.text,
                     page=d.page,
+                    page_end=d.page_end,
                     heading=d.heading,
                     element_type=d.element_type,
                     char_start=d.char_start,

@@ -159,9 +159,14 @@ class Retriever:
         # 59 ms at 100k chunks against 3 ms).
         with self._catalog.reader() as s:
             chunks = s.execute(
-                select(Chunk.id, Chunk.document_id, Chunk.text, Chunk.page, Chunk.heading).where(
-                    Chunk.id.in_(list(scores))
-                )
+                select(
+                    Chunk.id,
+                    Chunk.document_id,
+                    Chunk.text,
+                    Chunk.page,
+                    Chunk.page_end,
+                    Chunk.heading,
+                ).where(Chunk.id.in_(list(scores)))
             ).all()
             names = dict(
                 s.execute(
@@ -182,6 +187,7 @@ class Retriever:
                 page=c.page,
                 heading=c.heading,
                 score=scores[c.id],
+                page_end=c.page_end,
             )
             for c in chunks
             if c.document_id in names

@@ -17,3 +17,4 @@ class ScoredChunk:
     page: int | None
     heading: str | None
     score: float
+    page_end: int | None = None  # the last page the passage covers, when it spans pages

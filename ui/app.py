@@ -20,6 +20,13 @@ ICONS = {
 st.set_page_config(page_title="askdocs", page_icon="📚", layout="wide")
 
 
+def pages_label(page: int | None, page_end: int | None = None) -> str:
+    """ "page 3", or "pages 3-4" for a passage that spans pages."""
+    if page is None:
+        return ""
+    return f"pages {page}-{page_end}" if page_end not in (None, page) else f"page {page}"
+
+
 def sign_in() -> ApiClient:
     """The API client of this browser session. With auth on, the key typed here lives in this
     session only: never in a file, a cookie or the URL."""
@@ -201,7 +208,7 @@ def document_detail(collection: str) -> None:
             st.error(str(e))
             chunks = []
         for c in chunks:
-            where = f"page {c['page']}" if c["page"] is not None else ""
+            where = pages_label(c["page"], c.get("page_end"))
             head = " · ".join(x for x in (f"#{c['ordinal']}", where, c["heading"] or "") if x)
             with st.expander(head):
                 st.text(c["text"])
@@ -360,7 +367,7 @@ def show_sources(done: dict, key: str) -> None:
             icon="⚠️",
         )
     for c in done.get("citations", []):
-        page = f", page {c['page']}" if c["page"] is not None else ""
+        page = f", {pages_label(c['page'], c.get('page_end'))}" if c["page"] is not None else ""
         flag = "" if c.get("supported", True) else " ⚠️ does not hold the claim"
         with st.expander(f"[{c['number']}] {c['document_name']}{page}{flag}"):
             st.markdown(highlighted(c["passage"], c.get("span")))
@@ -371,7 +378,7 @@ def show_sources(done: dict, key: str) -> None:
     if done.get("abstained") and done.get("closest"):
         st.caption("Closest passages:")
         for p in done["closest"]:
-            page = f", page {p['page']}" if p["page"] is not None else ""
+            page = f", {pages_label(p['page'], p.get('page_end'))}" if p["page"] is not None else ""
             with st.expander(f"{p['document_name']}{page}"):
                 st.markdown(p["text"])
 

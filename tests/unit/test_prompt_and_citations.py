@@ -11,6 +11,8 @@ from generation.citations import (
 from generation.prompt import (
     NOT_IN_DOCUMENTS,
     build_messages,
+    format_passage,
+    pages_label,
     says_not_answered,
     select_passages,
     without_example,
@@ -35,6 +37,14 @@ def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
     assert body.startswith("Question: What is X?") and body.rstrip().endswith(
         "Question: What is X?"
     )
+
+
+def test_passage_names_its_page_range_and_heading_path():
+    p = ScoredChunk(1, "d", "report.pdf", "c", "Revenue rose.", 3, "Results > Revenue", 1.0, 4)
+    assert (
+        format_passage(1, p) == "[1] (from report.pdf, pages 3-4; Results > Revenue)\nRevenue rose."
+    )
+    assert pages_label(3, 3) == "page 3" and pages_label(None, 2) == ""
 
 
 def test_select_passages_drops_whole_passages_by_rank():
