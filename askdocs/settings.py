@@ -77,7 +77,12 @@ class Settings(BaseSettings):
         20.0, ge=0, description="How long a rename request waits for the indexer before 202."
     )
     task_expires: int = Field(24 * 3600, description="Seconds a queued task stays valid.")
-    worker_concurrency: int = Field(1, ge=1, description="Parallel ingest processes per worker.")
+    worker_concurrency: int = Field(
+        0,
+        ge=0,
+        description="Parallel ingest processes per worker (each parses and embeds on one core); "
+        "0: one per core.",
+    )
     lease_seconds: float = Field(
         60.0, gt=0, description="A worker's hold on a document, renewed while it works."
     )

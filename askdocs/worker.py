@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             "-P",
             "prefork",
             "-c",
-            str(settings.worker_concurrency),
+            str(settings.worker_concurrency or os.cpu_count() or 1),
             "--soft-time-limit",
             str(settings.task_soft_time_limit),
             "--time-limit",

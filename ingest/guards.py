@@ -3,8 +3,10 @@
 Office files (DOCX, XLSX, PPTX, ODT), EPUB and plain ZIP are zip containers. The readers that open them
 (python's ``zipfile`` underneath python-docx, openpyxl, python-pptx) stop each member at its declared
 size, so declared sizes bound what they unpack: limit the member count, the declared total and the
-ratio of unpacked to packed bytes. XML with entity declarations is refused outright, as defusedxml does:
-office formats never declare entities, and billion-laughs needs them.
+ratio of unpacked to packed bytes. XML with entity declarations inside a container is refused outright,
+as defusedxml does: office formats never declare entities, and billion-laughs needs them. XML on its
+own that declares entities (patent and publishing XML) is read by ``ingest.xml_text`` without
+expanding them.
 """
 
 from __future__ import annotations
@@ -40,13 +42,7 @@ def check(path: Path, name: str, limits: Limits) -> None:
     if zipfile.is_zipfile(path):
         _check_zip(path, name, limits)
         return
-    with path.open("rb") as f:
-        head = f.read(HEAD_BYTES)
-    if declares_entities(head):
-        raise UnsafeDocument(
-            f"{name} is XML that declares entities (the shape of an entity-expansion bomb); "
-            "askdocs does not expand them. Remove the DOCTYPE's ENTITY lines and upload it again."
-        )
+    # XML on its own that declares entities is read without expanding them (ingest.xml_text)
 
 
 def _check_zip(path: Path, name: str, limits: Limits) -> None:

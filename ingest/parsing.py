@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from askdocs.offline import go_offline
-from ingest import archive, mail, pdf_text
+from ingest import archive, mail, pdf_text, xml_text
 from ingest.errors import (
     CorruptDocument,
     EmptyDocument,
@@ -27,6 +27,7 @@ from ingest.errors import (
     TooLarge,
     UnsupportedFormat,
 )
+from ingest.guards import HEAD_BYTES, declares_entities
 from ingest.pdf_pages import open_pdf, pdf_limits, single_page
 from ingest.pdf_tables import PdfTable, find_tables, inside
 from ingest.tables import html_to_rows, read_delimited, to_markdown
@@ -216,6 +217,17 @@ def _to_blocks(elements: list[Any]) -> list[Block]:
     return blocks
 
 
+def _declares_entities(path: Path) -> bool:
+    with path.open("rb") as f:
+        return declares_entities(f.read(HEAD_BYTES))
+
+
+def _nonempty(blocks: list[Block], name: str) -> list[Block]:
+    if not blocks:
+        raise EmptyDocument(f"no text found in {name}")
+    return blocks
+
+
 def raise_readable(name: str, e: BaseException) -> NoReturn:
     """A parser's own exception as an ``IngestError`` a person can act on."""
     msg = str(e)
@@ -287,6 +299,8 @@ def parse(
                 )
             (progress or _no_progress)(ParseProgress(1, 0, 1, 0))
             elements = _partition(path, name, "ocr_only")
+        elif kind == "xml" and _declares_entities(path):
+            return ParsedDocument(_nonempty(xml_text.read(path, name), name), None)
         elif kind in ("email", "msg"):  # attachments become documents of their own (mail.py)
             elements = _partition(path, name, "fast", process_attachments=False)
         else:
