@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
 
 from askdocs.offline import go_offline
-from ingest import archive, mail, pdf_text, xml_text
+from ingest import archive, mail, odf, ooxml, pdf_text, xml_text
 from ingest.errors import (
     CorruptDocument,
     EmptyDocument,
@@ -265,6 +266,11 @@ def parse(
     if path.stat().st_size == 0:
         raise EmptyDocument(f"{name} is empty (0 bytes)")
     kind = detect_kind(path)
+    if kind in ("unknown", "zip", "odt") and (odf_kind := odf.kind_of(path)) is not None:
+        blocks, pages = odf.read(path, name)  # ODT, ODS, ODP: every cell, text box and note
+        if not blocks:
+            raise EmptyDocument(f"{name} has no text ({odf_kind})")
+        return ParsedDocument(blocks, pages)
     if kind in ("unknown", "zip") and archive.is_archive(path):
         try:
             files = archive.members(path)
@@ -299,6 +305,10 @@ def parse(
                 )
             (progress or _no_progress)(ParseProgress(1, 0, 1, 0))
             elements = _partition(path, name, "ocr_only")
+        elif kind in ("docx", "xlsx", "pptx") and ooxml.is_strict(path):
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = ooxml.to_transitional(path, Path(tmp) / f"transitional.{kind}")
+                elements = _partition(copy, name, "fast")
         elif kind == "xml" and _declares_entities(path):
             return ParsedDocument(_nonempty(xml_text.read(path, name), name), None)
         elif kind in ("email", "msg"):  # attachments become documents of their own (mail.py)

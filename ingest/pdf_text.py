@@ -335,7 +335,9 @@ def _column_of(word: Word, cols: Sequence[tuple[float, float]]) -> int:
     return min(range(len(cols)), key=lambda j: abs(centre - (cols[j][0] + cols[j][1]) / 2))
 
 
-def _header_cells(header: Sequence[Line], cols: Sequence[tuple[float, float]]) -> list[str]:
+def _header_cells(
+    header: Sequence[Line], cols: Sequence[tuple[float, float]], label_left: float
+) -> tuple[str, list[str]]:
     """Each column's header, from the header lines' segments, read from the line nearest the
     figures upward: a segment heads every column it stands over (a span: "Three Months Ended" over
     two periods), else the nearest one; what a column is headed by widens it for the lines above."""
@@ -348,15 +350,19 @@ def _header_cells(header: Sequence[Line], cols: Sequence[tuple[float, float]]) -
             rows.append([s])
     extents = [[a, b] for a, b in cols]
     parts: list[list[str]] = [[] for _ in cols]
+    label: list[str] = []
     for row in reversed(rows):
         for s in row:
+            if s.x0 <= label_left + s.size and s.x1 < cols[0][0]:  # the label column's header
+                label.insert(0, s.text)
+                continue
             over = [
                 j for j, (a, b) in enumerate(extents) if s.x0 - s.size <= b and s.x1 + s.size >= a
             ]
             for j in over or [_column_of(s, cols)]:
                 parts[j].insert(0, s.text)
                 extents[j] = [min(extents[j][0], s.x0), max(extents[j][1], s.x1)]
-    return [" ".join(p) for p in parts]
+    return " ".join(label), [" ".join(p) for p in parts]
 
 
 def _table_block(header: Sequence[Line], rows: Sequence[_Row], page: int) -> Block:
@@ -379,7 +385,9 @@ def _table_block(header: Sequence[Line], rows: Sequence[_Row], page: int) -> Blo
             for r in rows
         ]
         cols = cols[sparse:]
-    out = [["", *_header_cells(header, cols)]]
+    label_left = min(r.line.x0 for r in rows)
+    label, cells = _header_cells(header, cols, label_left)
+    out = [[label, *cells]]
     for r in rows:
         cells = [""] * len(cols)
         for v in r.values:
@@ -400,6 +408,16 @@ def _over_columns(line: Line, first_col: float, label_left: float) -> bool:
     return line.x0 >= max(label_left + 4 * line.size, first_col - 6 * line.size) and len(
         line.words
     ) <= 8 * len(line.segments())
+
+
+def _column_heads(line: Line, first_col: float) -> bool:
+    """A line of short column names: one over the labels, the rest over the figures."""
+    segs = line.segments()
+    return (
+        len(segs) >= 2
+        and all(len(s.text.split()) <= 4 for s in segs)
+        and all(s.x1 >= first_col - 6 * s.size for s in segs[1:])
+    )
 
 
 def _tables(lines: Sequence[Line]) -> list[tuple[int, int, Block]]:
@@ -444,6 +462,8 @@ def _tables(lines: Sequence[Line]) -> list[tuple[int, int, Block]]:
         start = i
         # header lines above: set over the figures' columns (periods, dates), a few at most
         label_left = min(r.line.x0 for r in rows[i:end] if r is not None)
+        if start > 0 and rows[start - 1] is None and _column_heads(lines[start - 1], first_col):
+            start -= 1  # "City  Bridges  Rivers": a header row that names the label column too
         while (
             start > 0
             and i - start < 24

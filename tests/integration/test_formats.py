@@ -280,14 +280,33 @@ def test_pdf_pages_headings_and_ruled_table(tmp_path: Path) -> None:
             table,
         ]
     )
-    doc = parse(path, "report.pdf")
-    assert doc.pages == 2
-    assert_rows(table_of(doc))
-    assert [b.page for b in doc.blocks if b.kind == "table"] == [2]
-    # the cells are not also left behind as loose text
-    assert sum("Orlen" in b.text for b in doc.blocks) == 1
-    plain = parse(path, "report.pdf", pdf_tables=False)
+    for tables in (True, False):  # figures in columns: a table from positions alone
+        doc = parse(path, "report.pdf", pdf_tables=tables)
+        assert doc.pages == 2
+        assert_rows(table_of(doc))
+        assert [b.page for b in doc.blocks if b.kind == "table"] == [2]
+        # the cells are not also left behind as loose text
+        assert sum("Orlen" in b.text for b in doc.blocks) == 1
+    old = parse(path, "report.pdf", pdf_reader="unstructured")  # the slower reader still serves
+    assert_rows(table_of(old))
+
+
+def test_pdf_ruled_table_of_words_from_pdfplumber(tmp_path: Path) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    rows = [["City", "Mayor", "River"], ["Orlen", "Ada Marsh", "Vel"], ["Vask", "Ion Tarr", "Sud"]]
+    table = Table(rows)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    path = tmp_path / "mayors.pdf"
+    style = getSampleStyleSheet()["Normal"]
+    SimpleDocTemplate(str(path)).build([Paragraph("Mayors of the river towns.", style), table])
+    ruled = table_of(parse(path, "mayors.pdf"))
+    assert "| Orlen | Ada Marsh | Vel |" in ruled.split("\n"), ruled
+    plain = parse(path, "mayors.pdf", pdf_tables=False)  # words only: no columns of figures
     assert not [b for b in plain.blocks if b.kind == "table"]
+    assert "Ada Marsh" in text_of(plain)
 
 
 def test_mislabelled_file_is_parsed_by_its_bytes(tmp_path: Path) -> None:
