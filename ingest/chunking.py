@@ -122,8 +122,9 @@ def true_kind(block: Block, following: Block | None) -> str:
 
 
 def _units(
-    blocks: Sequence[Block], count_tokens: Callable[[str], int], max_tokens: int
+    blocks: Sequence[Block], count_tokens: Callable[[str], int], room: Callable[[str | None], int]
 ) -> list[_Unit]:
+    """Blocks as units in order, each no longer than the room its heading path leaves."""
     units: list[_Unit] = []
     headings: list[str] = []
     section = 0
@@ -143,6 +144,7 @@ def _units(
         heading = " > ".join(headings) or None
         # pieces of the block as (text, start, end), positions relative to the block
         tokens = count_tokens(text)
+        max_tokens = room(heading)
         split_table = False
         if tokens <= max_tokens:
             pieces = [(text, 0, len(text))]
@@ -190,7 +192,18 @@ def chunk_blocks(
         (default: half the budget).
     """
     floor = max_tokens // 2 if min_tokens is None else min_tokens
-    units = _units(blocks, count_tokens, max_tokens)
+    costs: dict[str | None, int] = {None: 0}
+
+    def heading_room(heading: str | None) -> int:
+        """The budget left for text beside the heading path it is embedded with."""
+        if heading not in costs:
+            costs[heading] = min(count_tokens(heading or "") + 1, max_tokens // 4)
+        return max_tokens - costs[heading]
+
+    def room(first: _Unit) -> int:
+        return heading_room(first.heading)
+
+    units = _units(blocks, count_tokens, heading_room)
     bodies: list[list[_Unit]] = []
 
     def flush(body: list[_Unit]) -> None:
@@ -206,7 +219,7 @@ def chunk_blocks(
             table_edge = current[-1].table_piece or (
                 unit.table_piece and any(u.kind != "title" for u in current)
             )
-            over = used + unit.tokens > max_tokens
+            over = used + unit.tokens > room(current[0])
             if table_edge or over or (new_section and used >= floor):
                 # trailing headings (and a caption before a long table) open the next chunk
                 lead: list[_Unit] = []
@@ -230,21 +243,24 @@ def chunk_blocks(
                         carry.insert(0, prev)
                         budget -= prev.tokens
                 current = lead + carry
-                if sum(u.tokens for u in current) + unit.tokens > max_tokens:
+                if current and sum(u.tokens for u in current) + unit.tokens > room(current[0]):
                     # the heading path still names what the headings said
                     current = []
                 used = sum(u.tokens for u in current)
         current.append(unit)
         used += unit.tokens
     flush(current)
-    return [_draft(i, body) for i, body in enumerate(_merge_small(bodies, floor, max_tokens))]
+    merged = _merge_small(bodies, floor, room)
+    return [_draft(i, body) for i, body in enumerate(merged)]
 
 
 def _tokens(body: Sequence[_Unit]) -> int:
     return sum(u.tokens for u in body)
 
 
-def _merge_small(bodies: list[list[_Unit]], floor: int, max_tokens: int) -> list[list[_Unit]]:
+def _merge_small(
+    bodies: list[list[_Unit]], floor: int, room: Callable[[_Unit], int]
+) -> list[list[_Unit]]:
     """A chunk under the floor (a short last section, a short text between two tables) joins its
     neighbour when both fit the budget; pieces of a long table stay as they are, and so does a
     chunk that repeats its neighbour's last sentences (overlap)."""
@@ -254,7 +270,7 @@ def _merge_small(bodies: list[list[_Unit]], floor: int, max_tokens: int) -> list
         if (
             prev is not None
             and (_tokens(body) < floor or _tokens(prev) < floor)
-            and _tokens(prev) + _tokens(body) <= max_tokens
+            and _tokens(prev) + _tokens(body) <= room(prev[0])
             and not any(u.table_piece for u in prev + body)
             and not any(u is v for u in body for v in prev)
         ):
