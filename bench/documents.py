@@ -12,8 +12,8 @@ top-5 by cosine; its pages/s counts reading, splitting and embedding. LlamaIndex
 (`pip install -e '.[bench]'`); ``--no-peer`` skips it.
 
 Printed per pipeline:
-- chunks, chunks per page, share under 200 characters, median characters, chunks that are a heading
-  alone (one short line, no figure);
+- chunks, chunks per page, share under 200 characters, median characters, chunks of one short line
+  without a figure (a heading alone, a stray line);
 - figure rows: lines of a chunk that hold a figure (a number of 3+ digits or a decimal), and the
   share of them that carry their label (words) on the same line: a statement row kept whole;
 - evidence@5: the share of questions whose top 5 passages hold the gold answer's figures (any one of
@@ -108,15 +108,13 @@ def shape(chunks: Sequence[str], pages: int) -> dict[str, float]:
                 fig_lines += 1
                 # a label: two words of letters on the line besides the figures
                 labelled += len(_WORD.findall(line)) >= 2
-    heading_alone = sum(
-        1 for c in chunks if "\n" not in c.strip() and len(c) < 100 and not figures(c)
-    )
+    one_line = sum(1 for c in chunks if "\n" not in c.strip() and len(c) < 100 and not figures(c))
     return {
         "chunks": len(chunks),
         "chunks_per_page": round(len(chunks) / max(pages, 1), 2),
         "share_under_200_chars": round(sum(n < 200 for n in lengths) / max(len(lengths), 1), 3),
         "median_chars": statistics.median(lengths) if lengths else 0,
-        "headings_alone": heading_alone,
+        "one_line_chunks": one_line,
         "figure_lines": fig_lines,
         "figure_lines_with_label": round(labelled / max(fig_lines, 1), 3),
     }
@@ -131,16 +129,25 @@ def documents(folder: Path, pattern: str) -> list[Path]:
     return sorted(p for p in folder.rglob(pattern) if p.is_file())
 
 
-def run_askdocs(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, object]:
-    data = Path(tempfile.mkdtemp(prefix="askdocs-documents-"))
-    with running_stack(data) as http:
-        local = [bulk.LocalFile(p, p.name, p.stat().st_size, bulk.sha256_file(p)) for p in files]
-        t0 = time.monotonic()
-        job_id = bulk.upload(http, "bench", local)
-        while not bulk.job(http, job_id)["done"]:
-            time.sleep(0.5)
-        took = time.monotonic() - t0
-        state = bulk.job(http, job_id, with_documents=True)
+def run_askdocs(
+    files: list[Path], qa: list[tuple[str, str]], reuse: Path | None, settings: dict[str, str]
+) -> dict[str, object]:
+    """Ingest ``files`` into a fresh stack (or search the one ingested before in ``reuse``, with
+    ``settings`` changed) and measure it."""
+    data = reuse or Path(tempfile.mkdtemp(prefix="askdocs-documents-"))
+    if reuse is not None:
+        settings = {"auth": "false", **settings}
+    took = 0.0
+    with running_stack(data, **settings) as http:
+        if reuse is None:
+            local = [
+                bulk.LocalFile(p, p.name, p.stat().st_size, bulk.sha256_file(p)) for p in files
+            ]
+            t0 = time.monotonic()
+            job_id = bulk.upload(http, "bench", local)
+            while not bulk.job(http, job_id)["done"]:
+                time.sleep(0.5)
+            took = time.monotonic() - t0
         hits: dict[str, int] = {}
         for mode in ("hybrid", "dense"):
             hits[mode] = 0
@@ -152,20 +159,20 @@ def run_askdocs(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, objec
                 r.raise_for_status()
                 passages = [f"{p.get('heading') or ''}\n{p['text']}" for p in r.json()["passages"]]
                 hits[mode] += has_evidence(question, answer, passages)
-    docs = state["documents"]
-    pages = sum(d["pages"] or 0 for d in docs if d["status"] == "ready")
     db = sqlite3.connect(data / "catalog.db")
+    docs = db.execute("SELECT name, status, error_code, pages FROM documents").fetchall()
+    pages = sum(p or 0 for _, status, _, p in docs if status == "ready")
     chunks = [t for (t,) in db.execute("SELECT text FROM chunks ORDER BY document_id, ordinal")]
     return {
-        "pipeline": "askdocs",
+        "pipeline": "askdocs" + "".join(f" {k}={v}" for k, v in settings.items()),
         "documents": len(docs),
-        "failed": {d["name"]: d["error_code"] for d in docs if d["status"] == "failed"},
+        "failed": {name: code for name, status, code, _ in docs if status == "failed"},
         "pages": pages,
         **shape(chunks, pages),
         "evidence_at_5_hybrid": round(hits["hybrid"] / len(qa), 3),
         "evidence_at_5_dense": round(hits["dense"] / len(qa), 3),
-        "seconds": round(took, 1),
-        "pages_per_s": round(pages / took, 2),
+        "seconds": round(took, 1) if took else "-",
+        "pages_per_s": round(pages / took, 2) if took else "-",
         "data_dir": str(data),
     }
 
@@ -179,6 +186,7 @@ def run_peer(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, object]:
     from pypdf import PdfReader
 
     from askdocs.settings import Settings
+    from ingest.pdf_pages import pdf_limits
     from retrieval.embedding import Embedder
 
     embedder = Embedder(Settings().embedding_model).load()
@@ -186,10 +194,12 @@ def run_peer(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, object]:
     t0 = time.monotonic()
     docs, pages = [], 0
     for p in files:
-        reader = PdfReader(str(p))
-        for i, page in enumerate(reader.pages, 1):
-            docs.append(Document(text=page.extract_text(), metadata={"file": p.name, "page": i}))
-        pages += len(reader.pages)
+        with pdf_limits():  # pypdf's default array limit refuses two of the sec-10q reports
+            reader = PdfReader(str(p))
+            for i, page in enumerate(reader.pages, 1):
+                meta = {"file": p.name, "page": i}
+                docs.append(Document(text=page.extract_text(), metadata=meta))
+            pages += len(reader.pages)
     nodes = SentenceSplitter(chunk_size=256, chunk_overlap=32).get_nodes_from_documents(docs)
     texts = [n.get_content() for n in nodes]
     vectors = embedder.embed(texts)
@@ -225,13 +235,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--glob", default="*.pdf", help="which files of the folder (default *.pdf)")
     ap.add_argument("--no-peer", action="store_true", help="askdocs only")
     ap.add_argument("--no-askdocs", action="store_true", help="the peer only")
+    ap.add_argument(
+        "--reuse", type=Path, help="search the data dir of an earlier run again (no ingest)"
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting for askdocs (e.g. fusion=minmax), ASKDOCS_ prefix left out",
+    )
     args = ap.parse_args(argv)
     files = documents(args.path, args.glob)
     qa = read_qa(args.qa)
     print(f"{len(files)} documents, {len(qa)} questions", flush=True)
     results = []
     if not args.no_askdocs:
-        results.append(run_askdocs(files, qa))
+        settings = dict(kv.split("=", 1) for kv in args.set)
+        results.append(run_askdocs(files, qa, args.reuse, settings))
         print(json.dumps(results[-1], indent=2), flush=True)
     if not args.no_peer:
         results.append(run_peer(files, qa))

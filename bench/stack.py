@@ -26,6 +26,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @contextmanager
 def running_stack(data: Path, **settings: str) -> Iterator[httpx.Client]:
     """An ``askdocs up`` over ``data`` without a generator (``settings``: more ASKDOCS_ variables,
@@ -52,15 +59,22 @@ def running_stack(data: Path, **settings: str) -> Iterator[httpx.Client]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    keyless = env.get("ASKDOCS_AUTH", "").lower() == "false"
     try:
-        while (found := re.search(KEY_LINE, log.read_text())) is None:
-            if proc.poll() is not None:
-                raise SystemExit(log.read_text())
-            time.sleep(0.2)
+        headers = {}
+        if keyless:  # a data dir made before: no first key is printed; wait for the API
+            while not _healthy(api_port):
+                if proc.poll() is not None:
+                    raise SystemExit(log.read_text())
+                time.sleep(0.2)
+        else:
+            while (found := re.search(KEY_LINE, log.read_text())) is None:
+                if proc.poll() is not None:
+                    raise SystemExit(log.read_text())
+                time.sleep(0.2)
+            headers = {"Authorization": f"Bearer {found.group(1)}"}
         with httpx.Client(
-            base_url=f"http://127.0.0.1:{api_port}",
-            timeout=600,
-            headers={"Authorization": f"Bearer {found.group(1)}"},
+            base_url=f"http://127.0.0.1:{api_port}", timeout=600, headers=headers
         ) as http:
             yield http
     finally:

@@ -244,7 +244,9 @@ def chunk_blocks(
                         budget -= prev.tokens
                 current = lead + carry
                 if current and sum(u.tokens for u in current) + unit.tokens > room(current[0]):
-                    # the heading path still names what the headings said
+                    # headings that do not fit: the heading path still names them; a caption
+                    # that does not fit beside its table piece is a chunk of its own
+                    flush([u for u in lead if u.kind != "title"])
                     current = []
                 used = sum(u.tokens for u in current)
         current.append(unit)

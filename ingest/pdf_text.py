@@ -507,11 +507,14 @@ def _heading_depths(pages: Sequence[Sequence[Line]], body: float) -> dict[float,
 def _is_title(line: Line, body: float, body_bold: bool) -> bool:
     text = line.text
     words = text.split()
+    digits = sum(ch.isdigit() for ch in text)
     if (
         len(words) > 16
         or text.endswith((",", ";"))
         or (text.endswith(".") and len(words) > 3)
         or not (text[0].isupper() or text[0].isdigit())
+        or digits > 0.2 * len(text)  # "Delaware 91-1646860": a cover page field, not a heading
+        or text.count("(") != text.count(")")  # a fragment of a longer line
     ):
         return False
     return line.size > body * 1.12 or (line.bold and not body_bold)

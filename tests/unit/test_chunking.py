@@ -158,3 +158,26 @@ def test_code_blocks_split_at_line_ends():
             assert line in lines or line == "Setup"  # whole lines only
     seen = [ln for c in body for ln in text[c.char_start : c.char_end].split("\n") if ln in lines]
     assert seen == code.split("\n")  # every line once, in order
+
+
+def test_no_text_is_lost_whatever_the_shape():
+    import random
+
+    rng = random.Random(7)
+    table = "| A | B |\n|---|---|\n" + "\n".join(f"| row {i} | {i} |" for i in range(40))
+    kinds = ["title", "text", "text", "list", "table"]
+    blocks = []
+    for i in range(200):
+        kind = rng.choice(kinds)
+        if kind == "table":
+            blocks.append(
+                Block(table if rng.random() < 0.5 else "| A | B |\n|---|---|\n| x | 1 |", kind)
+            )
+        else:
+            n = rng.choice([1, 2, 5, 30, 80])
+            blocks.append(Block(" ".join(f"w{i}x{j}" for j in range(n)) + ".", kind))
+    chunks = chunk_blocks(blocks, words, max_tokens=60, overlap_tokens=8, min_tokens=30)
+    text = "\n".join(c.text for c in chunks) + "\n" + "\n".join(c.heading or "" for c in chunks)
+    for b in blocks:
+        for token in b.text.split():
+            assert token in text, (b.kind, token)
