@@ -165,6 +165,7 @@ def build_services(settings: Settings) -> Services:
             fusion=settings.fusion,
             rrf_k=settings.rrf_k,
             dense_weight=settings.dense_weight,
+            chunk_weight=settings.chunk_weight,
             dense_depth=settings.dense_depth,
             lexical_depth=settings.lexical_depth,
             title_boost=settings.title_boost,

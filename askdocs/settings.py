@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         le=1,
         description="Min-max fusion: weight of the dense side (lexical gets the rest).",
     )
+    chunk_weight: float = Field(
+        0.01,
+        ge=0,
+        le=10,
+        description="Per-document fusion: weight of a chunk's own fused score beside its "
+        "document's (low: the best document's chunks come first; higher: the best chunks of "
+        "several documents mix).",
+    )
     dense_depth: int = Field(100, ge=1, le=2000, description="Candidates from the dense side.")
     lexical_depth: int = Field(100, ge=1, le=2000, description="Candidates from the lexical side.")
     title_boost: float = Field(

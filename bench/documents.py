@@ -130,7 +130,11 @@ def documents(folder: Path, pattern: str) -> list[Path]:
 
 
 def run_askdocs(
-    files: list[Path], qa: list[tuple[str, str]], reuse: Path | None, settings: dict[str, str]
+    files: list[Path],
+    qa: list[tuple[str, str]],
+    reuse: Path | None,
+    settings: dict[str, str],
+    tuning: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """Ingest ``files`` into a fresh stack (or search the one ingested before in ``reuse``, with
     ``settings`` changed) and measure it."""
@@ -149,12 +153,18 @@ def run_askdocs(
                 time.sleep(0.5)
             took = time.monotonic() - t0
         hits: dict[str, int] = {}
-        for mode in ("hybrid", "dense"):
+        for mode in ("hybrid", "dense", "lexical"):
             hits[mode] = 0
             for question, answer in qa:
                 r = http.post(
                     "/search",
-                    json={"collection": "bench", "query": question, "k": K, "mode": mode},
+                    json={
+                        "collection": "bench",
+                        "query": question,
+                        "k": K,
+                        "mode": mode,
+                        "tuning": tuning or None,
+                    },
                 )
                 r.raise_for_status()
                 passages = [f"{p.get('heading') or ''}\n{p['text']}" for p in r.json()["passages"]]
@@ -164,13 +174,15 @@ def run_askdocs(
     pages = sum(p or 0 for _, status, _, p in docs if status == "ready")
     chunks = [t for (t,) in db.execute("SELECT text FROM chunks ORDER BY document_id, ordinal")]
     return {
-        "pipeline": "askdocs" + "".join(f" {k}={v}" for k, v in settings.items()),
+        "pipeline": "askdocs"
+        + "".join(f" {k}={v}" for k, v in {**settings, **(tuning or {})}.items()),
         "documents": len(docs),
         "failed": {name: code for name, status, code, _ in docs if status == "failed"},
         "pages": pages,
         **shape(chunks, pages),
         "evidence_at_5_hybrid": round(hits["hybrid"] / len(qa), 3),
         "evidence_at_5_dense": round(hits["dense"] / len(qa), 3),
+        "evidence_at_5_lexical": round(hits["lexical"] / len(qa), 3),
         "seconds": round(took, 1) if took else "-",
         "pages_per_s": round(pages / took, 2) if took else "-",
         "data_dir": str(data),
@@ -239,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", type=Path, help="search the data dir of an earlier run again (no ingest)"
     )
     ap.add_argument(
+        "--tuning", default="{}", help='per-search overrides, JSON, e.g. {"dense_weight": 0.6}'
+    )
+    ap.add_argument(
         "--set",
         action="append",
         default=[],
@@ -252,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     if not args.no_askdocs:
         settings = dict(kv.split("=", 1) for kv in args.set)
-        results.append(run_askdocs(files, qa, args.reuse, settings))
+        results.append(run_askdocs(files, qa, args.reuse, settings, json.loads(args.tuning)))
         print(json.dumps(results[-1], indent=2), flush=True)
     if not args.no_peer:
         results.append(run_peer(files, qa))

@@ -21,6 +21,8 @@ from ingest.types import Block, ChunkDraft
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
 BLOCK_SEP = "\n\n"
+# Levels of the heading path a chunk carries (the top one and the nearest ones).
+MAX_HEADING_LEVELS = 3
 # A title longer than this many words is a paragraph that the parser took for a title.
 MAX_TITLE_WORDS = 20
 _BULLET = re.compile(r"^\s*(?:[•●◦▪■\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+\S", re.IGNORECASE)
@@ -98,6 +100,15 @@ def document_text(blocks: Sequence[Block]) -> str:
     return BLOCK_SEP.join(b.text for b in blocks)
 
 
+def heading_path(headings: Sequence[str]) -> str | None:
+    """The context a chunk carries: the document's top heading and the two nearest its text
+    (deeper paths drop the middle: cover-page lines and far ancestors only dilute the vector)."""
+    kept = list(headings)
+    if len(kept) > MAX_HEADING_LEVELS:
+        kept = [kept[0], *kept[-(MAX_HEADING_LEVELS - 1) :]]
+    return " > ".join(kept) or None
+
+
 def is_figures(text: str) -> bool:
     """Text made of numbers only (amounts, percentages, dashes): a table's values, not words."""
     return bool(_FIGURE.search(text)) and _NUMERIC.fullmatch(text.strip()) is not None
@@ -141,7 +152,7 @@ def _units(
             depth = max(0, block.depth)
             headings = headings[:depth] + [text.strip()]
             section += 1
-        heading = " > ".join(headings) or None
+        heading = heading_path(headings)
         # pieces of the block as (text, start, end), positions relative to the block
         tokens = count_tokens(text)
         max_tokens = room(heading)
@@ -289,7 +300,8 @@ def _draft(ordinal: int, body: Sequence[_Unit]) -> ChunkDraft:
         ordinal=ordinal,
         text="\n".join(u.text for u in body),
         page=pages[0] if pages else None,
-        heading=body[0].heading,
+        # the context of the chunk's text (headings that open it are in its text already)
+        heading=next((u.heading for u in body if u.kind != "title"), body[0].heading),
         element_type=kinds.pop() if len(kinds) == 1 else "mixed",
         char_start=body[0].start,
         char_end=body[-1].end,

@@ -32,6 +32,7 @@ class SearchConfig:
     fusion: Literal["rrf", "minmax", "minmax_doc"] = "minmax_doc"
     rrf_k: float = 60.0
     dense_weight: float = 0.45
+    chunk_weight: float = 0.01
     dense_depth: int = 100
     lexical_depth: int = 100
     title_boost: float = 0.0
@@ -129,7 +130,7 @@ class Retriever:
             return minmax([dense, lexical], weights)
         if cfg.fusion == "minmax_doc":
             document_of = idx.documents.of({i for i, _ in dense} | {i for i, _ in lexical})
-            return minmax_by_document([dense, lexical], weights, document_of)
+            return minmax_by_document([dense, lexical], weights, document_of, cfg.chunk_weight)
         return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 
     def best_similarity(self, query: str, passages: list[ScoredChunk]) -> float:

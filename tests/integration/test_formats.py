@@ -51,7 +51,8 @@ def assert_rows(table: str) -> None:
 
 
 def headings(doc: ParsedDocument) -> list[str]:
-    return [c.heading or "" for c in chunk_blocks(doc.blocks, words, 64, 0)]
+    """Heading paths of the chunks, every section its own chunk (no floor): the hierarchy read."""
+    return [c.heading or "" for c in chunk_blocks(doc.blocks, words, 64, 0, min_tokens=0)]
 
 
 def test_docx_headings_and_table(tmp_path: Path) -> None:

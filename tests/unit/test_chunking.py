@@ -181,3 +181,12 @@ def test_no_text_is_lost_whatever_the_shape():
     for b in blocks:
         for token in b.text.split():
             assert token in text, (b.kind, token)
+
+
+def test_the_heading_path_keeps_the_top_and_the_nearest_levels():
+    blocks = [
+        Block(t, "title", depth=d) for d, t in enumerate(["Report", "Cover", "Part", "Risks"])
+    ]
+    blocks.append(Block("FX exposure is large.", "text"))
+    chunks = chunk_blocks(blocks, words, max_tokens=50, overlap_tokens=0)
+    assert chunks[-1].heading == "Report > Part > Risks"
