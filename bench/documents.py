@@ -6,9 +6,10 @@ pick instead (LlamaIndex's defaults), on the same documents and machine.
 askdocs: its own `askdocs up` (no generator) ingests the documents as one job through the API with
 the default settings (pages/s from the first upload to the last document done); the chunks are read
 from its catalog; every question is searched with `POST /search` (k=5) in hybrid and dense mode.
-The peer, in this process: pypdf's page text (what LlamaIndex's PDFReader gives), LlamaIndex's
-``SentenceSplitter`` (256 tokens, 32 overlap: its defaults for this comparison), the same MiniLM model,
-top-5 by cosine; its pages/s counts reading, splitting and embedding. LlamaIndex is a bench-only extra
+The peer, in this process: pypdf's page text with LlamaIndex's PDFReader metadata (file name, page
+label), LlamaIndex's ``SentenceSplitter`` (256 tokens, 32 overlap), each node embedded as LlamaIndex
+embeds it (metadata lines, then text) by the same MiniLM model in batches of 10 (HuggingFaceEmbedding's
+default) on every core, top-5 by cosine; its pages/s counts reading, splitting and embedding. LlamaIndex is a bench-only extra
 (`pip install -e '.[bench]'`); ``--no-peer`` skips it.
 
 Printed per pipeline:
@@ -193,6 +194,7 @@ def run_peer(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, object]:
     try:
         from llama_index.core import Document
         from llama_index.core.node_parser import SentenceSplitter
+        from llama_index.core.schema import MetadataMode
     except ImportError:
         raise SystemExit("the peer needs LlamaIndex: .venv/bin/pip install -e '.[bench]'") from None
     from pypdf import PdfReader
@@ -201,20 +203,22 @@ def run_peer(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, object]:
     from ingest.pdf_pages import pdf_limits
     from retrieval.embedding import Embedder
 
-    embedder = Embedder(Settings().embedding_model).load()
+    # LlamaIndex's HuggingFaceEmbedding: sentence-transformers, batches of 10, every core
+    embedder = Embedder(Settings().embedding_model, batch_size=10).load()
     embedder.embed(["warm up"])
     t0 = time.monotonic()
     docs, pages = [], 0
     for p in files:
         with pdf_limits():  # pypdf's default array limit refuses two of the sec-10q reports
             reader = PdfReader(str(p))
-            for i, page in enumerate(reader.pages, 1):
-                meta = {"file": p.name, "page": i}
+            for i, page in enumerate(reader.pages, 1):  # what its PDFReader gives: a page each
+                meta = {"page_label": str(i), "file_name": p.name}
                 docs.append(Document(text=page.extract_text(), metadata=meta))
             pages += len(reader.pages)
     nodes = SentenceSplitter(chunk_size=256, chunk_overlap=32).get_nodes_from_documents(docs)
     texts = [n.get_content() for n in nodes]
-    vectors = embedder.embed(texts)
+    # embedded as LlamaIndex embeds a node: its metadata lines, then its text
+    vectors = embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
     took = time.monotonic() - t0
     hits = 0
     for question, answer in qa:
