@@ -20,9 +20,13 @@ def _cell(text: str | None) -> str:
     return _flat(text).replace("|", "\\|")
 
 
+def _span(value: str | None) -> int:
+    return max(1, min(int(value), 50)) if value and value.isdigit() else 1
+
+
 def html_to_rows(html: str) -> Rows:
     """The cells of the first ``<table>`` in ``html`` (as unstructured gives ``text_as_html``);
-    a cell spanning columns is repeated so every row keeps its columns."""
+    a cell spanning columns or rows is repeated in each, so every row keeps its columns."""
     from lxml import html as lxml_html
 
     try:
@@ -30,14 +34,28 @@ def html_to_rows(html: str) -> Rows:
     except Exception:  # noqa: BLE001 - not parseable: no rows, the caller keeps the plain text
         return []
     rows: Rows = []
+    below: dict[int, tuple[int, str]] = {}  # column -> (rows still spanned, text) of rowspans
     for tr in root.iter("tr"):
         row: list[str] = []
+
+        def fill_spanned() -> None:
+            while len(row) in below:
+                left, text = below.pop(len(row))
+                row.append(text)
+                if left > 1:
+                    below[len(row) - 1] = (left - 1, text)
+
         for cell in tr:
             if not isinstance(cell.tag, str) or cell.tag.lower() not in ("td", "th"):
                 continue
-            span = cell.get("colspan") or "1"
+            fill_spanned()
             text = _flat(cell.text_content())
-            row.extend([text] * max(1, min(int(span) if span.isdigit() else 1, 50)))
+            down = _span(cell.get("rowspan"))
+            for _ in range(_span(cell.get("colspan"))):
+                if down > 1:
+                    below[len(row)] = (down - 1, text)
+                row.append(text)
+        fill_spanned()
         if row:
             rows.append(row)
     return rows

@@ -99,3 +99,18 @@ def test_mail_header_block():
     assert block is not None
     assert block.text == "From: Ada <ada@x.org>\nDate: 2026-03-03\nSubject: Survey"
     assert header_block({}) is None
+
+
+def test_html_cells_spanning_rows_and_columns_keep_every_row_aligned():
+    html = (
+        "<table><tr><th rowspan='2'>Region</th><th colspan='2'>Sales</th></tr>"
+        "<tr><th>Q1</th><th>Q2</th></tr>"
+        "<tr><td rowspan='2'>North</td><td>1</td><td>2</td></tr>"
+        "<tr><td>3</td><td>4</td></tr></table>"
+    )
+    assert html_to_rows(html) == [
+        ["Region", "Sales", "Sales"],
+        ["Region", "Q1", "Q2"],
+        ["North", "1", "2"],
+        ["North", "3", "4"],
+    ]
