@@ -24,6 +24,15 @@ def _span(value: str | None) -> int:
     return max(1, min(int(value), 50)) if value and value.isdigit() else 1
 
 
+def _fill_spanned(row: list[str], below: dict[int, tuple[int, str]]) -> None:
+    """Put the cells that rowspans above reach into ``row`` at its end, where they stand."""
+    while len(row) in below:
+        left, text = below.pop(len(row))
+        row.append(text)
+        if left > 1:
+            below[len(row) - 1] = (left - 1, text)
+
+
 def html_to_rows(html: str) -> Rows:
     """The cells of the first ``<table>`` in ``html`` (as unstructured gives ``text_as_html``);
     a cell spanning columns or rows is repeated in each, so every row keeps its columns."""
@@ -37,25 +46,17 @@ def html_to_rows(html: str) -> Rows:
     below: dict[int, tuple[int, str]] = {}  # column -> (rows still spanned, text) of rowspans
     for tr in root.iter("tr"):
         row: list[str] = []
-
-        def fill_spanned() -> None:
-            while len(row) in below:
-                left, text = below.pop(len(row))
-                row.append(text)
-                if left > 1:
-                    below[len(row) - 1] = (left - 1, text)
-
         for cell in tr:
             if not isinstance(cell.tag, str) or cell.tag.lower() not in ("td", "th"):
                 continue
-            fill_spanned()
+            _fill_spanned(row, below)
             text = _flat(cell.text_content())
             down = _span(cell.get("rowspan"))
             for _ in range(_span(cell.get("colspan"))):
                 if down > 1:
                     below[len(row)] = (down - 1, text)
                 row.append(text)
-        fill_spanned()
+        _fill_spanned(row, below)
         if row:
             rows.append(row)
     return rows
