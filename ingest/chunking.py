@@ -23,8 +23,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
 BLOCK_SEP = "\n\n"
 # Levels of the heading path a chunk carries (the top one and the nearest ones).
 MAX_HEADING_LEVELS = 3
-# A title longer than this many words is a paragraph that the parser took for a title.
-MAX_TITLE_WORDS = 20
+# A title longer than this many words is a paragraph that the parser took for a title (papers'
+# titles run to 20-30).
+MAX_TITLE_WORDS = 40
 _BULLET = re.compile(r"^\s*(?:[•●◦▪■\-–—*]|\(?[a-z0-9]{1,3}[.)])\s+\S", re.IGNORECASE)
 _NUMERIC = re.compile(r"[\d$€£%(),.\-–—\s]+")
 _FIGURE = re.compile(r"\d")
@@ -117,8 +118,8 @@ def is_figures(text: str) -> bool:
 def true_kind(block: Block, following: Block | None) -> str:
     """What a block really is. Parsers call every short line a title; a "title" that is mostly
     figures, or followed by nothing but figures (a row label and its values), is a table row; one
-    that starts with a bullet or a list number is a list item; a long one, or one ending like a
-    sentence or a caption, is text."""
+    that starts with a bullet or a list number is a list item; a long one, or one ending in a
+    colon or a comma, is text."""
     if block.kind != "title":
         return block.kind
     text = block.text.strip()
@@ -126,16 +127,15 @@ def true_kind(block: Block, following: Block | None) -> str:
         return "text"
     if _BULLET.match(text) and not re.match(r"^\s*\d+\.\s+[A-Z]", text):
         return "list"
-    if len(text.split()) > MAX_TITLE_WORDS or text.endswith((".", ":", ";", ",")):
-        # "Item 2." or "Note 3." stay titles: a sentence has more than two words
-        return "title" if len(text.split()) <= 2 else "text"
-    return "title"
+    if len(text.split()) > MAX_TITLE_WORDS or text.endswith((":", ";", ",")):
+        return "text"  # a paragraph, or a label that introduces what follows
+    return "title"  # a title may end with a period (papers' titles do)
 
 
 def _units(
-    blocks: Sequence[Block], count_tokens: Callable[[str], int], room: Callable[[str | None], int]
+    blocks: Sequence[Block], count_tokens: Callable[[str], int], max_tokens: int
 ) -> list[_Unit]:
-    """Blocks as units in order, each no longer than the room its heading path leaves."""
+    """Blocks as units in order, each no longer than ``max_tokens``."""
     units: list[_Unit] = []
     headings: list[str] = []
     section = 0
@@ -155,7 +155,6 @@ def _units(
         heading = heading_path(headings)
         # pieces of the block as (text, start, end), positions relative to the block
         tokens = count_tokens(text)
-        max_tokens = room(heading)
         split_table = False
         if tokens <= max_tokens:
             pieces = [(text, 0, len(text))]
@@ -203,18 +202,7 @@ def chunk_blocks(
         (default: half the budget).
     """
     floor = max_tokens // 2 if min_tokens is None else min_tokens
-    costs: dict[str | None, int] = {None: 0}
-
-    def heading_room(heading: str | None) -> int:
-        """The budget left for text beside the heading path it is embedded with."""
-        if heading not in costs:
-            costs[heading] = min(count_tokens(heading or "") + 1, max_tokens // 4)
-        return max_tokens - costs[heading]
-
-    def room(first: _Unit) -> int:
-        return heading_room(first.heading)
-
-    units = _units(blocks, count_tokens, heading_room)
+    units = _units(blocks, count_tokens, max_tokens)
     bodies: list[list[_Unit]] = []
 
     def flush(body: list[_Unit]) -> None:
@@ -230,7 +218,7 @@ def chunk_blocks(
             table_edge = current[-1].table_piece or (
                 unit.table_piece and any(u.kind != "title" for u in current)
             )
-            over = used + unit.tokens > room(current[0])
+            over = used + unit.tokens > max_tokens
             if table_edge or over or (new_section and used >= floor):
                 # trailing headings (and a caption before a long table) open the next chunk
                 lead: list[_Unit] = []
@@ -254,7 +242,7 @@ def chunk_blocks(
                         carry.insert(0, prev)
                         budget -= prev.tokens
                 current = lead + carry
-                if current and sum(u.tokens for u in current) + unit.tokens > room(current[0]):
+                if current and sum(u.tokens for u in current) + unit.tokens > max_tokens:
                     # headings that do not fit: the heading path still names them; a caption
                     # that does not fit beside its table piece is a chunk of its own
                     flush([u for u in lead if u.kind != "title"])
@@ -263,7 +251,7 @@ def chunk_blocks(
         current.append(unit)
         used += unit.tokens
     flush(current)
-    merged = _merge_small(bodies, floor, room)
+    merged = _merge_small(bodies, floor, max_tokens)
     return [_draft(i, body) for i, body in enumerate(merged)]
 
 
@@ -271,9 +259,7 @@ def _tokens(body: Sequence[_Unit]) -> int:
     return sum(u.tokens for u in body)
 
 
-def _merge_small(
-    bodies: list[list[_Unit]], floor: int, room: Callable[[_Unit], int]
-) -> list[list[_Unit]]:
+def _merge_small(bodies: list[list[_Unit]], floor: int, max_tokens: int) -> list[list[_Unit]]:
     """A chunk under the floor (a short last section, a short text between two tables) joins its
     neighbour when both fit the budget; pieces of a long table stay as they are, and so does a
     chunk that repeats its neighbour's last sentences (overlap)."""
@@ -283,7 +269,7 @@ def _merge_small(
         if (
             prev is not None
             and (_tokens(body) < floor or _tokens(prev) < floor)
-            and _tokens(prev) + _tokens(body) <= room(prev[0])
+            and _tokens(prev) + _tokens(body) <= max_tokens
             and not any(u.table_piece for u in prev + body)
             and not any(u is v for u in body for v in prev)
         ):

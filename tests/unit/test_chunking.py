@@ -71,7 +71,7 @@ def test_false_titles_are_read_as_what_they_are():
         Block("Gross profit", "title"),  # a row label followed by its figures
         Block("9,462 2,915", "title"),
         Block("• First point of a list", "title"),
-        Block("This long line is a sentence that the parser took for a title by mistake.", "title"),
+        Block("Revenue by segment, in millions of dollars, for the quarters shown:", "title"),
         Block("Overview", "title"),
         Block("Real body text.", "text"),
     ]
