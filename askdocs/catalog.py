@@ -257,6 +257,8 @@ class Chunk(Base):
     page: Mapped[int | None] = mapped_column(Integer)
     # the last page the chunk covers (a chunk spanning pages records the first in ``page``)
     page_end: Mapped[int | None] = mapped_column(Integer)
+    # JSON [[offset, page], ...]: where each later page starts in ``text`` (chunks that span pages)
+    page_marks: Mapped[str | None] = mapped_column(Text)
     heading: Mapped[str | None] = mapped_column(Text)
     element_type: Mapped[str | None] = mapped_column(String(64))
     char_start: Mapped[int | None] = mapped_column(Integer)

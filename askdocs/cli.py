@@ -246,7 +246,8 @@ def ask(
     if final and final["citations"]:
         console.print("\nSources:")
         for c in final["citations"]:
-            page = f", {pages_label(c['page'], c.get('page_end'))}" if c["page"] is not None else ""
+            end = None if c.get("span") else c.get("page_end")  # the supporting sentence's page
+            page = f", {pages_label(c['page'], end)}" if c["page"] is not None else ""
             mark = "" if c["supported"] else "  (the cited passage does not hold this claim)"
             console.print(f"  [{c['number']}] {c['document_name']}{page}{mark}")
     if final:

@@ -25,6 +25,9 @@ class Citation:
     support: float = 0.0
     supported: bool = False
     page_end: int | None = None  # the last page of the passage, when it spans pages
+    # where each later page starts in ``passage``: (offset, page); a citation's ``page`` is that
+    # of its supporting sentence once the claims are checked
+    page_marks: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def resolve(answer: str, passages: Sequence[ScoredChunk]) -> tuple[list[Citation
                     p.text,
                     p.chunk_id,
                     page_end=p.page_end,
+                    page_marks=p.page_marks,
                 )
             )
         else:
@@ -133,6 +137,16 @@ def _overlap(claim: set[str], source: set[str]) -> float:
     return len(claim & source) / len(claim) if claim else 0.0
 
 
+def page_at(page: int | None, marks: Sequence[tuple[int, int]], offset: int) -> int | None:
+    """The page of the character at ``offset`` of a passage that starts on ``page`` and whose
+    later pages start at ``marks`` (offset, page)."""
+    for start, later in marks:
+        if start > offset:
+            break
+        page = later
+    return page
+
+
 def check_claims(
     answer: str, citations: Sequence[Citation], min_support: float = 0.5
 ) -> tuple[list[Citation], list[Claim]]:
@@ -165,8 +179,12 @@ def check_claims(
     checked = []
     for c in citations:
         whole, span, _ = best.get(c.number, (0.0, None, 0.0))
+        # in a passage across pages, the citation names the page of its supporting sentence
+        page = page_at(c.page, c.page_marks, span[0]) if span is not None else c.page
         checked.append(
-            replace(c, span=span, support=round(whole, 3), supported=whole >= min_support)
+            replace(
+                c, span=span, support=round(whole, 3), supported=whole >= min_support, page=page
+            )
         )
     return checked, claims
 

@@ -282,6 +282,12 @@ def _merge_small(bodies: list[list[_Unit]], floor: int, max_tokens: int) -> list
 def _draft(ordinal: int, body: Sequence[_Unit]) -> ChunkDraft:
     kinds = {u.kind for u in body if u.kind != "title"} or {"title"}
     pages = [u.page for u in body if u.page is not None]
+    marks: list[tuple[int, int]] = []
+    offset = 0
+    for u in body:
+        if u.page is not None and u.page != (marks[-1][1] if marks else pages[0]):
+            marks.append((offset, u.page))
+        offset += len(u.text) + 1  # units are joined by newlines
     return ChunkDraft(
         ordinal=ordinal,
         text="\n".join(u.text for u in body),
@@ -292,4 +298,5 @@ def _draft(ordinal: int, body: Sequence[_Unit]) -> ChunkDraft:
         char_start=body[0].start,
         char_end=body[-1].end,
         page_end=pages[-1] if pages else None,
+        page_marks=tuple(marks),
     )

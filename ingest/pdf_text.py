@@ -239,12 +239,13 @@ def _edge_lines(lines: Sequence[Line]) -> list[Line]:
     return by_top[:2] + by_top[-2:]
 
 
-def _running_lines(pages: Sequence[Sequence[Line]]) -> set[str]:
+def _running_lines(pages: Sequence[Sequence[Line]], body: float) -> set[str]:
     """Texts (digits as #) of edge lines found on at least 3 pages and a fifth of them: running
-    headers and footers."""
+    headers and footers. A line set larger than the body text is a heading that each page
+    happens to start with ("Section 1", "Section 2"), never a running line."""
     seen: Counter[str] = Counter()
     for lines in pages:
-        seen.update({_norm(ln.text) for ln in _edge_lines(lines)})
+        seen.update({_norm(ln.text) for ln in _edge_lines(lines) if ln.size <= body * 1.12})
     floor = max(3, len(pages) // 5)
     return {k for k, n in seen.items() if n >= floor}
 
@@ -592,7 +593,7 @@ def read(path: Path, ruled: Callable[[list[int]], Sequence[PdfTable]] | None = N
         where no table set by whitespace was found; each table found replaces the lines it covers.
     """
     count, pages = read_lines(path)
-    running = _running_lines(pages)
+    running = _running_lines(pages, _body_style(pages)[0])
     kept: list[list[Line]] = []
     for lines in pages:
         edges = {id(ln) for ln in _edge_lines(lines)}

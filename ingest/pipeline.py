@@ -321,6 +321,7 @@ def _write_pending(
                     text=d.text,
                     page=d.page,
                     page_end=d.page_end,
+                    page_marks=json.dumps(d.page_marks) if d.page_marks else None,
                     heading=d.heading,
                     element_type=d.element_type,
                     char_start=d.char_start,

@@ -55,3 +55,5 @@ class ChunkDraft:
     char_start: int
     char_end: int
     page_end: int | None = None  # the last page it covers (= page when on one)
+    # where each page after the first starts in ``text``: (character offset, page)
+    page_marks: tuple[tuple[int, int], ...] = ()

@@ -4,6 +4,7 @@ their document is ready in this collection."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -166,6 +167,7 @@ class Retriever:
                     Chunk.text,
                     Chunk.page,
                     Chunk.page_end,
+                    Chunk.page_marks,
                     Chunk.heading,
                 ).where(Chunk.id.in_(list(scores)))
             ).all()
@@ -189,6 +191,7 @@ class Retriever:
                 heading=c.heading,
                 score=scores[c.id],
                 page_end=c.page_end,
+                page_marks=tuple(tuple(m) for m in json.loads(c.page_marks or "[]")),
             )
             for c in chunks
             if c.document_id in names

@@ -18,3 +18,5 @@ class ScoredChunk:
     heading: str | None
     score: float
     page_end: int | None = None  # the last page the passage covers, when it spans pages
+    # where each later page starts in ``text``: (character offset, page)
+    page_marks: tuple[tuple[int, int], ...] = ()

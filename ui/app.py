@@ -367,7 +367,9 @@ def show_sources(done: dict, key: str) -> None:
             icon="⚠️",
         )
     for c in done.get("citations", []):
-        page = f", {pages_label(c['page'], c.get('page_end'))}" if c["page"] is not None else ""
+        # a citation with a supporting sentence names that sentence's page; else the range
+        end = None if c.get("span") else c.get("page_end")
+        page = f", {pages_label(c['page'], end)}" if c["page"] is not None else ""
         flag = "" if c.get("supported", True) else " ⚠️ does not hold the claim"
         with st.expander(f"[{c['number']}] {c['document_name']}{page}{flag}"):
             st.markdown(highlighted(c["passage"], c.get("span")))

@@ -63,9 +63,9 @@ def test_txt_md_pdf_go_queued_to_ready(e2e: dict) -> None:
 def test_search_finds_the_right_page(api: httpx.Client, e2e: dict) -> None:
     resp = api.post("/search", json={"collection": "e2e", "query": "Who keeps the lighthouse?"})
     top = resp.json()["passages"][0]
-    assert top["document_name"] == "report.pdf" and top["page"] == 2
-    assert "Ingrid Solberg" in top["text"]
-    assert top["heading"] == "Section 2"
+    # three short pages pack into one chunk (the floor): it names the pages it spans
+    assert top["document_name"] == "report.pdf" and top["page"] <= 2 <= top["page_end"]
+    assert "Section 2\nThe lighthouse keeper of Port Aubrey is named Ingrid Solberg." in top["text"]
 
 
 def test_lexical_side_finds_exact_codes_and_filters_inside(api: httpx.Client, e2e: dict) -> None:
@@ -162,7 +162,7 @@ def test_page_without_text_layer_is_ocred(api: httpx.Client, tmp_path: Path) -> 
         "/search", json={"collection": "ocr", "query": "When does the orchard harvest start?"}
     )
     top = found.json()["passages"][0]
-    assert top["page"] == 2 and "ninth of October" in top["text"]
+    assert top["page"] <= 2 <= top["page_end"] and "ninth of October" in top["text"]
 
 
 def test_same_bytes_again_is_no_new_work(api: httpx.Client, e2e: dict, corpus: Path) -> None:

@@ -190,3 +190,16 @@ def test_the_heading_path_keeps_the_top_and_the_nearest_levels():
     blocks.append(Block("FX exposure is large.", "text"))
     chunks = chunk_blocks(blocks, words, max_tokens=50, overlap_tokens=0)
     assert chunks[-1].heading == "Report > Part > Risks"
+
+
+def test_a_chunk_across_pages_marks_where_each_page_starts():
+    blocks = [
+        Block("Section 1", "title", page=1),
+        Block("The ferry leaves at nine.", "text", page=1),
+        Block("Section 2", "title", page=2),
+        Block("Ingrid Solberg keeps the lighthouse.", "text", page=2),
+    ]
+    (chunk,) = chunk_blocks(blocks, words, max_tokens=100, overlap_tokens=0)
+    assert (chunk.page, chunk.page_end) == (1, 2)
+    ((offset, page),) = chunk.page_marks
+    assert page == 2 and chunk.text[offset:].startswith("Section 2\nIngrid Solberg")

@@ -4,6 +4,7 @@ from generation.citations import (
     attach_missing,
     check_claims,
     cited_numbers,
+    page_at,
     resolve,
     sentence_spans,
     strip_invalid,
@@ -162,3 +163,12 @@ def test_a_repeated_example_sentence_is_not_an_answer():
     assert without_example("Paris is the capital of France [2].") == ""
     last = _final("Paris is the capital of France [2].")
     assert last.abstained and last.text == NOT_IN_DOCUMENTS and last.citations == []
+
+
+def test_a_citation_names_the_page_of_its_supporting_sentence():
+    text = "The ferry leaves at nine.\nIngrid Solberg keeps the lighthouse on the point."
+    p = ScoredChunk(1, "d", "report.pdf", "c", text, 1, None, 1.0, 2, ((26, 2),))
+    good, _ = resolve("Ingrid Solberg keeps the lighthouse [1].", [p])
+    checked, _ = check_claims("Ingrid Solberg keeps the lighthouse [1].", good)
+    assert checked[0].page == 2 and checked[0].page_end == 2
+    assert page_at(1, ((26, 2),), 3) == 1 and page_at(1, (), 40) == 1
