@@ -54,10 +54,11 @@ def stage_seconds(stats: pstats.Stats) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path)
+    ap.add_argument("--readers", default="unstructured,pdfium", help="comma-separated")
     args = ap.parse_args(argv)
     parse(args.files[0], args.files[0].name, pdf_reader="unstructured")  # imports, models
     for f in args.files:
-        for reader in ("unstructured", "pdfium"):
+        for reader in args.readers.split(","):
             prof = cProfile.Profile()
             t0 = time.perf_counter()
             prof.enable()
