@@ -139,15 +139,15 @@ def main() -> None:
 
     # the model alone, on the same chunks, in this process, on every core
     db = sqlite3.connect(data / "catalog.db")
+    from retrieval.embedding import Embedder, passage_text
+
     texts = [
-        f"{h}\n{t}" if h else t
+        passage_text(h, t)
         for h, t in db.execute(
             "SELECT c.heading, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.status = 'ready'"
         )
     ]
-    from retrieval.embedding import Embedder
-
     settings = Settings()
     embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size)
     embedder.load()

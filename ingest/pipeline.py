@@ -42,7 +42,7 @@ from ingest import guards, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
 from ingest.types import Attachment, ChunkDraft, ParsedDocument, ParseProgress
-from retrieval.embedding import Embedder, model_label
+from retrieval.embedding import Embedder, model_label, passage_text
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +246,7 @@ def _run(
         overlap_tokens=ctx.settings.chunk_overlap,
     )
     # The heading travels with the text into the vector: "Risks > FX" helps a query find it.
-    vectors = ctx.embedder.embed(
-        [f"{d.heading}\n{d.text}" if d.heading else d.text for d in drafts]
-    )
+    vectors = ctx.embedder.embed([passage_text(d.heading, d.text) for d in drafts])
     failpoints.hit("ingest.embedding")
     if not lease.lost:
         _write_pending(ctx, document_id, owner, drafts, vectors, parsed)

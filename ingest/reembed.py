@@ -19,6 +19,7 @@ from askdocs import failpoints
 from askdocs.catalog import Chunk, Collection, Document, stale_vectors, utcnow
 from askdocs.celery_app import REEMBED_TASK, SWITCH_TASK
 from ingest.pipeline import IngestContext
+from retrieval.embedding import passage_text
 
 log = logging.getLogger(__name__)
 REEMBED_BATCH = 256
@@ -43,7 +44,7 @@ def reembed_batch(
         ctx.enqueue(SWITCH_TASK, collection)
         return "done"
     # the same text as at ingestion: the heading travels with the chunk
-    vectors = ctx.embedder.embed([f"{h}\n{t}" if h else t for _id, t, h in rows])
+    vectors = ctx.embedder.embed([passage_text(h, t) for _id, t, h in rows])
     failpoints.hit("reembed.batch")
     with ctx.catalog.session() as s:
         coll = s.get(Collection, collection, with_for_update=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,20 @@ PACKAGED_PREFIX = "packaged:"
 # thread and 5.8 ms on two, but a hybrid search, whose BM25 side runs in a thread beside it, took
 # 25 ms with one and 33 ms with two (1M chunks, in-process): the cores are shared.
 QUERY_THREADS = 1
+
+
+# Markdown table markup the model gains nothing from: the rule under the header, the outer pipes.
+_TABLE_RULE = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+[ \t]*\n?", re.M)
+_OUTER_PIPES = re.compile(r"^\|[ \t]*|[ \t]*\|[ \t]*$", re.M)
+
+
+def passage_text(heading: str | None, text: str) -> str:
+    """What the model reads for a passage: its heading path, then its text, a table's rows without
+    the rule line and outer pipes (cells still apart: `Products | $96,388 | $104,429`). Measured
+    on sec-10q: 5.1% fewer tokens to embed."""
+    if "|" in text:
+        text = _OUTER_PIPES.sub("", _TABLE_RULE.sub("", text))
+    return f"{heading}\n{text}" if heading else text
 
 
 def resolve_model_path(name: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import select
 
 from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
-from retrieval.embedding import Embedder, Reranker, model_label
+from retrieval.embedding import Embedder, Reranker, model_label, passage_text
 from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.index_store import CollectionIndexes, IndexCache
 from retrieval.types import ScoredChunk
@@ -253,7 +253,7 @@ class Retriever:
         """Reorder by the cross-encoder's score of (query, heading + passage), which becomes
         each passage's ``score``."""
         assert self.reranker is not None
-        texts = [f"{p.heading}\n{p.text}" if p.heading else p.text for p in passages]
+        texts = [passage_text(p.heading, p.text) for p in passages]
         scores = self.reranker.score(query, texts)
         rescored = [
             dataclasses.replace(p, score=float(s)) for p, s in zip(passages, scores, strict=True)

@@ -114,3 +114,13 @@ def test_html_cells_spanning_rows_and_columns_keep_every_row_aligned():
         ["North", "1", "2"],
         ["North", "3", "4"],
     ]
+
+
+def test_the_model_reads_table_rows_without_markup():
+    from retrieval.embedding import passage_text
+
+    table = to_markdown([["", "2023", "2022"], ["Products", "$96,388", "$104,429"]])
+    assert passage_text("Results > Sales", f"Net sales by category:\n{table}") == (
+        "Results > Sales\nNet sales by category:\n| 2023 | 2022\nProducts | $96,388 | $104,429"
+    )
+    assert passage_text(None, "A | B in prose stays.") == "A | B in prose stays."
