@@ -17,23 +17,18 @@ import argparse
 import json
 import os
 import random
-import re
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from askdocs import bulk  # noqa: E402
 from askdocs.settings import Settings  # noqa: E402
-from bench.walking_skeleton import free_port  # noqa: E402
+from bench.stack import running_stack  # noqa: E402
 
 WORDS = [
     "ledger",
@@ -86,38 +81,7 @@ def main() -> None:
         generate(source, args.generate)
     if source is None:
         ap.error("give PATH or --generate N")
-    api_port, ui_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "ASKDOCS_DATA_DIR": str(data),
-        "ASKDOCS_REDIS_URL": os.environ.get("ASKDOCS_REDIS_URL", "redis://127.0.0.1:6379/12"),
-        "ASKDOCS_API_PORT": str(api_port),
-        "ASKDOCS_API_URL": f"http://127.0.0.1:{api_port}",
-        "ASKDOCS_UI_PORT": str(ui_port),
-        "ASKDOCS_START_GENERATOR": "false",
-        "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{free_port()}/v1",
-        "ASKDOCS_WORKER_CONCURRENCY": str(args.workers),
-    }
-    log = data / "up.log"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "askdocs"), "up"],
-        env=env,
-        cwd=ROOT,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        pattern = r"First admin key \(shown once; keep it\): (\S+)"
-        while (found := re.search(pattern, log.read_text())) is None:
-            if proc.poll() is not None:
-                raise SystemExit(log.read_text())
-            time.sleep(0.2)
-        http = httpx.Client(
-            base_url=f"http://127.0.0.1:{api_port}",
-            timeout=600,
-            headers={"Authorization": f"Bearer {found.group(1)}"},
-        )
+    with running_stack(data, worker_concurrency=str(args.workers)) as http:
         files = [
             bulk.LocalFile(p, name, p.stat().st_size, bulk.sha256_file(p))
             for p, name in bulk.walk([source])
@@ -129,9 +93,6 @@ def main() -> None:
             time.sleep(0.5)
         took = time.monotonic() - t0
         state = bulk.job(http, job_id, with_documents=True)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=120)
     docs = state["documents"]
     ready = [d for d in docs if d["status"] == "ready"]
     pages = sum(d["pages"] or 0 for d in ready)
