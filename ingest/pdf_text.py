@@ -148,6 +148,8 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[Line]:
         bold = False
         font = ctypes.create_string_buffer(128)
         flags = ctypes.c_int()
+        loose = pdfium_raw.FS_RECTF()
+        scales: dict[float, float] = {}  # reported font size -> factor to the drawn size
 
         def end_word() -> None:
             nonlocal chars, box, bold
@@ -181,7 +183,12 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[Line]:
             pdfium_raw.FPDFText_GetCharBox(raw, j, *boxes)
             x0, x1 = left.value, right.value
             y0, y1 = height - top.value, height - bottom.value
-            size = pdfium_raw.FPDFText_GetFontSize(raw, j) or (y1 - y0)
+            size = pdfium_raw.FPDFText_GetFontSize(raw, j)
+            if size not in scales:  # the size as drawn: some PDFs scale a 1-point font up
+                pdfium_raw.FPDFText_GetLooseCharBox(raw, j, ctypes.byref(loose))
+                drawn = loose.top - loose.bottom
+                scales[size] = drawn / size if size > 0 and not 0.5 < drawn / size < 2 else 1.0
+            size = size * scales[size] or (y1 - y0)
             if band:
                 gap = x0 - band[2]
                 same_line = y0 < band[1] and y1 > band[0]  # overlaps the line's band

@@ -111,3 +111,20 @@ def test_a_page_without_text_is_reported_for_ocr(tmp_path: Path) -> None:
     doc = read(path)
     assert doc.empty_pages == [2]
     assert [b.text for b in doc.blocks] == ["Only the first page has text."]
+
+
+def test_a_font_scaled_up_from_one_point_still_reads_as_words(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "scaled.pdf"
+    c = canvas.Canvas(str(path))
+    c.translate(72, 700)
+    c.scale(11, 11)  # a 1-point font drawn 11 points tall, letters spaced a little
+    c.setFont("Helvetica", 1)
+    text = c.beginText(0, 0)
+    text.setCharSpace(0.04)
+    text.textOut("Menopause and fertility after treatment")
+    c.drawText(text)
+    c.showPage()
+    c.save()
+    assert [b.text for b in read(path).blocks] == ["Menopause and fertility after treatment"]
