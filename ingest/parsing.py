@@ -267,10 +267,17 @@ def parse(
         raise EmptyDocument(f"{name} is empty (0 bytes)")
     kind = detect_kind(path)
     if kind in ("unknown", "zip", "odt") and (odf_kind := odf.kind_of(path)) is not None:
-        blocks, pages = odf.read(path, name)  # ODT, ODS, ODP: every cell, text box and note
+        try:  # ODT, ODS, ODP: every cell, text box and note
+            blocks, slides = odf.read(path, name)
+        except IngestError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a damaged file's own error, made readable
+            raise_readable(name, e)
         if not blocks:
             raise EmptyDocument(f"{name} has no text ({odf_kind})")
-        return ParsedDocument(blocks, pages)
+        if slides is not None and slides > max_pages:
+            raise _too_many_pages(name, slides, max_pages)
+        return ParsedDocument(blocks, slides)
     if kind in ("unknown", "zip") and archive.is_archive(path):
         try:
             files = archive.members(path)
