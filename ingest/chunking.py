@@ -298,6 +298,6 @@ def _draft(ordinal: int, body: Sequence[_Unit]) -> ChunkDraft:
         element_type=kinds.pop() if len(kinds) == 1 else "mixed",
         char_start=body[0].start,
         char_end=body[-1].end,
-        page_end=pages[-1] if pages else None,
+        page_end=max(pages) if pages else None,
         page_marks=tuple(marks),
     )
