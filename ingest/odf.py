@@ -101,7 +101,7 @@ def _cell_text(cell: etree._Element) -> str:
 def _rows(table: etree._Element) -> list[list[str]]:
     rows: list[list[str]] = []
     for row in table.iter(ROW):
-        if row.getparent() is None or _nearest_table(row) is not table:
+        if row.getparent() is None or _nearest(row, TABLE) is not table:
             continue  # a row of a table nested in a cell: read as that cell's text
         cells: list[str] = []
         empty = 0  # empty cells not written yet: a row's trailing ones never are
@@ -122,9 +122,10 @@ def _rows(table: etree._Element) -> list[list[str]]:
     return rows
 
 
-def _nearest_table(el: etree._Element) -> etree._Element | None:
+def _nearest(el: etree._Element, tag: str) -> etree._Element | None:
+    """The closest ancestor of ``el`` with ``tag``."""
     parent = el.getparent()
-    while parent is not None and parent.tag != TABLE:
+    while parent is not None and parent.tag != tag:
         parent = parent.getparent()
     return parent
 
@@ -155,7 +156,7 @@ class _Reader:
             elif tag == LIST_ITEM:
                 for p in child.iter(P, H):
                     text = " ".join(_inline(p).split())
-                    if text and _nearest_list_item(p) is child:
+                    if text and _nearest(p, LIST_ITEM) is child:
                         self.blocks.append(Block(text, "list", page))
                 for nested in child.iter(LIST):
                     if nested.getparent() is child:
@@ -176,13 +177,6 @@ class _Reader:
                 self.walk(child, self.slides)
             else:
                 self.walk(child, page)
-
-
-def _nearest_list_item(el: etree._Element) -> etree._Element | None:
-    parent = el.getparent()
-    while parent is not None and parent.tag != LIST_ITEM:
-        parent = parent.getparent()
-    return parent
 
 
 def read(path: Path, name: str) -> tuple[list[Block], int | None]:

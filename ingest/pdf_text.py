@@ -31,7 +31,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_raw
 from pypdfium2 import PdfiumError
 
-from ingest.pdf_tables import PdfTable
+from ingest.pdf_tables import PdfTable, inside
 from ingest.tables import to_markdown
 from ingest.types import Block
 
@@ -621,7 +621,11 @@ def read(path: Path, ruled: Callable[[list[int]], Sequence[PdfTable]] | None = N
     if ruled is not None:
         for t in ruled([n for n, tables in found.items() if not tables]):
             lines = kept[t.page - 1]
-            covered = [k for k, ln in enumerate(lines) if _inside(ln, t.bbox)]
+            covered = [
+                k
+                for k, ln in enumerate(lines)
+                if inside([(ln.x0, ln.top), (ln.words[-1].x1, ln.bottom)], t.bbox)
+            ]
             if covered:
                 block = Block(to_markdown(t.rows), "table", t.page)
                 found[t.page].append((covered[0], covered[-1] + 1, block))
@@ -639,10 +643,3 @@ def read(path: Path, ruled: Callable[[list[int]], Sequence[PdfTable]] | None = N
             pos = end
         out.blocks += _paragraphs(lines[pos:], body, body_bold, depths)
     return out
-
-
-def _inside(line: Line, bbox: tuple[float, float, float, float]) -> bool:
-    x = (line.x0 + line.words[-1].x1) / 2
-    y = (line.top + line.bottom) / 2
-    x0, top, x1, bottom = bbox
-    return x0 - 1 <= x <= x1 + 1 and top - 1 <= y <= bottom + 1
