@@ -1,20 +1,33 @@
-"""The question-answering flow behind `/ask` and `/v1/chat/completions`: check access, condense a
-follow-up with its conversation, retrieve from the one collection, gate on relevance, generate, and
-check the citations. Both routes read the same events and store the turn the same way."""
+"""The question-answering flow behind `/ask`, `/v1/chat/completions` and `askdocs eval answers
+--in-process`: check access, condense a follow-up with its conversation, retrieve from the one
+collection, gate on relevance, generate, check the citations and store the turn.
+
+``AnswerService`` gets what it uses (the catalog, the retriever, the generator client and the
+settings) and knows nothing of HTTP: refusals are domain errors (core.errors), mapped to the error
+envelope in one place (api/errors.py). ``ask`` yields the events every client reads, in order:
+``sources``, ``token``..., then ``done`` or ``error``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from api.deps import Services, require
-from api.errors import ApiError
-from askdocs import conversations
-from askdocs.auth import Principal, Role, audit, question_detail
-from askdocs.catalog import utcnow
-from generation.condense import PastTurn, condense
+from api.errors import stream_error
+from api.schemas import PassageOut
+from core import conversations
+from core.auth import Principal, Role, audit, question_detail, role_in
+from core.catalog import Catalog, utcnow
+from core.errors import NotFound
+from core.settings import Settings
+from generation.client import GeneratorClient
+from generation.condense import HISTORY_TURNS, PastTurn, condense
 from generation.rag import Answer, Token, answer
+from retrieval.search import Retriever
 from retrieval.types import ScoredChunk
+
+# Tokens of a prompt that are not passages: the rules, the question twice, the chat template.
+PROMPT_OVERHEAD = 256
 
 
 @dataclass(frozen=True)
@@ -38,83 +51,24 @@ class Prepared:
     gated: bool  # below the relevance gate: the generator never sees the passages
 
 
-def allow(services: Services, who: Principal, collection: str, action: str, text: str) -> None:
-    """Read access to ``collection`` (404 or 403 otherwise), and the audit line for the question."""
-    settings = services.settings
-    with services.catalog.session() as s:
-        require(s, who, collection, Role.read)
-        audit(
-            s, who.user, action, collection, detail=question_detail(text, settings.audit_questions)
+def passages_out(passages: Sequence[ScoredChunk]) -> list[PassageOut]:
+    return [
+        PassageOut(
+            n=i,
+            chunk_id=p.chunk_id,
+            document_id=p.document_id,
+            document_name=p.document_name,
+            page=p.page,
+            page_end=p.page_end,
+            heading=p.heading,
+            score=p.score,
+            text=p.text,
         )
+        for i, p in enumerate(passages, start=1)
+    ]
 
 
-def thread(
-    services: Services, who: Principal, collection: str, conversation_id: str | None
-) -> Thread:
-    """The conversation to continue (the caller's own, over this collection) or a new one."""
-    if conversation_id is None:
-        return Thread(conversations.new_id(), who.user, [])
-    with services.catalog.reader() as s:
-        conv = conversations.find(s, who.user, conversation_id)
-        if conv is None or conv.collection_id != collection:
-            raise ApiError(
-                404, "not_found", f"no conversation {conversation_id} over {collection!r}"
-            )
-        return Thread(conv.id, who.user, conversations.recent(s, conv.id))
-
-
-def prepare(
-    services: Services,
-    collection: str,
-    question: str,
-    history: Sequence[PastTurn],
-    k: int | None = None,
-    document_ids: list[str] | None = None,
-) -> Prepared:
-    """Condense, retrieve (within ``document_ids`` when given), gate. Raises GeneratorUnavailable
-    (503) before any stream starts."""
-    settings, retriever, generator = services.settings, services.retriever, services.generator
-    standalone = condense(question, history, generator) if history else question
-    passages = (
-        []
-        if document_ids == []
-        else retriever.search(collection, standalone, k or settings.top_k, None, document_ids)
-    )
-    relevance = retriever.best_similarity(standalone, passages)
-    gated = relevance < settings.relevance_threshold
-    if not gated:
-        _ = generator.model  # fail with 503 now, not inside the stream
-    return Prepared(collection, question, standalone, passages, relevance, gated)
-
-
-# Tokens of a prompt that are not passages: the rules, the question twice, the chat template.
-PROMPT_OVERHEAD = 256
-
-
-def passage_budget(services: Services) -> int:
-    """The passages' token budget: the setting, or less where the served model's context (prompt
-    and answer together; vLLM says it) is smaller."""
-    settings = services.settings
-    budget = settings.context_tokens
-    length = services.generator.context_length()
-    if length is not None:
-        budget = min(budget, length - settings.generator_max_tokens - PROMPT_OVERHEAD)
-    return max(budget, 0)
-
-
-def generate(services: Services, prepared: Prepared) -> Iterator[Token | Answer]:
-    if prepared.gated:
-        return answer(prepared.standalone, [], services.generator)
-    return answer(
-        prepared.standalone,
-        prepared.passages,
-        services.generator,
-        passage_budget(services),
-        services.settings.generator_max_tokens,
-    )
-
-
-def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, object]:
+def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, Any]:
     """What clients get about a finished answer (the `done` event; the OpenAI route's extra field)."""
     return {
         "answer": ev.text,
@@ -131,19 +85,147 @@ def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, object]:
     }
 
 
-def save_turn(services: Services, conv: Thread, prepared: Prepared, ev: Answer) -> None:
-    with services.catalog.session() as s:
-        if conversations.find(s, conv.user, conv.id) is None:
-            conversations.start(s, conv.id, conv.user, prepared.collection, prepared.question)
-        conversations.add_turn(
-            s,
-            conv.id,
-            conversations.TurnRecord(
-                question=prepared.question,
-                standalone=prepared.standalone,
-                answer=ev.text,
-                citations=[asdict(c) for c in ev.citations],
-                abstained=ev.abstained,
-                created_at=utcnow(),
-            ),
+class AnswerService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        retriever: Retriever,
+        generator: GeneratorClient,
+        settings: Settings,
+    ) -> None:
+        self.catalog = catalog
+        self.retriever = retriever
+        self.generator = generator
+        self.settings = settings
+
+    def allow(self, who: Principal, collection: str, action: str, text: str) -> None:
+        """Read access to ``collection`` (NotFound or Forbidden otherwise), and the audit line for
+        the question."""
+        with self.catalog.session() as s:
+            role = role_in(s, who, collection)
+            if role is None or role < Role.read:
+                raise NotFound(f"no collection {collection!r}")
+            detail = question_detail(text, self.settings.audit_questions)
+            audit(s, who.user, action, collection, detail=detail)
+
+    def thread(self, who: Principal, collection: str, conversation_id: str | None) -> Thread:
+        """The conversation to continue (the caller's own, over this collection) or a new one."""
+        if conversation_id is None:
+            return Thread(conversations.new_id(), who.user, [])
+        with self.catalog.reader() as s:
+            conv = conversations.find(s, who.user, conversation_id)
+            if conv is None or conv.collection_id != collection:
+                raise NotFound(f"no conversation {conversation_id} over {collection!r}")
+            pairs = conversations.recent(s, conv.id, HISTORY_TURNS)
+        return Thread(conv.id, who.user, [PastTurn(q, a) for q, a in pairs])
+
+    def prepare(
+        self,
+        collection: str,
+        question: str,
+        history: Sequence[PastTurn],
+        k: int | None = None,
+        document_ids: list[str] | None = None,
+    ) -> Prepared:
+        """Condense, retrieve (within ``document_ids`` when given), gate. Raises
+        GeneratorUnavailable before any stream starts."""
+        standalone = condense(question, history, self.generator) if history else question
+        passages = (
+            []
+            if document_ids == []
+            else self.retriever.search(
+                collection, standalone, k or self.settings.top_k, None, document_ids
+            )
         )
+        relevance = self.retriever.best_similarity(standalone, passages)
+        gated = relevance < self.settings.relevance_threshold
+        if not gated:
+            _ = self.generator.model  # fail now, not inside the stream
+        return Prepared(collection, question, standalone, passages, relevance, gated)
+
+    def passage_budget(self) -> int:
+        """The passages' token budget: the setting, or less where the served model's context
+        (prompt and answer together; vLLM says it) is smaller."""
+        budget = self.settings.context_tokens
+        length = self.generator.context_length()
+        if length is not None:
+            budget = min(budget, length - self.settings.generator_max_tokens - PROMPT_OVERHEAD)
+        return max(budget, 0)
+
+    def generate(self, prepared: Prepared) -> Iterator[Token | Answer]:
+        if prepared.gated:
+            return answer(prepared.standalone, [], self.generator)
+        return answer(
+            prepared.standalone,
+            prepared.passages,
+            self.generator,
+            self.passage_budget(),
+            self.settings.generator_max_tokens,
+        )
+
+    def save_turn(self, conv: Thread, prepared: Prepared, ev: Answer) -> None:
+        with self.catalog.session() as s:
+            if conversations.find(s, conv.user, conv.id) is None:
+                conversations.start(s, conv.id, conv.user, prepared.collection, prepared.question)
+            conversations.add_turn(
+                s,
+                conv.id,
+                conversations.TurnRecord(
+                    question=prepared.question,
+                    standalone=prepared.standalone,
+                    answer=ev.text,
+                    citations=[asdict(c) for c in ev.citations],
+                    abstained=ev.abstained,
+                    created_at=utcnow(),
+                ),
+            )
+
+    def start(
+        self,
+        who: Principal,
+        collection: str,
+        question: str,
+        conversation_id: str | None = None,
+        k: int | None = None,
+        document_ids: list[str] | None = None,
+    ) -> tuple[Thread, Prepared]:
+        """What can still refuse a question once access was allowed, before any answer event:
+        the conversation, retrieval, the generator being up."""
+        conv = self.thread(who, collection, conversation_id)
+        prepared = self.prepare(collection, question, conv.history, k, document_ids)
+        return conv, prepared
+
+    def events(self, conv: Thread, prepared: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The answer as `/ask` streams it: ``sources``, ``token``..., ``done`` (the turn is stored
+        first) or ``error`` (the envelope's type and message)."""
+        yield (
+            "sources",
+            {
+                "conversation_id": conv.id,
+                "standalone_question": prepared.standalone,
+                "passages": [p.model_dump() for p in passages_out(prepared.passages)],
+            },
+        )
+        try:
+            for ev in self.generate(prepared):
+                if isinstance(ev, Answer):
+                    self.save_turn(conv, prepared, ev)
+                    yield "done", {"conversation_id": conv.id, **answer_payload(ev, prepared)}
+                else:
+                    yield "token", {"text": ev.text}
+        except Exception as e:  # noqa: BLE001 - the stream has started: an error event ends it
+            yield "error", stream_error(e)
+
+    def ask(
+        self,
+        who: Principal,
+        collection: str,
+        question: str,
+        conversation_id: str | None = None,
+        k: int | None = None,
+        document_ids: list[str] | None = None,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``allow``, ``start`` then ``events``: one question, in this process."""
+        self.allow(who, collection, "ask", question)
+        conv, prepared = self.start(who, collection, question, conversation_id, k, document_ids)
+        return self.events(conv, prepared)

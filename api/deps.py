@@ -13,11 +13,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.answering import AnswerService
 from api.errors import ApiError
-from askdocs.auth import LOCAL, Principal, Role, authenticate, role_in
-from askdocs.blobs import BlobStore
-from askdocs.catalog import Catalog, DocStatus, Document
-from askdocs.settings import Settings
+from core.auth import LOCAL, Principal, Role, authenticate, role_in
+from core.blobs import BlobStore
+from core.catalog import Catalog, DocStatus, Document
+from core.settings import Settings
 from generation.client import GeneratorClient
 from retrieval.embedding import Embedder
 from retrieval.search import Retriever
@@ -38,6 +39,15 @@ class Services:
     embedder: Embedder
     retriever: Retriever
     generator: GeneratorClient
+    answers: AnswerService
+
+
+def get_services(request: Request) -> Services:
+    """The process's services, made once at start (``create_app``)."""
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def current_principal(

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from api.deps import Caller, Services, clean_name, document_for, owner_of_new, require
+from api.deps import Caller, ServicesDep, clean_name, document_for, owner_of_new, require
 from api.errors import ApiError, errors
 from api.schemas import (
     COLLECTION_PATTERN,
@@ -24,40 +21,10 @@ from api.schemas import (
     LookupOut,
 )
 from api.views import doc_out, job_out
-from askdocs.auth import Role, audit, readable, role_in
-from askdocs.catalog import (
-    RESTARTABLE,
-    Chunk,
-    Collection,
-    DocStatus,
-    Document,
-    Job,
-    JobDocument,
-    find_document,
-    new_document_id,
-    utcnow,
-)
-from askdocs.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue
-
-
-def _free_name(s: Session, collection: str, name: str, doc_id: str) -> str:
-    """``name``, or ``stem (2).ext``... when a live document of the collection has it already."""
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = name, ""
-    candidate, n = name, 1
-    while s.scalar(
-        select(Document.id).where(
-            Document.collection_id == collection,
-            Document.name == candidate,
-            Document.id != doc_id,
-            Document.status != DocStatus.deleted,
-        )
-    ):
-        n += 1
-        candidate = f"{stem} ({n}){dot}{ext}"
-    return candidate
-
+from core import lifecycle
+from core.auth import Role, audit, readable, role_in
+from core.catalog import RESTARTABLE, Chunk, Collection, DocStatus, Document, Job
+from core.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue
 
 TAG = r"[A-Za-z0-9_.+-]{1,64}"
 TAG_PATTERN = re.compile(TAG)
@@ -82,272 +49,259 @@ def parse_tags(text: str | None) -> list[str]:
     return tags
 
 
-def documents_router(services: Services) -> APIRouter:
-    settings, catalog, blobs = services.settings, services.catalog, services.blobs
-    router = APIRouter()
+router = APIRouter()
 
-    @router.post(
-        "/documents",
-        response_model=JobOut,
-        status_code=202,
-        responses=errors(401, 403, 404, 409, 413),
-    )
-    async def upload(
-        who: Caller,
-        files: list[UploadFile] = File(..., description="One or more files", min_length=1),  # noqa: B008
-        collection: str = Form("default", pattern=COLLECTION_PATTERN),
-        job_id: str | None = Form(
-            None, max_length=36, description="Add the files to this job (POST /jobs made it)."
-        ),
-        replace: bool = Form(
-            True,
-            description="A file with the name of a document in the collection replaces it once "
-            "indexed; false keeps both (the new one gets a numbered name).",
-        ),
-        tags: str | None = Form(
-            None,
-            max_length=1400,
-            pattern=TAGS_FORM_PATTERN,
-            description="Comma-separated labels for these files, up to 20 of letters, digits, "
-            "_ . + - (search can filter on them).",
-        ),
-    ) -> JobOut:
-        """Store the files by hash and queue each new one; a collection that does not exist yet is
-        made, owned by the caller. The same bytes again are no new work."""
-        labels = parse_tags(tags)
-        if len(files) > settings.max_files_per_upload:
+
+@router.post(
+    "/documents",
+    response_model=JobOut,
+    status_code=202,
+    responses=errors(401, 403, 404, 409, 413),
+)
+async def upload(
+    services: ServicesDep,
+    who: Caller,
+    files: list[UploadFile] = File(..., description="One or more files", min_length=1),  # noqa: B008
+    collection: str = Form("default", pattern=COLLECTION_PATTERN),
+    job_id: str | None = Form(
+        None, max_length=36, description="Add the files to this job (POST /jobs made it)."
+    ),
+    replace: bool = Form(
+        True,
+        description="A file with the name of a document in the collection replaces it once "
+        "indexed; false keeps both (the new one gets a numbered name).",
+    ),
+    tags: str | None = Form(
+        None,
+        max_length=1400,
+        pattern=TAGS_FORM_PATTERN,
+        description="Comma-separated labels for these files, up to 20 of letters, digits, "
+        "_ . + - (search can filter on them).",
+    ),
+) -> JobOut:
+    """Store the files by hash and queue each new one; a collection that does not exist yet is
+    made, owned by the caller. The same bytes again are no new work."""
+    settings, catalog, blobs = services.settings, services.catalog, services.blobs
+    labels = parse_tags(tags)
+    if len(files) > settings.max_files_per_upload:
+        raise ApiError(
+            413,
+            "too_many_files",
+            f"{len(files)} files in one request; the limit is {settings.max_files_per_upload}",
+        )
+    with catalog.reader() as s:  # check before storing anything
+        if s.get(Collection, collection) is not None:
+            require(s, who, collection, Role.write)
+        if job_id is not None:
+            job = s.get(Job, job_id)
+            if job is None or role_in(s, who, job.collection_id) is None:
+                raise ApiError(404, "not_found", f"no job {job_id}")
+            if job.collection_id != collection:
+                raise ApiError(
+                    409, "conflict", f"job {job_id} belongs to collection {job.collection_id!r}"
+                )
+    stored: list[tuple[str, str, str | None, int, UploadFile]] = []
+    for f in files:
+        data = await f.read(settings.max_upload_bytes + 1)
+        name = clean_name(f.filename or "upload")
+        if len(data) > settings.max_upload_bytes:
             raise ApiError(
                 413,
-                "too_many_files",
-                f"{len(files)} files in one request; the limit is {settings.max_files_per_upload}",
+                "too_large",
+                f"{name} is larger than the limit of {settings.max_upload_bytes} bytes",
             )
-        with catalog.reader() as s:  # check before storing anything
-            if s.get(Collection, collection) is not None:
-                require(s, who, collection, Role.write)
-            if job_id is not None:
-                job = s.get(Job, job_id)
-                if job is None or role_in(s, who, job.collection_id) is None:
-                    raise ApiError(404, "not_found", f"no job {job_id}")
-                if job.collection_id != collection:
-                    raise ApiError(
-                        409, "conflict", f"job {job_id} belongs to collection {job.collection_id!r}"
-                    )
-        stored: list[tuple[str, str, str | None, int, UploadFile]] = []
-        for f in files:
-            data = await f.read(settings.max_upload_bytes + 1)
-            name = clean_name(f.filename or "upload")
-            if len(data) > settings.max_upload_bytes:
-                raise ApiError(
-                    413,
-                    "too_large",
-                    f"{name} is larger than the limit of {settings.max_upload_bytes} bytes",
-                )
-            content = blobs.put(data)
-            ctype = (f.content_type or "")[:128] or None
-            stored.append((content, name, ctype, len(data), f))
-        job_id = job_id or str(uuid.uuid4())
-        to_enqueue: list[str] = []
-        duplicates: set[str] = set()
-        now = utcnow()
-        # Under the blob lock: a concurrent removal of the last document using the same bytes cannot
-        # delete the blob between our check and our commit.
-        with blobs.lock(), catalog.session() as s:
-            if s.get(Collection, collection) is None:
-                catalog.ensure_collection(s, collection, owner=owner_of_new(who))
-            require(s, who, collection, Role.write)
-            if s.get(Job, job_id) is None:
-                s.add(Job(id=job_id, collection_id=collection, created_by=who.user))
-                s.flush()
-            for content, name, ctype, size, f in stored:
-                if not blobs.path(content).exists():  # removed since we stored it
-                    await f.seek(0)
-                    blobs.put(await f.read())
-                doc = find_document(s, collection, content, lock=True)
-                doc_id = doc.id if doc is not None else new_document_id(s, collection, content)
-                if doc is not None and doc.status not in RESTARTABLE:
-                    duplicates.add(doc_id)
-                else:
-                    if not replace:
-                        name = _free_name(s, collection, name, doc_id)
-                    if doc is None:
-                        doc = Document(
-                            id=doc_id,
-                            content_sha256=content,
-                            collection_id=collection,
-                            name=name,
-                            content_type=ctype,
-                            size_bytes=size,
-                        )
-                        s.add(doc)
-                    else:  # deleted (delete pending), failed or cancelled before: run it again
-                        doc.name, doc.version = name, doc.version + 1
-                        doc.attempts = 0
-                        doc.lease_owner = doc.lease_until = doc.finished_at = None
-                    doc.status = DocStatus.queued
-                    doc.error = doc.error_code = None
-                    doc.enqueued_at = now
-                    doc.tags = json.dumps(labels) if labels else None
-                    to_enqueue.append(doc_id)
-                    audit(s, who.user, "upload", collection, doc_id, {"name": name, "bytes": size})
-                if s.get(JobDocument, (job_id, doc_id)) is None:
-                    s.add(JobDocument(job_id=job_id, document_id=doc_id))
-        for doc_id in to_enqueue:
-            enqueue(services.celery, settings, PROCESS_TASK, doc_id)
-        return job_out(catalog, job_id, who, duplicates)
-
-    @router.post(
-        "/documents/{document_id}/retry",
-        response_model=DocumentOut,
-        status_code=202,
-        responses=errors(401, 403, 404, 409),
-    )
-    def retry_document(document_id: str, who: Caller) -> DocumentOut:
-        """Run a failed or cancelled document again, from the start."""
-        with catalog.session() as s:
-            d = document_for(s, who, document_id, Role.write)
-            if d.status not in (DocStatus.failed, DocStatus.cancelled):
-                raise ApiError(
-                    409,
-                    "conflict",
-                    f"{d.name} is {d.status}; only failed or cancelled documents are retried",
-                )
-            d.status = DocStatus.queued
-            d.error = d.error_code = None
-            d.attempts = 0
-            d.lease_owner = d.lease_until = d.finished_at = None
-            d.enqueued_at = utcnow()
-            audit(s, who.user, "retry", d.collection_id, d.id, {"name": d.name})
-            out = doc_out(d)
-        enqueue(services.celery, settings, PROCESS_TASK, document_id)
-        return out
-
-    @router.post(
-        "/collections/{name}/lookup",
-        response_model=LookupOut,
-        responses=errors(401, 404),
-    )
-    def lookup(
-        name: Annotated[str, Path(pattern=COLLECTION_PATTERN)], body: LookupIn, who: Caller
-    ) -> LookupOut:
-        """Which of these file hashes the collection holds already (a client skips those)."""
-        with catalog.reader() as s:
-            require(s, who, name, Role.read)
-            found = s.execute(
-                select(Document.content_sha256, Document.id, Document.name, Document.status).where(
-                    Document.collection_id == name,
-                    Document.content_sha256.in_(list(set(body.sha256))),
-                    Document.status.not_in(RESTARTABLE),
-                )
-            ).all()
-        return LookupOut(known={h: KnownOut(id=i, name=n, status=st) for h, i, n, st in found})
-
-    @router.get("/documents", response_model=list[DocumentOut], responses=errors(401, 404))
-    def list_documents(
-        who: Caller,
-        collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
-        status: DocStatus | None = None,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    ) -> list[DocumentOut]:
-        """Documents of the collections the caller may read, newest first."""
-        with catalog.reader() as s:
-            q = select(Document).where(Document.status != DocStatus.deleted)
-            if collection:
-                require(s, who, collection, Role.read)
-                q = q.where(Document.collection_id == collection)
-            else:
-                visible = readable(s, who)
-                if visible is not None:
-                    q = q.where(Document.collection_id.in_(visible))
-            if status:
-                q = q.where(Document.status == status)
-            q = q.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
-            return [doc_out(d) for d in s.scalars(q)]
-
-    @router.get("/documents/{document_id}", response_model=DocumentOut, responses=errors(401, 404))
-    def get_document(document_id: str, who: Caller) -> DocumentOut:
-        with catalog.reader() as s:
-            return doc_out(document_for(s, who, document_id, Role.read))
-
-    @router.get(
-        "/documents/{document_id}/chunks",
-        response_model=list[ChunkOut],
-        responses=errors(401, 404),
-    )
-    def document_chunks(
-        document_id: str,
-        who: Caller,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    ) -> list[ChunkOut]:
-        """The chunks a document was cut into, in order (a preview of what search sees)."""
-        with catalog.reader() as s:
-            document_for(s, who, document_id, Role.read)
-            rows = s.scalars(
-                select(Chunk)
-                .where(Chunk.document_id == document_id)
-                .order_by(Chunk.ordinal)
-                .limit(limit)
-                .offset(offset)
+        content = blobs.put(data)
+        ctype = (f.content_type or "")[:128] or None
+        stored.append((content, name, ctype, len(data), f))
+    job_id = job_id or lifecycle.new_job_id()
+    to_enqueue: list[str] = []
+    duplicates: set[str] = set()
+    # Under the blob lock: a concurrent removal of the last document using the same bytes cannot
+    # delete the blob between our check and our commit.
+    with blobs.lock(), catalog.session() as s:
+        if s.get(Collection, collection) is None:
+            catalog.ensure_collection(s, collection, owner=owner_of_new(who))
+        require(s, who, collection, Role.write)
+        if s.get(Job, job_id) is None:
+            s.add(Job(id=job_id, collection_id=collection, created_by=who.user))
+            s.flush()
+        for content, name, ctype, size, f in stored:
+            if not blobs.path(content).exists():  # removed since we stored it
+                await f.seek(0)
+                blobs.put(await f.read())
+            got = lifecycle.admit(
+                s,
+                collection,
+                content,
+                name,
+                size,
+                content_type=ctype,
+                tags=labels,
+                keep_both=not replace,
+                job_ids=[job_id],
             )
-            return [
-                ChunkOut(
-                    ordinal=c.ordinal,
-                    page=c.page,
-                    page_end=c.page_end,
-                    heading=c.heading,
-                    element_type=c.element_type,
-                    text=c.text,
-                )
-                for c in rows
-            ]
+            if not got.queued:
+                duplicates.add(got.document_id)
+                continue
+            to_enqueue.append(got.document_id)
+            detail = {"name": got.name, "bytes": size}
+            audit(s, who.user, "upload", collection, got.document_id, detail)
+    for doc_id in to_enqueue:
+        enqueue(services.celery, settings, PROCESS_TASK, doc_id)
+    return job_out(catalog, job_id, who, duplicates)
 
-    @router.get(
-        "/documents/{document_id}/file",
-        response_class=FileResponse,
-        responses={
-            200: {"content": {"application/octet-stream": {}}, "description": "The original"},
-            **errors(401, 404),
-        },
-    )
-    def document_file(document_id: str, who: Caller) -> FileResponse:
-        """The original bytes, as an attachment (never rendered by the browser on our origin)."""
-        with catalog.reader() as s:
-            doc = document_for(s, who, document_id, Role.read)
-            name, blob = doc.name, doc.blob
-        path = blobs.path(blob)
-        if not path.exists():
-            raise ApiError(404, "not_found", f"the original of {document_id} is gone")
-        return FileResponse(
-            path,
-            media_type="application/octet-stream",
-            filename=name,
-            headers={"X-Content-Type-Options": "nosniff"},
+
+@router.post(
+    "/documents/{document_id}/retry",
+    response_model=DocumentOut,
+    status_code=202,
+    responses=errors(401, 403, 404, 409),
+)
+def retry_document(services: ServicesDep, document_id: str, who: Caller) -> DocumentOut:
+    """Run a failed or cancelled document again, from the start."""
+    settings, catalog = services.settings, services.catalog
+    with catalog.session() as s:
+        d = document_for(s, who, document_id, Role.write)
+        lifecycle.retry(s, d)
+        audit(s, who.user, "retry", d.collection_id, d.id, {"name": d.name})
+        out = doc_out(d)
+    enqueue(services.celery, settings, PROCESS_TASK, document_id)
+    return out
+
+
+@router.post(
+    "/collections/{name}/lookup",
+    response_model=LookupOut,
+    responses=errors(401, 404),
+)
+def lookup(
+    services: ServicesDep,
+    name: Annotated[str, Path(pattern=COLLECTION_PATTERN)],
+    body: LookupIn,
+    who: Caller,
+) -> LookupOut:
+    """Which of these file hashes the collection holds already (a client skips those)."""
+    catalog = services.catalog
+    with catalog.reader() as s:
+        require(s, who, name, Role.read)
+        found = s.execute(
+            select(Document.content_sha256, Document.id, Document.name, Document.status).where(
+                Document.collection_id == name,
+                Document.content_sha256.in_(list(set(body.sha256))),
+                Document.status.not_in(RESTARTABLE),
+            )
+        ).all()
+    return LookupOut(known={h: KnownOut(id=i, name=n, status=st) for h, i, n, st in found})
+
+
+@router.get("/documents", response_model=list[DocumentOut], responses=errors(401, 404))
+def list_documents(
+    services: ServicesDep,
+    who: Caller,
+    collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
+    status: DocStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> list[DocumentOut]:
+    """Documents of the collections the caller may read, newest first."""
+    catalog = services.catalog
+    with catalog.reader() as s:
+        q = select(Document).where(Document.status != DocStatus.deleted)
+        if collection:
+            require(s, who, collection, Role.read)
+            q = q.where(Document.collection_id == collection)
+        else:
+            visible = readable(s, who)
+            if visible is not None:
+                q = q.where(Document.collection_id.in_(visible))
+        if status:
+            q = q.where(Document.status == status)
+        q = q.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
+        return [doc_out(d) for d in s.scalars(q)]
+
+
+@router.get("/documents/{document_id}", response_model=DocumentOut, responses=errors(401, 404))
+def get_document(services: ServicesDep, document_id: str, who: Caller) -> DocumentOut:
+    catalog = services.catalog
+    with catalog.reader() as s:
+        return doc_out(document_for(s, who, document_id, Role.read))
+
+
+@router.get(
+    "/documents/{document_id}/chunks",
+    response_model=list[ChunkOut],
+    responses=errors(401, 404),
+)
+def document_chunks(
+    services: ServicesDep,
+    document_id: str,
+    who: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> list[ChunkOut]:
+    """The chunks a document was cut into, in order (a preview of what search sees)."""
+    catalog = services.catalog
+    with catalog.reader() as s:
+        document_for(s, who, document_id, Role.read)
+        rows = s.scalars(
+            select(Chunk)
+            .where(Chunk.document_id == document_id)
+            .order_by(Chunk.ordinal)
+            .limit(limit)
+            .offset(offset)
         )
+        return [
+            ChunkOut(
+                ordinal=c.ordinal,
+                page=c.page,
+                page_end=c.page_end,
+                heading=c.heading,
+                element_type=c.element_type,
+                text=c.text,
+            )
+            for c in rows
+        ]
 
-    @router.delete(
-        "/documents/{document_id}",
-        response_model=DocumentOut,
-        status_code=202,
-        responses=errors(401, 403, 404),
+
+@router.get(
+    "/documents/{document_id}/file",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The original"},
+        **errors(401, 404),
+    },
+)
+def document_file(services: ServicesDep, document_id: str, who: Caller) -> FileResponse:
+    """The original bytes, as an attachment (never rendered by the browser on our origin)."""
+    catalog, blobs = services.catalog, services.blobs
+    with catalog.reader() as s:
+        doc = document_for(s, who, document_id, Role.read)
+        name, blob = doc.name, doc.blob
+    path = blobs.path(blob)
+    if not path.exists():
+        raise ApiError(404, "not_found", f"the original of {document_id} is gone")
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=name,
+        headers={"X-Content-Type-Options": "nosniff"},
     )
-    def delete_document(document_id: str, who: Caller) -> DocumentOut:
-        """Hidden from search at once; the indexer removes its vectors and rows next."""
-        with catalog.session() as s:
-            d = document_for(s, who, document_id, Role.write)
-            d.status = DocStatus.deleted
-            audit(s, who.user, "delete", d.collection_id, d.id, {"name": d.name})
-            out = doc_out(d)
-            # an e-mail's attachments go with it
-            children = s.scalars(
-                select(Document).where(
-                    Document.parent_id == document_id, Document.status != DocStatus.deleted
-                )
-            ).all()
-            for child in children:
-                child.status = DocStatus.deleted
-        for doc_id in [document_id, *(c.id for c in children)]:
-            enqueue(services.celery, settings, REMOVE_TASK, doc_id)
-        return out
 
-    return router
+
+@router.delete(
+    "/documents/{document_id}",
+    response_model=DocumentOut,
+    status_code=202,
+    responses=errors(401, 403, 404),
+)
+def delete_document(services: ServicesDep, document_id: str, who: Caller) -> DocumentOut:
+    """Hidden from search at once; the indexer removes its vectors and rows next."""
+    settings, catalog = services.settings, services.catalog
+    with catalog.session() as s:
+        d = document_for(s, who, document_id, Role.write)
+        gone = lifecycle.delete_document(s, d)  # an e-mail's attachments go with it
+        audit(s, who.user, "delete", d.collection_id, d.id, {"name": d.name})
+        out = doc_out(d)
+    for doc_id in gone:
+        enqueue(services.celery, settings, REMOVE_TASK, doc_id)
+    return out

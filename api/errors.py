@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 
 from api.schemas import ErrorEnvelope
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from generation.client import GeneratorUnavailable
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,38 @@ def errors(*codes: int) -> dict[int | str, dict[str, object]]:
     return {c: {"model": ErrorEnvelope, "description": _WHY[c]} for c in sorted({*codes, 400, 422})}
 
 
+def domain_status(e: DomainError) -> tuple[int, str]:
+    """The HTTP status and envelope type of a domain error: the one place they are chosen."""
+    if isinstance(e, NotFound):
+        return 404, "not_found"
+    if isinstance(e, Forbidden):
+        return 403, "forbidden"
+    if isinstance(e, Invalid):
+        return 422, "validation_error"
+    if isinstance(e, Conflict):
+        return 409, "conflict"
+    return 409, "conflict"
+
+
+def stream_error(e: Exception) -> dict[str, str]:
+    """The ``error`` event of a stream (``/ask`` and the OpenAI route alike) for a failure that
+    happened after the response started: the envelope's type and message, never a traceback."""
+    if isinstance(e, ApiError):
+        return {"type": e.type, "message": e.message}
+    if isinstance(e, DomainError):
+        return {"type": domain_status(e)[1], "message": e.message}
+    if isinstance(e, GeneratorUnavailable):
+        return {"type": "generator_unavailable", "message": str(e)}
+    log.exception("error in a stream")
+    return {"type": "internal", "message": "internal error; the server log has the details"}
+
+
 def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_r: Request, e: DomainError) -> JSONResponse:
+        status, type_ = domain_status(e)
+        return envelope(status, type_, e.message)
+
     @app.exception_handler(ApiError)
     async def _api_error(_r: Request, e: ApiError) -> JSONResponse:
         return envelope(e.status, e.type, e.message, e.detail, e.headers)

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.answering import Prepared, allow, answer_payload, generate, prepare
-from api.deps import Caller, Services
-from api.errors import ApiError, errors
-from api.query import passages_out
+from api.answering import Prepared, answer_payload, passages_out
+from api.deps import Caller, ServicesDep
+from api.errors import ApiError, errors, stream_error
 from api.schemas import (
     COLLECTION_PATTERN,
     ChatChoice,
@@ -29,8 +28,7 @@ from api.schemas import (
     ModelList,
     ModelOut,
 )
-from askdocs.auth import visible_collections
-from generation.client import GeneratorUnavailable
+from core.auth import visible_collections
 from generation.condense import PastTurn
 from generation.rag import Answer, Token
 
@@ -81,83 +79,82 @@ def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None, 
     return f"data: {json.dumps(body)}\n\n"
 
 
-def openai_router(services: Services) -> APIRouter:
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+@router.get("/models", response_model=ModelList, responses=errors(401))
+def models(services: ServicesDep, who: Caller) -> ModelList:
+    """The collections you may read, as models."""
     catalog = services.catalog
-    router = APIRouter(prefix="/v1", tags=["openai"])
+    with catalog.reader() as s:
+        return ModelList(
+            data=[
+                ModelOut(
+                    id=c.id,
+                    created=int(c.created_at.timestamp()),
+                    owned_by=c.owner_id or "askdocs",
+                )
+                for c in visible_collections(s, who)
+            ]
+        )
 
-    @router.get("/models", response_model=ModelList, responses=errors(401))
-    def models(who: Caller) -> ModelList:
-        """The collections you may read, as models."""
-        with catalog.reader() as s:
-            return ModelList(
-                data=[
-                    ModelOut(
-                        id=c.id,
-                        created=int(c.created_at.timestamp()),
-                        owned_by=c.owner_id or "askdocs",
-                    )
-                    for c in visible_collections(s, who)
-                ]
-            )
 
-    @router.post(
-        "/chat/completions",
-        responses={
-            200: {"model": ChatCompletionOut, "content": {"text/event-stream": {}}},
-            **errors(401, 404, 503),
-        },
-    )
-    def chat_completions(body: ChatCompletionIn, who: Caller):  # type: ignore[no-untyped-def]
-        collection = body.collection or body.model
-        if not re.fullmatch(COLLECTION_PATTERN, collection):
-            raise ApiError(404, "not_found", f"no collection {collection!r}")
-        question, history = split_messages(body.messages)
-        allow(services, who, collection, "chat", question)
-        if question:
-            prepared = prepare(services, collection, question, history, body.k)
-            stream = generate(services, prepared)
-        else:
-            prepared, stream = _no_question(collection)
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        if not body.stream:
-            final = None
+@router.post(
+    "/chat/completions",
+    responses={
+        200: {"model": ChatCompletionOut, "content": {"text/event-stream": {}}},
+        **errors(401, 404, 503),
+    },
+)
+def chat_completions(services: ServicesDep, body: ChatCompletionIn, who: Caller):  # type: ignore[no-untyped-def]
+    answers = services.answers
+    collection = body.collection or body.model
+    if not re.fullmatch(COLLECTION_PATTERN, collection):
+        raise ApiError(404, "not_found", f"no collection {collection!r}")
+    question, history = split_messages(body.messages)
+    answers.allow(who, collection, "chat", question)
+    if question:
+        prepared = answers.prepare(collection, question, history, body.k)
+        stream = answers.generate(prepared)
+    else:
+        prepared, stream = _no_question(collection)
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if not body.stream:
+        final = None
+        for ev in stream:
+            if isinstance(ev, Answer):
+                final = ev
+        assert final is not None
+        citations, extra = _extra(prepared, final)
+        out = ChatCompletionOut(
+            id=cid,
+            created=created,
+            model=collection,
+            choices=[
+                ChatChoice(
+                    index=0,
+                    message=ChatChoiceMessage(content=final.text),
+                    finish_reason="stop",
+                )
+            ],
+            citations=citations,
+            askdocs=extra,
+        )
+        return JSONResponse(out.model_dump())
+
+    def events() -> Iterator[str]:
+        yield _chunk(cid, created, collection, {"role": "assistant", "content": ""}, None)
+        try:
             for ev in stream:
                 if isinstance(ev, Answer):
-                    final = ev
-            assert final is not None
-            citations, extra = _extra(prepared, final)
-            out = ChatCompletionOut(
-                id=cid,
-                created=created,
-                model=collection,
-                choices=[
-                    ChatChoice(
-                        index=0,
-                        message=ChatChoiceMessage(content=final.text),
-                        finish_reason="stop",
+                    citations, extra = _extra(prepared, ev)
+                    yield _chunk(
+                        cid, created, collection, {}, "stop", citations=citations, askdocs=extra
                     )
-                ],
-                citations=citations,
-                askdocs=extra,
-            )
-            return JSONResponse(out.model_dump())
+                else:
+                    yield _chunk(cid, created, collection, {"content": ev.text}, None)
+        except Exception as e:  # noqa: BLE001 - the stream has started: an error chunk ends it
+            yield f"data: {json.dumps({'error': stream_error(e)})}\n\n"
+        yield "data: [DONE]\n\n"
 
-        def events() -> Iterator[str]:
-            yield _chunk(cid, created, collection, {"role": "assistant", "content": ""}, None)
-            try:
-                for ev in stream:
-                    if isinstance(ev, Answer):
-                        citations, extra = _extra(prepared, ev)
-                        yield _chunk(
-                            cid, created, collection, {}, "stop", citations=citations, askdocs=extra
-                        )
-                    else:
-                        yield _chunk(cid, created, collection, {"content": ev.text}, None)
-            except GeneratorUnavailable as e:
-                err = {"error": {"type": "generator_unavailable", "message": str(e)}}
-                yield f"data: {json.dumps(err)}\n\n"
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
-
-    return router
+    return StreamingResponse(events(), media_type="text/event-stream")

@@ -11,12 +11,12 @@ import redis
 from fastapi import APIRouter
 from sqlalchemy import func, select
 
-from api.deps import Caller, Services
+from api.deps import Caller, Services, ServicesDep
 from api.errors import errors
 from api.schemas import CollectionStatus, StatusOut
-from askdocs.auth import visible_collections
-from askdocs.catalog import Chunk, Collection, Document, status_counts
-from askdocs.celery_app import INDEX_QUEUE, INGEST_QUEUE
+from core.auth import visible_collections
+from core.catalog import Chunk, Collection, Document, status_counts
+from core.celery_app import INDEX_QUEUE, INGEST_QUEUE
 from generation.client import GeneratorUnavailable
 
 WORKER_PING_S = 1.0
@@ -81,56 +81,54 @@ def parser_tools() -> dict[str, dict[str, object]]:
     }
 
 
-def status_router(services: Services) -> APIRouter:
+router = APIRouter(tags=["status"])
+
+
+@router.get("/status", response_model=StatusOut, responses=errors(401))
+def status(services: ServicesDep, who: Caller) -> StatusOut:
     settings, catalog = services.settings, services.catalog
-    router = APIRouter(tags=["status"])
-
-    @router.get("/status", response_model=StatusOut, responses=errors(401))
-    def status(who: Caller) -> StatusOut:
-        components = check_components(services)
-        queues: dict[str, int] = {}
-        try:
-            r = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-            queues = {q: int(r.llen(q)) for q in (INGEST_QUEUE, INDEX_QUEUE)}  # type: ignore[arg-type]
-        except redis.RedisError:
-            pass
-        try:
-            replies = services.celery.control.ping(timeout=WORKER_PING_S)
-            workers = sorted(name for reply in replies for name in reply)
-        except Exception:  # noqa: BLE001 - a broker that is down: no workers to report
-            workers = []
-        rows: list[CollectionStatus] = []
-        with catalog.reader() as s:
-            for c in visible_collections(s, who):
-                states = status_counts(s, c.id)
-                chunks = s.scalar(
-                    select(func.count())
-                    .select_from(Chunk)
-                    .join(Document, Chunk.document_id == Document.id)
-                    .where(Document.collection_id == c.id)
+    components = check_components(services)
+    queues: dict[str, int] = {}
+    try:
+        r = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        queues = {q: int(r.llen(q)) for q in (INGEST_QUEUE, INDEX_QUEUE)}  # type: ignore[arg-type]
+    except redis.RedisError:
+        pass
+    try:
+        replies = services.celery.control.ping(timeout=WORKER_PING_S)
+        workers = sorted(name for reply in replies for name in reply)
+    except Exception:  # noqa: BLE001 - a broker that is down: no workers to report
+        workers = []
+    rows: list[CollectionStatus] = []
+    with catalog.reader() as s:
+        for c in visible_collections(s, who):
+            states = status_counts(s, c.id)
+            chunks = s.scalar(
+                select(func.count())
+                .select_from(Chunk)
+                .join(Document, Chunk.document_id == Document.id)
+                .where(Document.collection_id == c.id)
+            )
+            rows.append(
+                CollectionStatus(
+                    name=c.id,
+                    documents=states,
+                    chunks=chunks or 0,
+                    vectors=0,
+                    index_kind="",
+                    lexical_chunks=0,
+                    index_generation=c.index_generation,
                 )
-                rows.append(
-                    CollectionStatus(
-                        name=c.id,
-                        documents=states,
-                        chunks=chunks or 0,
-                        vectors=0,
-                        index_kind="",
-                        lexical_chunks=0,
-                        index_generation=c.index_generation,
-                    )
-                )
-        for row in rows:
-            idx = services.retriever.indexes(row.name)
-            row.vectors, row.index_kind = idx.vectors.size, idx.vectors.kind
-            row.lexical_chunks = idx.lexical.size
-        ok = all(c["ok"] for c in components.values()) and bool(workers)
-        return StatusOut(
-            status="ok" if ok else "degraded",
-            components=components,
-            queues=queues,
-            workers=workers,
-            collections=rows,
-        )
-
-    return router
+            )
+    for row in rows:
+        idx = services.retriever.indexes(row.name)
+        row.vectors, row.index_kind = idx.vectors.size, idx.vectors.kind
+        row.lexical_chunks = idx.lexical.size
+    ok = all(c["ok"] for c in components.values()) and bool(workers)
+    return StatusOut(
+        status="ok" if ok else "degraded",
+        components=components,
+        queues=queues,
+        workers=workers,
+        collections=rows,
+    )

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from api.errors import ApiError
 from api.schemas import DocumentOut, JobOut
-from askdocs.auth import Principal, role_in
-from askdocs.catalog import TERMINAL, Catalog, Document, Job, JobDocument, utcnow
+from core.auth import Principal, role_in
+from core.catalog import TERMINAL, Catalog, Document, Job, JobDocument, utcnow
 
 
 def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:

@@ -1,6 +1,6 @@
 """`askdocs ingest FOLDER`: walk, hash, skip what the collection holds, upload in bounded batches
-into one job, and (with ``--sync``) delete documents whose file is gone. Plain functions over an
-HTTP client, so the CLI stays a thin shell and tests call the same code."""
+into one job, and (with ``--sync``) delete documents whose file is gone. Plain functions over the
+API client, so the CLI stays a thin shell and tests call the same code."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from client.http import ApiClient
 
 BATCH_FILES = 16
 BATCH_BYTES = 128 * 1024 * 1024  # well under the API's request limit; a bigger file goes alone
 LOOKUP_BATCH = 1000
-
-
-class BulkError(Exception):
-    """The API refused a step; the message is its envelope's."""
 
 
 @dataclass(frozen=True)
@@ -63,84 +59,39 @@ def batches(files: list[LocalFile]) -> list[list[LocalFile]]:
     return out
 
 
-def _ok(resp: httpx.Response) -> dict:
-    if resp.status_code >= 400:
-        try:
-            err = resp.json()["error"]
-            raise BulkError(f"{err['type']}: {err['message']} (HTTP {resp.status_code})")
-        except (ValueError, KeyError, TypeError):
-            raise BulkError(f"HTTP {resp.status_code}: {resp.text[:300]}") from None
-    return resp.json() if resp.content else {}
-
-
-def known(http: httpx.Client, collection: str, hashes: list[str]) -> dict[str, dict]:
+def known(api: ApiClient, collection: str, hashes: list[str]) -> dict[str, dict]:
     """The collection's documents with these hashes (an empty dict when it does not exist)."""
     out: dict[str, dict] = {}
     for i in range(0, len(hashes), LOOKUP_BATCH):
-        resp = http.post(
-            f"/collections/{collection}/lookup", json={"sha256": hashes[i : i + LOOKUP_BATCH]}
-        )
-        if resp.status_code == 404:
-            return {}
-        out.update(_ok(resp)["known"])
+        out.update(api.lookup(collection, hashes[i : i + LOOKUP_BATCH]))
     return out
 
 
 def upload(
-    http: httpx.Client,
+    api: ApiClient,
     collection: str,
     files: list[LocalFile],
     replace: bool = True,
     on_batch: Callable[[int], None] = lambda n: None,
 ) -> str:
     """Upload ``files`` into one new job; returns its id."""
-    job = _ok(http.post("/jobs", json={"collection": collection}))["id"]
+    job = api.create_job(collection)
     for batch in batches(files):
-        handles = [f.path.open("rb") for f in batch]
-        try:
-            _ok(
-                http.post(
-                    "/documents",
-                    data={
-                        "collection": collection,
-                        "job_id": job,
-                        "replace": "true" if replace else "false",
-                    },
-                    files=[("files", (f.name, h)) for f, h in zip(batch, handles, strict=True)],
-                )
-            )
-        finally:
-            for h in handles:
-                h.close()
+        api.upload_paths(collection, [(f.name, f.path) for f in batch], job, replace)
         on_batch(len(batch))
     return job
 
 
-def documents(http: httpx.Client, collection: str) -> list[dict]:
+def documents(api: ApiClient, collection: str) -> list[dict]:
     """Every live document of the collection, page by page."""
     out: list[dict] = []
     while True:
-        page = _ok(
-            http.get(
-                "/documents",
-                params={"collection": collection, "limit": 1000, "offset": len(out)},
-            )
-        )
+        page = api.documents(collection, limit=1000, offset=len(out))
         out.extend(page)
         if len(page) < 1000:
             return out
 
 
-def vanished(http: httpx.Client, collection: str, names: set[str]) -> list[dict]:
+def vanished(api: ApiClient, collection: str, names: set[str]) -> list[dict]:
     """Documents of the collection whose name is not among the walked files."""
-    return [d for d in documents(http, collection) if d["name"] not in names]
-
-
-def delete(http: httpx.Client, document_id: str) -> None:
-    _ok(http.delete(f"/documents/{document_id}"))
-
-
-def job(http: httpx.Client, job_id: str, with_documents: bool = False) -> dict:
-    return _ok(
-        http.get(f"/jobs/{job_id}", params={"documents": "true" if with_documents else "false"})
-    )
+    return [d for d in documents(api, collection) if d["name"] not in names]

@@ -8,16 +8,23 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from askdocs import bulk, stack
 from askdocs.cli_access import register as register_access_commands
 from askdocs.cli_ops import register as register_ops_commands
-from askdocs.settings import Settings
+from askdocs.supervisor import ServiceFailed, Supervisor
+from client.http import ApiClient, ApiError
+from core.auth import bootstrap_admin
+from core.catalog import Catalog
+from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
+from core.offline import go_offline
+from core.settings import Settings
 from generation.prompt import pages_label
 
 app = typer.Typer(
@@ -26,27 +33,18 @@ app = typer.Typer(
 console = Console()
 
 
-def _client(settings: Settings, timeout: float = 60.0) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
-    return httpx.Client(base_url=settings.api_base, timeout=timeout, headers=headers)
+def _client(settings: Settings, timeout: float = 60.0) -> ApiClient:
+    return ApiClient(settings.api_base, settings.api_key, timeout)
 
 
-def _fail(resp: httpx.Response) -> None:
-    try:
-        err = resp.json()["error"]
-        msg = f"{err['type']}: {err['message']}"
-    except (ValueError, KeyError, TypeError):
-        msg = resp.text[:500]
-    console.print(f"[red]error {resp.status_code}[/red] {msg}")
-    raise typer.Exit(2)
+def _fail(e: ApiError) -> NoReturn:
+    console.print(f"[red]error[/red] {e}")
+    raise typer.Exit(2) from None
 
 
 @app.command()
 def up() -> None:
     """Start Redis (if needed), the generator, worker, indexer, API and UI; Ctrl-C stops them all."""
-    from askdocs import stack
-    from askdocs.offline import go_offline
-    from askdocs.supervisor import ServiceFailed, Supervisor
 
     go_offline()
     settings = Settings()
@@ -101,8 +99,6 @@ def up() -> None:
 
 def _first_admin_key(settings: Settings) -> str | None:
     """Make the catalog and, on the very first start with auth on, the admin user and its key."""
-    from askdocs.auth import bootstrap_admin
-    from askdocs.catalog import Catalog
 
     catalog = Catalog(settings.catalog_url).create()
     try:
@@ -125,7 +121,6 @@ def ingest(
 ) -> None:
     """Upload files (folders are walked; names are paths inside them), skipping unchanged ones by
     hash, all in one job; show its progress until every file is ready or failed."""
-    from askdocs import bulk
 
     settings = Settings()
     try:
@@ -147,7 +142,7 @@ def ingest(
             removed = 0
             if sync:
                 for d in bulk.vanished(http, collection, {f.name for f in files}):
-                    bulk.delete(http, d["id"])
+                    http.delete_document(d["id"])
                     removed += 1
             summary = f"{len(files) - len(new)} unchanged" + (
                 f", {removed} removed" if sync else ""
@@ -170,7 +165,7 @@ def ingest(
                 return
             done_task = bar.add_task("ingesting", total=len(new))
             while True:
-                state = bulk.job(http, job_id)
+                state = http.job(job_id)
                 eta = f", ETA {state['eta_s']:.0f} s" if state["eta_s"] is not None else ""
                 bar.update(
                     done_task,
@@ -180,8 +175,8 @@ def ingest(
                 if state["done"]:
                     break
                 time.sleep(1)  # polling the job's numbers until every document is terminal
-            state = bulk.job(http, job_id, with_documents=True)
-        except bulk.BulkError as e:
+            state = http.job(job_id, documents=True)
+        except ApiError as e:
             console.print(f"[red]error[/red] {e}")
             raise typer.Exit(2) from None
     docs = state["documents"]
@@ -213,35 +208,24 @@ def ask(
     ),
 ) -> None:
     """Stream an answer, then list the sources it cites."""
-    from ui.client import sse_events
-
     settings = Settings()
-    with (
-        _client(settings, timeout=settings.generator_timeout + 30) as http,
-        http.stream(
-            "POST",
-            "/ask",
-            json={
-                "collection": collection,
-                "question": question,
-                "k": k,
-                "conversation_id": conversation,
-            },
-        ) as resp,
-    ):
-        if resp.status_code != 200:
-            resp.read()
-            _fail(resp)
-        final: dict | None = None
-        for event, data in sse_events(resp.iter_lines()):
-            if event == "token":
-                sys.stdout.write(data["text"])  # type: ignore[index]
-                sys.stdout.flush()
-            elif event == "done":
-                final = data  # type: ignore[assignment]
-            elif event == "error":
-                console.print(f"\n[red]{data['message']}[/red]")  # type: ignore[index]
-                raise typer.Exit(3)
+    final: dict | None = None
+    with _client(settings, timeout=settings.generator_timeout + 30) as http:
+        try:
+            events = http.ask(
+                collection, question, conversation, k, settings.generator_timeout + 30
+            )
+            for event, data in events:
+                if event == "token":
+                    sys.stdout.write(data["text"])
+                    sys.stdout.flush()
+                elif event == "done":
+                    final = data
+                elif event == "error":
+                    console.print(f"\n[red]{data['message']}[/red]")
+                    raise typer.Exit(3)
+        except ApiError as e:
+            _fail(e)
     print()
     if final and final["citations"]:
         console.print("\nSources:")
@@ -260,9 +244,9 @@ def status() -> None:
     settings = Settings()
     try:
         with _client(settings, timeout=10) as http:
-            health = http.get("/health").json()
-            colls = http.get("/collections").json()
-    except httpx.HTTPError as e:
+            health = http.health()
+            colls = http.collections()
+    except ApiError as e:
         console.print(f"[red]API at {settings.api_base} unreachable:[/red] {e}")
         raise typer.Exit(2) from None
     console.print(f"askdocs: {health['status']}")
@@ -281,7 +265,6 @@ def status() -> None:
 @app.command()
 def reindex(collection: str) -> None:
     """Ask the indexer to rebuild a collection's vector and lexical indexes from the catalog."""
-    from askdocs.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
 
     settings = Settings()
     create_celery(settings).send_task(
@@ -355,10 +338,15 @@ def eval_answers(
     qa: Path = typer.Option(..., exists=True, help="QA file: CSV (Question, Answer) or JSONL"),  # noqa: B008
     limit: int = typer.Option(0, help="Ask only the first N questions (0 = all)."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results here."),  # noqa: B008
+    in_process: bool = typer.Option(
+        False,
+        "--in-process",
+        help="Ask through the answer service in this process (same catalog, indexes and "
+        "generator as the server), not over HTTP; ingestion still goes through the API.",
+    ),
 ) -> None:
     """Ingest a folder into a scratch collection through the normal pipeline, ask every question,
     print answer accuracy, citation precision, abstain rate, time to first token and tokens/s."""
-    from askdocs import bulk
     from askdocs import eval_answers as ev
 
     settings = Settings()
@@ -378,16 +366,17 @@ def eval_answers(
             if new:
                 job_id = bulk.upload(http, collection, new)
                 task = bar.add_task(f"ingesting into {collection}", total=len(new))
-                while not (state := bulk.job(http, job_id))["done"]:
+                while not (state := http.job(job_id))["done"]:
                     bar.update(task, completed=state["finished"])
                     time.sleep(1)  # polling the job's numbers until every document is terminal
                 bar.update(task, completed=state["finished"])
-        except bulk.BulkError as e:
+        except ApiError as e:
             console.print(f"[red]error[/red] {e}")
             raise typer.Exit(2) from None
+        ask = ev.in_process_asker(settings) if in_process else ev.http_asker(http)
         qtask = bar.add_task("questions", total=len(pairs))
         for item in pairs:
-            results.append((item, ev.ask(http, collection, item.question)))
+            results.append((item, ev.outcome(ask(collection, item.question))))
             bar.advance(qtask)
     summary = ev.summarize(results)
     table = Table("metric", "value", title=f"{len(pairs)} questions over {len(files)} files")

@@ -6,8 +6,11 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select
 
-from askdocs.settings import Settings
+from core.auth import AuthError, add_user, audit, create_key, revoke_key, set_member
+from core.catalog import ApiKey, Catalog, User
+from core.settings import Settings
 
 console = Console()
 
@@ -34,14 +37,10 @@ def _operator() -> str:
 
 
 def _catalog_session():  # type: ignore[no-untyped-def]
-    from askdocs.catalog import Catalog
-
     return Catalog(Settings().catalog_url).create().session()
 
 
 def _auth_call(fn, *args: object) -> object:  # type: ignore[no-untyped-def]
-    from askdocs.auth import AuthError
-
     try:
         with _catalog_session() as s:
             return fn(s, *args)
@@ -55,7 +54,6 @@ def user_add(
     name: str, admin: bool = typer.Option(False, "--admin", help="May see every collection.")
 ) -> None:
     """Add a user (then give them a key: `askdocs key create NAME`)."""
-    from askdocs.auth import add_user, audit
 
     def run(s, name: str) -> None:  # type: ignore[no-untyped-def]
         add_user(s, name, admin)
@@ -68,9 +66,6 @@ def user_add(
 @user_app.command("list")
 def user_list() -> None:
     """Users, whether they are admins, and how many live keys each has."""
-    from sqlalchemy import func, select
-
-    from askdocs.catalog import ApiKey, User
 
     with _catalog_session() as s:
         rows = s.execute(
@@ -90,7 +85,6 @@ def key_create(
     user: str, label: str = typer.Option(None, help="What the key is for, shown in key list.")
 ) -> None:
     """Make a key for USER and print it once; only its hash is kept."""
-    from askdocs.auth import audit, create_key
 
     def run(s, user: str) -> str:  # type: ignore[no-untyped-def]
         key = create_key(s, user, label)
@@ -105,9 +99,6 @@ def key_create(
 @key_app.command("list")
 def key_list(user: str = typer.Option(None, help="Only this user's keys.")) -> None:
     """Key ids (never the keys), owners, labels, last use."""
-    from sqlalchemy import select
-
-    from askdocs.catalog import ApiKey
 
     with _catalog_session() as s:
         q = select(ApiKey).order_by(ApiKey.user_id, ApiKey.created_at)
@@ -130,7 +121,6 @@ def key_list(user: str = typer.Option(None, help="Only this user's keys.")) -> N
 @key_app.command("revoke")
 def key_revoke(key_id: str) -> None:
     """Revoke a key by its id (the 12 hex digits after askd_); it stops working at once."""
-    from askdocs.auth import audit, revoke_key
 
     def run(s, key_id: str) -> None:  # type: ignore[no-untyped-def]
         revoke_key(s, key_id)
@@ -147,7 +137,6 @@ def member_set(
     role: str = typer.Argument(..., help="read or write"),
 ) -> None:
     """Let USER read (search, ask) or write (upload, delete) COLLECTION."""
-    from askdocs.auth import audit, set_member
 
     def run(s, collection: str) -> None:  # type: ignore[no-untyped-def]
         set_member(s, collection, user, role)
@@ -160,7 +149,6 @@ def member_set(
 @member_app.command("remove")
 def member_remove(collection: str, user: str) -> None:
     """Take USER's access to COLLECTION away (the owner keeps theirs)."""
-    from askdocs.auth import audit, set_member
 
     def run(s, collection: str) -> None:  # type: ignore[no-untyped-def]
         set_member(s, collection, user, None)

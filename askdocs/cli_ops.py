@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import delete, select
 
-from askdocs.settings import Settings
-
-if TYPE_CHECKING:
-    from retrieval.consistency import Report
+from askdocs import janitor
+from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
+from core.settings import Settings
+from retrieval.consistency import Report
+from retrieval.consistency import check as check_collection
+from retrieval.index_store import ServedModel
 
 console = Console()
 
@@ -28,14 +31,6 @@ def check(
     timeout: float = typer.Option(600, help="Seconds to wait for the indexer's rebuilds."),
 ) -> None:
     """Do the catalog, FAISS and the lexical index agree, collection by collection?"""
-    from sqlalchemy import delete, select
-
-    from askdocs import janitor
-    from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
-    from askdocs.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
-    from retrieval.consistency import check as check_collection
-    from retrieval.index_store import ServedModel
-
     settings = Settings()
     catalog = Catalog(settings.catalog_url).create()
     model = ServedModel.of(settings.embedding_model)

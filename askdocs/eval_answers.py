@@ -15,13 +15,16 @@ import statistics
 import string
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
-
+from api.app import build_services
 from askdocs.eval_retrieval import percentile
-from ui.client import sse_events
+from client.http import ApiClient
+from core.auth import LOCAL
+from core.settings import Settings
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -89,24 +92,37 @@ def scratch_collection(folder: Path) -> str:
     return f"eval-qa-{h.hexdigest()[:12]}"
 
 
-def ask(http: httpx.Client, collection: str, question: str) -> Outcome:
+Asker = Callable[[str, str], Iterable[tuple[str, Any]]]
+
+
+def http_asker(api: ApiClient) -> Asker:
+    """Questions over HTTP, as any client asks them."""
+    return lambda collection, question: api.ask(collection, question)
+
+
+def in_process_asker(settings: Settings) -> Asker:
+    """Questions through the answer service in this process, over the server's catalog, indexes
+    and generator (as the local admin): the answer path without HTTP."""
+    services = build_services(settings)
+    services.embedder.load()
+    return lambda collection, question: services.answers.ask(LOCAL, collection, question)
+
+
+def outcome(events: Iterable[tuple[str, Any]]) -> Outcome:
+    """Time an answer stream of (event, data) pairs as `/ask` sends them (over HTTP or in-process)."""
     t0 = time.perf_counter()
     first: float | None = None
     tokens = 0
     done: dict = {}
-    with http.stream("POST", "/ask", json={"collection": collection, "question": question}) as r:
-        if r.status_code != 200:
-            r.read()
-            raise RuntimeError(f"/ask answered HTTP {r.status_code}: {r.text[:300]}")
-        for event, data in sse_events(r.iter_lines()):
-            if event == "token":
-                tokens += 1
-                if first is None:
-                    first = time.perf_counter()
-            elif event == "done":
-                done = data
-            elif event == "error":
-                raise RuntimeError(data.get("message", "generator error"))
+    for event, data in events:
+        if event == "token":
+            tokens += 1
+            if first is None:
+                first = time.perf_counter()
+        elif event == "done":
+            done = data
+        elif event == "error":
+            raise RuntimeError(data.get("message", "generator error"))
     end = time.perf_counter()
     cited = done.get("citations", [])
     return Outcome(

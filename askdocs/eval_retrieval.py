@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytrec_eval
+
+from client.http import ApiClient
 
 UPLOAD_BATCH = 64
 
@@ -98,7 +99,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def ingest(
-    http: httpx.Client,
+    api: ApiClient,
     docs: list[BeirDoc],
     collection: str,
     progress: Callable[[int, int], None],
@@ -107,18 +108,13 @@ def ingest(
     jobs: list[str] = []
     for i in range(0, len(docs), UPLOAD_BATCH):
         batch = docs[i : i + UPLOAD_BATCH]
-        resp = http.post(
-            "/documents",
-            data={"collection": collection},
-            files=[("files", (f"{d.id}.md", d.as_markdown(), "text/markdown")) for d in batch],
-        )
-        resp.raise_for_status()
-        jobs.append(resp.json()["id"])
+        files = [(f"{d.id}.md", d.as_markdown(), "text/markdown") for d in batch]
+        jobs.append(api.upload(collection, files)["id"])
         progress(0, len(docs))
     mapping: dict[str, str] = {}
     for job_id in jobs:  # one request per second, oldest job first: jobs finish roughly in order
         while True:
-            job = http.get(f"/jobs/{job_id}").json()
+            job = api.job(job_id, documents=True)
             terminal = sum(n for st, n in job["counts"].items() if st in ("ready", "failed"))
             progress(len(mapping) + terminal, len(docs))
             if job["done"]:
@@ -130,7 +126,7 @@ def ingest(
 
 
 def run_queries(
-    http: httpx.Client,
+    api: ApiClient,
     collection: str,
     queries: Iterable[tuple[str, str]],
     mode: str,
@@ -145,9 +141,7 @@ def run_queries(
     for qid, text in queries:
         body = {"collection": collection, "query": text, "k": k, **search_mode(mode)}
         body.update(options or {})
-        resp = http.post("/search", json=body)
-        resp.raise_for_status()
-        out = resp.json()
+        out = api.search(body)
         took.append(out["took_ms"])
         run[qid] = to_doc_run(out["passages"], lambda p: doc_of.get(p["document_id"], "?"))
         if on_query:
@@ -163,9 +157,9 @@ def search_mode(mode: str) -> dict[str, object]:
     return {"mode": mode, "rerank": False}
 
 
-def default_modes(http: httpx.Client) -> list[str]:
+def default_modes(api: ApiClient) -> list[str]:
     """dense, lexical, hybrid, and rerank when the server has a cross-encoder."""
-    components = http.get("/status").raise_for_status().json()["components"]
+    components = api.status()["components"]
     return ["dense", "lexical", "hybrid"] + (["rerank"] if "reranker" in components else [])
 
 

@@ -16,8 +16,8 @@ import redis
 from celery import Celery
 from sqlalchemy import and_, or_, select, update
 
-from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document, utcnow
-from askdocs.celery_app import (
+from core.catalog import Catalog, Chunk, Collection, DocStatus, Document, utcnow
+from core.celery_app import (
     APPLY_TASK,
     INDEX_QUEUE,
     INGEST_QUEUE,
@@ -26,7 +26,8 @@ from askdocs.celery_app import (
     REMOVE_TASK,
     enqueue,
 )
-from askdocs.settings import Settings
+from core.settings import Settings
+from retrieval.embedding import model_label
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -97,8 +98,6 @@ def sweep_models(
     """Start re-embedding every collection whose index another embedding model built (the
     deployment's model changed), cancel one whose model came back, and send a stalled one again.
     Returns how many re-embedding tasks it sent."""
-    from retrieval.embedding import model_label
-
     target = model_label(settings.embedding_model)
     stalled = now - timedelta(seconds=settings.requeue_after)
     send: list[str] = []

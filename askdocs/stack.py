@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from askdocs import redis_service
-from askdocs.settings import Settings
 from askdocs.supervisor import Service, http_ok
+from core.settings import Settings
+from generation.embedded_server import server_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,8 +52,6 @@ def generator_answers(settings: Settings) -> bool:
 
 
 def generator(settings: Settings, gguf: Path | None = None) -> Service:
-    from generation.embedded_server import server_command
-
     argv = server_command(
         gguf or settings.generator_gguf,
         settings.generator_url,

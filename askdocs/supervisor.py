@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -26,6 +27,13 @@ class Service:
 
 class ServiceFailed(RuntimeError):
     pass
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (tests and benches start servers on it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def http_ok(url: str) -> Callable[[], bool]:

@@ -14,9 +14,9 @@ import sys
 
 from celery.signals import worker_process_init
 
-from askdocs.blobs import BlobStore
-from askdocs.catalog import Catalog
-from askdocs.celery_app import (
+from core.blobs import BlobStore
+from core.catalog import Catalog
+from core.celery_app import (
     APPLY_TASK,
     INDEX_QUEUE,
     INGEST_QUEUE,
@@ -24,8 +24,8 @@ from askdocs.celery_app import (
     create_celery,
     enqueue,
 )
-from askdocs.offline import go_offline
-from askdocs.settings import Settings
+from core.offline import go_offline
+from core.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> None:

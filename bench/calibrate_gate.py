@@ -17,16 +17,16 @@ import csv
 import json
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from askdocs.eval_retrieval import read_jsonl, read_qrels
-from askdocs.settings import Settings
+from client.http import ApiClient
+from core.settings import Settings
 
 
-def best_cosine(http: httpx.Client, collection: str, text: str) -> float:
+def best_cosine(api: ApiClient, collection: str, text: str) -> float:
     body = {"collection": collection, "query": text, "k": 1, "mode": "dense"}
-    passages = http.post("/search", json=body).json()["passages"]
+    passages = api.search(body)["passages"]
     return passages[0]["score"] if passages else 0.0
 
 
@@ -43,8 +43,7 @@ def main() -> None:
     with args.foreign.open(encoding="utf-8-sig") as f:
         foreign = [row["Question"] for row in csv.DictReader(f)]
     settings = Settings()
-    auth = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
-    http = httpx.Client(base_url=settings.api_base, timeout=60, headers=auth)
+    http = ApiClient(settings.api_base, settings.api_key, timeout=60)
     pos = np.array([best_cosine(http, args.collection, q) for q in own])
     neg = np.array([best_cosine(http, args.collection, q) for q in foreign])
     threshold = float(np.quantile(pos, 1 - args.keep))

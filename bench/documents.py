@@ -150,25 +150,23 @@ def run_askdocs(
             ]
             t0 = time.monotonic()
             job_id = bulk.upload(http, "bench", local)
-            while not bulk.job(http, job_id)["done"]:
+            while not http.job(job_id)["done"]:
                 time.sleep(0.5)
             took = time.monotonic() - t0
         hits: dict[str, int] = {}
         for mode in ("hybrid", "dense", "lexical"):
             hits[mode] = 0
             for question, answer in qa:
-                r = http.post(
-                    "/search",
-                    json={
+                found = http.search(
+                    {
                         "collection": "bench",
                         "query": question,
                         "k": K,
                         "mode": mode,
                         "tuning": tuning or None,
-                    },
+                    }
                 )
-                r.raise_for_status()
-                passages = [f"{p.get('heading') or ''}\n{p['text']}" for p in r.json()["passages"]]
+                passages = [f"{p.get('heading') or ''}\n{p['text']}" for p in found["passages"]]
                 hits[mode] += has_evidence(question, answer, passages)
     db = sqlite3.connect(data / "catalog.db")
     docs = db.execute("SELECT name, status, error_code, pages FROM documents").fetchall()
@@ -199,7 +197,7 @@ def run_peer(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, object]:
         raise SystemExit("the peer needs LlamaIndex: .venv/bin/pip install -e '.[bench]'") from None
     from pypdf import PdfReader
 
-    from askdocs.settings import Settings
+    from core.settings import Settings
     from ingest.pdf_pages import pdf_limits
     from retrieval.embedding import Embedder
 

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from askdocs import bulk  # noqa: E402
-from askdocs.settings import Settings  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 WORDS = [
     "ledger",
@@ -89,10 +89,10 @@ def main() -> None:
         t0 = time.monotonic()
         job_id = bulk.upload(http, "bench", files)
         uploaded = time.monotonic() - t0
-        while not (state := bulk.job(http, job_id))["done"]:
+        while not (state := http.job(job_id))["done"]:
             time.sleep(0.5)
         took = time.monotonic() - t0
-        state = bulk.job(http, job_id, with_documents=True)
+        state = http.job(job_id, documents=True)
     docs = state["documents"]
     ready = [d for d in docs if d["status"] == "ready"]
     pages = sum(d["pages"] or 0 for d in ready)

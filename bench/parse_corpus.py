@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from askdocs.settings import Settings  # noqa: E402
 from bench.ingest_throughput import WORDS  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from ingest import guards, parsing, sandbox  # noqa: E402
 from ingest.chunking import chunk_blocks  # noqa: E402
 from ingest.errors import IngestError, TooLarge, by_code  # noqa: E402

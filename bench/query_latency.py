@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,10 +25,11 @@ import httpx
 import numpy as np
 from sqlalchemy import insert
 
-from askdocs.auth import bootstrap_admin, create_key
-from askdocs.catalog import Catalog, Chunk, Collection, Document
-from askdocs.settings import Settings
 from askdocs.stack import settings_env
+from askdocs.supervisor import free_port
+from core.auth import bootstrap_admin, create_key
+from core.catalog import Catalog, Chunk, Collection, Document
+from core.settings import Settings
 from retrieval.index_store import collection_dir
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
 from retrieval.vector_index import VectorIndex
@@ -109,12 +109,6 @@ def build(settings: Settings, chunks: int, seed: int = 0) -> None:
     with catalog.session() as s:
         s.get(Collection, COLLECTION).index_generation = 1
     (settings.data_dir / f"bench-{chunks}.done").write_text("ok")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> tuple[int, int]:

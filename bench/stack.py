@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,27 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from askdocs.supervisor import free_port, http_ok
+from client.http import ApiClient
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_LINE = r"First admin key \(shown once; keep it\): (\S+)"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @contextmanager
-def running_stack(data: Path, **settings: str) -> Iterator[httpx.Client]:
+def running_stack(data: Path, **settings: str) -> Iterator[ApiClient]:
     """An ``askdocs up`` over ``data`` without a generator (``settings``: more ASKDOCS_ variables,
     lower-case names without the prefix); yields an authenticated client of its API."""
     api_port = free_port()
@@ -61,9 +48,9 @@ def running_stack(data: Path, **settings: str) -> Iterator[httpx.Client]:
     )
     keyless = env.get("ASKDOCS_AUTH", "").lower() == "false"
     try:
-        headers = {}
+        key = None
         if keyless:  # a data dir made before: no first key is printed; wait for the API
-            while not _healthy(api_port):
+            while not http_ok(f"http://127.0.0.1:{api_port}/health")():
                 if proc.poll() is not None:
                     raise SystemExit(log.read_text())
                 time.sleep(0.2)
@@ -72,11 +59,9 @@ def running_stack(data: Path, **settings: str) -> Iterator[httpx.Client]:
                 if proc.poll() is not None:
                     raise SystemExit(log.read_text())
                 time.sleep(0.2)
-            headers = {"Authorization": f"Bearer {found.group(1)}"}
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{api_port}", timeout=600, headers=headers
-        ) as http:
-            yield http
+            key = found.group(1)
+        with ApiClient(f"http://127.0.0.1:{api_port}", key, timeout=600) as api:
+            yield api
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)

@@ -209,7 +209,9 @@ def attach_missing(
         out.append(sentence)
         pos = end
         words = _words(sentence)
-        if _MARKER.search(sentence) or len(words) < 2:
+        # a marker right after the full stop ("... weekday. [1]") belongs to this sentence
+        marked_after = _MARKER.match(answer, end + len(answer[end:]) - len(answer[end:].lstrip()))
+        if _MARKER.search(sentence) or marked_after or len(words) < 2:
             continue
         scores = [len(words & v) / len(words) for v in vocab]
         best = max(range(len(scores)), key=scores.__getitem__)

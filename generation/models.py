@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from askdocs.packages import package_dir
+from core.packages import package_dir
 
 
 class ModelFileError(RuntimeError):

@@ -63,7 +63,7 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
 
 
 def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
-    from askdocs import failpoints
+    from core import failpoints
     from ingest import parsing
     from ingest.errors import IngestError
 

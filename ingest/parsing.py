@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
 
-from askdocs.offline import go_offline
+from core.offline import go_offline
 from ingest import archive, mail, odf, ooxml, pdf_text, xml_text
 from ingest.errors import (
     CorruptDocument,

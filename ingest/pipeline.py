@@ -16,28 +16,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from askdocs import failpoints
-from askdocs.blobs import BlobStore
-from askdocs.catalog import (
-    IN_WORKER,
-    RESTARTABLE,
-    Catalog,
-    Chunk,
-    DocStatus,
-    Document,
-    JobDocument,
-    end_failed,
-    find_document,
-    new_document_id,
-    utcnow,
-)
-from askdocs.settings import Settings
+from core import failpoints, lifecycle
+from core.blobs import BlobStore
+from core.catalog import Catalog, Chunk, DocStatus, Document, JobDocument
+from core.lifecycle import Claim
+from core.settings import Settings
 from ingest import guards, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
@@ -87,52 +75,16 @@ def chunk_id(document_id: str, ordinal: int, text: str) -> int:
     return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What a worker may do with a document: ``run`` it, ``skip`` it (done, deleted or cancelled),
-    wait ``busy`` seconds for another worker's lease, or nothing: ``poison`` failed it."""
-
-    outcome: Literal["run", "skip", "busy", "poison"]
-    wait: float = 0.0
-    # what a ``run`` needs of the document, read in the claim's transaction
-    name: str = ""
-    size: int = 0
-    blob: str = ""
-
-
 def new_owner() -> str:
     """A lease owner id: host, process and this run (a redelivery in the same process is another)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:128]
 
 
 def claim(ctx: IngestContext, document_id: str, owner: str) -> Claim:
-    """Take the lease on a runnable document, counting the attempt; refuse one leased by a live
-    worker; fail one that has used up its attempts (each attempt that ended without a verdict
-    was a crash: the worker died, or was killed for memory or time)."""
-    now = utcnow()
+    """Take the lease on a runnable document (``lifecycle.claim``)."""
     lease = timedelta(seconds=ctx.settings.lease_seconds)
     with ctx.catalog.session() as s:
-        doc = s.get(Document, document_id, with_for_update=True)
-        if doc is None or doc.status not in IN_WORKER:
-            return Claim("skip")
-        if doc.lease_owner not in (None, owner) and doc.lease_until and doc.lease_until > now:
-            return Claim("busy", (doc.lease_until - now).total_seconds())
-        if doc.attempts >= ctx.settings.max_attempts:
-            end_failed(
-                s,
-                doc,
-                "worker_lost",
-                f"processing {doc.name} stopped {doc.attempts} times without an answer (the worker "
-                "crashed or was killed, e.g. out of memory); it is not tried again on its own. "
-                "Check the file, then retry it.",
-            )
-            return Claim("poison")
-        doc.status = DocStatus.parsing
-        doc.attempts += 1
-        doc.error = doc.error_code = None
-        doc.lease_owner, doc.lease_until = owner, now + lease
-        doc.started_at = doc.started_at or now
-        return Claim("run", name=doc.name, size=doc.size_bytes, blob=doc.blob)
+        return lifecycle.claim(s, document_id, owner, lease, ctx.settings.max_attempts)
 
 
 class Lease:
@@ -156,15 +108,9 @@ class Lease:
         every = max(0.5, self._ctx.settings.lease_seconds / 3)
         while not self._stop.wait(every):
             try:
+                lease = timedelta(seconds=self._ctx.settings.lease_seconds)
                 with self._ctx.catalog.session() as s:
-                    found = s.execute(
-                        update(Document)
-                        .where(Document.id == self._id, Document.lease_owner == self._owner)
-                        .values(
-                            lease_until=utcnow()
-                            + timedelta(seconds=self._ctx.settings.lease_seconds)
-                        )
-                    ).rowcount
+                    found = lifecycle.renew(s, self._id, self._owner, lease)
                 if not found:
                     self.lost = True
                     return
@@ -178,20 +124,12 @@ def _set_status(
     """Move a document this worker still owns to ``status``; False when it was deleted, cancelled
     or taken over meanwhile (then this worker stops)."""
     with ctx.catalog.session() as s:
-        doc = s.get(Document, document_id, with_for_update=True)
-        if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
-            return False
-        doc.status = status
-        for k, v in fields.items():
-            setattr(doc, k, v)
-        return True
+        return lifecycle.advance(s, document_id, owner, status, **fields)
 
 
 def fail(catalog: Catalog, document_id: str, code: str, message: str) -> None:
     with catalog.session() as s:
-        doc = s.get(Document, document_id, with_for_update=True)
-        if doc is not None and doc.status not in (DocStatus.deleted, DocStatus.cancelled):
-            end_failed(s, doc, code, message)
+        lifecycle.fail_id(s, document_id, code, message)
 
 
 def process_document(ctx: IngestContext, document_id: str, owner: str | None = None) -> Claim:
@@ -266,31 +204,20 @@ def _add_attachments(
         log.warning("%s: attachments nested %d deep are not ingested", mail.name, depth + 1)
         return queued
     jobs = s.scalars(select(JobDocument.job_id).where(JobDocument.document_id == mail.id)).all()
+    tags = json.loads(mail.tags) if mail.tags else None
     for att, blob in zip(files, blobs, strict=True):
-        existing = find_document(s, mail.collection_id, blob, lock=True)
-        if existing is not None and existing.status not in RESTARTABLE:
-            continue
-        doc = existing or Document(
-            id=new_document_id(s, mail.collection_id, blob),
-            content_sha256=blob,
-            collection_id=mail.collection_id,
-            size_bytes=len(att.data),
+        got = lifecycle.admit(
+            s,
+            mail.collection_id,
+            blob,
+            f"{mail.name}/{att.name}"[:512],
+            len(att.data),
+            tags=tags,
+            parent_id=mail.id,
+            job_ids=jobs,
         )
-        doc.name = f"{mail.name}/{att.name}"[:512]
-        doc.parent_id = mail.id
-        doc.tags = mail.tags
-        doc.status = DocStatus.queued
-        doc.error = doc.error_code = None
-        doc.attempts = 0
-        doc.lease_owner = doc.lease_until = doc.finished_at = None
-        doc.enqueued_at = utcnow()
-        if existing is None:
-            s.add(doc)
-            s.flush()
-        for job in jobs:
-            if s.get(JobDocument, (job, doc.id)) is None:
-                s.add(JobDocument(job_id=job, document_id=doc.id))
-        queued.append(doc.id)
+        if got.queued:
+            queued.append(got.document_id)
     return queued
 
 
@@ -304,8 +231,8 @@ def _write_pending(
 ) -> None:
     blobs = [ctx.blobs.put(a.data) for a in parsed.attachments]
     with ctx.blobs.lock(), ctx.catalog.session() as s:
-        doc = s.get(Document, document_id, with_for_update=True)
-        if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
+        doc = lifecycle.owned(s, document_id, owner)
+        if doc is None:
             return
         doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
         children = _add_attachments(s, doc, parsed.attachments, blobs)
@@ -327,10 +254,7 @@ def _write_pending(
                     vector=np.asarray(vec, dtype=np.float32).tobytes(),
                 )
             )
-        doc.status = DocStatus.indexing
-        doc.embedded_with = ctx.model_label
-        doc.chunk_count = len(drafts)
-        doc.lease_owner = doc.lease_until = None
+        lifecycle.to_indexing(doc, ctx.model_label, len(drafts))
     ctx.enqueue_index(document_id)
     for child in children:
         ctx.enqueue_process(child)

@@ -15,9 +15,9 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import select, update
 
-from askdocs import failpoints
-from askdocs.catalog import Chunk, Collection, Document, stale_vectors, utcnow
-from askdocs.celery_app import REEMBED_TASK, SWITCH_TASK
+from core import failpoints
+from core.catalog import Chunk, Collection, Document, stale_vectors, utcnow
+from core.celery_app import REEMBED_TASK, SWITCH_TASK
 from ingest.pipeline import IngestContext
 from retrieval.embedding import passage_text
 

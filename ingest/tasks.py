@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from askdocs.celery_app import PROCESS_TASK, REEMBED_TASK
+from core.celery_app import PROCESS_TASK, REEMBED_TASK
 from ingest.pipeline import fail, process_document
 from ingest.reembed import reembed_batch
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
-from askdocs.catalog import Catalog, Chunk, Document
+from core.catalog import Catalog, Chunk, Document
 
 _BATCH = 50_000
 

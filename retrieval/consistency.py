@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.index_store import ServedModel, collection_dir, served_model
 from retrieval.lexical_index import LexicalIndex
 from retrieval.vector_index import VectorIndex

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from askdocs.packages import package_dir
+from core.packages import package_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder, SentenceTransformer

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
 
-from askdocs.catalog import Catalog, DocStatus, Document
+from core.catalog import Catalog, DocStatus, Document
 
 
 @dataclass(frozen=True)

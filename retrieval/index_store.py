@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from askdocs.catalog import Catalog, Collection
+from core.catalog import Catalog, Collection
 from retrieval.chunk_documents import ChunkDocuments
 from retrieval.embedding import model_dim, model_label
 from retrieval.lexical_index import LexicalIndex

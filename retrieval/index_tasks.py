@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from askdocs.celery_app import (
+from core.celery_app import (
     APPLY_TASK,
     DROP_TASK,
     REBUILD_TASK,

@@ -14,25 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from askdocs.blobs import BlobStore
-from askdocs.catalog import (
-    Catalog,
-    Chunk,
-    Collection,
-    Conversation,
-    DocStatus,
-    Document,
-    Job,
-    JobDocument,
-    Membership,
-    Turn,
-    end_failed,
-    stale_vectors,
-    utcnow,
-)
+from core import lifecycle
+from core.blobs import BlobStore
+from core.catalog import Catalog, Chunk, Collection, DocStatus, Document, stale_vectors, utcnow
 from retrieval.index_store import ServedModel, collection_dir, generation_lock, served_model
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
 from retrieval.vector_index import INDEX_FILE, VectorIndex, index_file
@@ -222,7 +209,7 @@ class Indexer:
                     continue  # waits in `indexing` until the collection switches to its model
                 doc = s.get(Document, doc_id, with_for_update=True)
                 if doc is not None and doc.status == DocStatus.indexing:
-                    end_failed(
+                    lifecycle.fail(
                         s,
                         doc,
                         "model_mismatch",
@@ -280,20 +267,10 @@ class Indexer:
                         # them out below, so the index files hold only what the catalog calls ready
                         if doc is not None and doc.status != DocStatus.deleted:
                             gone.append(doc_id)
-                            s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
+                            lifecycle.discard_chunks(s, doc_id)
                         older[doc_id] = []
                         continue
-                    doc.status = DocStatus.ready
-                    doc.finished_at = now
-                    for old_id, _status in older[doc_id]:
-                        old = s.get(Document, old_id, with_for_update=True)
-                        if old is None or old.status in (DocStatus.deleted, DocStatus.failed):
-                            continue
-                        # earlier versions: ready ones left the index above; ones still in a worker
-                        # stop at their next step
-                        old.status = DocStatus.deleted
-                        old.error = f"replaced by a newer upload of {batch[doc_id]}"
-                        old.finished_at = now
+                    lifecycle.make_ready(s, doc, [i for i, _st in older[doc_id]], now)
                 coll.embedding_model = served.label
                 coll.embedding_dim = served.dim
                 coll.index_generation += 1
@@ -304,8 +281,7 @@ class Indexer:
                 self._bump_generation(collection)
         for olds in older.values():
             for old_id, _status in olds:
-                with self._blobs.lock():
-                    self._forget(old_id, collection)
+                lifecycle.forget(self._catalog, self._blobs, old_id)
         self.compact_if_needed(collection)
 
     def _chunk_ids(self, document_ids: list[str]) -> np.ndarray:
@@ -331,8 +307,7 @@ class Indexer:
                 self._index(collection).remove(ids)
                 self._save(collection)
             self._lex(collection).remove_document(document_id)
-            with self._blobs.lock():
-                self._forget(document_id, collection)
+            lifecycle.forget(self._catalog, self._blobs, document_id)
         self.compact_if_needed(collection)
 
     def rename(self, collection: str) -> None:
@@ -346,14 +321,8 @@ class Indexer:
             try:
                 with self._catalog.session() as s:
                     coll = s.get(Collection, collection, with_for_update=True)
-                    if coll is None or coll.renaming_to is None:
-                        return
-                    new = coll.renaming_to
-                    if coll.deleted_at is not None or s.get(Collection, new) is not None:
-                        log.warning(
-                            "rename of %s to %s cancelled: the name is taken", collection, new
-                        )
-                        coll.renaming_to = None
+                    new = lifecycle.pending_rename(s, coll)
+                    if coll is None or new is None:
                         return
                     self._open.pop(collection, None)
                     self._lexical.pop(collection, None)  # releases tantivy's writer lock
@@ -362,7 +331,7 @@ class Indexer:
                     shutil.rmtree(target, ignore_errors=True)
                     src.rename(target)
                     dst = target
-                    self._catalog.rename_collection(s, coll, new)
+                    lifecycle.rename(s, coll, new)
             except BaseException:
                 if dst is not None:  # the catalog kept the old name: so do the files
                     dst.rename(src)
@@ -462,57 +431,5 @@ class Indexer:
             self._open.pop(collection, None)
             self._lexical.pop(collection, None)  # releases tantivy's writer lock
             shutil.rmtree(collection_dir(self._index_dir, collection), ignore_errors=True)
-        with self._blobs.lock():
-            with self._catalog.session() as s:
-                docs = select(Document.id).where(Document.collection_id == collection)
-                blobs = {
-                    sha or doc_id  # Document.blob, without loading whole rows
-                    for sha, doc_id in s.execute(
-                        select(Document.content_sha256, Document.id).where(
-                            Document.collection_id == collection
-                        )
-                    )
-                }
-                s.execute(delete(Chunk).where(Chunk.document_id.in_(docs)))
-                s.execute(delete(JobDocument).where(JobDocument.document_id.in_(docs)))
-                s.execute(delete(Document).where(Document.collection_id == collection))
-                s.execute(delete(Job).where(Job.collection_id == collection))
-                s.execute(delete(Membership).where(Membership.collection_id == collection))
-                convs = select(Conversation.id).where(Conversation.collection_id == collection)
-                s.execute(delete(Turn).where(Turn.conversation_id.in_(convs)))
-                s.execute(delete(Conversation).where(Conversation.collection_id == collection))
-                s.execute(delete(Collection).where(Collection.id == collection))
-                s.flush()
-                unused = [
-                    b
-                    for b in blobs
-                    if not s.scalar(
-                        select(func.count())
-                        .select_from(Document)
-                        .where(or_(Document.content_sha256 == b, Document.id == b))
-                    )
-                ]
-            for blob in unused:
-                self._blobs.delete(blob)
-        log.info("dropped collection %s (%d originals deleted)", collection, len(unused))
-
-    def _forget(self, document_id: str, collection: str) -> None:
-        """Drop a removed document's rows; its original too when no other document uses it."""
-        with self._catalog.session() as s:
-            doc = s.get(Document, document_id, with_for_update=True)
-            if doc is None or doc.status != DocStatus.deleted:
-                return
-            blob = doc.blob
-            s.execute(delete(Chunk).where(Chunk.document_id == document_id))
-            s.delete(doc)
-            coll = s.get(Collection, collection)
-            if coll is not None:
-                coll.index_generation += 1
-            s.flush()
-            users = s.scalar(
-                select(func.count())
-                .select_from(Document)
-                .where(or_(Document.content_sha256 == blob, Document.id == blob))
-            )
-        if not users:  # the original goes with its last catalog row, in any collection
-            self._blobs.delete(blob)
+        unused = lifecycle.drop(self._catalog, self._blobs, collection)
+        log.info("dropped collection %s (%d originals deleted)", collection, unused)

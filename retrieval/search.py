@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import select
 
-from askdocs.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.embedding import Embedder, Reranker, model_label, passage_text
 from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.index_store import CollectionIndexes, IndexCache

@@ -16,7 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from askdocs import failpoints
+from core import failpoints
 
 INDEX_FILE = "vectors.idx"  # before file names carried the model (still read)
 _MAGIC = b"ASKVEC01"

@@ -7,7 +7,7 @@ python scripts/settings_table.py --write   # replace the table in README.md
 import sys
 from pathlib import Path
 
-from askdocs.settings import Settings
+from core.settings import Settings
 
 HEADER = "| variable | default | meaning |"
 

@@ -6,4 +6,5 @@ bash scripts/install.sh test
 bash scripts/ensure_postgres.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports  # the layer contracts in pyproject.toml
 exec .venv/bin/python -m pytest "$@"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.client import ApiClient, ApiError
+from client.http import ApiClient, ApiError
 
 ACTIVE = {"queued", "parsing", "embedding", "indexing"}
 ICONS = {
@@ -27,10 +27,20 @@ def pages_label(page: int | None, page_end: int | None = None) -> str:
     return f"pages {page}-{page_end}" if page_end not in (None, page) else f"page {page}"
 
 
+def _client(api_key: str | None = None) -> ApiClient:
+    """This browser session's client (one connection pool per session and key)."""
+    held = st.session_state.get("_client")
+    if held is None or held.api_key != api_key:
+        if held is not None:
+            held.close()
+        held = st.session_state["_client"] = ApiClient.from_env(api_key=api_key)
+    return held
+
+
 def sign_in() -> ApiClient:
     """The API client of this browser session. With auth on, the key typed here lives in this
     session only: never in a file, a cookie or the URL."""
-    anonymous = ApiClient.from_env()
+    anonymous = _client()
     try:
         auth = anonymous.health().get("auth", True)
     except ApiError as e:
@@ -41,7 +51,7 @@ def sign_in() -> ApiClient:
         return anonymous
     key = st.session_state.get("api_key")
     if key:
-        client = ApiClient.from_env(api_key=key)
+        client = _client(key)
         st.sidebar.caption(f"Signed in as **{st.session_state.get('user', '?')}**")
         if st.sidebar.button("Sign out"):
             st.session_state.clear()
@@ -51,7 +61,7 @@ def sign_in() -> ApiClient:
     with st.form("sign_in"):
         typed = st.text_input("API key", type="password", help="askdocs key create USER")
         if st.form_submit_button("Sign in") and typed:
-            client = ApiClient.from_env(api_key=typed.strip())
+            client = _client(typed.strip())
             try:
                 me = client.me()
             except ApiError as e:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,11 @@ import httpx
 import pytest
 import redis
 
+from askdocs.supervisor import free_port
+
 TEST_REDIS_DB = 13
 READY_LINE = "askdocs is ready"
 KEY_LINE = re.compile(r"First admin key \(shown once; keep it\): (askd_\S+)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.3):  # type: ignore[no-untyped-def]

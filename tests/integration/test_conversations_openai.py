@@ -7,8 +7,8 @@ import httpx
 import openai
 import pytest
 
+from client.http import sse_events
 from tests.integration.conftest import Stack, wait_job
-from ui.client import sse_events
 
 pytestmark = pytest.mark.integration
 

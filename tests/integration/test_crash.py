@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from askdocs import redis_service
-from askdocs.catalog import Catalog, Collection
-from askdocs.settings import Settings
+from core.catalog import Catalog, Collection
+from core.settings import Settings
 from retrieval.consistency import check
 from retrieval.index_store import ServedModel
 from tests.integration.conftest import free_port, service_logs, wait_for

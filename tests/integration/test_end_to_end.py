@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from client.http import sse_events
 from tests.integration.conftest import Stack, make_pdf, wait_for, wait_job
-from ui.client import sse_events
 
 pytestmark = pytest.mark.integration
 

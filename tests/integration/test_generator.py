@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from askdocs.settings import Settings
 from askdocs.stack import generator
 from askdocs.supervisor import Supervisor
+from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.models import SMOLLM2_135M, resolve
 from tests.integration.conftest import free_port

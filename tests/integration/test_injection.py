@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from client.http import sse_events
 from tests.integration.conftest import wait_job
-from ui.client import sse_events
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from askdocs import redis_service
-from askdocs.packages import package_dir
 from askdocs.supervisor import Service, Supervisor
+from core.packages import package_dir
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ import httpx
 import openai
 import pytest
 
+from client.http import sse_events
 from generation.client import GeneratorClient
 from tests.integration.conftest import Stack, free_port, running_stack, wait_for, wait_job
-from ui.client import sse_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
 ROOT = Path(__file__).resolve().parents[2]

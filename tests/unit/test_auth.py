@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from askdocs.auth import (
+from core.auth import (
     AuthError,
     Role,
     add_user,
@@ -18,7 +18,7 @@ from askdocs.auth import (
     set_member,
     verify_key,
 )
-from askdocs.catalog import ApiKey, Catalog
+from core.catalog import ApiKey, Catalog
 
 pytestmark = pytest.mark.unit
 

@@ -6,14 +6,14 @@ import sys
 import pytest
 from sqlalchemy import inspect
 
-from askdocs.catalog import Catalog
+from core.catalog import Catalog
 
 pytestmark = pytest.mark.unit
 
 
 def test_concurrent_create_never_fails(tmp_path):
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    code = f"from askdocs.catalog import Catalog; Catalog({url!r}).create()"
+    code = f"from core.catalog import Catalog; Catalog({url!r}).create()"
     procs = [
         subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(6)
     ]

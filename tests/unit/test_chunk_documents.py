@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import insert
 
-from askdocs.catalog import Catalog, Chunk, Collection, Document
+from core.catalog import Catalog, Chunk, Collection, Document
 from retrieval.chunk_documents import ChunkDocuments
 
 pytestmark = pytest.mark.unit

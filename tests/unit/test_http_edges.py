@@ -9,8 +9,8 @@ import pytest
 
 from api.deps import BodyLimit, clean_name
 from api.status import redact
-from askdocs.celery_app import create_celery
-from askdocs.settings import Settings
+from core.celery_app import create_celery
+from core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -172,3 +172,12 @@ def test_a_citation_names_the_page_of_its_supporting_sentence():
     checked, _ = check_claims("Ingrid Solberg keeps the lighthouse [1].", good)
     assert checked[0].page == 2 and checked[0].page_end == 2
     assert page_at(1, ((26, 2),), 3) == 1 and page_at(1, (), 40) == 1
+
+
+def test_attach_missing_takes_a_marker_after_the_full_stop_as_the_sentences_own():
+    ps = [passage(1, "The ferry leaves the north pier at 07:40 every weekday.")]
+    text, inferred = attach_missing(
+        "The ferry leaves the north pier at 07:40 every weekday. [1]", ps
+    )
+    assert text == "The ferry leaves the north pier at 07:40 every weekday. [1]"
+    assert inferred == []

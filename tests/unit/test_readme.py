@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from askdocs.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.unit
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from askdocs.settings import Settings
 from askdocs.stack import settings_env
+from core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from askdocs.catalog import Conversation, Turn, utcnow
-from generation.condense import HISTORY_TURNS, PastTurn
+from core.catalog import Conversation, Turn, utcnow
 
 TITLE_CHARS = 80
 
@@ -50,14 +49,15 @@ def find(s: Session, user: str, conversation_id: str) -> Conversation | None:
     return conv if conv is not None and conv.user_id == user else None
 
 
-def recent(s: Session, conversation_id: str, n: int = HISTORY_TURNS) -> list[PastTurn]:
+def recent(s: Session, conversation_id: str, n: int) -> list[tuple[str, str]]:
+    """The last ``n`` (question, answer) pairs of a conversation, oldest first."""
     rows = s.execute(
         select(Turn.question, Turn.answer)
         .where(Turn.conversation_id == conversation_id)
         .order_by(Turn.id.desc())
         .limit(n)
     ).all()
-    return [PastTurn(q, a) for q, a in reversed(rows)]
+    return [(q, a) for q, a in reversed(rows)]
 
 
 def add_turn(s: Session, conversation_id: str, record: TurnRecord) -> None:

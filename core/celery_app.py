@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from askdocs.settings import Settings
+from core.settings import Settings
 
 PROCESS_TASK = "askdocs.ingest.process"
 APPLY_TASK = "askdocs.index.apply"

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from askdocs.catalog import ApiKey, AuditEvent, Catalog, Collection, Membership, User, utcnow
+from core.catalog import ApiKey, AuditEvent, Catalog, Collection, Membership, User, utcnow
+from core.errors import Conflict, DomainError, Invalid, NotFound
 
 KEY_PREFIX = "askd_"
 USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
@@ -49,8 +50,20 @@ class Principal:
 LOCAL = Principal(user="local", admin=True)
 
 
-class AuthError(Exception):
+class AuthError(DomainError):
     """A user, key or membership change that cannot be done; the message says why."""
+
+
+class NoSuchUser(AuthError, NotFound):
+    pass
+
+
+class AuthConflict(AuthError, Conflict):
+    pass
+
+
+class BadAuthValue(AuthError, Invalid):
+    pass
 
 
 def _sha256(secret: str) -> str:
@@ -63,9 +76,11 @@ def valid_user_name(name: str) -> bool:
 
 def add_user(s: Session, name: str, admin: bool = False) -> User:
     if not valid_user_name(name):
-        raise AuthError(f"{name!r} is not a valid user name (letters, digits, _ . @ -; 64 at most)")
+        raise BadAuthValue(
+            f"{name!r} is not a valid user name (letters, digits, _ . @ -; 64 at most)"
+        )
     if s.get(User, name) is not None:
-        raise AuthError(f"user {name!r} exists already")
+        raise AuthConflict(f"user {name!r} exists already")
     user = User(id=name, admin=admin)
     s.add(user)
     s.flush()
@@ -75,7 +90,7 @@ def add_user(s: Session, name: str, admin: bool = False) -> User:
 def create_key(s: Session, user: str, label: str | None = None) -> str:
     """A new key for ``user``; the only time its plain text exists."""
     if s.get(User, user) is None:
-        raise AuthError(f"no user {user!r}")
+        raise NoSuchUser(f"no user {user!r}")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     s.add(ApiKey(id=key_id, user_id=user, secret_sha256=_sha256(secret), label=label))
@@ -86,7 +101,7 @@ def create_key(s: Session, user: str, label: str | None = None) -> str:
 def revoke_key(s: Session, key_id: str) -> None:
     key = s.get(ApiKey, key_id)
     if key is None:
-        raise AuthError(f"no key {key_id!r}")
+        raise NoSuchUser(f"no key {key_id!r}")
     key.revoked_at = key.revoked_at or utcnow()
 
 
@@ -184,18 +199,18 @@ def set_member(s: Session, collection: str, user: str, role: str | None) -> None
     """Give ``user`` ``read`` or ``write`` in ``collection``, or remove them (``role`` None)."""
     coll = s.get(Collection, collection)
     if coll is None:
-        raise AuthError(f"no collection {collection!r}")
+        raise NoSuchUser(f"no collection {collection!r}")
     if s.get(User, user) is None:
-        raise AuthError(f"no user {user!r}")
+        raise NoSuchUser(f"no user {user!r}")
     if coll.owner_id == user:
-        raise AuthError(f"{user!r} owns {collection!r} already")
+        raise AuthConflict(f"{user!r} owns {collection!r} already")
     current = s.get(Membership, (collection, user))
     if role is None:
         if current is not None:
             s.delete(current)
         return
     if role not in ("read", "write"):
-        raise AuthError(f"role must be read or write, not {role!r}")
+        raise BadAuthValue(f"role must be read or write, not {role!r}")
     if current is None:
         s.add(Membership(collection_id=collection, user_id=user, role=role))
     else:

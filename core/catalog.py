@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import enum
-import fcntl
 import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -22,20 +21,17 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
-    delete,
     event,
     func,
-    inspect,
     or_,
     select,
-    text,
-    update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
+
+from core.schema import upgrade
 
 
 def utcnow() -> datetime:
@@ -96,7 +92,7 @@ class Collection(Base):
     # indexes, documents, originals (unless used elsewhere) and finally this row.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when its owner renames it; the indexer moves the index files and every row to the new
-    # name in one step (``rename_collection``), then this row is gone.
+    # name in one step (``lifecycle.rename``), then this row is gone.
     renaming_to: Mapped[str | None] = mapped_column(String(64))
     # Set when the deployment's embedding model is not the one that built the index: workers
     # re-embed its chunks into ``Chunk.next_vector`` while the old index keeps serving, then the
@@ -203,7 +199,16 @@ class Document(Base):
     # The embedding model that made its chunks' vectors (None: rows of an older version).
     embedded_with: Mapped[str | None] = mapped_column(String(512))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default=DocStatus.queued, index=True)
+    status: Mapped[DocStatus] = mapped_column(
+        Enum(
+            DocStatus,
+            native_enum=False,  # a VARCHAR(16) as before, on SQLite and PostgreSQL alike
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=DocStatus.queued,
+        index=True,
+    )
     error_code: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     pages: Mapped[int | None] = mapped_column(Integer)
@@ -235,14 +240,6 @@ def status_counts(s: Session, collection: str) -> dict[str, int]:
         .group_by(Document.status)
     ).all()
     return {str(status): n for status, n in rows}
-
-
-def end_failed(s: Session, doc: Document, code: str, message: str) -> None:
-    """Fail ``doc`` in session ``s``: reason, end time, no lease, no pending chunk rows."""
-    doc.status = DocStatus.failed
-    doc.error_code, doc.error = code, message
-    doc.finished_at, doc.lease_owner, doc.lease_until = utcnow(), None, None
-    s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
 
 
 class Chunk(Base):
@@ -378,36 +375,9 @@ class Catalog:
         )
 
     def create(self) -> Catalog:
-        """Create missing tables. The worker, indexer and API start together: on SQLite a file lock
-        makes them take turns (a retry alone raced again on the next table); elsewhere the database
-        serialises DDL and a second ``create_all`` finds the tables."""
-        if self.url.startswith("sqlite:///"):
-            db = Path(self.url.removeprefix("sqlite:///"))
-            db.parent.mkdir(parents=True, exist_ok=True)
-            with open(db.with_name(db.name + ".schema-lock"), "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                Base.metadata.create_all(self.engine)
-                self._add_missing_columns()
-            return self
-        try:
-            Base.metadata.create_all(self.engine)
-        except OperationalError:
-            Base.metadata.create_all(self.engine)
-        self._add_missing_columns()
+        """Make the tables, or migrate them to this code's schema (``core.schema``)."""
+        upgrade(self.engine, self.url)
         return self
-
-    def _add_missing_columns(self) -> None:
-        """Additive upgrade of a catalog made by an older version: new nullable columns only."""
-        with self.engine.begin() as conn:
-            found = inspect(conn)
-            for table in Base.metadata.sorted_tables:
-                have = {c["name"] for c in found.get_columns(table.name)}
-                for col in table.columns:
-                    if col.name not in have and col.nullable:
-                        kind = col.type.compile(dialect=self.engine.dialect)
-                        conn.execute(
-                            text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {kind}')
-                        )
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -433,32 +403,6 @@ class Catalog:
             raise
         finally:
             s.close()
-
-    def rename_collection(self, s: Session, old: Collection, new: str) -> Collection:
-        """Move ``old`` and every row that names it to ``new`` (the caller moves the index files
-        in the same step). Documents keep their ids; the generation moves so readers reload."""
-        moved = Collection(
-            id=new,
-            created_at=old.created_at,
-            embedding_model=old.embedding_model,
-            embedding_dim=old.embedding_dim,
-            reembed_to=old.reembed_to,
-            reembed_at=old.reembed_at,
-            index_generation=old.index_generation + 1,
-            owner_id=old.owner_id,
-        )
-        s.add(moved)
-        s.flush()
-        for model in (Document, Job, Membership, Conversation):
-            s.execute(
-                update(model)
-                .where(model.collection_id == old.id)
-                .values(collection_id=new)
-                .execution_options(synchronize_session=False)
-            )
-        s.delete(old)
-        s.flush()
-        return moved
 
     def ensure_collection(self, s: Session, name: str, owner: str | None = None) -> Collection:
         coll = s.get(Collection, name)

@@ -1,0 +1,464 @@
+"""Every change of a document's and a collection's state, in one place.
+
+A document moves queued -> parsing -> embedding (a worker holds its lease) -> indexing (its chunks
+wait in the catalog) -> ready (searchable), or ends failed, cancelled or deleted; a deleted one
+leaves the catalog once the indexer has taken its vectors out, and its original goes with the
+last document that uses it. A collection is renamed or dropped by the indexer, which moves or
+removes its index files in the same step.
+
+The functions that take a ``Session`` change rows in the caller's transaction (so a route, a
+worker or the indexer commits its own work with them in one step); the ones that take the
+``Catalog`` and ``BlobStore`` open their own. Nothing here sends a task: callers enqueue the ids
+they get back, after their commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.blobs import BlobStore
+from core.catalog import (
+    IN_WORKER,
+    RESTARTABLE,
+    TERMINAL,
+    Catalog,
+    Chunk,
+    Collection,
+    Conversation,
+    DocStatus,
+    Document,
+    Job,
+    JobDocument,
+    Membership,
+    Turn,
+    find_document,
+    new_document_id,
+    utcnow,
+)
+from core.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+# Every table whose rows name a collection: a rename moves them, a drop deletes them.
+COLLECTION_ROWS = (Document, Job, Membership, Conversation)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An upload's verdict for one file: queued (new or run again) or a live duplicate."""
+
+    document_id: str
+    queued: bool
+    name: str
+
+
+def _queue(doc: Document, now: datetime) -> None:
+    """Put ``doc`` (back) in the queue: no error, no lease, no attempts, a new version when it ran
+    before."""
+    if doc.status is not None and doc.enqueued_at is not None:
+        doc.version = (doc.version or 1) + 1
+    doc.status = DocStatus.queued
+    doc.error = doc.error_code = None
+    doc.attempts = 0
+    doc.lease_owner = doc.lease_until = doc.finished_at = None
+    doc.enqueued_at = now
+
+
+def free_name(s: Session, collection: str, name: str, doc_id: str) -> str:
+    """``name``, or ``stem (2).ext``... when a live document of the collection has it already."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    candidate, n = name, 1
+    while s.scalar(
+        select(Document.id).where(
+            Document.collection_id == collection,
+            Document.name == candidate,
+            Document.id != doc_id,
+            Document.status != DocStatus.deleted,
+        )
+    ):
+        n += 1
+        candidate = f"{stem} ({n}){dot}{ext}"
+    return candidate
+
+
+def admit(
+    s: Session,
+    collection: str,
+    blob: str,
+    name: str,
+    size: int,
+    *,
+    content_type: str | None = None,
+    tags: Sequence[str] | None = None,
+    parent_id: str | None = None,
+    keep_both: bool = False,
+    job_ids: Iterable[str] = (),
+) -> Admitted:
+    """Queue the stored bytes ``blob`` as a document of ``collection`` named ``name``: a new
+    document, or one that was deleted, failed or cancelled before run again. The same bytes live
+    in the collection already are no new work (``queued`` False). ``keep_both`` gives the new one a
+    numbered name beside a live document of that name (else it replaces it once indexed). The
+    document joins ``job_ids`` either way. Call it under the blob store's lock."""
+    doc = find_document(s, collection, blob, lock=True)
+    doc_id = doc.id if doc is not None else new_document_id(s, collection, blob)
+    queued = doc is None or doc.status in RESTARTABLE
+    if queued:
+        if keep_both:
+            name = free_name(s, collection, name, doc_id)
+        if doc is None:
+            doc = Document(
+                id=doc_id,
+                content_sha256=blob,
+                collection_id=collection,
+                content_type=content_type,
+                size_bytes=size,
+            )
+            s.add(doc)
+        doc.name = name
+        doc.parent_id = parent_id
+        doc.tags = json.dumps(list(tags)) if tags else None
+        _queue(doc, utcnow())
+        s.flush()
+    for job in job_ids:
+        if s.get(JobDocument, (job, doc_id)) is None:
+            s.add(JobDocument(job_id=job, document_id=doc_id))
+    return Admitted(doc_id, queued, name)
+
+
+def retry(s: Session, doc: Document) -> None:
+    """Run a failed or cancelled document again from the start."""
+    if doc.status not in (DocStatus.failed, DocStatus.cancelled):
+        raise Conflict(
+            f"{doc.name} is {doc.status}; only failed or cancelled documents are retried"
+        )
+    _queue(doc, utcnow())
+
+
+def resend(docs: Iterable[Document], now: datetime) -> None:
+    """Mark documents as sent again (the janitor re-enqueues them; their state is unchanged)."""
+    for d in docs:
+        d.enqueued_at = now
+
+
+# -- in a worker -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker may do with a document: ``run`` it, ``skip`` it (done, deleted or cancelled),
+    wait ``busy`` seconds for another worker's lease, or nothing: ``poison`` failed it."""
+
+    outcome: Literal["run", "skip", "busy", "poison"]
+    wait: float = 0.0
+    # what a ``run`` needs of the document, read in the claim's transaction
+    name: str = ""
+    size: int = 0
+    blob: str = ""
+
+
+def claim(s: Session, document_id: str, owner: str, lease: timedelta, max_attempts: int) -> Claim:
+    """Take the lease on a runnable document, counting the attempt; refuse one leased by a live
+    worker; fail one that has used up its attempts (each attempt that ended without a verdict
+    was a crash: the worker died, or was killed for memory or time)."""
+    now = utcnow()
+    doc = s.get(Document, document_id, with_for_update=True)
+    if doc is None or doc.status not in IN_WORKER:
+        return Claim("skip")
+    if doc.lease_owner not in (None, owner) and doc.lease_until and doc.lease_until > now:
+        return Claim("busy", (doc.lease_until - now).total_seconds())
+    if doc.attempts >= max_attempts:
+        fail(
+            s,
+            doc,
+            "worker_lost",
+            f"processing {doc.name} stopped {doc.attempts} times without an answer (the worker "
+            "crashed or was killed, e.g. out of memory); it is not tried again on its own. "
+            "Check the file, then retry it.",
+        )
+        return Claim("poison")
+    doc.status = DocStatus.parsing
+    doc.attempts += 1
+    doc.error = doc.error_code = None
+    doc.lease_owner, doc.lease_until = owner, now + lease
+    doc.started_at = doc.started_at or now
+    return Claim("run", name=doc.name, size=doc.size_bytes, blob=doc.blob)
+
+
+def renew(s: Session, document_id: str, owner: str, lease: timedelta) -> bool:
+    """Extend ``owner``'s lease; False when the document is no longer theirs."""
+    found = s.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.lease_owner == owner)
+        .values(lease_until=utcnow() + lease)
+    ).rowcount
+    return bool(found)
+
+
+def owned(s: Session, document_id: str, owner: str) -> Document | None:
+    """The document, locked, while ``owner`` still holds it in a worker state; else None (it was
+    deleted, cancelled or taken over: the worker stops)."""
+    doc = s.get(Document, document_id, with_for_update=True)
+    if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
+        return None
+    return doc
+
+
+def advance(s: Session, document_id: str, owner: str, status: DocStatus, **fields: object) -> bool:
+    """Move a document ``owner`` still holds to ``status`` (parsing or embedding), setting
+    ``fields`` (pages, pages_done); False when it is no longer theirs."""
+    doc = owned(s, document_id, owner)
+    if doc is None:
+        return False
+    doc.status = status
+    for k, v in fields.items():
+        setattr(doc, k, v)
+    return True
+
+
+def to_indexing(doc: Document, model_label: str, chunk_count: int) -> None:
+    """The worker wrote ``doc``'s chunks: hand it to the indexer."""
+    doc.status = DocStatus.indexing
+    doc.embedded_with = model_label
+    doc.chunk_count = chunk_count
+    doc.lease_owner = doc.lease_until = None
+
+
+def discard_chunks(s: Session, document_id: str) -> None:
+    """Drop a document's chunk rows (it was cancelled or failed: nothing of it may be indexed)."""
+    s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+
+
+def fail(s: Session, doc: Document, code: str, message: str) -> None:
+    """End ``doc`` in ``failed``: reason, end time, no lease, no pending chunk rows."""
+    doc.status = DocStatus.failed
+    doc.error_code, doc.error = code, message
+    doc.finished_at, doc.lease_owner, doc.lease_until = utcnow(), None, None
+    discard_chunks(s, doc.id)
+
+
+def fail_id(s: Session, document_id: str, code: str, message: str) -> None:
+    """Fail a document unless it was deleted or cancelled meanwhile."""
+    doc = s.get(Document, document_id, with_for_update=True)
+    if doc is not None and doc.status not in (DocStatus.deleted, DocStatus.cancelled):
+        fail(s, doc, code, message)
+
+
+# -- by a person ---------------------------------------------------------------------------------
+
+
+def cancel_job(s: Session, job: Job, by: str) -> list[str]:
+    """Stop a job's unfinished documents (queued ones are dropped, running ones stop at their next
+    step; nothing of them becomes searchable). Returns their ids."""
+    now = utcnow()
+    job.cancelled_at = job.cancelled_at or now
+    members = select(JobDocument.document_id).where(JobDocument.job_id == job.id)
+    running = s.scalars(
+        select(Document)
+        .where(Document.id.in_(members), Document.status.not_in(TERMINAL))
+        .with_for_update()
+    ).all()
+    for d in running:
+        d.status = DocStatus.cancelled
+        d.error_code, d.error = "cancelled", f"cancelled by {by}"
+        d.finished_at, d.lease_owner, d.lease_until = now, None, None
+    ids = [d.id for d in running]
+    if ids:
+        s.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
+    return ids
+
+
+def delete_document(s: Session, doc: Document) -> list[str]:
+    """Hide ``doc`` (and an e-mail's attachments) from search at once; the indexer takes their
+    vectors out next. Returns the ids to send to it."""
+    doc.status = DocStatus.deleted
+    children = s.scalars(
+        select(Document).where(Document.parent_id == doc.id, Document.status != DocStatus.deleted)
+    ).all()
+    for child in children:
+        child.status = DocStatus.deleted
+    return [doc.id, *(c.id for c in children)]
+
+
+def delete_collection(s: Session, coll: Collection) -> datetime:
+    """Hide a collection and its documents at once; the indexer drops it next (``drop``)."""
+    coll.deleted_at = when = utcnow()
+    s.execute(
+        update(Document)
+        .where(Document.collection_id == coll.id, Document.status != DocStatus.deleted)
+        .values(status=DocStatus.deleted, error="its collection was deleted")
+    )
+    return when
+
+
+def name_in_use(s: Session, name: str) -> bool:
+    """A collection has the name, or a rename to it is pending."""
+    if s.get(Collection, name) is not None:
+        return True
+    return s.scalar(select(Collection.id).where(Collection.renaming_to == name)) is not None
+
+
+def request_rename(s: Session, coll: Collection, new: str) -> None:
+    """Ask the indexer to rename ``coll`` to ``new`` (``rename`` does it)."""
+    if coll.renaming_to is not None:
+        raise Conflict(f"{coll.id} is being renamed to {coll.renaming_to}")
+    if name_in_use(s, new):
+        raise Conflict(f"the name {new!r} is taken")
+    coll.renaming_to = new
+
+
+def wait_renamed(catalog: Catalog, old: str, new: str, seconds: float) -> bool:
+    """Wait up to ``seconds`` for the indexer to rename ``old`` to ``new``: True once it did,
+    False while it is still pending; Conflict when the indexer cancelled it (the name was taken
+    meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with catalog.reader() as s:
+            if s.get(Collection, new) is not None and s.get(Collection, old) is None:
+                return True
+            coll = s.get(Collection, old)
+            if coll is not None and coll.renaming_to is None:
+                raise Conflict(f"the name {new!r} was taken meanwhile")
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)  # the indexer works between our reads
+
+
+# -- in the indexer --------------------------------------------------------------------------------
+
+
+def make_ready(s: Session, doc: Document, replaces: Iterable[str], now: datetime) -> list[str]:
+    """``doc``'s vectors are in the index: it is ``ready``, and the earlier versions of its name
+    (``replaces``) are deleted in the same transaction, so exactly one version is searchable at
+    every moment. Returns the replaced ids (the caller forgets them after its commit)."""
+    doc.status = DocStatus.ready
+    doc.finished_at = now
+    gone: list[str] = []
+    for old_id in replaces:
+        old = s.get(Document, old_id, with_for_update=True)
+        if old is None or old.status in (DocStatus.deleted, DocStatus.failed):
+            continue
+        # ready ones left the index with this step; ones still in a worker stop at their next step
+        old.status = DocStatus.deleted
+        old.error = f"replaced by a newer upload of {doc.name}"
+        old.finished_at = now
+        gone.append(old_id)
+    return gone
+
+
+def pending_rename(s: Session, coll: Collection | None) -> str | None:
+    """The name ``coll`` is to be renamed to now, or None: no rename pending, or one cancelled
+    here because the collection was deleted or the name taken meanwhile."""
+    if coll is None or coll.renaming_to is None:
+        return None
+    new = coll.renaming_to
+    if coll.deleted_at is not None or s.get(Collection, new) is not None:
+        log.warning("rename of %s to %s cancelled: the name is taken", coll.id, new)
+        coll.renaming_to = None
+        return None
+    return new
+
+
+def rename(s: Session, old: Collection, new: str) -> Collection:
+    """Move ``old`` and every row that names it to ``new`` (the caller moves the index files in the
+    same step). Documents keep their ids; the generation moves so readers reload."""
+    moved = Collection(
+        id=new,
+        created_at=old.created_at,
+        embedding_model=old.embedding_model,
+        embedding_dim=old.embedding_dim,
+        reembed_to=old.reembed_to,
+        reembed_at=old.reembed_at,
+        index_generation=old.index_generation + 1,
+        owner_id=old.owner_id,
+    )
+    s.add(moved)
+    s.flush()
+    for model in COLLECTION_ROWS:
+        s.execute(
+            update(model)
+            .where(model.collection_id == old.id)
+            .values(collection_id=new)
+            .execution_options(synchronize_session=False)
+        )
+    s.delete(old)
+    s.flush()
+    return moved
+
+
+def _unused(s: Session, blobs: Iterable[str]) -> list[str]:
+    """The originals among ``blobs`` that no document (of any collection) uses any more."""
+    return [
+        b
+        for b in blobs
+        if not s.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(or_(Document.content_sha256 == b, Document.id == b))
+        )
+    ]
+
+
+def forget(catalog: Catalog, blobs: BlobStore, document_id: str) -> bool:
+    """A deleted document whose vectors are out of the index leaves the catalog; its original too
+    when no other document uses it. False when it is not (or no longer) deleted."""
+    with blobs.lock():
+        with catalog.session() as s:
+            doc = s.get(Document, document_id, with_for_update=True)
+            if doc is None or doc.status != DocStatus.deleted:
+                return False
+            blob, collection = doc.blob, doc.collection_id
+            s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+            s.delete(doc)
+            coll = s.get(Collection, collection)
+            if coll is not None:
+                coll.index_generation += 1
+            s.flush()
+            unused = _unused(s, [blob])
+        for b in unused:
+            blobs.delete(b)
+    return True
+
+
+def drop(catalog: Catalog, blobs: BlobStore, collection: str) -> int:
+    """A deleted collection's rows go (documents, chunks, jobs, memberships, conversations, the
+    collection), and the originals no other document uses. The caller removed its index files
+    first. Returns how many originals were deleted."""
+    with blobs.lock():
+        with catalog.session() as s:
+            docs = select(Document.id).where(Document.collection_id == collection)
+            held = {
+                sha or doc_id  # Document.blob, without loading whole rows
+                for sha, doc_id in s.execute(
+                    select(Document.content_sha256, Document.id).where(
+                        Document.collection_id == collection
+                    )
+                )
+            }
+            s.execute(delete(Chunk).where(Chunk.document_id.in_(docs)))
+            s.execute(delete(JobDocument).where(JobDocument.document_id.in_(docs)))
+            convs = select(Conversation.id).where(Conversation.collection_id == collection)
+            s.execute(delete(Turn).where(Turn.conversation_id.in_(convs)))
+            for model in (Document, Job, Membership, Conversation):  # children before parents
+                s.execute(delete(model).where(model.collection_id == collection))
+            s.execute(delete(Collection).where(Collection.id == collection))
+            s.flush()
+            unused = _unused(s, held)
+        for blob in unused:
+            blobs.delete(blob)
+    return len(unused)
+
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,171 @@
+"""The answer service in this process: access, retrieval, the relevance gate, generation, citations
+and the stored turn, without HTTP. The generator here is a deterministic OpenAI-compatible stub
+that quotes passage [1] of the prompt (a unit test of the prompt path only: the real generators,
+llama.cpp and vLLM, answer in tests/integration)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from api.answering import AnswerService
+from core import conversations
+from core.auth import LOCAL, Principal
+from core.errors import NotFound
+from generation.client import GeneratorClient
+from tests.service.conftest import Harness
+
+pytestmark = pytest.mark.service
+
+FERRY = (
+    b"The Lindqvist ferry leaves the north pier at 07:40 every weekday. On Sundays it does not run."
+)
+
+
+class StubGenerator(BaseHTTPRequestHandler):
+    """``/v1/models`` lists one model; ``/v1/chat/completions`` streams the first sentence of
+    passage [1] with its marker (or the follow-up question itself, when asked to rewrite one).
+    ``fail`` set: the completion answers 500."""
+
+    prompts: list[str] = []
+    fail = False
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._send(
+            200,
+            json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}).encode(),
+        )
+
+    def do_POST(self) -> None:
+        if not self.path.endswith("/chat/completions"):  # no tokenize route: the client estimates
+            self._send(404, b'{"error": "not found"}')
+            return
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = req["messages"][-1]["content"]
+        type(self).prompts.append(prompt)
+        if type(self).fail:
+            self._send(500, b'{"error": {"message": "stub down"}}')
+            return
+        follow = re.search(r"Follow-up question: (.+)", prompt)
+        if follow:
+            reply = follow.group(1).strip()
+        else:
+            passage = re.search(r"\[1\] \(from [^)]*\)\n(.+?\.)", prompt, re.S)
+            reply = f"{passage.group(1).strip()} [1]" if passage else "I do not know."
+        chunks = [reply[i : i + 12] for i in range(0, len(reply), 12)]
+        body = (
+            "".join(
+                "data: "
+                + json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": "stub",
+                        "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": None}],
+                    }
+                )
+                + "\n\n"
+                for c in chunks
+            )
+            + "data: [DONE]\n\n"
+        )
+        self._send(200, body.encode(), "text/event-stream")
+
+
+@pytest.fixture(scope="module")
+def answers(harness: Harness) -> Iterator[AnswerService]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StubGenerator)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    generator = GeneratorClient(f"http://127.0.0.1:{server.server_address[1]}/v1", timeout=10)
+    harness.upload("ferries", ("ferry.txt", FERRY))
+    harness.work()
+    s = harness.services
+    yield AnswerService(s.catalog, s.retriever, generator, harness.settings)
+    server.shutdown()
+
+
+def test_an_answer_cites_the_passage_it_came_from(answers: AnswerService) -> None:
+    StubGenerator.prompts.clear()
+    events = list(answers.ask(LOCAL, "ferries", "When does the Lindqvist ferry leave?"))
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
+    sources, done = events[0][1], events[-1][1]
+    assert [p["document_name"] for p in sources["passages"]][:1] == ["ferry.txt"]
+    assert "07:40" in done["answer"] and not done["abstained"]
+    assert [(c["number"], c["document_name"], c["supported"]) for c in done["citations"]] == [
+        (1, "ferry.txt", True)
+    ]
+    assert "".join(d["text"] for e, d in events if e == "token").strip() in done["answer"]
+    assert len(StubGenerator.prompts) == 1 and "07:40" in StubGenerator.prompts[0]
+
+
+def test_a_follow_up_reads_its_conversation(answers: AnswerService) -> None:
+    first = list(answers.ask(LOCAL, "ferries", "When does the Lindqvist ferry leave?"))
+    conv = first[-1][1]["conversation_id"]
+    StubGenerator.prompts.clear()
+    again = list(answers.ask(LOCAL, "ferries", "Does it run on Sundays?", conv))
+    assert again[-1][0] == "done" and again[-1][1]["conversation_id"] == conv
+    assert "Previous question: When does the Lindqvist ferry leave?" in StubGenerator.prompts[0]
+    with answers.catalog.reader() as s:
+        assert len(conversations.turns(s, conv)) == 2
+
+
+def test_an_unrelated_question_is_gated_without_the_generator(answers: AnswerService) -> None:
+    StubGenerator.prompts.clear()
+    events = list(answers.ask(LOCAL, "ferries", "What is the boiling point of tungsten?"))
+    done = events[-1][1]
+    assert done["below_relevance_threshold"] and done["abstained"] and done["citations"] == []
+    assert StubGenerator.prompts == []
+
+
+def test_refusals_are_domain_errors(answers: AnswerService) -> None:
+    with pytest.raises(NotFound, match="no collection"):
+        list(answers.ask(LOCAL, "nowhere", "When does the ferry leave?"))
+    with pytest.raises(NotFound, match="no conversation"):
+        list(answers.ask(LOCAL, "ferries", "When?", "no-such-conversation"))
+    stranger = Principal(user="stranger", admin=False)
+    with pytest.raises(NotFound):  # a collection one may not read is one that does not exist
+        list(answers.ask(stranger, "ferries", "When does the ferry leave?"))
+
+
+def test_a_generator_failure_mid_stream_ends_with_an_error_event(answers: AnswerService) -> None:
+    StubGenerator.fail = True
+    try:
+        events = list(answers.ask(LOCAL, "ferries", "When does the Lindqvist ferry leave?"))
+    finally:
+        StubGenerator.fail = False
+    assert [e for e, _ in events] == ["sources", "error"]
+    assert events[-1][1]["type"] == "generator_unavailable"
+    assert set(events[-1][1]) == {"type", "message"}
+
+
+def test_the_routes_map_errors_to_the_envelope(harness: Harness) -> None:
+    # the harness's own generator does not answer: a relevant question gets 503 before any stream
+    harness.upload("ferries", ("ferry.txt", FERRY))
+    r = harness.client.post(
+        "/ask", json={"collection": "ferries", "question": "When does the Lindqvist ferry leave?"}
+    )
+    assert r.status_code == 503 and r.json()["error"]["type"] == "generator_unavailable"
+    r = harness.client.post("/ask", json={"collection": "nowhere", "question": "When?"})
+    assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
+    r = harness.client.post(
+        "/ask",
+        json={"collection": "ferries", "question": "When?", "conversation_id": "nope"},
+    )
+    assert r.status_code == 404 and "no conversation" in r.json()["error"]["message"]

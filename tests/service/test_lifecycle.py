@@ -1,0 +1,137 @@
+"""A document's and a collection's life through the routes, in process: dedup, replace, delete,
+retry, cancel, rename, drop. Each step is checked in the catalog, the index and the blob store."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.catalog import Document
+from tests.service.conftest import Harness
+
+pytestmark = pytest.mark.service
+
+KILN = b"The kiln at the Harrow studio fires stoneware at 1280 degrees."
+GLAZE = b"The Harrow studio glaze is a cobalt blue made from local clay."
+
+
+def _names(passages: list[dict]) -> list[str]:
+    return [p["document_name"] for p in passages]
+
+
+def test_the_same_bytes_twice_are_one_document(harness: Harness) -> None:
+    first = harness.upload("dedup", ("kiln.txt", KILN))
+    again = harness.upload("dedup", ("kiln-copy.txt", KILN))
+    assert first["counts"] == {"queued": 1}
+    assert [d["duplicate"] for d in again["documents"]] == [True]
+    assert again["documents"][0]["id"] == first["documents"][0]["id"]
+    harness.work()
+    docs = harness.documents("dedup")
+    assert [(d["name"], d["status"]) for d in docs] == [("kiln.txt", "ready")]
+    assert _names(harness.search("dedup", "kiln stoneware temperature")) == ["kiln.txt"]
+
+
+def test_a_new_version_replaces_the_old_one(harness: Harness) -> None:
+    first = KILN + b" Version one."  # bytes of this test alone: its original may go
+    old = harness.upload("versions", ("studio.txt", first))["documents"][0]
+    harness.work()
+    new = harness.upload("versions", ("studio.txt", GLAZE))["documents"][0]
+    # until the new version is indexed, the old one answers
+    assert "1280" in harness.search("versions", "studio")[0]["text"]
+    harness.work()
+    docs = harness.documents("versions")
+    assert [(d["id"], d["status"]) for d in docs] == [(new["id"], "ready")]
+    texts = [p["text"] for p in harness.search("versions", "studio kiln glaze")]
+    assert texts and all("cobalt" in t for t in texts)
+    with harness.services.catalog.reader() as s:
+        assert s.get(Document, old["id"]) is None  # forgotten once its vectors left
+    assert not harness.services.blobs.path(old["sha256"]).exists()
+    assert harness.services.blobs.path(new["sha256"]).exists()
+
+
+def test_keep_both_numbers_the_second_name(harness: Harness) -> None:
+    harness.upload("both", ("notes.txt", KILN))
+    harness.upload("both", ("notes.txt", GLAZE), replace="false")
+    harness.work()
+    assert sorted(d["name"] for d in harness.documents("both")) == ["notes (2).txt", "notes.txt"]
+
+
+def test_delete_hides_at_once_and_the_indexer_forgets(harness: Harness) -> None:
+    doc = harness.upload("deleting", ("kiln.txt", KILN + b" Deleted."))["documents"][0]
+    harness.work()
+    assert harness.search("deleting", "kiln")
+    r = harness.client.delete(f"/documents/{doc['id']}")
+    assert r.status_code == 202 and r.json()["status"] == "deleted"
+    assert harness.search("deleting", "kiln") == []  # before the indexer ran
+    assert harness.client.get(f"/documents/{doc['id']}").status_code == 404
+    harness.work()
+    with harness.services.catalog.reader() as s:
+        assert s.get(Document, doc["id"]) is None
+    assert not harness.services.blobs.path(doc["sha256"]).exists()
+    # the same bytes again are a new upload, queued and searchable
+    again = harness.upload("deleting", ("kiln.txt", KILN + b" Deleted."))
+    assert again["counts"] == {"queued": 1}
+    harness.work()
+    assert _names(harness.search("deleting", "kiln")) == ["kiln.txt"]
+
+
+def test_a_failed_document_is_retried_and_only_failed_ones_are(harness: Harness) -> None:
+    doc = harness.upload("retry", ("empty.txt", b"   \n"))["documents"][0]
+    harness.work()
+    failed = harness.client.get(f"/documents/{doc['id']}").json()
+    assert failed["status"] == "failed" and failed["error_code"] == "empty_document"
+    r = harness.client.post(f"/documents/{doc['id']}/retry")
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    harness.work()
+    assert harness.client.get(f"/documents/{doc['id']}").json()["status"] == "failed"
+    ok = harness.upload("retry", ("kiln.txt", KILN))["documents"][0]
+    harness.work()
+    r = harness.client.post(f"/documents/{ok['id']}/retry")
+    assert r.status_code == 409 and r.json()["error"]["type"] == "conflict"
+    assert "only failed or cancelled" in r.json()["error"]["message"]
+
+
+def test_cancel_drops_what_has_not_run(harness: Harness) -> None:
+    job = harness.upload("cancel", ("kiln.txt", KILN), ("glaze.txt", GLAZE))
+    r = harness.client.post(f"/jobs/{job['id']}/cancel")
+    assert r.status_code == 200 and r.json()["counts"] == {"cancelled": 2}
+    harness.work()
+    assert harness.search("cancel", "kiln glaze") == []
+    assert {d["status"] for d in harness.documents("cancel")} == {"cancelled"}
+
+
+def test_rename_moves_documents_and_index(harness: Harness) -> None:
+    harness.upload("before", ("kiln.txt", KILN))
+    harness.work()
+    r = harness.client.patch("/collections/before", json={"name": "after"})
+    assert r.status_code == 202 and r.json()["renaming_to"] == "after"  # the indexer moves it
+    r = harness.client.patch("/collections/before", json={"name": "elsewhere"})
+    assert r.status_code == 409 and "being renamed" in r.json()["error"]["message"]
+    harness.work()
+    names = {c["name"] for c in harness.client.get("/collections").json()}
+    assert "after" in names and "before" not in names
+    assert _names(harness.search("after", "kiln")) == ["kiln.txt"]
+    assert (
+        harness.client.post("/search", json={"collection": "before", "query": "kiln"}).status_code
+        == 404
+    )
+
+
+def test_drop_removes_everything_it_held(harness: Harness) -> None:
+    kept = harness.upload("keeper", ("kiln.txt", KILN))["documents"][0]
+    pots = b"The Harrow studio sells its pots at the Saturday market."
+    gone = harness.upload("doomed", ("kiln.txt", KILN), ("pots.txt", pots))["documents"]
+    harness.work()
+    r = harness.client.delete("/collections/doomed")
+    assert r.status_code == 202
+    assert (
+        harness.client.post("/search", json={"collection": "doomed", "query": "kiln"}).status_code
+        == 404
+    )
+    harness.work()
+    with harness.services.catalog.reader() as s:
+        assert s.query(Document).filter(Document.collection_id == "doomed").count() == 0
+    blobs = harness.services.blobs
+    assert blobs.path(kept["sha256"]).exists()  # the same bytes live on in another collection
+    only_here = next(d for d in gone if d["name"] == "pots.txt")
+    assert not blobs.path(only_here["sha256"]).exists()
+    assert not (harness.settings.index_dir / "doomed").exists()

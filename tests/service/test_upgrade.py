@@ -1,0 +1,83 @@
+"""A catalog made by the last released schema (askdocs 0.1, before Alembic: its tables as that
+version's ``create_all`` made them, in tests/fixtures/catalog-0.1.sql) is migrated at start, and
+every document it held is searchable after, with the same passages."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from core import schema
+from core.catalog import Catalog
+from tests.service.conftest import in_process
+
+pytestmark = pytest.mark.service
+
+RELEASED = Path(__file__).parent.parent / "fixtures" / "catalog-0.1.sql"
+DOCS = {
+    "kiln.txt": b"The kiln at the Harrow studio fires stoneware at 1280 degrees.",
+    "ferry.md": b"# Ferries\n\nThe Lindqvist ferry leaves the north pier at 07:40 on weekdays.",
+    "bees.txt": b"Honey bees in the Oster valley forage on heather until late September.",
+}
+QUERIES = {
+    "kiln.txt": "kiln stoneware temperature",
+    "ferry.md": "when does the ferry leave the pier",
+    "bees.txt": "what do the bees forage on",
+}
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+
+
+def test_a_released_catalog_is_migrated_and_everything_stays_searchable(tmp_path: Path) -> None:
+    made = tmp_path / "made"
+    with in_process(made) as h:
+        h.upload("archive", *DOCS.items())
+        h.work()
+        before = {name: h.search("archive", q, k=3) for name, q in QUERIES.items()}
+    assert {name: found[0]["document_name"] for name, found in before.items()} == {
+        name: name for name in DOCS
+    }
+
+    # the same rows in a catalog of the released schema: what that version left on disk
+    old = tmp_path / "old"
+    old.mkdir()
+    db = sqlite3.connect(old / "catalog.db")
+    db.executescript(RELEASED.read_text())
+    assert "page_end" not in _columns(db, "chunks")
+    db.execute("ATTACH DATABASE ? AS made", (str(made / "catalog.db"),))
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        cols = ", ".join(f'"{c}"' for c in _columns(db, table))
+        db.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM made.{table}")
+    db.commit()
+    db.execute("DETACH DATABASE made")
+    db.close()
+    shutil.copytree(made / "index", old / "index")
+    shutil.copytree(made / "blobs", old / "blobs")
+
+    with in_process(old) as h:
+        with h.services.catalog.engine.connect() as conn:
+            assert schema.current(conn) == schema.head()
+            chunk_cols = {c["name"] for c in inspect(conn).get_columns("chunks")}
+        assert {"page_end", "page_marks"} <= chunk_cols
+        docs = h.documents("archive")
+        assert sorted((d["name"], d["status"]) for d in docs) == sorted(
+            (name, "ready") for name in DOCS
+        )
+        after = {name: h.search("archive", q, k=3) for name, q in QUERIES.items()}
+    strip = lambda found: [(p["document_name"], p["text"]) for p in found]  # noqa: E731
+    assert {n: strip(f) for n, f in after.items()} == {n: strip(f) for n, f in before.items()}
+
+
+def test_a_catalog_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").create()
+    with catalog.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(schema.CatalogTooNew, match="newer askdocs"):
+        Catalog(catalog.url).create()
