@@ -31,6 +31,18 @@ PROMPT_OVERHEAD = 256
 
 
 @dataclass(frozen=True)
+class Question:
+    """A question to one collection: a follow-up names its conversation; ``k`` passages (the
+    setting when None), searched within ``document_ids`` when given."""
+
+    collection: str
+    text: str
+    conversation_id: str | None = None
+    k: int | None = None
+    document_ids: list[str] | None = None
+
+
+@dataclass(frozen=True)
 class Thread:
     """The conversation a question belongs to; a new one is stored with its first answer."""
 
@@ -180,19 +192,11 @@ class AnswerService:
                 ),
             )
 
-    def start(
-        self,
-        who: Principal,
-        collection: str,
-        question: str,
-        conversation_id: str | None = None,
-        k: int | None = None,
-        document_ids: list[str] | None = None,
-    ) -> tuple[Thread, Prepared]:
+    def start(self, who: Principal, q: Question) -> tuple[Thread, Prepared]:
         """What can still refuse a question once access was allowed, before any answer event:
         the conversation, retrieval, the generator being up."""
-        conv = self.thread(who, collection, conversation_id)
-        prepared = self.prepare(collection, question, conv.history, k, document_ids)
+        conv = self.thread(who, q.collection, q.conversation_id)
+        prepared = self.prepare(q.collection, q.text, conv.history, q.k, q.document_ids)
         return conv, prepared
 
     def events(self, conv: Thread, prepared: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -216,16 +220,7 @@ class AnswerService:
         except Exception as e:  # noqa: BLE001 - the stream has started: an error event ends it
             yield "error", stream_error(e)
 
-    def ask(
-        self,
-        who: Principal,
-        collection: str,
-        question: str,
-        conversation_id: str | None = None,
-        k: int | None = None,
-        document_ids: list[str] | None = None,
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def ask(self, who: Principal, q: Question) -> Iterator[tuple[str, dict[str, Any]]]:
         """``allow``, ``start`` then ``events``: one question, in this process."""
-        self.allow(who, collection, "ask", question)
-        conv, prepared = self.start(who, collection, question, conversation_id, k, document_ids)
-        return self.events(conv, prepared)
+        self.allow(who, q.collection, "ask", q.text)
+        return self.events(*self.start(who, q))

@@ -10,7 +10,7 @@ import time
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.answering import passages_out
+from api.answering import Question, passages_out
 from api.deps import Caller, Services, ServicesDep
 from api.errors import ApiError, errors
 from api.schemas import AskIn, SearchFilters, SearchIn, SearchOut
@@ -80,8 +80,7 @@ def ask(services: ServicesDep, body: AskIn, who: Caller) -> StreamingResponse:
     standalone question with the conversation before retrieval."""
     services.answers.allow(who, body.collection, "ask", body.question)
     document_ids = filtered_ids(services, body.collection, body.filters, None)
-    conv, prepared = services.answers.start(
-        who, body.collection, body.question, body.conversation_id, body.k, document_ids
-    )
+    question = Question(body.collection, body.question, body.conversation_id, body.k, document_ids)
+    conv, prepared = services.answers.start(who, question)
     events = (_sse(e, data) for e, data in services.answers.events(conv, prepared))
     return StreamingResponse(events, media_type="text/event-stream")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.answering import Question
 from api.app import build_services
 from askdocs.eval_retrieval import percentile
 from client.http import ApiClient
@@ -105,7 +106,7 @@ def in_process_asker(settings: Settings) -> Asker:
     and generator (as the local admin): the answer path without HTTP."""
     services = build_services(settings)
     services.embedder.load()
-    return lambda collection, question: services.answers.ask(LOCAL, collection, question)
+    return lambda collection, question: services.answers.ask(LOCAL, Question(collection, question))
 
 
 def outcome(events: Iterable[tuple[str, Any]]) -> Outcome:

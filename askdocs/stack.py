@@ -67,10 +67,31 @@ def generator(settings: Settings, gguf: Path | None = None) -> Service:
     )
 
 
+def worker_argv(role: str) -> list[str]:
+    """The command of an ingest worker (``ingest``) or the indexer (``index``)."""
+    return [sys.executable, "-m", "askdocs.worker", role]
+
+
+def api_argv(host: str, port: int) -> list[str]:
+    """The command of the API on uvicorn (settings from the ASKDOCS_ environment)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.app:app_from_env",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+
+
 def worker(settings: Settings, role: str) -> Service:
     return Service(
         name="worker" if role == "ingest" else "indexer",
-        argv=[sys.executable, "-m", "askdocs.worker", role],
+        argv=worker_argv(role),
         env=settings_env(settings),
     )
 
@@ -78,18 +99,7 @@ def worker(settings: Settings, role: str) -> Service:
 def api(settings: Settings) -> Service:
     return Service(
         name="api",
-        argv=[
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:app_from_env",
-            "--host",
-            settings.api_host,
-            "--port",
-            str(settings.api_port),
-            "--no-access-log",
-        ],
+        argv=api_argv(settings.api_host, settings.api_port),
         env=settings_env(settings),
         ready=http_ok(f"http://127.0.0.1:{settings.api_port}/health"),
         ready_timeout=180,

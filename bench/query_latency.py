@@ -16,7 +16,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import httpx
 import numpy as np
 from sqlalchemy import insert
 
-from askdocs.stack import settings_env
+from askdocs.stack import api_argv, settings_env
 from askdocs.supervisor import free_port
 from core.auth import bootstrap_admin, create_key
 from core.catalog import Catalog, Chunk, Collection, Document
@@ -144,16 +143,7 @@ def main() -> None:
     env = {**os.environ, **settings_env(settings), "ASKDOCS_START_GENERATOR": "false"}
     key = bench_key(settings)  # auth stays on: the key check is part of every real request
     api = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:app_from_env",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
+        api_argv("127.0.0.1", port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -182,6 +182,17 @@ class VectorIndex:
         scores, ids = self._index.search(q, min(k, int(self._index.ntotal)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
+    def write(self, path: str) -> None:
+        """The FAISS index alone, as a plain FAISS file (a segment's; its tombstones live apart)."""
+        faiss.write_index(self._index, path)
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids`` (a merge copies them into a new segment)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+
     def save(self, directory: Path, model: str | None = None, drop_unnamed: bool = True) -> None:
         """Write a new file and ``os.replace`` it in: readers see the old or the new, never half.
         ``drop_unnamed``: remove an older version's unnamed file, which held ``model``'s vectors."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from askdocs import redis_service
+from askdocs.stack import api_argv, worker_argv
 from core.catalog import Catalog, Collection
 from core.settings import Settings
 from retrieval.consistency import check
@@ -51,17 +51,9 @@ class Crashable:
         if failpoints:
             env["ASKDOCS_FAILPOINTS"] = failpoints
         argv = {
-            "worker": [sys.executable, "-m", "askdocs.worker", "ingest"],
-            "indexer": [sys.executable, "-m", "askdocs.worker", "index"],
-            "api": [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.app:app_from_env",
-                "--port",
-                self.api_url.rsplit(":", 1)[1],
-            ],
+            "worker": worker_argv("ingest"),
+            "indexer": worker_argv("index"),
+            "api": api_argv("127.0.0.1", int(self.api_url.rsplit(":", 1)[1])),
         }[role]
         proc = subprocess.Popen(
             argv,

@@ -89,3 +89,15 @@ def test_eval_answers_scores_a_small_qa_set(stack: Stack, tmp_path: Path) -> Non
     assert summary["citation_precision"] > 0 and summary["ttft_p50_s"] > 0
     answers = {a["question"]: a for a in result["answers"]}
     assert "Fredville" in answers["What is the capital of Freedonia?"]["answer"]
+    # the same questions through the answer service in the CLI's own process (the documents are
+    # held already: nothing is uploaded again)
+    out = stack.cli(
+        "eval", "answers", "--docs", str(docs), "--qa", str(qa), "--json", str(out_json),
+        "--in-process",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    again = json.loads(out_json.read_text())
+    assert again["summary"]["questions"] == 3 and again["summary"]["contains_gold"] > 0.3
+    answers = {a["question"]: a for a in again["answers"]}
+    assert "Fredville" in answers["What is the capital of Freedonia?"]["answer"]
+    assert answers["What was the dividend of the semiconductor company in 2023?"]["abstained"]

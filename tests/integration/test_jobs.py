@@ -125,17 +125,6 @@ def test_new_version_replaces_the_old_one_atomically(api: httpx.Client) -> None:
     assert names == ["policy.txt"]
 
 
-def test_keep_both_gets_a_numbered_name(api: httpx.Client) -> None:
-    a = _upload(api, "both", {"memo.txt": b"Memo one: the boiler is serviced in March."})
-    b = _upload(
-        api, "both", {"memo.txt": b"Memo two: the roof is inspected in May."}, replace="false"
-    )
-    wait_job(api, a["id"])
-    wait_job(api, b["id"])
-    names = sorted(d["name"] for d in api.get("/documents", params={"collection": "both"}).json())
-    assert names == ["memo (2).txt", "memo.txt"]
-
-
 def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path: Path) -> None:
     folder = tmp_path / "tree"
     (folder / "a").mkdir(parents=True)

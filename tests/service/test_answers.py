@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from api.answering import AnswerService
+from api.answering import AnswerService, Question
 from core import conversations
 from core.auth import LOCAL, Principal
 from core.errors import NotFound
@@ -102,7 +102,7 @@ def answers(harness: Harness) -> Iterator[AnswerService]:
 
 def test_an_answer_cites_the_passage_it_came_from(answers: AnswerService) -> None:
     StubGenerator.prompts.clear()
-    events = list(answers.ask(LOCAL, "ferries", "When does the Lindqvist ferry leave?"))
+    events = list(answers.ask(LOCAL, Question("ferries", "When does the Lindqvist ferry leave?")))
     kinds = [e for e, _ in events]
     assert kinds[0] == "sources" and kinds[-1] == "done" and "token" in kinds
     sources, done = events[0][1], events[-1][1]
@@ -116,10 +116,10 @@ def test_an_answer_cites_the_passage_it_came_from(answers: AnswerService) -> Non
 
 
 def test_a_follow_up_reads_its_conversation(answers: AnswerService) -> None:
-    first = list(answers.ask(LOCAL, "ferries", "When does the Lindqvist ferry leave?"))
+    first = list(answers.ask(LOCAL, Question("ferries", "When does the Lindqvist ferry leave?")))
     conv = first[-1][1]["conversation_id"]
     StubGenerator.prompts.clear()
-    again = list(answers.ask(LOCAL, "ferries", "Does it run on Sundays?", conv))
+    again = list(answers.ask(LOCAL, Question("ferries", "Does it run on Sundays?", conv)))
     assert again[-1][0] == "done" and again[-1][1]["conversation_id"] == conv
     assert "Previous question: When does the Lindqvist ferry leave?" in StubGenerator.prompts[0]
     with answers.catalog.reader() as s:
@@ -128,7 +128,7 @@ def test_a_follow_up_reads_its_conversation(answers: AnswerService) -> None:
 
 def test_an_unrelated_question_is_gated_without_the_generator(answers: AnswerService) -> None:
     StubGenerator.prompts.clear()
-    events = list(answers.ask(LOCAL, "ferries", "What is the boiling point of tungsten?"))
+    events = list(answers.ask(LOCAL, Question("ferries", "What is the boiling point of tungsten?")))
     done = events[-1][1]
     assert done["below_relevance_threshold"] and done["abstained"] and done["citations"] == []
     assert StubGenerator.prompts == []
@@ -136,18 +136,20 @@ def test_an_unrelated_question_is_gated_without_the_generator(answers: AnswerSer
 
 def test_refusals_are_domain_errors(answers: AnswerService) -> None:
     with pytest.raises(NotFound, match="no collection"):
-        list(answers.ask(LOCAL, "nowhere", "When does the ferry leave?"))
+        list(answers.ask(LOCAL, Question("nowhere", "When does the ferry leave?")))
     with pytest.raises(NotFound, match="no conversation"):
-        list(answers.ask(LOCAL, "ferries", "When?", "no-such-conversation"))
+        list(answers.ask(LOCAL, Question("ferries", "When?", "no-such-conversation")))
     stranger = Principal(user="stranger", admin=False)
     with pytest.raises(NotFound):  # a collection one may not read is one that does not exist
-        list(answers.ask(stranger, "ferries", "When does the ferry leave?"))
+        list(answers.ask(stranger, Question("ferries", "When does the ferry leave?")))
 
 
 def test_a_generator_failure_mid_stream_ends_with_an_error_event(answers: AnswerService) -> None:
     StubGenerator.fail = True
     try:
-        events = list(answers.ask(LOCAL, "ferries", "When does the Lindqvist ferry leave?"))
+        events = list(
+            answers.ask(LOCAL, Question("ferries", "When does the Lindqvist ferry leave?"))
+        )
     finally:
         StubGenerator.fail = False
     assert [e for e, _ in events] == ["sources", "error"]

@@ -1,0 +1,371 @@
+"""A collection's vectors as segments: immutable FAISS files, each with its own tombstones and its
+chunk -> document map, listed by a manifest that the catalog keeps with the collection's generation.
+
+The indexer adds a small segment per batch and never rewrites a segment it did not change: a delete
+writes a new tombstone file for the segments it touches, a merge writes one segment in place of
+several. A reader at generation G loads exactly the files of G's manifest, reusing the segments it
+holds already (only new files are read; a changed tombstone file is a small read); large segments
+are memory-mapped. A file that no manifest lists (a write cut short by a crash, or one a later
+generation replaced) is an orphan: ``orphans`` finds them, the indexer removes them.
+
+Files, in the collection's index directory: ``seg-<token>.faiss`` (a plain FAISS ``IndexIDMap2``,
+Flat or HNSW), ``seg-<token>.docs.npz`` (its chunk ids, sorted, and their documents), and
+``seg-<token>.del-<token>.npy`` (its deleted chunk ids).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from core import failpoints
+from retrieval.chunk_documents import ChunkDocuments
+from retrieval.vector_index import VectorIndex
+
+PREFIX = "seg-"
+# Segments at least this large are memory-mapped by readers (FAISS reads smaller ones whole).
+MMAP_OVER = 50_000
+
+
+@dataclass(frozen=True)
+class SegmentEntry:
+    """One segment as a manifest lists it."""
+
+    name: str  # "seg-<token>": the stem of its files
+    size: int  # vectors stored in its file
+    kind: str  # "flat" or "hnsw"
+    deleted: int = 0  # how many of them are tombstoned
+    tombstones: str | None = None  # the file of its deleted ids (None: none deleted)
+
+    @property
+    def live(self) -> int:
+        return self.size - self.deleted
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        own = (f"{self.name}.faiss", f"{self.name}.docs.npz")
+        return own + ((self.tombstones,) if self.tombstones else ())
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The exact files of one generation of a collection's vectors, and the model that made them."""
+
+    model: str
+    segments: tuple[SegmentEntry, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"model": self.model, "segments": [e.__dict__ for e in self.segments]},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        return cls(data["model"], tuple(SegmentEntry(**e) for e in data["segments"]))
+
+    @property
+    def files(self) -> set[str]:
+        return {f for e in self.segments for f in e.files}
+
+    @property
+    def live(self) -> int:
+        return sum(e.live for e in self.segments)
+
+    def updated(self, entries: Iterable[SegmentEntry]) -> Manifest:
+        """This manifest with ``entries`` in place of the segments of the same names."""
+        new = {e.name: e for e in entries}
+        return Manifest(self.model, tuple(new.get(e.name, e) for e in self.segments))
+
+    def added(self, entries: Iterable[SegmentEntry]) -> Manifest:
+        return Manifest(self.model, self.segments + tuple(entries))
+
+    def replaced(self, old: Iterable[str], new: Iterable[SegmentEntry]) -> Manifest:
+        """This manifest with the segments named ``old`` left out and ``new`` added."""
+        gone = set(old)
+        kept = tuple(e for e in self.segments if e.name not in gone)
+        return Manifest(self.model, kept + tuple(new))
+
+
+def _token() -> str:
+    return secrets.token_hex(6)
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write through a temp file in the same directory, fsync, rename into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_segment(
+    directory: Path,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    documents: Sequence[str],
+    dim: int,
+    hnsw_threshold: int,
+    hnsw_m: int = 32,
+) -> SegmentEntry:
+    """A new segment of ``vectors`` (chunk ``ids``, of ``documents``, aligned), Flat or HNSW by its
+    size; its files are on disk (fsynced) when this returns, listed by no manifest yet."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = np.asarray(ids, dtype=np.int64)
+    index = VectorIndex.build(ids, vectors, dim, hnsw_threshold, hnsw_m)
+    name = f"{PREFIX}{_token()}"
+    _atomic_write(directory / f"{name}.faiss", index.write)
+    names = sorted(set(documents))
+    code_of = {d: i for i, d in enumerate(names)}
+    order = np.argsort(ids, kind="stable")
+    codes = np.fromiter((code_of[d] for d in documents), dtype=np.int32, count=len(documents))
+
+    def write_docs(path: str) -> None:
+        with open(path, "wb") as f:
+            np.savez(f, ids=ids[order], codes=codes[order], documents=np.array(names, dtype=str))
+
+    _atomic_write(directory / f"{name}.docs.npz", write_docs)
+    return SegmentEntry(name, len(ids), index.kind)
+
+
+def write_tombstones(directory: Path, entry: SegmentEntry, deleted: np.ndarray) -> SegmentEntry:
+    """The entry of ``entry``'s segment with ``deleted`` (all of its deleted ids, the earlier ones
+    included) as its tombstones, in a new file."""
+    deleted = np.unique(np.asarray(deleted, dtype=np.int64))
+    if deleted.size == 0:
+        return replace(entry, deleted=0, tombstones=None)
+    name = f"{entry.name}.del-{_token()}.npy"
+
+    def write(path: str) -> None:
+        with open(path, "wb") as f:
+            np.save(f, deleted)
+
+    _atomic_write(directory / name, write)
+    return replace(entry, deleted=int(deleted.size), tombstones=name)
+
+
+def orphans(directory: Path, manifests: Iterable[Manifest]) -> list[Path]:
+    """Segment files in ``directory`` that none of ``manifests`` lists, and temp files."""
+    listed = set().union(*(m.files for m in manifests))
+    if not directory.exists():
+        return []
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if (p.name.startswith(PREFIX) and p.name not in listed) or p.name.startswith(".tmp-")
+    )
+
+
+@dataclass
+class Segment:
+    """A loaded segment: its vectors (with its tombstones as the deleted set) and its chunk ->
+    document map."""
+
+    entry: SegmentEntry
+    index: faiss.Index  # the FAISS index read from the file (shared by its tombstone versions)
+    vectors: VectorIndex
+    documents: ChunkDocuments
+
+    @classmethod
+    def load(cls, directory: Path, entry: SegmentEntry, dim: int) -> Segment:
+        path = directory / f"{entry.name}.faiss"
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if entry.size >= MMAP_OVER else 0
+        index = faiss.read_index(str(path), flags)
+        if index.d != dim:
+            raise ValueError(f"{path} holds {index.d}-d vectors, the model makes {dim}-d ones")
+        with np.load(directory / f"{entry.name}.docs.npz", allow_pickle=False) as docs:
+            documents = ChunkDocuments(
+                docs["ids"], docs["codes"], tuple(str(d) for d in docs["documents"])
+            )
+        return cls(entry, index, _vectors(index, dim, directory, entry), documents)
+
+    def with_entry(self, directory: Path, entry: SegmentEntry) -> Segment:
+        """The same segment under another entry of its (its tombstones changed): no vector read."""
+        return Segment(
+            entry,
+            self.index,
+            _vectors(self.index, dim=self.vectors.dim, directory=directory, entry=entry),
+            self.documents,
+        )
+
+
+def _vectors(index: faiss.Index, dim: int, directory: Path, entry: SegmentEntry) -> VectorIndex:
+    deleted = None
+    if entry.tombstones:
+        deleted = np.load(directory / entry.tombstones, allow_pickle=False)
+    return VectorIndex(index, dim, deleted)
+
+
+@dataclass
+class SegmentedIndex:
+    """Every segment of one manifest, searched as one index."""
+
+    manifest: Manifest
+    dim: int
+    segments: list[Segment] = field(default_factory=list)
+
+    @classmethod
+    def load(
+        cls,
+        directory: Path,
+        manifest: Manifest,
+        dim: int,
+        previous: SegmentedIndex | None = None,
+    ) -> SegmentedIndex:
+        """The segments of ``manifest``; those ``previous`` holds are reused (a new tombstone file
+        is read, the vectors are not)."""
+        held = {s.entry.name: s for s in previous.segments} if previous is not None else {}
+        loaded: list[Segment] = []
+        for entry in manifest.segments:
+            had = held.get(entry.name)
+            if had is None:
+                loaded.append(Segment.load(directory, entry, dim))
+            elif had.entry == entry:
+                loaded.append(had)
+            else:
+                loaded.append(had.with_entry(directory, entry))
+        return cls(manifest, dim, loaded)
+
+    @property
+    def size(self) -> int:
+        """Live vectors."""
+        return sum(s.vectors.size for s in self.segments)
+
+    @property
+    def deleted(self) -> int:
+        return sum(s.vectors.deleted for s in self.segments)
+
+    @property
+    def kind(self) -> str:
+        kinds = sorted({s.vectors.kind for s in self.segments})
+        return "+".join(kinds) if kinds else "flat"
+
+    def live_ids(self) -> np.ndarray:
+        parts = [s.vectors.live_ids() for s in self.segments]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def holding(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Segment name -> the ones of ``ids`` it stores (deleted or not)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out: dict[str, np.ndarray] = {}
+        for s in self.segments:
+            found = ids[np.isin(ids, s.documents.chunk_ids)]
+            if found.size:
+                out[s.entry.name] = found
+        return out
+
+    def deleted_ids(self, name: str) -> np.ndarray:
+        seg = next(s for s in self.segments if s.entry.name == name)
+        return np.fromiter(seg.vectors._deleted, dtype=np.int64)
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        ef_search: int = 128,
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (id, inner product) over every segment: each segment's own top ``k``, merged.
+        Over Flat segments this is exactly the top ``k`` of one index of the same vectors."""
+        if len(self.segments) == 1:
+            return self.segments[0].vectors.search(query, k, allowed_ids, ef_search)
+        hits: list[tuple[int, float]] = []
+        for s in self.segments:
+            hits.extend(s.vectors.search(query, k, allowed_ids, ef_search))
+        return heapq.nlargest(k, hits, key=lambda h: h[1])
+
+    def document_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
+        """chunk id -> document id over every segment."""
+        wanted = list(chunk_ids)
+        out: dict[int, str] = {}
+        for s in self.segments:
+            out.update(s.documents.of(wanted))
+        return out
+
+
+# -- the merge policy ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergePolicy:
+    """Tiered, as Lucene's: segments fall in tiers by live size (powers of ``factor`` above
+    ``floor``); ``factor`` segments of one tier merge into one of the next. A segment whose
+    tombstones pass ``max_deleted`` of it is rewritten without them."""
+
+    factor: int = 8
+    floor: int = 1000
+    max_deleted: float = 0.2
+
+    def tier(self, entry: SegmentEntry) -> int:
+        live = max(entry.live, 1)
+        if live <= self.floor:
+            return 0
+        return 1 + int(math.log(live / self.floor, self.factor))
+
+    def plan(self, manifest: Manifest) -> list[list[SegmentEntry]]:
+        """Groups of segments to merge (a group of one: purge its tombstones)."""
+        groups: list[list[SegmentEntry]] = []
+        chosen: set[str] = set()
+        tiers: dict[int, list[SegmentEntry]] = {}
+        for e in manifest.segments:
+            tiers.setdefault(self.tier(e), []).append(e)
+        for _tier, members in sorted(tiers.items()):
+            if len(members) >= self.factor:
+                group = sorted(members, key=lambda e: e.live)[: self.factor]
+                groups.append(group)
+                chosen.update(e.name for e in group)
+        for e in manifest.segments:
+            if e.name not in chosen and e.size and e.deleted / e.size > self.max_deleted:
+                groups.append([e])
+        return groups
+
+
+def merged(
+    directory: Path,
+    index: SegmentedIndex,
+    group: Sequence[SegmentEntry],
+    hnsw_threshold: int,
+    hnsw_m: int = 32,
+) -> SegmentEntry | None:
+    """One new segment holding the live vectors of ``group`` (None when nothing of it is live)."""
+    names = {e.name for e in group}
+    ids_parts, vec_parts, docs = [], [], []
+    for s in index.segments:
+        if s.entry.name not in names:
+            continue
+        live = s.vectors.live_ids()
+        if live.size == 0:
+            continue
+        ids_parts.append(live)
+        vec_parts.append(s.vectors.reconstruct(live))
+        doc_of = s.documents.of(live.tolist())
+        docs.extend(doc_of[int(i)] for i in live)
+    if not ids_parts:
+        return None
+    failpoints.hit("index.merge")
+    return write_segment(
+        directory,
+        np.concatenate(ids_parts),
+        np.concatenate(vec_parts),
+        docs,
+        index.dim,
+        hnsw_threshold,
+        hnsw_m,
+    )
