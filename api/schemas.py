@@ -321,7 +321,8 @@ class CollectionStatus(BaseModel):
     documents: dict[str, int] = Field(description="Documents per state.")
     chunks: int
     vectors: int = Field(description="Live vectors in the FAISS index searches read now.")
-    index_kind: str
+    index_kind: str = Field(description="flat, hnsw, or flat+hnsw: the kinds of its segments.")
+    segments: int = Field(0, description="Vector segments searches read now.")
     lexical_chunks: int
     index_generation: int
 

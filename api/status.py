@@ -123,6 +123,7 @@ def status(services: ServicesDep, who: Caller) -> StatusOut:
     for row in rows:
         idx = services.retriever.indexes(row.name)
         row.vectors, row.index_kind = idx.vectors.size, idx.vectors.kind
+        row.segments = len(idx.vectors.segments)
         row.lexical_chunks = idx.lexical.size
     ok = all(c["ok"] for c in components.values()) and bool(workers)
     return StatusOut(

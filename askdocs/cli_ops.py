@@ -13,7 +13,7 @@ from askdocs import janitor
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
 from core.settings import Settings
-from retrieval.consistency import Report
+from retrieval.consistency import Report, remove_orphans
 from retrieval.consistency import check as check_collection
 from retrieval.index_store import ServedModel
 
@@ -49,6 +49,8 @@ def check(
         celery = create_celery(settings)
         generations: dict[str, int] = {}
         for r in reports:
+            if r.orphan_files:
+                remove_orphans(catalog, settings.index_dir, r.collection)
             if r.leftover_chunks:
                 with catalog.session() as s:
                     dead = select(Document.id).where(
@@ -115,6 +117,8 @@ def problems_of(r: Report) -> list[str]:
             ("missing lexical", r.missing_lexical),
             ("extra lexical", r.extra_lexical),
             ("leftover chunks", r.leftover_chunks),
+            ("orphan segment files", r.orphan_files),
+            ("unreadable segment files", r.missing_files),
         )
         if n
     ]

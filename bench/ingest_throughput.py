@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest_throughput.py PATH [--workers 2]
     .venv/bin/python bench/ingest_throughput.py --generate 2000 [--workers 2]
+    .venv/bin/python bench/ingest_throughput.py --generate 500 --base-chunks 200000
 
 Starts its own `askdocs up` (no generator) on free ports with a scratch data dir and N ingest worker
 processes, ingests PATH (a folder or files) as one job through the API, and prints documents/s,
@@ -9,6 +10,12 @@ pages/s and chunks/s from the first upload to the last document done. Then, in t
 embeds the very chunks the stack made (same text, same batch size) with the same model on all cores
 and prints that rate too: ``ratio`` = stack chunks/s / model-alone chunks/s (the model is the floor
 of what ingestion costs; the rest is parsing, queues and writes).
+
+With ``--base-chunks N`` it ingests the same files twice in the same stack: into an empty
+collection, then into one that holds N chunks already (made directly, outside the timing: catalog
+rows, lexical index, one vector segment), and prints both rates and ``size_ratio`` = rate into the
+big one / rate into the empty one (1.0: the collection's size does not slow ingestion). Both runs use
+a Flat-only HNSW threshold, so no HNSW build of the base runs inside the timing.
 """
 
 from __future__ import annotations
@@ -27,8 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from askdocs import bulk  # noqa: E402
+from bench import big_collection  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
+from client.http import ApiClient  # noqa: E402
+from core.catalog import Catalog  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from retrieval.embedding import Embedder, model_dim, model_label, passage_text  # noqa: E402
 
 WORDS = [
     "ledger",
@@ -68,11 +79,28 @@ def generate(folder: Path, n: int) -> None:
         path.write_text(f"Note {i}\n\n" + "\n\n".join(paras) + "\n")
 
 
+def ingest(
+    http: ApiClient, collection: str, files: list[bulk.LocalFile]
+) -> tuple[dict, float, float]:
+    """Upload ``files`` into ``collection`` as one job and wait: (job with documents, upload
+    seconds, seconds from the first upload to the last document done)."""
+    t0 = time.monotonic()
+    job_id = bulk.upload(http, collection, files)
+    uploaded = time.monotonic() - t0
+    while not http.job(job_id)["done"]:
+        time.sleep(0.5)
+    took = time.monotonic() - t0
+    return http.job(job_id, documents=True), uploaded, took
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("path", nargs="?", type=Path)
     ap.add_argument("--generate", type=int, default=0, help="Make this many small files instead.")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--base-chunks", type=int, default=0, help="Also ingest into a collection this large."
+    )
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="askdocs-throughput-"))
     source = args.path
@@ -81,18 +109,33 @@ def main() -> None:
         generate(source, args.generate)
     if source is None:
         ap.error("give PATH or --generate N")
-    with running_stack(data, worker_concurrency=str(args.workers)) as http:
+    extra = {"hnsw_threshold": str(10**9)} if args.base_chunks else {}
+    with running_stack(data, worker_concurrency=str(args.workers), **extra) as http:
         files = [
             bulk.LocalFile(p, name, p.stat().st_size, bulk.sha256_file(p))
             for p, name in bulk.walk([source])
         ]
-        t0 = time.monotonic()
-        job_id = bulk.upload(http, "bench", files)
-        uploaded = time.monotonic() - t0
-        while not (state := http.job(job_id))["done"]:
-            time.sleep(0.5)
-        took = time.monotonic() - t0
-        state = http.job(job_id, documents=True)
+        state, uploaded, took = ingest(http, "bench", files)
+        big: dict[str, float] = {}
+        if args.base_chunks:
+            settings = Settings(data_dir=data)
+            big_collection.build(
+                Catalog(settings.catalog_url),
+                settings.index_dir,
+                "big",
+                args.base_chunks,
+                model_label(settings.embedding_model),
+                model_dim(settings.embedding_model),
+                10**9,
+            )
+            big_state, _, big_took = ingest(http, "big", files)
+            big = {
+                "base_chunks": args.base_chunks,
+                "empty_collection_docs_per_s": round(len(files) / took, 2),
+                "big_collection_docs_per_s": round(len(files) / big_took, 2),
+                "size_ratio": round(took / big_took, 2),
+                "big_failed": sum(d["status"] == "failed" for d in big_state["documents"]),
+            }
     docs = state["documents"]
     ready = [d for d in docs if d["status"] == "ready"]
     pages = sum(d["pages"] or 0 for d in ready)
@@ -100,13 +143,12 @@ def main() -> None:
 
     # the model alone, on the same chunks, in this process, on every core
     db = sqlite3.connect(data / "catalog.db")
-    from retrieval.embedding import Embedder, passage_text
 
     texts = [
         passage_text(h, t)
         for h, t in db.execute(
             "SELECT c.heading, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE d.status = 'ready'"
+            "WHERE d.status = 'ready' AND d.collection_id = 'bench'"
         )
     ]
     settings = Settings()
@@ -136,6 +178,7 @@ def main() -> None:
                 "chunks_per_s": round(stack_rate, 1),
                 "model_alone_chunks_per_s": round(model_rate, 1),
                 "ratio": round(stack_rate / model_rate, 2),
+                **big,
             },
             indent=2,
         )

@@ -16,98 +16,41 @@ import os
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import insert
 
-from askdocs.stack import api_argv, settings_env
-from askdocs.supervisor import free_port
-from core.auth import bootstrap_admin, create_key
-from core.catalog import Catalog, Chunk, Collection, Document
-from core.settings import Settings
-from retrieval.index_store import collection_dir
-from retrieval.lexical_index import LexicalDoc, LexicalIndex
-from retrieval.vector_index import VectorIndex
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from askdocs.stack import api_argv, settings_env  # noqa: E402
+from askdocs.supervisor import free_port  # noqa: E402
+from bench import big_collection  # noqa: E402
+from bench.big_collection import vocab, zipf_words  # noqa: E402
+from core.auth import bootstrap_admin, create_key  # noqa: E402
+from core.catalog import Catalog  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from retrieval.embedding import model_label  # noqa: E402
 
 COLLECTION = "bench"
 DIM = 384
-PER_DOC = 1000
-WORDS = 30_000
 
 
-def vocab(rng: np.random.Generator) -> list[str]:
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    return ["".join(rng.choice(letters, size=int(rng.integers(3, 10)))) for _ in range(WORDS)]
-
-
-def zipf_words(rng: np.random.Generator, words: list[str], n: int) -> list[str]:
-    ranks = np.minimum(rng.zipf(1.2, size=n), WORDS) - 1
-    return [words[r] for r in ranks]
-
-
-def build(settings: Settings, chunks: int, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    words = vocab(rng)
-    catalog = Catalog(settings.catalog_url).create()
-    directory = collection_dir(settings.index_dir, COLLECTION)
-    lexical = LexicalIndex(directory, writable=True)
-    all_ids, all_vecs = [], []
-    t0 = time.monotonic()
-    for d in range(chunks // PER_DOC):
-        doc_id = f"{d:064x}"
-        ids = rng.integers(1, 1 << 62, size=PER_DOC, dtype=np.int64)
-        vecs = rng.normal(size=(PER_DOC, DIM)).astype(np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        texts = [" ".join(zipf_words(rng, words, 40)) for _ in range(PER_DOC)]
-        with catalog.session() as s:
-            if d == 0:
-                s.add(
-                    Collection(
-                        id=COLLECTION, embedding_model=settings.embedding_model, embedding_dim=DIM
-                    )
-                )
-            s.add(
-                Document(
-                    id=doc_id,
-                    collection_id=COLLECTION,
-                    name=f"doc{d}.txt",
-                    size_bytes=0,
-                    status="ready",
-                    chunk_count=PER_DOC,
-                )
-            )
-            s.flush()
-            s.execute(
-                insert(Chunk),
-                [
-                    {"id": int(i), "document_id": doc_id, "ordinal": o, "text": t, "page": 1}
-                    for o, (i, t) in enumerate(zip(ids, texts, strict=True))
-                ],
-            )
-        lexical.replace_document(
-            doc_id,
-            [LexicalDoc(int(i), doc_id, t, f"doc {d}") for i, t in zip(ids, texts, strict=True)],
-        )
-        all_ids.append(ids)
-        all_vecs.append(vecs)
-    print(f"catalog + lexical: {time.monotonic() - t0:.0f} s", flush=True)
-    t1 = time.monotonic()
-    index = VectorIndex.build(
-        np.concatenate(all_ids),
-        np.concatenate(all_vecs),
+def build(settings: Settings, chunks: int, segments: int) -> None:
+    big_collection.build(
+        Catalog(settings.catalog_url).create(),
+        settings.index_dir,
+        COLLECTION,
+        chunks,
+        model_label(settings.embedding_model),
         DIM,
         settings.hnsw_threshold,
-        settings.hnsw_m,
+        segments,
     )
-    index.save(directory, settings.embedding_model)
-    print(f"vector index ({index.kind}): {time.monotonic() - t1:.0f} s", flush=True)
-    with catalog.session() as s:
-        s.get(Collection, COLLECTION).index_generation = 1
-    (settings.data_dir / f"bench-{chunks}.done").write_text("ok")
+    (settings.data_dir / f"bench-{chunks}-{segments}.done").write_text("ok")
 
 
 def rss_mb(pid: int) -> tuple[int, int]:
@@ -133,13 +76,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--segments", type=int, default=1, help="Split the vectors into N segments.")
     ap.add_argument("--data", type=Path)
     args = ap.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="askdocs-latency-"))
     port = free_port()
     settings = Settings(data_dir=data, api_port=port)
-    if not (data / f"bench-{args.chunks}.done").exists():
-        build(settings, args.chunks)
+    if not (data / f"bench-{args.chunks}-{args.segments}.done").exists():
+        build(settings, args.chunks, args.segments)
     env = {**os.environ, **settings_env(settings), "ASKDOCS_START_GENERATOR": "false"}
     key = bench_key(settings)  # auth stays on: the key check is part of every real request
     api = subprocess.Popen(

@@ -84,8 +84,10 @@ class Collection(Base):
     # Which model built the vectors; the index refuses vectors of another model.
     embedding_model: Mapped[str | None] = mapped_column(String(512))
     embedding_dim: Mapped[int | None] = mapped_column(Integer)
-    # Bumped by the indexer after each saved index file; readers reload when it moves.
+    # Bumped by the indexer at each commit of its indexes; readers load what changed when it moves.
     index_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # The manifest of the generation: the exact vector segment files (JSON, retrieval/segments.py).
+    segments: Mapped[str | None] = mapped_column(Text)
     # Who may change its members; None = only admins (the built-in "default" before any user).
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     # Set when its owner deletes it: from then on nobody sees it, and the indexer drops its

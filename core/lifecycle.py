@@ -381,6 +381,7 @@ def rename(s: Session, old: Collection, new: str) -> Collection:
         reembed_to=old.reembed_to,
         reembed_at=old.reembed_at,
         index_generation=old.index_generation + 1,
+        segments=old.segments,
         owner_id=old.owner_id,
     )
     s.add(moved)

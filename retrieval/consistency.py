@@ -1,7 +1,9 @@
-"""Do the catalog, the FAISS file and the lexical index agree? (`askdocs check`)
+"""Do the catalog, the FAISS segments and the lexical index agree? (`askdocs check`)
 
 For every ready document: chunks in the catalog = vectors in FAISS = chunks in the lexical index; for
 every other document: none (documents being indexed right now may have either, and are left alone).
+A segment file the manifest lists but the disk lacks counts its vectors as missing; a segment file
+no manifest lists is an orphan (``remove_orphans`` deletes them under the generation lock).
 """
 
 from __future__ import annotations
@@ -9,12 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import select
 
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
-from retrieval.index_store import ServedModel, collection_dir, served_model
+from retrieval.index_store import (
+    ServedModel,
+    collection_dir,
+    generation_lock,
+    manifest_of,
+    served_model,
+)
 from retrieval.lexical_index import LexicalIndex
+from retrieval.segments import Manifest, Segment, orphans
 from retrieval.vector_index import VectorIndex
 
 
@@ -30,6 +38,8 @@ class Report:
     missing_lexical: int
     extra_lexical: int
     leftover_chunks: int  # catalog chunk rows of failed or cancelled documents
+    orphan_files: int = 0  # segment files no manifest lists (a write a crash cut short)
+    missing_files: int = 0  # segment files the manifest lists that are not on disk
     unfinished: dict[str, int] = field(default_factory=dict)  # documents per non-terminal state
 
     @property
@@ -40,13 +50,15 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return self.index_ok and not self.leftover_chunks
+        return self.index_ok and not self.leftover_chunks and not self.orphan_files
 
 
 def check(catalog: Catalog, index_dir: Path, collection: str, default: ServedModel) -> Report:
     """``default``: the deployment's embedding model (a collection not indexed yet uses it)."""
     with catalog.reader() as s:
-        model = served_model(s.get(Collection, collection), default)
+        coll = s.get(Collection, collection)
+        model = served_model(coll, default)
+        manifest = manifest_of(coll)
         rows = s.execute(
             select(Chunk.id, Document.status)
             .join(Document, Chunk.document_id == Document.id)
@@ -71,9 +83,8 @@ def check(catalog: Catalog, index_dir: Path, collection: str, default: ServedMod
     in_flight = {int(i) for i, st in rows if st == DocStatus.indexing}
     leftover = sum(1 for _, st in rows if st in (DocStatus.failed, DocStatus.cancelled))
     directory = collection_dir(index_dir, collection)
-    vectors = {
-        int(i) for i in np.asarray(VectorIndex.load(directory, model.dim, model.label).live_ids())
-    }
+    vectors, missing_files = _vectors(directory, manifest, model)
+    orphan_files = len(orphans(directory, [manifest])) if manifest is not None else 0
     lexical = set(LexicalIndex(directory).chunk_ids())
     return Report(
         collection=collection,
@@ -86,5 +97,41 @@ def check(catalog: Catalog, index_dir: Path, collection: str, default: ServedMod
         missing_lexical=len(ready - lexical),
         extra_lexical=len(lexical - ready - in_flight),
         leftover_chunks=leftover,
+        orphan_files=orphan_files,
+        missing_files=missing_files,
         unfinished=unfinished,
     )
+
+
+def _vectors(
+    directory: Path, manifest: Manifest | None, model: ServedModel
+) -> tuple[set[int], int]:
+    """Live vector ids of the manifest's segments (of the one file of a collection indexed before
+    segments), and how many listed segment files could not be read."""
+    if manifest is None:
+        legacy = VectorIndex.load(directory, model.dim, model.label)
+        return {int(i) for i in legacy.live_ids()}, 0
+    ids: set[int] = set()
+    missing = 0
+    for entry in manifest.segments:
+        try:
+            segment = Segment.load(directory, entry, model.dim)
+        except (OSError, RuntimeError):  # FAISS raises RuntimeError for a file it cannot read
+            missing += 1
+            continue
+        ids.update(int(i) for i in segment.vectors.live_ids())
+    return ids, missing
+
+
+def remove_orphans(catalog: Catalog, index_dir: Path, collection: str) -> int:
+    """Delete the collection's segment files that its manifest does not list, under the
+    generation lock (so never a segment the indexer has written and is about to commit)."""
+    with generation_lock(index_dir, collection, exclusive=True):
+        with catalog.reader() as s:
+            manifest = manifest_of(s.get(Collection, collection))
+        if manifest is None:
+            return 0
+        found = orphans(collection_dir(index_dir, collection), [manifest])
+        for path in found:
+            path.unlink(missing_ok=True)
+    return len(found)

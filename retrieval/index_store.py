@@ -2,9 +2,11 @@
 
 The index files and the catalog's generation counter change together: the indexer holds a
 collection's write lock (exclusive ``flock``) from writing the files until the catalog commit that
-bumps the generation, and a reader loads the files under the shared lock, so the generation it
-remembers describes exactly the files it loaded. A reader that later finds the catalog at another
-generation reloads and searches again (``Retriever.search``); nothing it returns mixes two states.
+records their manifest and bumps the generation, and a reader loads the files under the shared
+lock, so the generation it remembers describes exactly the files it loaded. A reader that later
+finds the catalog at another generation loads what changed (new segments, new tombstones; the
+lexical index reloads its reader) and searches again (``Retriever.search``); nothing it returns
+mixes two states.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from core.catalog import Catalog, Collection
 from retrieval.chunk_documents import ChunkDocuments
 from retrieval.embedding import model_dim, model_label
 from retrieval.lexical_index import LexicalIndex
+from retrieval.segments import Manifest, Segment, SegmentedIndex, SegmentEntry
 from retrieval.vector_index import VectorIndex
 
 
@@ -50,10 +53,35 @@ Stamp = tuple[datetime | None, int]
 @dataclass
 class CollectionIndexes:
     generation: Stamp
-    vectors: VectorIndex
+    vectors: SegmentedIndex  # with the chunk -> document map, as of the same generation
     lexical: LexicalIndex
     model: str  # the embedding model its vectors come from: queries must use the same
-    documents: ChunkDocuments  # chunk -> document, as of the same generation
+
+
+def manifest_of(coll: Collection | None) -> Manifest | None:
+    """The segments a collection's index is made of now (None: none recorded yet)."""
+    if coll is None or not coll.segments:
+        return None
+    return Manifest.from_json(coll.segments)
+
+
+def load_vectors(
+    catalog: Catalog,
+    directory: Path,
+    collection: str,
+    manifest: Manifest | None,
+    model: ServedModel,
+    previous: SegmentedIndex | None = None,
+) -> SegmentedIndex:
+    """The vectors of ``manifest`` (reusing what ``previous`` holds); for a collection indexed
+    before segments, its one vector file as a single segment."""
+    if manifest is not None:
+        return SegmentedIndex.load(directory, manifest, model.dim, previous)
+    legacy = VectorIndex.load(directory, model.dim, model.label)
+    entry = SegmentEntry("legacy", legacy.size + legacy.deleted, legacy.kind, legacy.deleted)
+    documents = ChunkDocuments.load(catalog, collection)
+    segment = Segment(entry, legacy._index, legacy, documents)
+    return SegmentedIndex(Manifest(model.label, (entry,)), model.dim, [segment])
 
 
 @dataclass(frozen=True)
@@ -103,11 +131,18 @@ class IndexCache:
                     coll = s.get(Collection, collection)
                     generation = (coll.created_at, coll.index_generation) if coll else (None, 0)
                     model = served_model(coll, self.default)
+                    manifest = manifest_of(coll)
                 directory = collection_dir(self._index_dir, collection)
-                lexical = LexicalIndex(directory)
+                # the same collection (not one made again under its name): reuse what it holds
+                same = cached is not None and cached.generation[0] == generation[0]
+                if same and cached is not None and cached.model == model.label:
+                    lexical, previous = cached.lexical, cached.vectors
+                else:
+                    lexical, previous = LexicalIndex(directory), None
                 lexical.reload()
-                vectors = VectorIndex.load(directory, model.dim, model.label)
-                documents = ChunkDocuments.load(self._catalog, collection)
-            loaded = CollectionIndexes(generation, vectors, lexical, model.label, documents)
+                vectors = load_vectors(
+                    self._catalog, directory, collection, manifest, model, previous
+                )
+            loaded = CollectionIndexes(generation, vectors, lexical, model.label)
             self._loaded[collection] = loaded
             return loaded

@@ -1,8 +1,12 @@
 """The single writer of the vector and lexical indexes: pending chunks in, deleted ones out.
 
-A document becomes ``ready`` in the same catalog transaction that bumps the collection's index
-generation, after the new index file is in place; a crash in between leaves vectors of a document
-that is not ready, which search filters out and a rerun replaces. Running a task twice changes nothing.
+Vectors live in segments (retrieval/segments.py): each batch of documents becomes a new small
+segment, a delete a new tombstone file for the segments it touches, and a tiered merge policy keeps
+their number bounded; no step rewrites a segment it did not change. A document becomes ``ready`` in
+the same catalog transaction that records the new manifest (the exact segment files) and bumps the
+collection's index generation, after those files are on disk; a crash in between leaves files no
+manifest lists (orphans, removed at the next write) and a document that is not ready, which a rerun
+indexes. Running a task twice changes nothing.
 """
 
 from __future__ import annotations
@@ -17,12 +21,27 @@ import numpy as np
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from core import lifecycle
+from core import failpoints, lifecycle
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document, stale_vectors, utcnow
-from retrieval.index_store import ServedModel, collection_dir, generation_lock, served_model
+from retrieval.index_store import (
+    ServedModel,
+    collection_dir,
+    generation_lock,
+    manifest_of,
+    served_model,
+)
 from retrieval.lexical_index import LexicalDoc, LexicalIndex
-from retrieval.vector_index import INDEX_FILE, VectorIndex, index_file
+from retrieval.segments import (
+    Manifest,
+    MergePolicy,
+    SegmentedIndex,
+    merged,
+    orphans,
+    write_segment,
+    write_tombstones,
+)
+from retrieval.vector_index import INDEX_FILE, index_file
 
 log = logging.getLogger(__name__)
 # Documents one apply takes in at once: one index save and one lexical commit for all of them.
@@ -51,8 +70,10 @@ class Indexer:
         dim: int,
         hnsw_threshold: int = 200_000,
         hnsw_m: int = 32,
+        merge_policy: MergePolicy | None = None,
     ) -> None:
         self._catalog = catalog
+        self._policy = merge_policy or MergePolicy()
         self._hnsw_threshold = hnsw_threshold
         self._hnsw_m = hnsw_m
         self._blobs = blobs
@@ -60,8 +81,8 @@ class Indexer:
         self._model_label = model_label
         self._dim = dim
         self._default = ServedModel(model_label, dim)
-        self._open: dict[str, VectorIndex] = {}
-        self._open_model: dict[str, ServedModel] = {}
+        # each collection's segments as of the last commit this process made or read
+        self._open: dict[str, SegmentedIndex] = {}
         self._lexical: dict[str, LexicalIndex] = {}
         self._writing_depth: dict[str, int] = {}
 
@@ -85,15 +106,67 @@ class Indexer:
         with self._catalog.reader() as s:
             return served_model(s.get(Collection, collection), self._default)
 
-    def _index(self, collection: str) -> VectorIndex:
-        model = self._served(collection)
-        if collection not in self._open or self._open_model.get(collection) != model:
+    def _current(self, collection: str) -> SegmentedIndex:
+        """The collection's segments as the catalog's manifest lists them. A collection indexed
+        before segments (one vector file, no manifest) is first rebuilt into one segment from the
+        catalog's ready chunks."""
+        with self._catalog.reader() as s:
+            coll = s.get(Collection, collection)
+            manifest = manifest_of(coll)
+            model = served_model(coll, self._default)
+        cached = self._open.get(collection)
+        if manifest is not None and manifest.model == model.label:
+            if cached is None or cached.manifest != manifest:
+                directory = collection_dir(self._index_dir, collection)
+                cached = SegmentedIndex.load(directory, manifest, model.dim, cached)
+                self._open[collection] = cached
+            return cached
+        if coll is not None and self._has_ready(collection):
+            self.compact(collection)  # indexed before segments: one segment from the catalog
             directory = collection_dir(self._index_dir, collection)
-            for leftover in directory.glob(".tmp-*"):  # a write cut short by a crash
-                leftover.unlink(missing_ok=True)
-            self._open[collection] = VectorIndex.load(directory, model.dim, model.label)
-            self._open_model[collection] = model
-        return self._open[collection]
+            for name in (index_file(model.label), INDEX_FILE):
+                (directory / name).unlink(missing_ok=True)
+            return self._open[collection]
+        return SegmentedIndex(Manifest(model.label), model.dim)
+
+    def _has_ready(self, collection: str) -> bool:
+        with self._catalog.reader() as s:
+            return (
+                s.scalar(
+                    select(Document.id)
+                    .where(Document.collection_id == collection, Document.status == DocStatus.ready)
+                    .limit(1)
+                )
+                is not None
+            )
+
+    def _record(self, s: Session, coll: Collection, manifest: Manifest) -> None:
+        """In the caller's transaction: ``manifest`` is the collection's index from now on."""
+        coll.segments = manifest.to_json()
+        coll.index_generation += 1
+
+    def _committed(self, collection: str, manifest: Manifest, previous: SegmentedIndex) -> None:
+        """After the commit that recorded ``manifest``: hold its segments, and remove the files
+        no manifest lists any more (still under the generation lock: a reader loads the new
+        manifest's files, or has read the old ones already)."""
+        directory = collection_dir(self._index_dir, collection)
+        self._open[collection] = SegmentedIndex.load(directory, manifest, previous.dim, previous)
+        for path in orphans(directory, [manifest]):
+            path.unlink(missing_ok=True)
+
+    def _tombstoned(self, collection: str, index: SegmentedIndex, ids: np.ndarray) -> Manifest:
+        """``index``'s manifest with ``ids`` deleted: a new tombstone file for each segment that
+        holds any of them (the others are untouched)."""
+        directory = collection_dir(self._index_dir, collection)
+        changed = [
+            write_tombstones(
+                directory,
+                next(e for e in index.manifest.segments if e.name == name),
+                np.union1d(index.deleted_ids(name), found),
+            )
+            for name, found in index.holding(ids).items()
+        ]
+        return index.manifest.updated(changed)
 
     def _lex(self, collection: str) -> LexicalIndex:
         if collection not in self._lexical:
@@ -110,22 +183,45 @@ class Indexer:
         return ids, vectors.reshape(len(rows), dim)
 
     def _bump_generation(self, collection: str) -> None:
-        """Tell readers a new index generation is on disk."""
+        """Tell readers a new index generation is on disk (the lexical index changed alone)."""
         with self._catalog.session() as s:
             coll = s.get(Collection, collection)
             if coll is not None:
                 coll.index_generation += 1
 
-    def _save(self, collection: str) -> None:
-        index = self._index(collection)
-        index.save(collection_dir(self._index_dir, collection), self._open_model[collection].label)
-
-    def compact_if_needed(self, collection: str) -> bool:
-        """Rebuild from the catalog's ready chunks when tombstones pile up or the size calls for
-        the other index kind (Flat <-> HNSW). Readers keep the old file until the new generation."""
-        if not self._index(collection).needs_compaction(self._hnsw_threshold):
+    def merge_if_needed(self, collection: str) -> bool:
+        """Merge what the policy asks for: segments of one size tier into one, a segment heavy
+        with tombstones rewritten without them, and the Flat segments into one HNSW segment once
+        together they pass the HNSW threshold. Readers keep the old segments until the commit."""
+        current = self._current(collection)
+        groups = self._policy.plan(current.manifest)
+        flat = [e for e in current.manifest.segments if e.kind == "flat"]
+        if len(flat) > 1 and sum(e.live for e in flat) >= self._hnsw_threshold:
+            groups = [flat] + [
+                g for g in groups if not {e.name for e in g} & {e.name for e in flat}
+            ]
+        if not groups:
             return False
-        self.compact(collection)
+        directory = collection_dir(self._index_dir, collection)
+        with self._writing(collection):
+            manifest = current.manifest
+            for group in groups:
+                entry = merged(directory, current, group, self._hnsw_threshold, self._hnsw_m)
+                manifest = manifest.replaced([e.name for e in group], [entry] if entry else [])
+            failpoints.hit("index.before_replace")
+            with self._catalog.session() as s:
+                coll = s.get(Collection, collection, with_for_update=True)
+                if coll is None:
+                    return False
+                self._record(s, coll, manifest)
+            self._committed(collection, manifest, current)
+        log.info(
+            "merged %s: %d segments into %d, %d vectors",
+            collection,
+            len(current.manifest.segments),
+            len(manifest.segments),
+            manifest.live,
+        )
         return True
 
     def rebuild(self, collection: str) -> None:
@@ -146,26 +242,41 @@ class Indexer:
             self._lex(collection).replace_all([lexical_doc(*r) for r in rows])
             self._bump_generation(collection)
 
-    def _build_ready(self, s: Session, collection: str, dim: int) -> VectorIndex:
-        """A fresh index of the collection's ready chunks' vectors, as ``s`` sees them."""
+    def _ready_segment(self, s: Session, collection: str, model: ServedModel) -> Manifest:
+        """One new segment of the collection's ready chunks' vectors, as ``s`` sees them."""
         rows = s.execute(
-            select(Chunk.id, Chunk.vector)
+            select(Chunk.id, Chunk.vector, Chunk.document_id)
             .join(Document, Chunk.document_id == Document.id)
             .where(Document.collection_id == collection, Document.status == DocStatus.ready)
         ).all()
-        ids, vectors = self._arrays(rows, dim)
-        return VectorIndex.build(ids, vectors, dim, self._hnsw_threshold, self._hnsw_m)
+        if not rows:
+            return Manifest(model.label)
+        ids, vectors = self._arrays(rows, model.dim)
+        directory = collection_dir(self._index_dir, collection)
+        entry = write_segment(
+            directory,
+            ids,
+            vectors,
+            [r[2] for r in rows],
+            model.dim,
+            self._hnsw_threshold,
+            self._hnsw_m,
+        )
+        return Manifest(model.label, (entry,))
 
     def compact(self, collection: str) -> None:
-        with self._catalog.session() as s:
-            model = served_model(s.get(Collection, collection), self._default)
-            rebuilt = self._build_ready(s, collection, model.dim)
-        log.info("compacted %s: %d vectors, %s", collection, rebuilt.size, rebuilt.kind)
-        self._open[collection] = rebuilt
-        self._open_model[collection] = model
+        """The whole collection as one segment, from the catalog's ready chunks."""
         with self._writing(collection):
-            self._save(collection)
-            self._bump_generation(collection)
+            with self._catalog.session() as s:
+                coll = s.get(Collection, collection, with_for_update=True)
+                if coll is None:
+                    return
+                model = served_model(coll, self._default)
+                manifest = self._ready_segment(s, collection, model)
+                failpoints.hit("index.before_replace")
+                self._record(s, coll, manifest)
+            self._committed(collection, manifest, SegmentedIndex(manifest, model.dim))
+        log.info("compacted %s: %d vectors in one segment", collection, manifest.live)
 
     def apply(self, document_id: str) -> None:
         """Add pending vectors and flip documents to ``ready``: this one and the others of its
@@ -245,11 +356,24 @@ class Indexer:
                 ]
         old_ready = [i for olds in older.values() for i, st in olds if st == DocStatus.ready]
         with self._writing(collection):  # files and generation change together
-            ids, vectors = self._arrays([(r[1], r[2]) for r in rows], served.dim)
-            index = self._index(collection)
-            index.add(ids, vectors)
-            index.remove(self._chunk_ids(old_ready))
-            self._save(collection)
+            current = self._current(collection)
+            directory = collection_dir(self._index_dir, collection)
+            manifest = self._tombstoned(collection, current, self._chunk_ids(old_ready))
+            if manifest.model != served.label:  # an empty collection: its first segment's model
+                manifest = Manifest(served.label, manifest.segments)
+            if rows:
+                ids, vectors = self._arrays([(r[1], r[2]) for r in rows], served.dim)
+                entry = write_segment(
+                    directory,
+                    ids,
+                    vectors,
+                    [r[0] for r in rows],
+                    served.dim,
+                    self._hnsw_threshold,
+                    self._hnsw_m,
+                )
+                manifest = manifest.added([entry])
+            failpoints.hit("index.before_replace")
             lex = self._lex(collection)
             per_doc: dict[str, list[LexicalDoc]] = {doc_id: [] for doc_id in batch}
             for doc_id, chunk, _vec, text, heading in rows:
@@ -257,7 +381,7 @@ class Indexer:
             lex.replace_documents(per_doc, removed=old_ready)
             gone: list[str] = []
             with self._catalog.session() as s:
-                coll = s.get(Collection, collection)
+                coll = s.get(Collection, collection, with_for_update=True)
                 assert coll is not None
                 now = utcnow()
                 for doc_id in batch:
@@ -273,16 +397,22 @@ class Indexer:
                     lifecycle.make_ready(s, doc, [i for i, _st in older[doc_id]], now)
                 coll.embedding_model = served.label
                 coll.embedding_dim = served.dim
-                coll.index_generation += 1
+                self._record(s, coll, manifest)
+            self._committed(collection, manifest, current)
             if gone:
-                index.remove(np.array([r[1] for r in rows if r[0] in gone], dtype=np.int64))
-                self._save(collection)
+                held = self._open[collection]
+                out = np.array([r[1] for r in rows if r[0] in gone], dtype=np.int64)
+                manifest = self._tombstoned(collection, held, out)
                 lex.replace_documents({doc_id: [] for doc_id in gone})
-                self._bump_generation(collection)
+                with self._catalog.session() as s:
+                    coll = s.get(Collection, collection, with_for_update=True)
+                    assert coll is not None
+                    self._record(s, coll, manifest)
+                self._committed(collection, manifest, held)
         for olds in older.values():
             for old_id, _status in olds:
                 lifecycle.forget(self._catalog, self._blobs, old_id)
-        self.compact_if_needed(collection)
+        self.merge_if_needed(collection)
 
     def _chunk_ids(self, document_ids: list[str]) -> np.ndarray:
         if not document_ids:
@@ -292,7 +422,8 @@ class Indexer:
         return np.array(found, dtype=np.int64)
 
     def remove(self, document_id: str) -> None:
-        """Take a deleted document's vectors out of the index, then its rows out of the catalog."""
+        """Take a deleted document's vectors out of the index (a new tombstone file for the
+        segments holding them), then its rows out of the catalog."""
         with self._catalog.session() as s:
             doc = s.get(Document, document_id)
             if doc is None or doc.status != DocStatus.deleted:
@@ -303,12 +434,18 @@ class Indexer:
                 dtype=np.int64,
             )
         with self._writing(collection):
-            if len(ids):
-                self._index(collection).remove(ids)
-                self._save(collection)
+            current = self._current(collection)
+            manifest = self._tombstoned(collection, current, ids)
             self._lex(collection).remove_document(document_id)
+            if manifest != current.manifest:
+                failpoints.hit("index.before_replace")
+                with self._catalog.session() as s:
+                    coll = s.get(Collection, collection, with_for_update=True)
+                    if coll is not None:
+                        self._record(s, coll, manifest)
+                self._committed(collection, manifest, current)
             lifecycle.forget(self._catalog, self._blobs, document_id)
-        self.compact_if_needed(collection)
+        self.merge_if_needed(collection)
 
     def rename(self, collection: str) -> None:
         """Move a collection marked ``renaming_to`` to its new name: index files and catalog rows in
@@ -340,10 +477,10 @@ class Indexer:
 
     def switch_model(self, collection: str) -> str:
         """End a re-embedding: when every chunk of the collection's ready (and indexing) documents
-        has its vector from the new model, write the new model's index file, then in one catalog
-        commit move those vectors in, name the new model and bump the generation. Readers load the
-        file named after the model the catalog names, so until that commit they keep the old
-        index (a crash in between leaves an unused file, rewritten by the rerun). Returns
+        has its vector from the new model, write the new model's segment, then in one catalog
+        commit move those vectors in, name the new model, record its manifest and bump the
+        generation. Readers load the manifest the catalog names, so until that commit they keep
+        the old segments (a crash in between leaves an orphan, removed later). Returns
         ``switched``, ``incomplete`` (chunks still lack a new vector) or ``nothing``."""
         target = self._model_label
         with self._writing(collection):
@@ -374,27 +511,21 @@ class Indexer:
                     .execution_options(synchronize_session=False)
                 )
                 s.flush()
-                rebuilt = self._build_ready(s, collection, self._dim)
-                # the old model's file, named or unnamed, serves until the commit below
-                rebuilt.save(
-                    collection_dir(self._index_dir, collection), target, drop_unnamed=False
-                )
+                manifest = self._ready_segment(s, collection, self._default)
                 old = served_model(coll, self._default)
                 coll.embedding_model, coll.embedding_dim = target, self._dim
                 coll.reembed_to = None
-                coll.index_generation += 1
-            self._open[collection] = rebuilt
-            self._open_model[collection] = self._default
-            if old.label != target:  # the old model's file serves nobody now
-                directory = collection_dir(self._index_dir, collection)
-                for name in (index_file(old.label), INDEX_FILE):
-                    (directory / name).unlink(missing_ok=True)
+                self._record(s, coll, manifest)
+            self._committed(collection, manifest, SegmentedIndex(manifest, self._dim))
+            directory = collection_dir(self._index_dir, collection)
+            for name in (index_file(old.label), INDEX_FILE):  # files from before segments
+                (directory / name).unlink(missing_ok=True)
         log.info(
             "collection %s switched from %s to %s: %d vectors",
             collection,
             old.label,
             target,
-            rebuilt.size,
+            manifest.live,
         )
         self._apply_waiting(collection)
         return "switched"

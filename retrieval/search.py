@@ -130,7 +130,7 @@ class Retriever:
         if cfg.fusion == "minmax":
             return minmax([dense, lexical], weights)
         if cfg.fusion == "minmax_doc":
-            document_of = idx.documents.of({i for i, _ in dense} | {i for i, _ in lexical})
+            document_of = idx.vectors.document_of({i for i, _ in dense} | {i for i, _ in lexical})
             return minmax_by_document([dense, lexical], weights, document_of, cfg.chunk_weight)
         return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 

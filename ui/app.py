@@ -338,6 +338,7 @@ def status_tab() -> None:
                 "chunks": c["chunks"],
                 "vectors": c["vectors"],
                 "index": c["index_kind"],
+                "segments": c.get("segments", 0),
                 "lexical": c["lexical_chunks"],
                 "generation": c["index_generation"],
             }

@@ -26,7 +26,8 @@ from askdocs.stack import api_argv, worker_argv
 from core.catalog import Catalog, Collection
 from core.settings import Settings
 from retrieval.consistency import check
-from retrieval.index_store import ServedModel
+from retrieval.index_store import ServedModel, manifest_of
+from retrieval.segments import orphans
 from tests.integration.conftest import free_port, service_logs, wait_for
 
 pytestmark = pytest.mark.integration
@@ -106,6 +107,17 @@ class Crashable:
             catalog.engine.dispose()
         assert report.ok, report
         assert not report.unfinished, report
+
+    def orphan_files(self, collection: str) -> list[Path]:
+        """Segment files of ``collection`` that its committed manifest does not list."""
+        catalog = Catalog(self.catalog_url)
+        try:
+            with catalog.reader() as s:
+                manifest = manifest_of(s.get(Collection, collection))
+        finally:
+            catalog.engine.dispose()
+        listed = [manifest] if manifest is not None else []
+        return orphans(self.data / "index" / collection, listed)
 
     def stop(self) -> None:
         for role in list(self.procs):
@@ -239,7 +251,8 @@ def test_indexer_killed_while_writing_a_generation(crash: Crashable) -> None:
     wait_for(lambda: crash.fired("index.before_replace"), 120, "the indexer to reach its write")
     wait_for(lambda: crash.procs["indexer"].poll() is not None, 30, "the indexer to die")
     crash.procs.pop("indexer")
-    assert any((crash.data / "index" / "c").glob(".tmp-*")), "the cut-short write is on disk"
+    # the cut-short write is on disk: a segment the catalog never listed
+    assert any(p.suffix == ".faiss" for p in crash.orphan_files("c")), crash.orphan_files("c")
     assert crash.job(job_id)["counts"].get("ready", 0) == 0
     crash.start("indexer")
     try:
@@ -247,7 +260,7 @@ def test_indexer_killed_while_writing_a_generation(crash: Crashable) -> None:
     finally:
         crash.kill("worker")
     assert job["counts"] == {"ready": 3}, job
-    assert not list((crash.data / "index" / "c").glob(".tmp-*"))
+    assert not crash.orphan_files("c")  # removed by the indexer's next commit
     crash.assert_consistent("c")
 
 

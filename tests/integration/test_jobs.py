@@ -10,10 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from retrieval.vector_index import index_file
+from retrieval.segments import Manifest
 from tests.integration.conftest import Stack, make_pdf, wait_for, wait_job
-
-PACKAGED = "packaged:all-MiniLM-L6-v2"  # the model the test stack embeds with
 
 pytestmark = pytest.mark.integration
 
@@ -140,8 +138,11 @@ def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path:
     assert names == ["a/one.txt", "three.txt"]
     wait_for(lambda: stack.cli("check", "-c", "tree").returncode == 0, 60, "a clean check")
 
-    # break it: the vector file vanishes, and a failed document keeps a chunk row
-    (stack.data_dir / "index" / "tree" / index_file(PACKAGED)).unlink()
+    # break it: the vector segments vanish, and a failed document keeps a chunk row
+    segments = list((stack.data_dir / "index" / "tree").glob("seg-*.faiss"))
+    assert segments
+    for path in segments:
+        path.unlink()
     db = sqlite3.connect(stack.data_dir / "catalog.db")
     doc_id = api.get("/documents", params={"collection": "tree"}).json()[0]["id"]
     (cid,) = db.execute("SELECT id FROM chunks WHERE document_id = ?", (doc_id,)).fetchone()
@@ -159,7 +160,10 @@ def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path:
     db.close()
     out = stack.cli("check", "-c", "tree")
     assert out.returncode == 1
-    assert "tree: PROBLEM (missing vectors 2, leftover chunks 1)" in out.stdout, out.stdout
+    assert (
+        f"tree: PROBLEM (missing vectors 2, leftover chunks 1, unreadable segment files "
+        f"{len(segments)})" in out.stdout
+    ), out.stdout
     out = stack.cli("check", "-c", "tree", "--repair")
     assert out.returncode == 0, out.stdout + out.stderr
     assert stack.cli("check", "-c", "tree").returncode == 0
@@ -214,7 +218,13 @@ def test_renaming_a_collection_moves_everything(api: httpx.Client, stack: Stack)
     assert api.post("/search", json={"collection": "keeper-taken", "query": "x"}).status_code == 404
     assert _visible(api, "lighthouse", question) == [doc["id"]]
     assert api.get(f"/documents/{doc['id']}").json()["collection"] == "lighthouse"
-    assert (stack.data_dir / "index" / "lighthouse" / index_file(PACKAGED)).exists()
+    db = sqlite3.connect(stack.data_dir / "catalog.db")
+    (listed,) = db.execute("SELECT segments FROM collections WHERE id = 'lighthouse'").fetchone()
+    db.close()
+    moved = Manifest.from_json(listed)  # the index files moved with it
+    assert moved.segments and all(
+        (stack.data_dir / "index" / "lighthouse" / f).exists() for f in moved.files
+    )
     # the same bytes again are the same document; a new collection under the old name is separate
     again = _upload(api, "lighthouse", {"copy.txt": text})
     assert [d["id"] for d in wait_job(api, again["id"])["documents"]] == [doc["id"]]

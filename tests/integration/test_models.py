@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 from retrieval.embedding import resolve_model_path
-from retrieval.vector_index import index_file
+from retrieval.segments import Manifest
 from tests.integration.conftest import running_stack, wait_for, wait_job
 
 pytestmark = pytest.mark.integration
@@ -168,7 +169,14 @@ def test_changing_the_model_reembeds_while_the_old_index_serves(
             "volcano.txt"
         )
         assert api.post("/search", json=lava).json()["passages"][0]["document_name"] == ("lava.txt")
-        files = sorted(p.name for p in (data / "index" / "default").glob("vectors*.idx"))
-        assert files == [index_file(str(second))]  # the old model's file is gone
+        index = data / "index" / "default"
+        db = sqlite3.connect(data / "catalog.db")
+        (text,) = db.execute("SELECT segments FROM collections WHERE id = 'default'").fetchone()
+        db.close()
+        manifest = Manifest.from_json(text)
+        assert manifest.model == str(second) and manifest.segments
+        # the old model's segments (and any file from before segments) are gone
+        assert {p.name for p in index.glob("seg-*")} == manifest.files
+        assert not list(index.glob("vectors*.idx"))
         check = stack.cli("check")
         assert check.returncode == 0, check.stdout + check.stderr

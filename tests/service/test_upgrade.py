@@ -8,11 +8,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import inspect
 
 from core import schema
 from core.catalog import Catalog
+from retrieval.vector_index import VectorIndex, index_file
 from tests.service.conftest import in_process
 
 pytestmark = pytest.mark.service
@@ -28,6 +30,10 @@ QUERIES = {
     "ferry.md": "when does the ferry leave the pier",
     "bees.txt": "what do the bees forage on",
 }
+
+
+def _names(found: list[dict]) -> list[str]:
+    return [p["document_name"] for p in found]
 
 
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
@@ -60,6 +66,17 @@ def test_a_released_catalog_is_migrated_and_everything_stays_searchable(tmp_path
     db.close()
     shutil.copytree(made / "index", old / "index")
     shutil.copytree(made / "blobs", old / "blobs")
+    # 0.1 kept a collection's vectors in one file (no segments): write it from the catalog's vectors
+    archive = old / "index" / "archive"
+    for segment_file in archive.glob("seg-*"):
+        segment_file.unlink()
+    db = sqlite3.connect(old / "catalog.db")
+    rows = db.execute("SELECT id, vector FROM chunks").fetchall()
+    (label,) = db.execute("SELECT embedding_model FROM collections WHERE id = 'archive'").fetchone()
+    db.close()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    VectorIndex.build(ids, vectors, vectors.shape[1], 10**9).save(archive, label)
 
     with in_process(old) as h:
         with h.services.catalog.engine.connect() as conn:
@@ -71,6 +88,12 @@ def test_a_released_catalog_is_migrated_and_everything_stays_searchable(tmp_path
             (name, "ready") for name in DOCS
         )
         after = {name: h.search("archive", q, k=3) for name, q in QUERIES.items()}
+        # the first write after the upgrade moves the collection's vectors into segments
+        h.upload("archive", ("owls.txt", b"Barn owls nest in the old mill above the Oster weir."))
+        h.work()
+        assert _names(h.search("archive", "where do the barn owls nest", k=1)) == ["owls.txt"]
+        assert _names(h.search("archive", QUERIES["kiln.txt"], k=1)) == ["kiln.txt"]
+        assert not (old / "index" / "archive" / index_file(label)).exists()
     strip = lambda found: [(p["document_name"], p["text"]) for p in found]  # noqa: E731
     assert {n: strip(f) for n, f in after.items()} == {n: strip(f) for n, f in before.items()}
 
