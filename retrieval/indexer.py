@@ -145,6 +145,17 @@ class Indexer:
         coll.segments = manifest.to_json()
         coll.index_generation += 1
 
+    def _commit(self, collection: str, manifest: Manifest, previous: SegmentedIndex) -> bool:
+        """Record ``manifest`` and a new generation in a transaction of its own, then hold its
+        segments; False when the collection is gone meanwhile."""
+        with self._catalog.session() as s:
+            coll = s.get(Collection, collection, with_for_update=True)
+            if coll is None:
+                return False
+            self._record(s, coll, manifest)
+        self._committed(collection, manifest, previous)
+        return True
+
     def _committed(self, collection: str, manifest: Manifest, previous: SegmentedIndex) -> None:
         """After the commit that recorded ``manifest``: hold its segments, and remove the files
         no manifest lists any more (still under the generation lock: a reader loads the new
@@ -209,12 +220,8 @@ class Indexer:
                 entry = merged(directory, current, group, self._hnsw_threshold, self._hnsw_m)
                 manifest = manifest.replaced([e.name for e in group], [entry] if entry else [])
             failpoints.hit("index.before_replace")
-            with self._catalog.session() as s:
-                coll = s.get(Collection, collection, with_for_update=True)
-                if coll is None:
-                    return False
-                self._record(s, coll, manifest)
-            self._committed(collection, manifest, current)
+            if not self._commit(collection, manifest, current):
+                return False
         log.info(
             "merged %s: %d segments into %d, %d vectors",
             collection,
@@ -404,11 +411,7 @@ class Indexer:
                 out = np.array([r[1] for r in rows if r[0] in gone], dtype=np.int64)
                 manifest = self._tombstoned(collection, held, out)
                 lex.replace_documents({doc_id: [] for doc_id in gone})
-                with self._catalog.session() as s:
-                    coll = s.get(Collection, collection, with_for_update=True)
-                    assert coll is not None
-                    self._record(s, coll, manifest)
-                self._committed(collection, manifest, held)
+                self._commit(collection, manifest, held)
         for olds in older.values():
             for old_id, _status in olds:
                 lifecycle.forget(self._catalog, self._blobs, old_id)
@@ -439,11 +442,7 @@ class Indexer:
             self._lex(collection).remove_document(document_id)
             if manifest != current.manifest:
                 failpoints.hit("index.before_replace")
-                with self._catalog.session() as s:
-                    coll = s.get(Collection, collection, with_for_update=True)
-                    if coll is not None:
-                        self._record(s, coll, manifest)
-                self._committed(collection, manifest, current)
+                self._commit(collection, manifest, current)
             lifecycle.forget(self._catalog, self._blobs, document_id)
         self.merge_if_needed(collection)
 

@@ -265,8 +265,14 @@ class SegmentedIndex:
         """Segment name -> the ones of ``ids`` it stores (deleted or not)."""
         ids = np.asarray(ids, dtype=np.int64)
         out: dict[str, np.ndarray] = {}
+        if ids.size == 0:
+            return out
         for s in self.segments:
-            found = ids[np.isin(ids, s.documents.chunk_ids)]
+            stored = s.documents.chunk_ids  # sorted: a binary search per id, not a set of all
+            if stored.size == 0:
+                continue
+            pos = np.minimum(np.searchsorted(stored, ids), stored.size - 1)
+            found = ids[stored[pos] == ids]
             if found.size:
                 out[s.entry.name] = found
         return out
