@@ -101,11 +101,6 @@ class Indexer:
         finally:
             self._writing_depth[collection] = depth
 
-    def _served(self, collection: str) -> ServedModel:
-        """The model of the collection's index now (an earlier one while it is re-embedded)."""
-        with self._catalog.reader() as s:
-            return served_model(s.get(Collection, collection), self._default)
-
     def _current(self, collection: str) -> SegmentedIndex:
         """The collection's segments as the catalog's manifest lists them. A collection indexed
         before segments (one vector file, no manifest) is first rebuilt into one segment from the
