@@ -80,7 +80,7 @@ def load_vectors(
     legacy = VectorIndex.load(directory, model.dim, model.label)
     entry = SegmentEntry("legacy", legacy.size + legacy.deleted, legacy.kind, legacy.deleted)
     documents = ChunkDocuments.load(catalog, collection)
-    segment = Segment(entry, legacy._index, legacy, documents)
+    segment = Segment(entry, legacy.faiss_index, legacy, documents)
     return SegmentedIndex(Manifest(model.label, (entry,)), model.dim, [segment])
 
 

@@ -281,7 +281,7 @@ class SegmentedIndex:
 
     def deleted_ids(self, name: str) -> np.ndarray:
         seg = next(s for s in self.segments if s.entry.name == name)
-        return np.fromiter(seg.vectors._deleted, dtype=np.int64)
+        return seg.vectors.deleted_ids()
 
     def search(
         self,

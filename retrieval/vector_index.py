@@ -97,6 +97,14 @@ class VectorIndex:
     def deleted(self) -> int:
         return len(self._deleted)
 
+    @property
+    def faiss_index(self) -> faiss.Index:
+        """The FAISS index itself (a segment reader shares it across tombstone versions)."""
+        return self._index
+
+    def deleted_ids(self) -> np.ndarray:
+        return np.fromiter(self._deleted, dtype=np.int64, count=len(self._deleted))
+
     def live_ids(self) -> np.ndarray:
         """Ids a search can return: stored and not deleted."""
         stored = self._stored_ids()
