@@ -11,6 +11,12 @@ embeds the very chunks the stack made (same text, same batch size) with the same
 and prints that rate too: ``ratio`` = stack chunks/s / model-alone chunks/s (the model is the floor
 of what ingestion costs; the rest is parsing, queues and writes).
 
+The floor of what ingestion costs is parsing and embedding: the bench then parses every file again
+in this process and embeds the chunks on one thread (as a worker does), and prints their CPU
+seconds, ``floor_s`` = (parse + embed CPU seconds) / cores and ``overhead`` = wall time / floor_s
+(1.0: the stack adds nothing to the work itself; queues, catalog, index writes and idle cores make
+the rest).
+
 With ``--base-chunks N`` it ingests the same files twice in the same stack: into an empty
 collection, then into one that holds N chunks already (made directly, outside the timing: catalog
 rows, lexical index, one vector segment), and prints both rates and ``size_ratio`` = rate into the
@@ -21,6 +27,7 @@ a Flat-only HNSW threshold, so no HNSW build of the base runs inside the timing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -93,6 +100,46 @@ def ingest(
     return http.job(job_id, documents=True), uploaded, took
 
 
+def parse_cpu_seconds(files: list[bulk.LocalFile], settings: Settings) -> float:
+    """CPU seconds of parsing every file once, in this process, as a worker would (same reader,
+    tables and OCR settings); files that fail count what they cost until they failed."""
+    from ingest import parsing
+    from ingest.errors import IngestError
+
+    def parse(f: bulk.LocalFile) -> None:
+        with contextlib.suppress(IngestError):
+            parsing.parse(
+                f.path,
+                f.name,
+                ocr=settings.ocr,
+                max_pages=settings.max_pages,
+                pdf_tables=settings.pdf_tables,
+                pdf_reader=settings.pdf_reader,
+            )
+
+    parse(files[0])  # the parsers' imports and first-use setup, outside the count
+    t = cpu_seconds()
+    for f in files:
+        parse(f)
+    return cpu_seconds() - t
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of the children it waited for (tesseract, LibreOffice)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def embed_cpu_seconds(texts: list[str], settings: Settings) -> float:
+    """CPU seconds of embedding ``texts`` on one thread, as an ingest process does."""
+    embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size, threads=1)
+    embedder.load()
+    embedder.embed(texts[:64])
+    t = time.process_time()
+    embedder.embed(texts)
+    return time.process_time() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("path", nargs="?", type=Path)
@@ -160,6 +207,9 @@ def main() -> None:
     alone = time.monotonic() - t1
     stack_rate = chunks / took
     model_rate = len(texts) / alone
+    parse_cpu = parse_cpu_seconds(files, settings)
+    embed_cpu = embed_cpu_seconds(texts, settings)
+    floor = (parse_cpu + embed_cpu) / (os.cpu_count() or 1)
     print(
         json.dumps(
             {
@@ -178,6 +228,10 @@ def main() -> None:
                 "chunks_per_s": round(stack_rate, 1),
                 "model_alone_chunks_per_s": round(model_rate, 1),
                 "ratio": round(stack_rate / model_rate, 2),
+                "parse_cpu_s": round(parse_cpu, 1),
+                "embed_cpu_s": round(embed_cpu, 1),
+                "floor_s": round(floor, 1),
+                "overhead": round(took / floor, 2),
                 **big,
             },
             indent=2,

@@ -196,6 +196,60 @@ def claim(s: Session, document_id: str, owner: str, lease: timedelta, max_attemp
     return Claim("run", name=doc.name, size=doc.size_bytes, blob=doc.blob)
 
 
+def neighbours(s: Session, collection: str, exclude: str, max_bytes: int, limit: int) -> list[str]:
+    """Up to ``limit`` other queued documents of ``collection`` no larger than ``max_bytes`` and
+    leased by nobody, newest first: a worker takes them into its batch. The newest are the far end
+    of the task queue, so the other workers, taking tasks from its head, seldom meet them."""
+    if limit <= 0:
+        return []
+    now = utcnow()
+    return list(
+        s.scalars(
+            select(Document.id)
+            .where(
+                Document.collection_id == collection,
+                Document.status == DocStatus.queued,
+                Document.id != exclude,
+                Document.size_bytes <= max_bytes,
+                or_(Document.lease_until.is_(None), Document.lease_until <= now),
+            )
+            .order_by(Document.created_at.desc())
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+    )
+
+
+def release(s: Session, document_id: str, owner: str) -> bool:
+    """Give back a document ``owner`` claimed but did not start (a batch that ran out of time): it
+    is queued again as it was, its attempt not counted. False when it is no longer theirs."""
+    doc = owned(s, document_id, owner)
+    if doc is None:
+        return False
+    doc.status = DocStatus.queued
+    doc.attempts = max(0, doc.attempts - 1)
+    doc.lease_owner = doc.lease_until = None
+    return True
+
+
+def renew_all(s: Session, document_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
+    """Extend ``owner``'s lease on each of ``document_ids``; the ids that are still theirs."""
+    if not document_ids:
+        return set()
+    s.execute(
+        update(Document)
+        .where(Document.id.in_(list(document_ids)), Document.lease_owner == owner)
+        .values(lease_until=utcnow() + lease)
+    )
+    return set(
+        s.scalars(
+            select(Document.id).where(
+                Document.id.in_(list(document_ids)), Document.lease_owner == owner
+            )
+        ).all()
+    )
+
+
 def renew(s: Session, document_id: str, owner: str, lease: timedelta) -> bool:
     """Extend ``owner``'s lease; False when the document is no longer theirs."""
     found = s.execute(

@@ -101,6 +101,15 @@ class Settings(BaseSettings):
         description="Seconds before a document whose task seems lost (queue empty) is sent again.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    ingest_batch_docs: int = Field(
+        16,
+        ge=1,
+        description="Small documents one ingest process takes together (each parsed alone, their "
+        "chunks embedded in one go); 1: one document at a time.",
+    )
+    ingest_batch_bytes: int = Field(
+        256 * 1024, ge=0, description="Largest file that is batched with others (bytes)."
+    )
     ocr: bool = Field(True, description="OCR PDFs without a text layer (needs tesseract).")
 
     # Retrieval

@@ -12,8 +12,9 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -88,12 +89,13 @@ def claim(ctx: IngestContext, document_id: str, owner: str) -> Claim:
 
 
 class Lease:
-    """Renews a claimed document's lease from a thread while the (blocking) work runs."""
+    """Renews the leases of a worker's claimed documents from a thread while the (blocking) work
+    runs; a document that is no longer the worker's (deleted, cancelled, taken over) is ``lost``."""
 
-    def __init__(self, ctx: IngestContext, document_id: str, owner: str) -> None:
-        self._ctx, self._id, self._owner = ctx, document_id, owner
+    def __init__(self, ctx: IngestContext, document_ids: Sequence[str], owner: str) -> None:
+        self._ctx, self._ids, self._owner = ctx, list(document_ids), owner
         self._stop = threading.Event()
-        self.lost = False
+        self.lost: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
 
     def __enter__(self) -> Lease:
@@ -109,13 +111,12 @@ class Lease:
         while not self._stop.wait(every):
             try:
                 lease = timedelta(seconds=self._ctx.settings.lease_seconds)
+                held = [i for i in self._ids if i not in self.lost]
                 with self._ctx.catalog.session() as s:
-                    found = lifecycle.renew(s, self._id, self._owner, lease)
-                if not found:
-                    self.lost = True
-                    return
+                    still = lifecycle.renew_all(s, held, self._owner, lease)
+                self.lost.update(set(held) - still)
             except Exception:  # noqa: BLE001 - a missed renewal is retried; expiry is the backstop
-                log.warning("lease renewal of %s failed", self._id, exc_info=True)
+                log.warning("lease renewal of %s failed", self._ids, exc_info=True)
 
 
 def _set_status(
@@ -132,29 +133,127 @@ def fail(catalog: Catalog, document_id: str, code: str, message: str) -> None:
         lifecycle.fail_id(s, document_id, code, message)
 
 
+@dataclass
+class _Work:
+    """One claimed document of a worker's batch, and what it came to."""
+
+    document_id: str
+    name: str
+    size: int
+    blob: str
+    parsed: ParsedDocument | None = None
+    drafts: list[ChunkDraft] | None = None
+    done: bool = False  # handed to the indexer, failed, or no longer this worker's
+
+
 def process_document(ctx: IngestContext, document_id: str, owner: str | None = None) -> Claim:
-    """Parse, chunk and embed one queued document; permanent errors end it in ``failed``."""
+    """Parse, chunk and embed one queued document; permanent errors end it in ``failed``.
+
+    A small document takes other small queued documents of its collection along (up to
+    ``ingest_batch_docs``): each is parsed alone and fails alone, and their chunks are embedded
+    together, which costs a fraction of embedding them one document at a time."""
     owner = owner or new_owner()
     got = claim(ctx, document_id, owner)
     if got.outcome != "run":
         log.info("%s %s", got.outcome, document_id)
         return got
-    with Lease(ctx, document_id, owner) as lease:
+    batch = [_Work(document_id, got.name, got.size, got.blob)]
+    if got.size <= ctx.settings.ingest_batch_bytes:
+        batch += _claim_neighbours(ctx, document_id, owner)
+    with Lease(ctx, [w.document_id for w in batch], owner) as lease:
         try:
-            _run(ctx, document_id, owner, lease, got.name, got.size, got.blob)
-        except IngestError as e:
-            fail(ctx.catalog, document_id, e.code, e.message)
+            _run_batch(ctx, batch, owner, lease)
+        finally:  # the others of a batch stopped by an error wait for their own tasks
+            _release(ctx, [w for w in batch[1:] if not w.done], owner)
     return got
 
 
-def _run(
-    ctx: IngestContext, document_id: str, owner: str, lease: Lease, name: str, size: int, blob: str
-) -> None:
-    if size > ctx.settings.max_upload_bytes:
+def _claim_neighbours(ctx: IngestContext, document_id: str, owner: str) -> list[_Work]:
+    """Claim up to ``ingest_batch_docs - 1`` other small queued documents of the same collection,
+    in one transaction."""
+    lease = timedelta(seconds=ctx.settings.lease_seconds)
+    taken: list[_Work] = []
+    with ctx.catalog.session() as s:
+        collection = s.scalar(select(Document.collection_id).where(Document.id == document_id))
+        if collection is None:
+            return taken
+        for other in lifecycle.neighbours(
+            s,
+            collection,
+            document_id,
+            ctx.settings.ingest_batch_bytes,
+            ctx.settings.ingest_batch_docs - 1,
+        ):
+            got = lifecycle.claim(s, other, owner, lease, ctx.settings.max_attempts)
+            if got.outcome == "run":
+                taken.append(_Work(other, got.name, got.size, got.blob))
+    return taken
+
+
+def _release(ctx: IngestContext, works: Sequence[_Work], owner: str) -> None:
+    """Queue again the claimed documents this worker will not finish, and send their tasks (their
+    first ones may have found them busy)."""
+    if not works:
+        return
+    with ctx.catalog.session() as s:
+        released = [w.document_id for w in works if lifecycle.release(s, w.document_id, owner)]
+    for doc_id in released:
+        ctx.enqueue_process(doc_id)
+
+
+def _time_for_another(ctx: IngestContext, started: float) -> bool:
+    """Whether one more document's parse, run to its hard limit, still ends before the task's
+    soft time limit (so a batch never makes a task time out that one document would not)."""
+    left = ctx.settings.task_soft_time_limit - (time.monotonic() - started)
+    return left > ctx.settings.parse_hard_seconds + 30
+
+
+def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease) -> None:
+    started = time.monotonic()
+    for i, work in enumerate(batch):
+        if i and not _time_for_another(ctx, started):
+            break  # the rest are released by the caller
+        try:
+            _prepare(ctx, work, owner, lease)
+        except IngestError as e:
+            fail(ctx.catalog, work.document_id, e.code, e.message)
+        except Exception as e:
+            if i == 0:
+                raise  # this task's own document: the task fails it and reports the bug
+            log.exception("ingesting %s failed", work.document_id)
+            fail(
+                ctx.catalog, work.document_id, "internal", f"internal error while ingesting: {e!r}"
+            )
+        work.done = work.drafts is None  # failed, or no longer this worker's
+    parsed = [w for w in batch if w.drafts is not None and w.document_id not in lease.lost]
+    if not parsed:
+        return
+    # The heading travels with the text into the vector: "Risks > FX" helps a query find it.
+    vectors = ctx.embedder.embed(
+        [passage_text(d.heading, d.text) for w in parsed for d in w.drafts or []]
+    )
+    failpoints.hit("ingest.embedding")
+    at = 0
+    for work in parsed:
+        n = len(work.drafts or [])
+        if work.document_id not in lease.lost:
+            assert work.parsed is not None and work.drafts is not None
+            _write_pending(
+                ctx, work.document_id, owner, work.drafts, vectors[at : at + n], work.parsed
+            )
+        work.done = True
+        at += n
+
+
+def _prepare(ctx: IngestContext, work: _Work, owner: str, lease: Lease) -> None:
+    """Parse and chunk one claimed document (``work.drafts``); None left there when it is no
+    longer this worker's. Raises the ``IngestError`` that fails it."""
+    name, document_id = work.name, work.document_id
+    if work.size > ctx.settings.max_upload_bytes:
         raise TooLarge(
-            f"{name} is {size} bytes, above the limit of {ctx.settings.max_upload_bytes}"
+            f"{name} is {work.size} bytes, above the limit of {ctx.settings.max_upload_bytes}"
         )
-    path = ctx.blobs.path(blob)
+    path = ctx.blobs.path(work.blob)
     if not path.exists():
         raise MissingOriginal(f"the stored original of {name} is gone; upload it again")
     guards.check(path, name, ctx.settings)
@@ -168,7 +267,7 @@ def _run(
     failpoints.hit("ingest.parsing")
     if not any(b.text.strip() for b in parsed.blocks):
         raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")
-    if lease.lost or not _set_status(
+    if document_id in lease.lost or not _set_status(
         ctx,
         document_id,
         owner,
@@ -177,17 +276,13 @@ def _run(
         pages_done=parsed.pages,
     ):
         return
-    drafts = chunk_blocks(
+    work.parsed = parsed
+    work.drafts = chunk_blocks(
         parsed.blocks,
         ctx.embedder.count_tokens,
         max_tokens=ctx.settings.chunk_tokens,
         overlap_tokens=ctx.settings.chunk_overlap,
     )
-    # The heading travels with the text into the vector: "Risks > FX" helps a query find it.
-    vectors = ctx.embedder.embed([passage_text(d.heading, d.text) for d in drafts])
-    failpoints.hit("ingest.embedding")
-    if not lease.lost:
-        _write_pending(ctx, document_id, owner, drafts, vectors, parsed)
 
 
 def _add_attachments(

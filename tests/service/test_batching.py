@@ -1,0 +1,135 @@
+"""An ingest process takes several small queued documents together: each is parsed alone and fails
+alone, their chunks are embedded in one go, and each document's vectors are its own."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from core.catalog import Chunk, DocStatus, Document, utcnow
+from ingest.pipeline import IngestContext, process_document
+from retrieval.embedding import passage_text
+from tests.service.conftest import Harness
+
+pytestmark = pytest.mark.service
+
+
+def _note(i: int) -> tuple[str, bytes]:
+    return f"note{i}.txt", f"Note {i} is about topic number {i}: turbines and orchards.\n".encode()
+
+
+def _documents(h: Harness, collection: str) -> dict[str, Document]:
+    with h.services.catalog.reader() as s:
+        docs = s.scalars(select(Document).where(Document.collection_id == collection)).all()
+        return {d.name: d for d in docs}
+
+
+def _context(h: Harness, sent: list[str], **settings: object) -> IngestContext:
+    return dataclasses.replace(
+        h.ingest,
+        settings=h.settings.model_copy(update=settings),
+        enqueue_process=sent.append,
+    )
+
+
+def _oldest(h: Harness, collection: str) -> str:
+    with h.services.catalog.reader() as s:
+        return s.scalars(
+            select(Document.id)
+            .where(Document.collection_id == collection)
+            .order_by(Document.created_at)
+            .limit(1)
+        ).one()
+
+
+def test_one_task_ingests_a_batch_where_each_document_fails_alone(harness: Harness) -> None:
+    files = [_note(i) for i in range(6)]
+    files += [("empty.txt", b""), ("program.bin", b"\x7fELF\x02\x01\x01" + bytes(300))]
+    harness.upload("batch", *files)
+    sent: list[str] = []
+
+    got = process_document(_context(harness, sent), _documents(harness, "batch")["note0.txt"].id)
+
+    assert got.outcome == "run"
+    docs = _documents(harness, "batch")
+    assert {n: d.status for n, d in docs.items() if n.startswith("note")} == {
+        f"note{i}.txt": DocStatus.indexing for i in range(6)
+    }
+    assert docs["empty.txt"].status == DocStatus.failed
+    assert "empty" in (docs["empty.txt"].error or "")
+    assert docs["program.bin"].status == DocStatus.failed
+    assert docs["program.bin"].error
+    assert sent == []  # nothing was given back
+    # each document's vectors are those of its own chunks, embedded alone
+    embedder = harness.services.embedder
+    with harness.services.catalog.reader() as s:
+        for i in range(6):
+            rows = s.execute(
+                select(Chunk.heading, Chunk.text, Chunk.vector).where(
+                    Chunk.document_id == docs[f"note{i}.txt"].id
+                )
+            ).all()
+            assert rows
+            alone = embedder.embed([passage_text(h, t) for h, t, _v in rows])
+            stored = np.stack([np.frombuffer(v, dtype=np.float32) for _h, _t, v in rows])
+            np.testing.assert_allclose(stored, alone, atol=1e-4)
+    assert harness.work() > 0
+    hits = harness.search("batch", "topic number 4", k=1)
+    assert hits[0]["document_name"] == "note4.txt"
+
+
+def test_batch_leaves_large_leased_and_other_collections_documents_alone(harness: Harness) -> None:
+    harness.upload("mixed", *[_note(i) for i in range(3)])
+    harness.upload("mixed", ("large.txt", b"large text file. " * 2000))
+    harness.upload("elsewhere", _note(9))
+    docs = _documents(harness, "mixed")
+    leased_until = utcnow() + timedelta(minutes=5)
+    with harness.services.catalog.session() as s:
+        leased = s.get(Document, docs["note2.txt"].id)
+        assert leased is not None
+        leased.lease_owner, leased.lease_until = "another-worker", leased_until
+
+    process_document(_context(harness, [], ingest_batch_bytes=10_000), docs["note0.txt"].id)
+
+    docs = _documents(harness, "mixed")
+    assert docs["note0.txt"].status == DocStatus.indexing
+    assert docs["note1.txt"].status == DocStatus.indexing
+    assert docs["note2.txt"].status == DocStatus.queued  # another worker's lease
+    assert docs["note2.txt"].lease_owner == "another-worker"
+    assert docs["large.txt"].status == DocStatus.queued  # above ingest_batch_bytes
+    assert _documents(harness, "elsewhere")["note9.txt"].status == DocStatus.queued
+    with harness.services.catalog.session() as s:
+        leased = s.get(Document, docs["note2.txt"].id)
+        assert leased is not None
+        leased.lease_owner = leased.lease_until = None
+    harness.work()
+    assert {d.status for d in _documents(harness, "mixed").values()} == {DocStatus.ready}
+
+
+def test_batch_of_one_takes_no_neighbour(harness: Harness) -> None:
+    harness.upload("single", *[_note(i) for i in range(3)])
+    process_document(_context(harness, [], ingest_batch_docs=1), _oldest(harness, "single"))
+    statuses = sorted(d.status for d in _documents(harness, "single").values())
+    assert statuses == sorted([DocStatus.indexing, DocStatus.queued, DocStatus.queued])
+
+
+def test_documents_a_batch_has_no_time_for_go_back_to_the_queue(harness: Harness) -> None:
+    harness.upload("late", *[_note(i) for i in range(4)])
+    sent: list[str] = []
+    # one more parse, run to its hard limit, would end past the task's soft limit
+    ctx = _context(harness, sent, task_soft_time_limit=100, parse_hard_seconds=80)
+
+    process_document(ctx, _oldest(harness, "late"))
+
+    docs = _documents(harness, "late")
+    done = [n for n, d in docs.items() if d.status == DocStatus.indexing]
+    back = [d for d in docs.values() if d.status == DocStatus.queued]
+    assert len(done) == 1 and len(back) == 3
+    assert all(d.attempts == 0 and d.lease_owner is None for d in back)
+    assert sorted(sent) == sorted(d.id for d in back)
+    harness.work()
+    assert {d.status for d in _documents(harness, "late").values()} == {DocStatus.ready}
