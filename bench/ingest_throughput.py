@@ -15,7 +15,8 @@ The floor of what ingestion costs is parsing and embedding: the bench then parse
 in this process and embeds the chunks on one thread (as a worker does), and prints their CPU
 seconds, ``floor_s`` = (parse + embed CPU seconds) / cores and ``overhead`` = wall time / floor_s
 (1.0: the stack adds nothing to the work itself; queues, catalog, index writes and idle cores make
-the rest).
+the rest). ``stack_cpu_s`` says where the CPU went during the ingest, by process role (the parse
+server's children count with ``parse``).
 
 With ``--base-chunks N`` it ingests the same files twice in the same stack: into an empty
 collection, then into one that holds N chunks already (made directly, outside the timing: catalog
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from askdocs import bulk  # noqa: E402
-from bench import big_collection  # noqa: E402
+from bench import big_collection, stack  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
 from client.http import ApiClient  # noqa: E402
 from core.catalog import Catalog  # noqa: E402
@@ -162,7 +163,13 @@ def main() -> None:
             bulk.LocalFile(p, name, p.stat().st_size, bulk.sha256_file(p))
             for p, name in bulk.walk([source])
         ]
+        cpu_before = stack.cpu_by_role(data)
         state, uploaded, took = ingest(http, "bench", files)
+        cpu_after = stack.cpu_by_role(data)
+        stack_cpu = {
+            role: round(cpu_after[role] - cpu_before.get(role, 0.0), 1)
+            for role in sorted(cpu_after)
+        }
         big: dict[str, float] = {}
         if args.base_chunks:
             settings = Settings(data_dir=data)
@@ -232,6 +239,8 @@ def main() -> None:
                 "embed_cpu_s": round(embed_cpu, 1),
                 "floor_s": round(floor, 1),
                 "overhead": round(took / floor, 2),
+                "stack_cpu_s": stack_cpu,
+                "stack_cpu_total_s": round(sum(stack_cpu.values()), 1),
                 **big,
             },
             indent=2,

@@ -65,3 +65,42 @@ def running_stack(data: Path, **settings: str) -> Iterator[ApiClient]:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
+
+
+def _role(cmdline: str) -> str:
+    for marker, role in (
+        ("parse_server", "parse"),
+        ("askdocs.worker ingest", "worker"),
+        ("askdocs.worker index", "indexer"),
+        ("uvicorn", "api"),
+        ("streamlit", "ui"),
+        ("redis", "redis"),
+        ("askdocs up", "supervisor"),
+    ):
+        if marker in cmdline:
+            return role
+    return "other"
+
+
+def cpu_by_role(data: Path) -> dict[str, float]:
+    """CPU seconds so far of the processes of the stack over ``data`` (found by their
+    ASKDOCS_DATA_DIR), by role; a process's reaped children (the parse server's children) count
+    with it. Linux /proc only."""
+    tick = os.sysconf("SC_CLK_TCK")
+    wanted = f"ASKDOCS_DATA_DIR={data}".encode()
+    found: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if wanted not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the command name
+        seconds = sum(int(v) for v in fields[11:15]) / tick
+        role = _role(cmdline)
+        found[role] = found.get(role, 0.0) + seconds
+    return found
