@@ -9,18 +9,19 @@ envelope in one place (api/errors.py). ``ask`` yields the events every client re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from api.errors import stream_error
 from api.schemas import PassageOut
-from core import conversations
+from core import conversations, metrics
 from core.auth import Principal, Role, audit, question_detail, role_in
 from core.catalog import Catalog, utcnow
 from core.errors import NotFound
 from core.settings import Settings
-from generation.client import GeneratorClient
+from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.condense import HISTORY_TURNS, PastTurn, condense
 from generation.rag import Answer, Token, answer
 from retrieval.search import Retriever
@@ -61,6 +62,32 @@ class Prepared:
     passages: list[ScoredChunk]
     relevance: float
     gated: bool  # below the relevance gate: the generator never sees the passages
+    received: float = field(default_factory=time.monotonic)  # when the question arrived
+
+
+def timed(events: Iterator[Token | Answer], received: float) -> Iterator[Token | Answer]:
+    """``events`` as they come, observing the time to the first token, the tokens/s after it
+    (a streamed piece is about one token) and the generator's errors."""
+    first: float | None = None
+    pieces = 0
+    try:
+        for ev in events:
+            if isinstance(ev, Token) and ev.text:
+                pieces += 1
+                if first is None:
+                    first = time.monotonic()
+                    metrics.ASK_FIRST_TOKEN_SECONDS.observe(first - received)
+            yield ev
+    except GeneratorUnavailable:
+        metrics.GENERATOR_ERRORS.labels("unavailable").inc()
+        raise
+    except Exception:
+        metrics.GENERATOR_ERRORS.labels("error").inc()
+        raise
+    if first is not None and pieces > 1:
+        took = time.monotonic() - first
+        if took > 0:
+            metrics.ASK_TOKENS_PER_SECOND.observe((pieces - 1) / took)
 
 
 def passages_out(passages: Sequence[ScoredChunk]) -> list[PassageOut]:
@@ -141,6 +168,7 @@ class AnswerService:
     ) -> Prepared:
         """Condense, retrieve (within ``document_ids`` when given), gate. Raises
         GeneratorUnavailable before any stream starts."""
+        received = time.monotonic()
         standalone = condense(question, history, self.generator) if history else question
         passages = (
             []
@@ -153,7 +181,7 @@ class AnswerService:
         gated = relevance < self.settings.relevance_threshold
         if not gated:
             _ = self.generator.model  # fail now, not inside the stream
-        return Prepared(collection, question, standalone, passages, relevance, gated)
+        return Prepared(collection, question, standalone, passages, relevance, gated, received)
 
     def passage_budget(self) -> int:
         """The passages' token budget: the setting, or less where the served model's context
@@ -166,13 +194,16 @@ class AnswerService:
 
     def generate(self, prepared: Prepared) -> Iterator[Token | Answer]:
         if prepared.gated:
-            return answer(prepared.standalone, [], self.generator)
-        return answer(
-            prepared.standalone,
-            prepared.passages,
-            self.generator,
-            self.passage_budget(),
-            self.settings.generator_max_tokens,
+            return timed(answer(prepared.standalone, [], self.generator), prepared.received)
+        return timed(
+            answer(
+                prepared.standalone,
+                prepared.passages,
+                self.generator,
+                self.passage_budget(),
+                self.settings.generator_max_tokens,
+            ),
+            prepared.received,
         )
 
     def save_turn(self, conv: Thread, prepared: Prepared, ev: Answer) -> None:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import collections, conversations, documents, jobs, openai_compat, query, status
+from api import collections, conversations, documents, jobs, metrics, openai_compat, query, status
 from api.answering import AnswerService
 from api.deps import BodyLimit, Services
 from api.errors import install_handlers
@@ -125,9 +125,19 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="askdocs", version="0.1.0", lifespan=lifespan)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(metrics.HttpMetrics)
     app.state.services = services
 
-    for module in (collections, documents, jobs, query, conversations, openai_compat, status):
+    for module in (
+        collections,
+        documents,
+        jobs,
+        query,
+        conversations,
+        openai_compat,
+        status,
+        metrics,
+    ):
         app.include_router(module.router)
     app.state.settings = settings
     return app

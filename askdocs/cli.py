@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import time
@@ -20,6 +21,7 @@ from askdocs.cli_access import register as register_access_commands
 from askdocs.cli_ops import register as register_ops_commands
 from askdocs.supervisor import ServiceFailed, Supervisor
 from client.http import ApiClient, ApiError
+from core import metrics
 from core.auth import bootstrap_admin
 from core.catalog import Catalog
 from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
@@ -59,6 +61,8 @@ def up() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     sup = Supervisor(settings.data_dir / "logs", echo=console.print)
+    # every process's metrics in one directory, which the API's /metrics reads (core/metrics.py)
+    os.environ.update(metrics.fresh_multiprocess_dir(settings.data_dir / "metrics"))
     t0 = time.monotonic()
     first_key = _first_admin_key(settings)
     try:

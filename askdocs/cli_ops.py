@@ -1,14 +1,17 @@
-"""`askdocs check [--repair]`: run on the server, against the catalog and the index files."""
+"""Operators' commands, run on the server against the catalog and the index files: `askdocs check
+[--repair]`, `askdocs backup DIR`, `askdocs restore DIR`."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import delete, select
 
+from askdocs import backup as backups
 from askdocs import janitor
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
@@ -124,5 +127,38 @@ def problems_of(r: Report) -> list[str]:
     ]
 
 
+def backup(
+    directory: Path = typer.Argument(..., help="A new (or empty) directory for the backup."),  # noqa: B008
+) -> None:
+    """A consistent snapshot of the running service: catalog, originals, index files."""
+    try:
+        info = backups.backup(Settings(), directory, echo=console.print)
+    except backups.BackupError as e:
+        console.print(f"[red]backup failed:[/red] {e}")
+        raise typer.Exit(1) from None
+    print(
+        f"backed up {info.documents} documents, {info.originals} originals and "
+        f"{len(info.collections)} collections to {directory}"
+    )
+
+
+def restore(
+    directory: Path = typer.Argument(..., help="A directory made by `askdocs backup`."),  # noqa: B008
+) -> None:
+    """Bring a backup into an empty data dir (ASKDOCS_DATA_DIR; stop the service first)."""
+    settings = Settings()
+    try:
+        info = backups.restore(settings, directory, echo=console.print)
+    except backups.BackupError as e:
+        console.print(f"[red]restore failed:[/red] {e}")
+        raise typer.Exit(1) from None
+    print(
+        f"restored {info.documents} documents and {len(info.collections)} collections into "
+        f"{settings.data_dir}; start it with `askdocs up`"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(check)
+    app.command()(backup)
+    app.command()(restore)

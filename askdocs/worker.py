@@ -14,6 +14,7 @@ import sys
 
 from celery.signals import worker_process_init
 
+from core import metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog
 from core.celery_app import (
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
 
         janitor.start(catalog, app, settings)
         argv_ = ["worker", "-Q", INDEX_QUEUE, "-P", "solo", "-c", "1"]
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
     argv_ += [
         "-n",
         f"{role}-{os.getpid()}@%h",

@@ -100,6 +100,17 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds before a document whose task seems lost (queue empty) is sent again.",
     )
+    metrics_public: bool = Field(
+        False,
+        description="Serve /metrics without an API key (else an admin's key is needed); for a "
+        "Prometheus on a private network.",
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        description="A worker or indexer serves its processes' metrics on this port (0: not; "
+        "under `askdocs up` the API's /metrics has them already).",
+    )
     embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
     ingest_batch_docs: int = Field(
         16,

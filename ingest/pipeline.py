@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core import failpoints, lifecycle
+from core import failpoints, lifecycle, metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, DocStatus, Document, JobDocument
 from core.lifecycle import Claim
@@ -131,6 +131,7 @@ def _set_status(
 def fail(catalog: Catalog, document_id: str, code: str, message: str) -> None:
     with catalog.session() as s:
         lifecycle.fail_id(s, document_id, code, message)
+    metrics.INGEST_DOCUMENTS.labels("failed", code).inc()
 
 
 @dataclass
@@ -229,9 +230,11 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
     if not parsed:
         return
     # The heading travels with the text into the vector: "Risks > FX" helps a query find it.
-    vectors = ctx.embedder.embed(
-        [passage_text(d.heading, d.text) for w in parsed for d in w.drafts or []]
-    )
+    texts = [passage_text(d.heading, d.text) for w in parsed for d in w.drafts or []]
+    embedding = time.perf_counter()
+    vectors = ctx.embedder.embed(texts)
+    metrics.EMBED_SECONDS.inc(time.perf_counter() - embedding)
+    metrics.EMBED_CHUNKS.inc(len(texts))
     failpoints.hit("ingest.embedding")
     at = 0
     for work in parsed:
@@ -263,7 +266,10 @@ def _prepare(ctx: IngestContext, work: _Work, owner: str, lease: Lease) -> None:
             ctx, document_id, owner, DocStatus.parsing, pages=p.pages, pages_done=p.pages_done
         )
 
+    parsing = time.perf_counter()
     parsed = sandbox.parse_isolated(path, name, parse_limits(ctx.settings), progress)
+    metrics.PARSE_SECONDS.labels(metrics.file_type(name)).observe(time.perf_counter() - parsing)
+    metrics.PARSE_PAGES.labels(metrics.file_type(name)).inc(parsed.pages or 0)
     failpoints.hit("ingest.parsing")
     if not any(b.text.strip() for b in parsed.blocks):
         raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")
@@ -350,6 +356,7 @@ def _write_pending(
                 )
             )
         lifecycle.to_indexing(doc, ctx.model_label, len(drafts))
+    metrics.INGEST_DOCUMENTS.labels("embedded", "ok").inc()
     ctx.enqueue_index(document_id)
     for child in children:
         ctx.enqueue_process(child)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from core import failpoints, lifecycle
+from core import failpoints, lifecycle, metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document, stale_vectors, utcnow
 from retrieval.index_store import (
@@ -357,6 +358,8 @@ class Indexer:
                     if i not in batch
                 ]
         old_ready = [i for olds in older.values() for i, st in olds if st == DocStatus.ready]
+        metrics.INDEX_BATCH_DOCUMENTS.observe(len(batch))
+        writing = time.perf_counter()
         with self._writing(collection):  # files and generation change together
             current = self._current(collection)
             directory = collection_dir(self._index_dir, collection)
@@ -407,6 +410,7 @@ class Indexer:
                 manifest = self._tombstoned(collection, held, out)
                 lex.replace_documents({doc_id: [] for doc_id in gone})
                 self._commit(collection, manifest, held)
+        metrics.INDEX_COMMIT_SECONDS.observe(time.perf_counter() - writing)
         for olds in older.values():
             for old_id, _status in olds:
                 lifecycle.forget(self._catalog, self._blobs, old_id)

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -14,6 +15,7 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import select
 
+from core import metrics
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.embedding import Embedder, Reranker, model_label, passage_text
 from retrieval.fusion import minmax, minmax_by_document, rrf
@@ -212,11 +214,14 @@ class Retriever:
         indexer committed a new generation meanwhile (a new version replacing an old one, say), the
         files searched may lack what the catalog now calls ready, so search again on the new files.
         """
+        started = time.perf_counter()
         for _ in range(SEARCH_ATTEMPTS):
             indexes = self._indexes.get(collection)
             found = self._search_once(collection, query, k, mode, document_ids, config, indexes)
             if self._indexes.generation(collection) == indexes.generation:
                 break
+        label = mode or (config or self.config).mode
+        metrics.SEARCH_SECONDS.labels(label).observe(time.perf_counter() - started)
         return found
 
     def _search_once(

@@ -22,7 +22,7 @@ def compose() -> list[str]:
     return [exe]
 
 
-@pytest.mark.parametrize("profile", ["gpu", "cpu"])
+@pytest.mark.parametrize("profile", ["gpu", "cpu", "observability"])
 def test_compose_file_is_valid(profile: str) -> None:
     out = subprocess.run(
         [*compose(), "--profile", profile, "config", "--services"],
@@ -33,4 +33,9 @@ def test_compose_file_is_valid(profile: str) -> None:
     assert out.returncode == 0, out.stderr
     services = set(out.stdout.split())
     assert {"redis", "worker", "indexer", "api", "ui"} <= services
-    assert ("generator" if profile == "gpu" else "generator-cpu") in services
+    expected = {
+        "gpu": {"generator"},
+        "cpu": {"generator-cpu"},
+        "observability": {"prometheus", "grafana"},
+    }
+    assert expected[profile] <= services
