@@ -18,6 +18,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
@@ -246,3 +247,27 @@ def restore(settings: Settings, src: Path, echo: Callable[[str], None] = print) 
     finally:
         catalog.engine.dispose()
     return info
+
+
+def before_upgrade(settings: Settings, echo: Callable[[str], None] = print) -> Path | None:
+    """When the catalog is at an older schema than this code's, copy it (catalog only) to
+    ``DATA_DIR/backups/pre-upgrade-<revision>-<time>`` before anything migrates it; the copy's
+    path, or None when no migration is due (a new catalog, or one at this code's schema). A
+    catalog newer than this code is left alone: starting refuses it."""
+    catalog = Catalog(settings.catalog_url)
+    try:
+        if not inspect(catalog.engine).get_table_names():
+            return None
+        revision = _revision(catalog)
+    finally:
+        catalog.engine.dispose()
+    if revision == schema.head() or revision not in schema.known():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = settings.data_dir / "backups" / f"pre-upgrade-{revision or 'unversioned'}-{stamp}"
+    out.mkdir(parents=True)
+    kind = _snapshot_catalog(settings, out)
+    info = BackupInfo(FORMAT, revision, kind, 0, 0, {})
+    (out / MANIFEST).write_text(json.dumps(asdict(info), indent=2) + "\n")
+    echo(f"catalog at schema {revision or 'before versions'}: copied to {out} before upgrading it")
+    return out

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from askdocs import backup as backups
 from askdocs import bulk, stack
 from askdocs.cli_access import register as register_access_commands
 from askdocs.cli_ops import register as register_ops_commands
@@ -102,7 +103,9 @@ def up() -> None:
 
 
 def _first_admin_key(settings: Settings) -> str | None:
-    """Make the catalog and, on the very first start with auth on, the admin user and its key."""
+    """Make the catalog (an older one is copied first, then migrated) and, on the very first start
+    with auth on, the admin user and its key."""
+    backups.before_upgrade(settings, echo=console.print)
 
     catalog = Catalog(settings.catalog_url).create()
     try:

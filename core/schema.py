@@ -40,6 +40,11 @@ def head() -> str:
     return found
 
 
+def known() -> set[str | None]:
+    """Every schema revision this code can migrate from (None: made before Alembic)."""
+    return {s.revision for s in ScriptDirectory.from_config(config()).walk_revisions()} | {None}
+
+
 def current(conn: Connection) -> str | None:
     """The catalog's schema revision (None: new, or made before Alembic)."""
     return MigrationContext.configure(conn).get_current_revision()

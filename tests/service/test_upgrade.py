@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from sqlalchemy import inspect
 
+from askdocs.backup import before_upgrade
 from core import schema
 from core.catalog import Catalog
+from core.settings import Settings
 from retrieval.vector_index import VectorIndex, index_file
 from tests.service.conftest import in_process
 
@@ -104,3 +106,18 @@ def test_a_catalog_newer_than_the_code_is_refused(tmp_path: Path) -> None:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(schema.CatalogTooNew, match="newer askdocs"):
         Catalog(catalog.url).create()
+
+
+def test_an_older_catalog_is_copied_before_it_is_migrated(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert before_upgrade(settings) is None  # nothing there yet
+    db = sqlite3.connect(tmp_path / "catalog.db")
+    db.executescript(RELEASED.read_text())
+    db.close()
+    copy = before_upgrade(settings, echo=lambda _line: None)
+    assert copy is not None and copy.parent == tmp_path / "backups"
+    saved = sqlite3.connect(copy / "catalog.db")
+    assert "page_end" not in _columns(saved, "chunks")  # the old schema, as it was
+    Catalog(settings.catalog_url).create()
+    assert "page_end" in _columns(sqlite3.connect(tmp_path / "catalog.db"), "chunks")
+    assert before_upgrade(settings) is None  # at this code's schema: nothing to copy
