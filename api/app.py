@@ -16,6 +16,7 @@ from api import collections, conversations, documents, jobs, metrics, openai_com
 from api.answering import AnswerService
 from api.deps import BodyLimit, Services
 from api.errors import install_handlers
+from core import logs
 from core.auth import bootstrap_admin
 from core.blobs import BlobStore
 from core.catalog import Catalog
@@ -146,4 +147,6 @@ def create_app(settings: Settings) -> FastAPI:
 def app_from_env() -> FastAPI:
     """uvicorn factory: ``uvicorn --factory api.app:app_from_env``; settings from ASKDOCS_*."""
     go_offline()
-    return create_app(Settings())
+    settings = Settings()
+    logs.configure("api", settings.log_format)
+    return create_app(settings)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from api.deps import Services, ServicesDep, bearer, current_principal, require_admin
 from api.errors import errors
-from core import metrics
+from core import logs, metrics
 from core.auth import Principal
 from core.catalog import Collection, Document
 from core.celery_app import INDEX_QUEUE, INGEST_QUEUE
@@ -40,7 +40,9 @@ def _route(scope: dict[str, Any]) -> str:
 
 class HttpMetrics:
     """ASGI middleware: requests by route, method and status, and the time to the response's
-    headers (a streamed answer's tokens come later; ``/ask`` has its own first-token metric)."""
+    headers (a streamed answer's tokens come later; ``/ask`` has its own first-token metric); the
+    request's id (``core.logs``), bound while it runs and sent back as ``X-Request-ID``; one log
+    line per request (method, route template, status, ms: never the query or the body)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -51,18 +53,40 @@ class HttpMetrics:
             return
         started = time.perf_counter()
         status = 500
+        offered = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"),
+            None,
+        )
+        rid = logs.new_request_id(offered)
 
         async def sending(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 metrics.HTTP_SECONDS.labels(_route(scope)).observe(time.perf_counter() - started)
+                headers = list(message.get("headers", []))
+                headers.append((logs.REQUEST_HEADER.lower().encode(), rid.encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            metrics.HTTP_REQUESTS.labels(_route(scope), scope["method"], str(status)).inc()
+        with logs.bound(rid):
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                route = _route(scope)
+                metrics.HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
+                log.info(
+                    "%s %s %d",
+                    scope["method"],
+                    route,
+                    status,
+                    extra={
+                        "route": route,
+                        "method": scope["method"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
 
 
 def _catalog_state(services: Services) -> Iterator[Any]:

@@ -8,13 +8,12 @@ a model loaded before the fork hung the worker here (celery#3402).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
 from celery.signals import worker_process_init
 
-from core import metrics
+from core import logs, metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog
 from core.celery_app import (
@@ -22,6 +21,7 @@ from core.celery_app import (
     INDEX_QUEUE,
     INGEST_QUEUE,
     PROCESS_TASK,
+    carry_request_ids,
     create_celery,
     enqueue,
 )
@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     if role not in (INGEST_QUEUE, INDEX_QUEUE):
         raise SystemExit(f"usage: python -m askdocs.worker {INGEST_QUEUE}|{INDEX_QUEUE}")
     go_offline()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings()
+    logs.configure("worker" if role == INGEST_QUEUE else "indexer", settings.log_format)
+    carry_request_ids()
     app = create_celery(settings)
     app.set_default()
     catalog = Catalog(settings.catalog_url).create()

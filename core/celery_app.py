@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
+from celery import Celery
+from celery.signals import setup_logging, task_prerun
+
+from core import logs
 from core.settings import Settings
 
 PROCESS_TASK = "askdocs.ingest.process"
@@ -50,4 +54,27 @@ def enqueue(app: Celery, settings: Settings, task: str, key: str) -> None:
     """Send a task by name with an id argument (a document id, or a collection name for the
     indexer's collection-wide tasks; never a payload) and an expiry."""
     queue = INGEST_QUEUE if task.startswith("askdocs.ingest.") else INDEX_QUEUE
-    app.send_task(task, args=[key], queue=queue, expires=settings.task_expires)
+    rid = logs.request_id()
+    app.send_task(
+        task,
+        args=[key],
+        queue=queue,
+        expires=settings.task_expires,
+        headers={"request_id": rid} if rid else None,
+    )
+
+
+def _bind_request_id(task: Any = None, **_kw: Any) -> None:
+    """A task runs under the request id of the request (or task) that sent it."""
+    request = getattr(task, "request", None)
+    rid = getattr(request, "request_id", None) or (getattr(request, "headers", None) or {}).get(
+        "request_id"
+    )
+    logs.bind(rid)
+
+
+def carry_request_ids() -> None:
+    """In a worker process: tasks log (and send on) the request id their message carries."""
+    task_prerun.connect(_bind_request_id, weak=False)
+    # a receiver here tells Celery the process configured its logging (core.logs) itself
+    setup_logging.connect(lambda **_kw: None, weak=False)

@@ -168,8 +168,16 @@ class Claim:
     blob: str = ""
 
 
-def claim(s: Session, document_id: str, owner: str, lease: timedelta, max_attempts: int) -> Claim:
-    """Take the lease on a runnable document, counting the attempt; refuse one leased by a live
+def claim(
+    s: Session,
+    document_id: str,
+    owner: str,
+    lease: timedelta,
+    max_attempts: int,
+    count: bool = True,
+) -> Claim:
+    """Take the lease on a runnable document, counting the attempt (``count``; a batch counts
+    each of its other documents when it starts on it, ``attempt``); refuse one leased by a live
     worker; fail one that has used up its attempts (each attempt that ended without a verdict
     was a crash: the worker died, or was killed for memory or time)."""
     now = utcnow()
@@ -189,7 +197,7 @@ def claim(s: Session, document_id: str, owner: str, lease: timedelta, max_attemp
         )
         return Claim("poison")
     doc.status = DocStatus.parsing
-    doc.attempts += 1
+    doc.attempts += 1 if count else 0
     doc.error = doc.error_code = None
     doc.lease_owner, doc.lease_until = owner, now + lease
     doc.started_at = doc.started_at or now
@@ -221,14 +229,24 @@ def neighbours(s: Session, collection: str, exclude: str, max_bytes: int, limit:
 
 
 def release(s: Session, document_id: str, owner: str) -> bool:
-    """Give back a document ``owner`` claimed but did not start (a batch that ran out of time): it
-    is queued again as it was, its attempt not counted. False when it is no longer theirs."""
+    """Give back a document ``owner`` claimed but will not finish (a batch that ran out of time):
+    it is queued again. False when it is no longer theirs."""
     doc = owned(s, document_id, owner)
     if doc is None:
         return False
     doc.status = DocStatus.queued
-    doc.attempts = max(0, doc.attempts - 1)
     doc.lease_owner = doc.lease_until = None
+    return True
+
+
+def attempt(s: Session, document_id: str, owner: str) -> bool:
+    """Count the attempt of a document ``owner`` claimed without counting (a batch's other
+    documents, as it starts on each: a crash then counts against that document only). False when
+    it is no longer theirs."""
+    doc = owned(s, document_id, owner)
+    if doc is None:
+        return False
+    doc.attempts += 1
     return True
 
 

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds before a document whose task seems lost (queue empty) is sent again.",
     )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="Log lines of every process: JSON objects (with the request id that follows "
+        "an upload or a question across processes) or plain text.",
+    )
     metrics_public: bool = Field(
         False,
         description="Serve /metrics without an API key (else an admin's key is needed); for a "

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import openai
 
+from core import logs
+
 _COUNT_CACHE = 4096
 
 # Token counting routes, tried in order: vLLM's, then llama-cpp-python's.
@@ -20,6 +22,12 @@ _TOKENIZE_ROUTES = (
     ),
     ("/extras/tokenize/count", lambda model, text: {"input": text, "model": model}),
 )
+
+
+def request_headers() -> dict[str, str] | None:
+    """The request id to send the generator (vLLM takes it as its own request id)."""
+    rid = logs.request_id()
+    return {logs.REQUEST_HEADER: rid} if rid else None
 
 
 class GeneratorUnavailable(RuntimeError):
@@ -90,6 +98,7 @@ class GeneratorClient:
                 temperature=temperature,
                 stream=True,
                 extra_body=self._extra_body or None,
+                extra_headers=request_headers(),
             )
             for event in stream:
                 if event.choices and event.choices[0].delta.content:

@@ -132,6 +132,7 @@ def fail(catalog: Catalog, document_id: str, code: str, message: str) -> None:
     with catalog.session() as s:
         lifecycle.fail_id(s, document_id, code, message)
     metrics.INGEST_DOCUMENTS.labels("failed", code).inc()
+    log.info("failed %s: %s", document_id, code, extra={"document_id": document_id, "code": code})
 
 
 @dataclass
@@ -142,6 +143,7 @@ class _Work:
     name: str
     size: int
     blob: str
+    counted: bool = True  # its attempt is counted (a batch's others: when it starts on them)
     parsed: ParsedDocument | None = None
     drafts: list[ChunkDraft] | None = None
     done: bool = False  # handed to the indexer, failed, or no longer this worker's
@@ -185,9 +187,9 @@ def _claim_neighbours(ctx: IngestContext, document_id: str, owner: str) -> list[
             ctx.settings.ingest_batch_bytes,
             ctx.settings.ingest_batch_docs - 1,
         ):
-            got = lifecycle.claim(s, other, owner, lease, ctx.settings.max_attempts)
+            got = lifecycle.claim(s, other, owner, lease, ctx.settings.max_attempts, count=False)
             if got.outcome == "run":
-                taken.append(_Work(other, got.name, got.size, got.blob))
+                taken.append(_Work(other, got.name, got.size, got.blob, counted=False))
     return taken
 
 
@@ -252,6 +254,11 @@ def _prepare(ctx: IngestContext, work: _Work, owner: str, lease: Lease) -> None:
     """Parse and chunk one claimed document (``work.drafts``); None left there when it is no
     longer this worker's. Raises the ``IngestError`` that fails it."""
     name, document_id = work.name, work.document_id
+    if not work.counted:
+        with ctx.catalog.session() as s:
+            if not lifecycle.attempt(s, document_id, owner):
+                return  # deleted, cancelled or taken over since the batch claimed it
+        work.counted = True
     if work.size > ctx.settings.max_upload_bytes:
         raise TooLarge(
             f"{name} is {work.size} bytes, above the limit of {ctx.settings.max_upload_bytes}"
@@ -357,6 +364,12 @@ def _write_pending(
             )
         lifecycle.to_indexing(doc, ctx.model_label, len(drafts))
     metrics.INGEST_DOCUMENTS.labels("embedded", "ok").inc()
+    log.info(
+        "embedded %s: %d chunks",
+        document_id,
+        len(drafts),
+        extra={"document_id": document_id, "chunks": len(drafts)},
+    )
     ctx.enqueue_index(document_id)
     for child in children:
         ctx.enqueue_process(child)

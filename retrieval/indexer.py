@@ -410,7 +410,15 @@ class Indexer:
                 manifest = self._tombstoned(collection, held, out)
                 lex.replace_documents({doc_id: [] for doc_id in gone})
                 self._commit(collection, manifest, held)
-        metrics.INDEX_COMMIT_SECONDS.observe(time.perf_counter() - writing)
+        took = time.perf_counter() - writing
+        metrics.INDEX_COMMIT_SECONDS.observe(took)
+        log.info(
+            "indexed %d documents of %s in %.3f s",
+            len(batch),
+            collection,
+            took,
+            extra={"collection": collection, "documents": sorted(batch), "seconds": round(took, 3)},
+        )
         for olds in older.values():
             for old_id, _status in olds:
                 lifecycle.forget(self._catalog, self._blobs, old_id)

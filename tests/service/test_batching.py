@@ -64,6 +64,7 @@ def test_one_task_ingests_a_batch_where_each_document_fails_alone(harness: Harne
     assert docs["program.bin"].status == DocStatus.failed
     assert docs["program.bin"].error
     assert sent == []  # nothing was given back
+    assert {d.attempts for d in docs.values()} == {1}  # each counted once, as it started
     # each document's vectors are those of its own chunks, embedded alone
     embedder = harness.services.embedder
     with harness.services.catalog.reader() as s:
@@ -129,7 +130,7 @@ def test_documents_a_batch_has_no_time_for_go_back_to_the_queue(harness: Harness
     done = [n for n, d in docs.items() if d.status == DocStatus.indexing]
     back = [d for d in docs.values() if d.status == DocStatus.queued]
     assert len(done) == 1 and len(back) == 3
-    assert all(d.attempts == 0 and d.lease_owner is None for d in back)
+    assert all(d.attempts == 0 and d.lease_owner is None for d in back)  # never started
     assert sorted(sent) == sorted(d.id for d in back)
     harness.work()
     assert {d.status for d in _documents(harness, "late").values()} == {DocStatus.ready}
