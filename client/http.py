@@ -195,6 +195,11 @@ class ApiClient:
     def original(self, document_id: str) -> bytes:
         return self.request("GET", f"/documents/{document_id}/file")
 
+    def metrics(self) -> str:
+        """Prometheus text of every process (an admin's key, or ASKDOCS_METRICS_PUBLIC)."""
+        body = self.request("GET", "/metrics")
+        return body.decode() if isinstance(body, bytes) else str(body)
+
     # -- questions -----------------------------------------------------------------------------
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/search", json=body)
