@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from askdocs import bulk  # noqa: E402
+from askdocs import bulk, eval_retrieval  # noqa: E402
 from bench import big_collection, stack  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
 from client.http import ApiClient  # noqa: E402
@@ -101,6 +101,23 @@ def ingest(
     return http.job(job_id, documents=True), uploaded, took
 
 
+def beir_quality(http: ApiClient, beir: Path, state: dict) -> dict[str, float]:
+    """Hybrid nDCG@10 and recall@100 of the train qrels over what was just ingested."""
+    qrels = eval_retrieval.read_qrels(beir / "qrels" / "train.tsv")
+    queries = [
+        (str(q["_id"]), q["text"])
+        for q in eval_retrieval.read_jsonl(beir / "queries.jsonl")
+        if str(q["_id"]) in qrels
+    ]
+    doc_of = {d["id"]: d["name"].removesuffix(".md") for d in state["documents"]}
+    run, _took = eval_retrieval.run_queries(http, "bench", queries, "hybrid", doc_of)
+    found = eval_retrieval.evaluate(qrels, run)
+    return {
+        "hybrid_ndcg10": round(found["nDCG@10"], 4),
+        "hybrid_recall100": round(found["recall@100"], 4),
+    }
+
+
 def parse_cpu_seconds(files: list[bulk.LocalFile], settings: Settings) -> float:
     """CPU seconds of parsing every file once, in this process, as a worker would (same reader,
     tables and OCR settings); files that fail count what they cost until they failed."""
@@ -145,6 +162,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("path", nargs="?", type=Path)
     ap.add_argument("--generate", type=int, default=0, help="Make this many small files instead.")
+    ap.add_argument(
+        "--beir",
+        type=Path,
+        help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/train.tsv): its documents as "
+        "Markdown files, as `askdocs eval retrieval` uploads them; prints hybrid nDCG@10 too.",
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument(
         "--base-chunks", type=int, default=0, help="Also ingest into a collection this large."
@@ -155,8 +178,13 @@ def main() -> None:
     if args.generate:
         source = data / "generated"
         generate(source, args.generate)
+    if args.beir:
+        source = data / "beir"
+        source.mkdir()
+        for doc in eval_retrieval.read_corpus(args.beir / "corpus.jsonl"):
+            (source / f"{doc.id}.md").write_bytes(doc.as_markdown())
     if source is None:
-        ap.error("give PATH or --generate N")
+        ap.error("give PATH, --generate N or --beir DIR")
     extra = {"hnsw_threshold": str(10**9)} if args.base_chunks else {}
     with running_stack(data, worker_concurrency=str(args.workers), **extra) as http:
         files = [
@@ -166,6 +194,7 @@ def main() -> None:
         cpu_before = stack.cpu_by_role(data)
         state, uploaded, took = ingest(http, "bench", files)
         cpu_after = stack.cpu_by_role(data)
+        quality = beir_quality(http, args.beir, state) if args.beir else {}
         stack_cpu = {
             role: round(cpu_after[role] - cpu_before.get(role, 0.0), 1)
             for role in sorted(cpu_after)
@@ -241,6 +270,7 @@ def main() -> None:
                 "overhead": round(took / floor, 2),
                 "stack_cpu_s": stack_cpu,
                 "stack_cpu_total_s": round(sum(stack_cpu.values()), 1),
+                **quality,
                 **big,
             },
             indent=2,
