@@ -35,6 +35,10 @@ PR_SET_PDEATHSIG = 1
 # ~70 ms a document) until it has served this many or holds this much memory of its own.
 REUSE_MAX = 200
 REUSE_BYTES = 256 * 1024 * 1024
+# Reading a child's private memory (/proc/PID/smaps_rollup) costs ~13 ms of kernel time in a process
+# of the parsers' size, as much as parsing a small text file: it is read every this many requests
+# (what one parse takes is bounded by the client's memory watch while it runs).
+REUSE_CHECK_EVERY = 16
 
 
 class SoftTimeout(BaseException):
@@ -129,7 +133,9 @@ def _child(requests: int, done: int, home: str) -> None:
                 if (
                     outcome[0] not in ("ok", "err")
                     or served >= REUSE_MAX
-                    or private_bytes(os.getpid()) > REUSE_BYTES
+                    or (
+                        served % REUSE_CHECK_EVERY == 0 and private_bytes(os.getpid()) > REUSE_BYTES
+                    )
                 ):
                     break
     except SoftTimeout:  # asked to stop as it finished, or while writing: this child is done
