@@ -116,7 +116,12 @@ class Settings(BaseSettings):
         description="A worker or indexer serves its processes' metrics on this port (0: not; "
         "under `askdocs up` the API's /metrics has them already).",
     )
-    embed_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    embed_batch_size: int = Field(
+        1,
+        ge=1,
+        description="Texts per embedding forward pass. On a CPU 1 is fastest (a batch pads every "
+        "text to its longest); raise it where the model runs on a GPU.",
+    )
     ingest_batch_docs: int = Field(
         16,
         ge=1,

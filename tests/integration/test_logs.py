@@ -1,5 +1,5 @@
 """One upload followed across processes by its request id: the API's line, the ingest worker's and
-the indexer's, each a JSON object; no log line holds an API key."""
+the indexer's, each a JSON object; no log line holds an API key or a question's text."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ def test_an_upload_is_followed_by_its_request_id(stack: Stack, api: httpx.Client
     assert r.headers["x-request-id"] == rid
     (doc,) = wait_job(api, r.json()["id"])["documents"]
     assert doc["status"] == "ready", doc
+    planted = f"planted-question-{uuid.uuid4().hex[:12]}"
+    searched = api.post("/search", json={"collection": "traced", "query": f"Where is {planted}?"})
+    assert searched.status_code == 200
     made = api.get("/health")
     assert len(made.headers["x-request-id"]) == 32  # none offered: one is made
 
@@ -59,4 +62,5 @@ def test_an_upload_is_followed_by_its_request_id(stack: Stack, api: httpx.Client
     assert any(doc["id"] in line.get("documents", []) for line in by["indexer"])
     assert {line["process"] for name in by for line in by[name]} == {"api", "worker", "indexer"}
     for name in ("api", "worker", "indexer"):
-        assert stack.admin_key not in (logs / f"{name}.log").read_text(errors="replace")
+        text = (logs / f"{name}.log").read_text(errors="replace")
+        assert stack.admin_key not in text and planted not in text, name
