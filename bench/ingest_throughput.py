@@ -262,7 +262,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "source": str(args.path or f"--generate {args.generate}"),
+                "source": str(args.path or args.beir or f"--generate {args.generate}"),
                 "workers": args.workers,
                 "cores": os.cpu_count(),
                 "documents": len(docs),
