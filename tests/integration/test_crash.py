@@ -29,6 +29,7 @@ from retrieval.consistency import check
 from retrieval.index_store import ServedModel, manifest_of
 from retrieval.segments import orphans
 from tests.integration.conftest import free_port, service_logs, wait_for
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -131,9 +132,6 @@ def _docs(prefix: str, n: int) -> dict[str, bytes]:
     }
 
 
-PG_ADMIN = os.environ.get("ASKDOCS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def crash(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -141,20 +139,14 @@ def crash(
     """The same scenarios on both catalogs: SQLite (the default) and PostgreSQL (a fresh database
     on the machine's server, dropped afterwards)."""
     data = tmp_path_factory.mktemp(f"crash-{request.param}")
-    database_url: str | None = None
     if request.param == "postgresql":
-        import psycopg
+        with fresh_database("askdocs_crash") as database_url:
+            yield from _crashable(data, database_url)
+    else:
+        yield from _crashable(data, None)
 
-        name = f"askdocs_crash_{uuid.uuid4().hex[:10]}"
-        try:
-            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-        except psycopg.OperationalError as e:
-            pytest.fail(
-                f"the PostgreSQL catalog tests need a server ({PG_ADMIN}, or set "
-                f"ASKDOCS_TEST_PG_ADMIN; scripts/ensure_postgres.sh starts Debian's): {e}"
-            )
-        database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+def _crashable(data: Path, database_url: str | None) -> Iterator[Crashable]:
     found = redis_service.server_binary()
     assert found is not None, "no redis-server to start"
     redis_url = f"redis://127.0.0.1:{free_port()}/0"
@@ -207,11 +199,6 @@ def crash(
         c.stop()
         os.killpg(c.redis.pid, signal.SIGKILL)
         c.redis.wait(timeout=30)
-        if database_url:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(f'DROP DATABASE "{database_url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def test_worker_child_killed_mid_parse(crash: Crashable) -> None:

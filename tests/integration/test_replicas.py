@@ -8,12 +8,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from askdocs import redis_service, stack
@@ -23,9 +21,9 @@ from core.settings import Settings
 from retrieval.consistency import check
 from retrieval.index_store import ServedModel
 from tests.integration.conftest import service_logs, wait_for
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.integration
-PG_ADMIN = os.environ.get("ASKDOCS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 WORKERS = 3
 
 
@@ -72,10 +70,11 @@ class Replicas:
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    data = tmp_path_factory.mktemp("replicas")
-    database = f"askdocs_replicas_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+    with fresh_database("askdocs_replicas") as database_url:
+        yield from _replicas(tmp_path_factory.mktemp("replicas"), database_url)
+
+
+def _replicas(data: Path, database_url: str) -> Iterator[Replicas]:
     found = redis_service.server_binary()
     assert found is not None, "no redis-server to start"
     redis_url = f"redis://127.0.0.1:{free_port()}/0"
@@ -88,7 +87,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     env = {
         **os.environ,
         "ASKDOCS_DATA_DIR": str(data),
-        "ASKDOCS_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+        "ASKDOCS_DATABASE_URL": database_url,
         "ASKDOCS_REDIS_URL": redis_url,
         "ASKDOCS_AUTH": "false",
         "ASKDOCS_ONNX_QUERIES": "false",
@@ -111,8 +110,6 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
         r.stop()
         os.killpg(redis_proc.pid, signal.SIGKILL)
         redis_proc.wait(timeout=30)
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def test_uploads_over_two_apis_survive_a_killed_api(replicas: Replicas) -> None:

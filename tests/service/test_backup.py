@@ -7,18 +7,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
+from tests.pg import fresh_database
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
 
 pytestmark = pytest.mark.service
-PG_ADMIN = os.environ.get("ASKDOCS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 FILES = {
     "kettle.txt": b"Copper kettles are polished every spring in the old mill by the river.",
@@ -54,14 +52,8 @@ def catalogs(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, str |
     if request.param == "sqlite":
         yield None, None
         return
-    names = [f"askdocs_backup_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        for name in names:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    yield tuple(f"postgresql+psycopg://postgres@127.0.0.1:5432/{n}" for n in names)  # type: ignore[misc]
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("askdocs_backup") as source, fresh_database("askdocs_backup") as target:
+        yield source, target
 
 
 def test_restore_brings_back_exactly_what_was_backed_up(
