@@ -76,10 +76,10 @@ def main() -> None:
         for _ in range(20):
             for mode in ("dense", "lexical", "hybrid"):
                 http.search({"collection": "bench", "query": "quarterly audit", "mode": mode})
-        time.sleep(2)
         stop.set()
         poller.join()
         last = scrape(http)
+        series.append((time.monotonic() - t0, last))  # the state after the searches
     families = sorted({n for n, _ in last if n.startswith("askdocs_")})
     print("\n".join(families))
 

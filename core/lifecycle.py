@@ -268,16 +268,6 @@ def renew_all(s: Session, document_ids: Sequence[str], owner: str, lease: timede
     )
 
 
-def renew(s: Session, document_id: str, owner: str, lease: timedelta) -> bool:
-    """Extend ``owner``'s lease; False when the document is no longer theirs."""
-    found = s.execute(
-        update(Document)
-        .where(Document.id == document_id, Document.lease_owner == owner)
-        .values(lease_until=utcnow() + lease)
-    ).rowcount
-    return bool(found)
-
-
 def owned(s: Session, document_id: str, owner: str) -> Document | None:
     """The document, locked, while ``owner`` still holds it in a worker state; else None (it was
     deleted, cancelled or taken over: the worker stops)."""
