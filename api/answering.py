@@ -102,6 +102,7 @@ def passages_out(passages: Sequence[ScoredChunk]) -> list[PassageOut]:
             heading=p.heading,
             score=p.score,
             text=p.text,
+            origin=p.origin,
         )
         for i, p in enumerate(passages, start=1)
     ]

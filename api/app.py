@@ -12,7 +12,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import collections, conversations, documents, jobs, metrics, openai_compat, query, status
+from api import (
+    collections,
+    conversations,
+    documents,
+    jobs,
+    metrics,
+    openai_compat,
+    query,
+    sources,
+    status,
+)
 from api.answering import AnswerService
 from api.deps import BodyLimit, Services
 from api.errors import install_handlers
@@ -138,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
         openai_compat,
         status,
         metrics,
+        sources,
     ):
         app.include_router(module.router)
     app.state.settings = settings

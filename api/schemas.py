@@ -109,6 +109,8 @@ class DocumentOut(BaseModel):
         default_factory=dict, description="What the format says (an e-mail's from, to, subject)."
     )
     parent_id: str | None = Field(None, description="The e-mail this attachment came from.")
+    source_id: str | None = Field(None, description="The source it was synced from.")
+    origin: str | None = Field(None, description="Where it lives at its source (path or URL).")
 
 
 class JobIn(BaseModel):
@@ -205,6 +207,9 @@ class PassageOut(BaseModel):
     heading: str | None
     score: float
     text: str
+    origin: str | None = Field(
+        None, description="Where a synced document lives at its source (a path or a URL)."
+    )
 
 
 class SearchOut(BaseModel):
@@ -333,3 +338,76 @@ class StatusOut(BaseModel):
     queues: dict[str, int] = Field(description="Tasks waiting per Celery queue.")
     workers: list[str] = Field(description="Celery workers that answered a ping (1 s).")
     collections: list[CollectionStatus]
+
+
+SourceKind = Literal["folder", "web", "git"]
+
+
+class SourceIn(BaseModel):
+    collection: str = Field("default", pattern=COLLECTION_PATTERN)
+    name: str = Field(min_length=1, max_length=128)
+    kind: SourceKind
+    config: dict[str, Any] = Field(
+        description="folder: {path}; web: {url, max_depth, max_pages, allowed_hosts}; git: "
+        "{url, branch}; each also {include, exclude}: glob lists."
+    )
+    schedule: str | None = Field(
+        None,
+        max_length=128,
+        description="'every 30m', '6h', '3600' (seconds) or a cron expression ('0 3 * * *'); "
+        "none: by hand only.",
+    )
+    token: str | None = Field(
+        None,
+        max_length=4096,
+        description="A token for a private website or git host: stored encrypted, never shown.",
+    )
+    enabled: bool = True
+    sync_now: bool = Field(True, description="Start the first sync at once.")
+
+
+class SourcePatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=128)
+    config: dict[str, Any] | None = None
+    schedule: str | None = Field(None, max_length=128, description="'' turns the schedule off.")
+    token: str | None = Field(None, max_length=4096, description="'' forgets the token.")
+    enabled: bool | None = None
+
+
+class SourceRunOut(BaseModel):
+    id: str
+    source_id: str
+    trigger: str
+    status: str
+    job_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    listed: int
+    new: int
+    changed: int
+    unchanged: int
+    renamed: int
+    deleted: int
+    failed: int
+    skipped: int
+    failures: list[dict[str, str]] = Field(default_factory=list)
+    message: str | None
+
+
+class SourceOut(BaseModel):
+    id: str
+    collection: str
+    name: str
+    kind: str
+    config: dict[str, Any]
+    schedule: str | None
+    enabled: bool
+    has_token: bool
+    owner: str | None
+    created_at: datetime
+    next_run_at: datetime | None
+    running: bool
+    documents: int
+    last_run: SourceRunOut | None

@@ -34,6 +34,8 @@ def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
         duplicate=duplicate,
         metadata=json.loads(d.meta) if d.meta else {},
         parent_id=d.parent_id,
+        source_id=d.source_id,
+        origin=d.origin,
     )
 
 

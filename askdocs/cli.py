@@ -20,6 +20,7 @@ from askdocs import backup as backups
 from askdocs import bulk, stack
 from askdocs.cli_access import register as register_access_commands
 from askdocs.cli_ops import register as register_ops_commands
+from askdocs.cli_sources import register as register_source_commands
 from askdocs.supervisor import ServiceFailed, Supervisor
 from client.http import ApiClient, ApiError
 from core import metrics
@@ -75,6 +76,9 @@ def up() -> None:
             sup.start(stack.generator(settings))
         sup.start(stack.worker(settings, "ingest"))
         sup.start(stack.worker(settings, "index"))
+        if settings.start_sources:
+            sup.start(stack.worker(settings, "sources"))
+            sup.start(stack.worker(settings, "beat"))
         sup.start(stack.api(settings))
         sup.start(stack.ui(settings))
         console.print(
@@ -282,6 +286,7 @@ def reindex(collection: str) -> None:
 
 register_access_commands(app)
 register_ops_commands(app)
+register_source_commands(app)
 
 eval_app = typer.Typer(help="Measure askdocs on your own relevance judgements.")
 app.add_typer(eval_app, name="eval")

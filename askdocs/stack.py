@@ -68,7 +68,8 @@ def generator(settings: Settings, gguf: Path | None = None) -> Service:
 
 
 def worker_argv(role: str) -> list[str]:
-    """The command of an ingest worker (``ingest``) or the indexer (``index``)."""
+    """The command of an ingest worker (``ingest``), the indexer (``index``), the sources worker
+    (``sources``) or the scheduler (``beat``)."""
     return [sys.executable, "-m", "askdocs.worker", role]
 
 
@@ -89,8 +90,10 @@ def api_argv(host: str, port: int) -> list[str]:
 
 
 def worker(settings: Settings, role: str) -> Service:
+    """The ingest worker (``ingest``), the indexer (``index``), the sources worker (``sources``)
+    or the scheduler (``beat``)."""
     return Service(
-        name="worker" if role == "ingest" else "indexer",
+        name={"ingest": "worker", "index": "indexer"}.get(role, role),
         argv=worker_argv(role),
         env=settings_env(settings),
     )

@@ -1,6 +1,7 @@
-"""Entry point of the `worker` (queue ingest) and `indexer` (queue index) processes.
+"""Entry point of the `worker` (queue ingest), `indexer` (queue index), `sources` (queue sources:
+sync runs) and `beat` (the scheduler that starts them) processes.
 
-    python -m askdocs.worker ingest|index
+    python -m askdocs.worker ingest|index|sources|beat
 
 The embedding model loads in each prefork child (``worker_process_init``), never in the parent:
 a model loaded before the fork hung the worker here (celery#3402).
@@ -21,9 +22,11 @@ from core.celery_app import (
     INDEX_QUEUE,
     INGEST_QUEUE,
     PROCESS_TASK,
+    SOURCES_QUEUE,
     carry_request_ids,
     create_celery,
     enqueue,
+    schedule_ticks,
 )
 from core.offline import go_offline
 from core.settings import Settings
@@ -32,14 +35,24 @@ from core.settings import Settings
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     role = args[0] if args else INGEST_QUEUE
-    if role not in (INGEST_QUEUE, INDEX_QUEUE):
-        raise SystemExit(f"usage: python -m askdocs.worker {INGEST_QUEUE}|{INDEX_QUEUE}")
+    roles = (INGEST_QUEUE, INDEX_QUEUE, SOURCES_QUEUE, "beat")
+    if role not in roles:
+        raise SystemExit(f"usage: python -m askdocs.worker {'|'.join(roles)}")
     go_offline()
     settings = Settings()
-    logs.configure("worker" if role == INGEST_QUEUE else "indexer", settings.log_format)
+    names = {INGEST_QUEUE: "worker", INDEX_QUEUE: "indexer"}
+    logs.configure(names.get(role, role), settings.log_format)
     carry_request_ids()
     app = create_celery(settings)
     app.set_default()
+    if role == "beat":
+        schedule_ticks(app, settings)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app.Beat(schedule=str(settings.data_dir / "beat-schedule"), loglevel="INFO").run()
+        return
+    if role == SOURCES_QUEUE:
+        _sources_worker(app, settings)
+        return
     catalog = Catalog(settings.catalog_url).create()
     catalog.engine.dispose()  # no pooled connection may cross the fork
 
@@ -113,6 +126,42 @@ def main(argv: list[str] | None = None) -> None:
         "--without-heartbeat",
     ]
     app.worker_main(argv=argv_)
+
+
+def _sources_worker(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Sync runs wait on disks and networks, not on the CPU: threads, no model."""
+    import sources.tasks  # noqa: F401  (registers the tasks)
+    from core.secrets import Vault
+    from sources.sync import SyncContext
+
+    catalog = Catalog(settings.catalog_url).create()
+    app.askdocs_sync = SyncContext(
+        settings=settings,
+        catalog=catalog,
+        blobs=BlobStore(settings.blob_dir),
+        vault=Vault(settings.secret_key, settings.data_dir / "secret.key"),
+        enqueue=lambda task, key: enqueue(app, settings, task, key),
+    )
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
+    app.worker_main(
+        argv=[
+            "worker",
+            "-Q",
+            SOURCES_QUEUE,
+            "-P",
+            "threads",
+            "-c",
+            str(settings.sources_concurrency),
+            "-n",
+            f"sources-{os.getpid()}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
 
 
 if __name__ == "__main__":

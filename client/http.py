@@ -112,6 +112,30 @@ class ApiClient:
     def me(self) -> dict[str, Any]:
         return self.request("GET", "/me")
 
+    # -- sources -------------------------------------------------------------------------------
+    def sources(self, collection: str | None = None) -> list[dict[str, Any]]:
+        params = {"collection": collection} if collection else None
+        return self.request("GET", "/sources", params=params)
+
+    def source(self, source_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/sources/{source_id}")
+
+    def add_source(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/sources", json=body)
+
+    def update_source(self, source_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PATCH", f"/sources/{source_id}", json=changes)
+
+    def remove_source(self, source_id: str, keep_documents: bool = False) -> None:
+        params = {"keep_documents": "true" if keep_documents else "false"}
+        self.request("DELETE", f"/sources/{source_id}", params=params)
+
+    def sync_source(self, source_id: str) -> dict[str, Any]:
+        return self.request("POST", f"/sources/{source_id}/sync")
+
+    def source_runs(self, source_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        return self.request("GET", f"/sources/{source_id}/runs", params={"limit": limit})
+
     # -- collections ---------------------------------------------------------------------------
     def collections(self) -> list[dict[str, Any]]:
         return self.request("GET", "/collections")

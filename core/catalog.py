@@ -228,6 +228,9 @@ class Document(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The source it was synced from and where it lives there (a path or a URL); None: uploaded.
+    source_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    origin: Mapped[str | None] = mapped_column(Text)
 
     @property
     def blob(self) -> str:
@@ -313,6 +316,82 @@ class Turn(Base):
     citations: Mapped[str] = mapped_column(Text, default="[]")  # JSON
     abstained: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Source(Base):
+    """Where a collection's documents live (a folder, a website, a git repository) and when to sync
+    them; ``sources.sync`` keeps the collection in step with it."""
+
+    __tablename__ = "sources"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # folder, web, git
+    config: Mapped[str] = mapped_column(Text, default="{}")  # JSON, per kind (sources/config.py)
+    # A token for a private host, encrypted with the server's key (core/secrets.py); never shown.
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    cron: Mapped[str | None] = mapped_column(String(128))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    owner_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the schedule next starts a run (None: by hand only).
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # The run in progress holds the source until then (renewed while it works): one run at a
+    # time, and a crashed run's hold runs out.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What a kind remembers between runs, JSON (git: the last synced commit).
+    state: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceRun(Base):
+    """One sync of a source: what it found and did."""
+
+    __tablename__ = "source_runs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule, manual, created
+    # queued, running, done, failed, interrupted (its worker died; the next run goes on)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # The ingest job of the documents it queued (GET /jobs/{id} follows them).
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    listed: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    renamed: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # JSON [{"origin": ..., "reason": ...}] of the failed ones (the first 200)
+    failures: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceItem(Base):
+    """One thing a source holds, as its last run saw it, and the document it became."""
+
+    __tablename__ = "source_items"
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    # sha256 of the origin (a path or URL can be longer than a key may be)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin: Mapped[str] = mapped_column(Text)
+    # cheap change test: size + mtime, ETag/Last-Modified, git blob id
+    fingerprint: Mapped[str | None] = mapped_column(String(512))
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    document_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # True when the sync made the document (it goes when the origin goes); False when the bytes
+    # were in the collection already (an upload): that document stays.
+    owns: Mapped[bool] = mapped_column(Boolean, default=True)
+    # kind-specific, JSON (web: the links of a page, to crawl on when it answers 304)
+    meta: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 def stale_vectors(collection: str, target: str) -> ColumnElement[bool]:

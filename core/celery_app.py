@@ -18,8 +18,12 @@ DROP_TASK = "askdocs.index.drop_collection"
 RENAME_TASK = "askdocs.index.rename_collection"
 REEMBED_TASK = "askdocs.ingest.reembed"
 SWITCH_TASK = "askdocs.index.switch_model"
+SYNC_TASK = "askdocs.sources.sync"
+TICK_TASK = "askdocs.sources.tick"
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"
+SOURCES_QUEUE = "sources"
+_QUEUES = {"askdocs.ingest.": INGEST_QUEUE, "askdocs.index.": INDEX_QUEUE}
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -36,6 +40,7 @@ def create_celery(settings: Settings) -> Celery:
         task_routes={
             "askdocs.ingest.*": {"queue": INGEST_QUEUE},
             "askdocs.index.*": {"queue": INDEX_QUEUE},
+            "askdocs.sources.*": {"queue": SOURCES_QUEUE},
         },
         # Redis redelivers an unacked task after this long: keep it above the hard limit, or a
         # long parse runs twice.
@@ -53,7 +58,7 @@ def create_celery(settings: Settings) -> Celery:
 def enqueue(app: Celery, settings: Settings, task: str, key: str) -> None:
     """Send a task by name with an id argument (a document id, or a collection name for the
     indexer's collection-wide tasks; never a payload) and an expiry."""
-    queue = INGEST_QUEUE if task.startswith("askdocs.ingest.") else INDEX_QUEUE
+    queue = next((q for prefix, q in _QUEUES.items() if task.startswith(prefix)), SOURCES_QUEUE)
     rid = logs.request_id()
     app.send_task(
         task,
@@ -62,6 +67,17 @@ def enqueue(app: Celery, settings: Settings, task: str, key: str) -> None:
         expires=settings.task_expires,
         headers={"request_id": rid} if rid else None,
     )
+
+
+def schedule_ticks(app: Celery, settings: Settings) -> None:
+    """The one periodic task of the scheduler (Celery beat): look for sources due to sync."""
+    app.conf.beat_schedule = {
+        "sources-tick": {
+            "task": TICK_TASK,
+            "schedule": settings.sources_tick_seconds,
+            "options": {"queue": SOURCES_QUEUE, "expires": settings.sources_tick_seconds * 2},
+        }
+    }
 
 
 def _bind_request_id(task: Any = None, **_kw: Any) -> None:

@@ -40,6 +40,9 @@ from core.catalog import (
     Job,
     JobDocument,
     Membership,
+    Source,
+    SourceItem,
+    SourceRun,
     Turn,
     find_document,
     new_document_id,
@@ -50,7 +53,7 @@ from core.errors import Conflict
 log = logging.getLogger(__name__)
 
 # Every table whose rows name a collection: a rename moves them, a drop deletes them.
-COLLECTION_ROWS = (Document, Job, Membership, Conversation)
+COLLECTION_ROWS = (Document, Job, Membership, Conversation, Source)
 
 
 @dataclass(frozen=True)
@@ -495,8 +498,8 @@ def forget(catalog: Catalog, blobs: BlobStore, document_id: str) -> bool:
 
 
 def drop(catalog: Catalog, blobs: BlobStore, collection: str) -> int:
-    """A deleted collection's rows go (documents, chunks, jobs, memberships, conversations, the
-    collection), and the originals no other document uses. The caller removed its index files
+    """A deleted collection's rows go (documents, chunks, jobs, memberships, conversations,
+    sources, the collection), and the originals no other document uses. The caller removed its index files
     first. Returns how many originals were deleted."""
     with blobs.lock():
         with catalog.session() as s:
@@ -513,7 +516,10 @@ def drop(catalog: Catalog, blobs: BlobStore, collection: str) -> int:
             s.execute(delete(JobDocument).where(JobDocument.document_id.in_(docs)))
             convs = select(Conversation.id).where(Conversation.collection_id == collection)
             s.execute(delete(Turn).where(Turn.conversation_id.in_(convs)))
-            for model in (Document, Job, Membership, Conversation):  # children before parents
+            sources = select(Source.id).where(Source.collection_id == collection)
+            s.execute(delete(SourceItem).where(SourceItem.source_id.in_(sources)))
+            s.execute(delete(SourceRun).where(SourceRun.source_id.in_(sources)))
+            for model in (Document, Job, Membership, Conversation, Source):  # children first
                 s.execute(delete(model).where(model.collection_id == collection))
             s.execute(delete(Collection).where(Collection.id == collection))
             s.flush()

@@ -237,6 +237,36 @@ class Settings(BaseSettings):
         False, description="Keep question text in the audit log (else only its hash and length)."
     )
 
+    # Sources (folders, websites, git repositories a collection syncs from)
+    start_sources: bool = Field(
+        True, description="`askdocs up`: start the sources worker and the scheduler (Celery beat)."
+    )
+    sources_tick_seconds: float = Field(
+        30.0, gt=0, description="How often the scheduler looks for sources due to sync."
+    )
+    sources_lease_seconds: int = Field(
+        120, ge=2, description="A sync run holds its source this long, renewed while it works."
+    )
+    sources_concurrency: int = Field(2, ge=1, description="Sync runs at once per sources worker.")
+    sources_private_hosts: str = Field(
+        "",
+        description="Comma-separated hosts, addresses or networks (CIDR) that web and git sources "
+        "may reach although they are private, loopback or link-local (refused otherwise).",
+    )
+    sources_folder_roots: str = Field(
+        "",
+        description="Comma-separated directories under which any collection writer may add a "
+        "folder source (elsewhere only admins may).",
+    )
+    sources_max_bytes: int = Field(
+        100 * 1024 * 1024, description="Largest file a sync fetches (larger ones fail alone)."
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Key that encrypts source credentials at rest; default: a random key kept in "
+        "DATA_DIR/secret.key (made on first use, mode 600).",
+    )
+
     # HTTP
     api_host: str = Field("127.0.0.1", description="Where the API listens.")
     api_port: int = Field(8000, description="API port.")
@@ -260,6 +290,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def sources_dir(self) -> Path:
+        """Working copies a sync keeps between runs (git mirrors)."""
+        return self.data_dir / "sources"
 
     @property
     def model_dir(self) -> Path:

@@ -28,6 +28,7 @@ class Citation:
     # where each later page starts in ``passage``: (offset, page); a citation's ``page`` is that
     # of its supporting sentence once the claims are checked
     page_marks: tuple[tuple[int, int], ...] = ()
+    origin: str | None = None  # where a synced document lives (a path, or a URL to link to)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def resolve(answer: str, passages: Sequence[ScoredChunk]) -> tuple[list[Citation
                     p.chunk_id,
                     page_end=p.page_end,
                     page_marks=p.page_marks,
+                    origin=p.origin,
                 )
             )
         else:

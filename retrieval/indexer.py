@@ -337,21 +337,31 @@ class Indexer:
                     Chunk.document_id.in_(list(batch))
                 )
             ).all()
-            created = dict(
-                s.execute(
-                    select(Document.id, Document.created_at).where(Document.id.in_(list(batch)))
+            created = {
+                i: (at, source)
+                for i, at, source in s.execute(
+                    select(Document.id, Document.created_at, Document.source_id).where(
+                        Document.id.in_(list(batch))
+                    )
                 ).all()
-            )
+            }
             older: dict[str, list[tuple[str, str]]] = {}
             for doc_id, name in batch.items():
+                at, source = created[doc_id]
+                # a name is one document per origin: uploads replace uploads, a source's files
+                # replace that source's files
+                same_origin = (
+                    Document.source_id.is_(None) if source is None else Document.source_id == source
+                )
                 older[doc_id] = [
                     (i, st)
                     for i, st in s.execute(
                         select(Document.id, Document.status).where(
                             Document.collection_id == collection,
                             Document.name == name,
+                            same_origin,
                             Document.id != doc_id,
-                            Document.created_at <= created[doc_id],
+                            Document.created_at <= at,
                             Document.status.not_in([DocStatus.deleted, DocStatus.failed]),
                         )
                     ).all()

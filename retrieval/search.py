@@ -173,20 +173,21 @@ class Retriever:
                     Chunk.heading,
                 ).where(Chunk.id.in_(list(scores)))
             ).all()
-            names = dict(
-                s.execute(
-                    select(Document.id, Document.name).where(
+            found = {
+                doc_id: (name, origin)
+                for doc_id, name, origin in s.execute(
+                    select(Document.id, Document.name, Document.origin).where(
                         Document.id.in_({c.document_id for c in chunks}),
                         Document.status == DocStatus.ready,
                         Document.collection_id == collection,
                     )
                 ).all()
-            )
+            }
         return [
             ScoredChunk(
                 chunk_id=c.id,
                 document_id=c.document_id,
-                document_name=names[c.document_id],
+                document_name=found[c.document_id][0],
                 collection=collection,
                 text=c.text,
                 page=c.page,
@@ -194,9 +195,10 @@ class Retriever:
                 score=scores[c.id],
                 page_end=c.page_end,
                 page_marks=tuple(tuple(m) for m in json.loads(c.page_marks or "[]")),
+                origin=found[c.document_id][1],
             )
             for c in chunks
-            if c.document_id in names
+            if c.document_id in found
         ]
 
     def search(

@@ -20,3 +20,4 @@ class ScoredChunk:
     page_end: int | None = None  # the last page the passage covers, when it spans pages
     # where each later page starts in ``text``: (character offset, page)
     page_marks: tuple[tuple[int, int], ...] = ()
+    origin: str | None = None  # where a synced document lives (a path or URL at its source)

@@ -370,6 +370,16 @@ def original_button(document_id: str, name: str, key: str) -> None:
             st.error(str(e))
 
 
+def origin_line(origin: str | None) -> None:
+    """Where a synced document lives: a link for a URL, the path otherwise."""
+    if not origin:
+        return
+    if origin.startswith(("http://", "https://")):
+        st.markdown(f"From [{origin}]({origin})")
+    else:
+        st.caption(f"From {origin}")
+
+
 def show_sources(done: dict, key: str) -> None:
     unsupported = [c["text"] for c in done.get("claims", []) if not c["supported"]]
     if unsupported and not done.get("abstained"):
@@ -383,6 +393,7 @@ def show_sources(done: dict, key: str) -> None:
         page = f", {pages_label(c['page'], end)}" if c["page"] is not None else ""
         flag = "" if c.get("supported", True) else " ⚠️ does not hold the claim"
         with st.expander(f"[{c['number']}] {c['document_name']}{page}{flag}"):
+            origin_line(c.get("origin"))
             st.markdown(highlighted(c["passage"], c.get("span")))
             original_button(c["document_id"], c["document_name"], f"{key}-{c['number']}")
     if done.get("answer") and not done.get("abstained"):
@@ -448,12 +459,167 @@ def ask_tab(collection: str) -> None:
     history.append({"role": "assistant", "content": final.get("answer", ""), "done": final})
 
 
+RUN_COUNTS = ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed")
+KIND_HELP = {
+    "folder": ("Folder on the server", "/srv/share/handbook"),
+    "web": ("Start URL or sitemap (.xml)", "https://intranet.example.com/docs/"),
+    "git": ("Repository URL or path on the server", "https://git.example.com/team/docs.git"),
+}
+
+
+def _lines(text: str) -> list[str]:
+    return [t.strip() for t in text.replace(",", "\n").splitlines() if t.strip()]
+
+
+def source_form(collection: str) -> None:
+    with st.expander("Add a source", expanded=False):
+        kind = st.selectbox("Kind", list(KIND_HELP), key="src_kind")
+        label, example = KIND_HELP[kind]
+        with st.form("add_source", clear_on_submit=False):
+            where = st.text_input(label, placeholder=example)
+            name = st.text_input("Name", placeholder="shown in the list")
+            schedule = st.text_input(
+                "Schedule", placeholder="every 1h, 30m, or cron '0 3 * * *'; empty: by hand"
+            )
+            include = st.text_input("Include (globs)", placeholder="*.md, docs/*")
+            exclude = st.text_input("Exclude (globs)", placeholder="drafts/*")
+            branch = st.text_input("Branch (git)", value="main")
+            max_pages = st.number_input("Most pages (web)", 1, 100_000, 500)
+            max_depth = st.number_input("Link depth (web)", 0, 20, 2)
+            token = st.text_input("Token (private site or repository)", type="password")
+            if st.form_submit_button("Add and sync") and where:
+                config: dict = {"include": _lines(include), "exclude": _lines(exclude)}
+                if kind == "folder":
+                    config["path"] = where.strip()
+                elif kind == "web":
+                    config.update(url=where.strip(), max_pages=max_pages, max_depth=max_depth)
+                else:
+                    config.update(url=where.strip(), branch=branch.strip() or "main")
+                try:
+                    api.add_source(
+                        {
+                            "collection": collection,
+                            "name": (name or where).strip()[:128],
+                            "kind": kind,
+                            "config": config,
+                            "schedule": schedule.strip() or None,
+                            "token": token or None,
+                        }
+                    )
+                    st.success("Added; the first sync is under way.")
+                except ApiError as e:
+                    st.error(str(e))
+
+
+def source_detail(src: dict) -> None:
+    cols = st.columns(4)
+    if cols[0].button("Sync now", key=f"sync-{src['id']}"):
+        try:
+            api.sync_source(src["id"])
+            st.toast(f"Syncing {src['name']}")
+        except ApiError as e:
+            st.error(str(e))
+    paused = not src["enabled"]
+    if cols[1].button("Resume schedule" if paused else "Pause schedule", key=f"en-{src['id']}"):
+        try:
+            api.update_source(src["id"], {"enabled": paused})
+        except ApiError as e:
+            st.error(str(e))
+    with st.form(f"edit-{src['id']}"):
+        schedule = st.text_input("Schedule", value=src.get("schedule") or "")
+        cfg = src["config"]
+        include = st.text_input("Include (globs)", value=", ".join(cfg.get("include", [])))
+        exclude = st.text_input("Exclude (globs)", value=", ".join(cfg.get("exclude", [])))
+        if st.form_submit_button("Save"):
+            changed = {**cfg, "include": _lines(include), "exclude": _lines(exclude)}
+            try:
+                api.update_source(src["id"], {"schedule": schedule, "config": changed})
+                st.success("Saved")
+            except ApiError as e:
+                st.error(str(e))
+    keep = cols[3].checkbox("keep its documents", key=f"keep-{src['id']}")
+    if cols[2].button("Remove", key=f"rm-{src['id']}"):
+        try:
+            api.remove_source(src["id"], keep_documents=keep)
+            st.success(f"Removed {src['name']}")
+        except ApiError as e:
+            st.error(str(e))
+    try:
+        runs = api.source_runs(src["id"], limit=10)
+    except ApiError as e:
+        st.error(str(e))
+        return
+    st.dataframe(
+        [
+            {
+                "started": (r.get("started_at") or r["created_at"])[:19].replace("T", " "),
+                "trigger": r["trigger"],
+                "status": r["status"],
+                "s": r.get("duration_s"),
+                **{k: r[k] for k in RUN_COUNTS},
+                "message": r.get("message") or "",
+            }
+            for r in runs
+        ],
+        width="stretch",
+        hide_index=True,
+    )
+    failures = [f for r in runs[:1] for f in r.get("failures", [])]
+    for f in failures[:20]:
+        st.caption(f"❌ {f['origin']}: {f['reason']}")
+
+
+@st.fragment(run_every=3)
+def source_list(collection: str) -> None:
+    try:
+        sources = api.sources(collection)
+    except ApiError as e:
+        st.error(str(e))
+        return
+    if not sources:
+        st.info("No sources yet: add a folder, a website or a git repository above.")
+        return
+    st.dataframe(
+        [
+            {
+                "name": s["name"],
+                "kind": s["kind"],
+                "schedule": s.get("schedule") or "by hand",
+                "enabled": s["enabled"],
+                "documents": s["documents"],
+                "state": "syncing"
+                if s["running"]
+                else ((s.get("last_run") or {}).get("status", "")),
+                "last run": ", ".join(
+                    f"{k} {(s.get('last_run') or {}).get(k)}"
+                    for k in RUN_COUNTS
+                    if (s.get("last_run") or {}).get(k)
+                ),
+                "next run": (s.get("next_run_at") or "")[:19].replace("T", " "),
+            }
+            for s in sources
+        ],
+        width="stretch",
+        hide_index=True,
+    )
+    for src in sources:
+        with st.expander(f"{src['name']} ({src['kind']})"):
+            source_detail(src)
+
+
+def sources_tab(collection: str) -> None:
+    source_form(collection)
+    source_list(collection)
+
+
 collection = sidebar()
-ask, docs, colls, status = st.tabs(["Ask", "Documents", "Collections", "Status"])
+ask, docs, srcs, colls, status = st.tabs(["Ask", "Documents", "Sources", "Collections", "Status"])
 with ask:
     ask_tab(collection)
 with docs:
     documents_tab(collection)
+with srcs:
+    sources_tab(collection)
 with colls:
     collections_tab()
 with status:

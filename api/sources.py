@@ -1,0 +1,283 @@
+"""Routes for sources: folders, websites and git repositories a collection keeps in sync with."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.deps import Caller, ServicesDep, owner_of_new, require
+from api.errors import ApiError, errors
+from api.schemas import SourceIn, SourceOut, SourcePatch, SourceRunOut
+from core.auth import Principal, Role, audit, readable, role_in
+from core.catalog import Collection, Source, SourceRun, utcnow
+from core.celery_app import REMOVE_TASK, SYNC_TASK, enqueue
+from core.secrets import Vault
+from core.settings import Settings
+from sources import config as configs
+from sources import schedule
+from sources.sync import queue_run, remove_source, source_documents
+
+router = APIRouter()
+
+
+def _vault(settings: Settings) -> Vault:
+    return Vault(settings.secret_key, settings.data_dir / "secret.key")
+
+
+def _config(kind: str, raw: dict[str, Any]) -> configs.SourceConfig:
+    try:
+        return configs.load(kind, raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ApiError(422, "validation_error", f"config.{where}: {first.get('msg')}") from None
+
+
+def _server_paths_allowed(cfg: Any, who: Principal, settings: Settings) -> None:
+    """A folder, or a git repository by path, reads the server's disk: admins only, or under a
+    root the admin opened to every collection writer (ASKDOCS_SOURCES_FOLDER_ROOTS)."""
+    path = None
+    if isinstance(cfg, configs.FolderConfig):
+        path = cfg.path
+    elif isinstance(cfg, configs.GitConfig) and cfg.local:
+        path = cfg.url
+    if path is None or who.admin:
+        return
+    roots = [
+        Path(r.strip()).resolve() for r in settings.sources_folder_roots.split(",") if r.strip()
+    ]
+    real = Path(path).resolve()
+    if not any(real.is_relative_to(root) for root in roots):
+        raise ApiError(
+            403,
+            "forbidden",
+            "only an admin may sync a folder of the server outside ASKDOCS_SOURCES_FOLDER_ROOTS",
+        )
+
+
+def _schedule(text: str | None) -> tuple[int | None, str | None]:
+    try:
+        return schedule.parse(text)
+    except schedule.BadSchedule as e:
+        raise ApiError(422, "validation_error", f"schedule: {e}") from None
+
+
+def run_out(run: SourceRun) -> SourceRunOut:
+    took = None
+    if run.started_at and run.finished_at:
+        took = round((run.finished_at - run.started_at).total_seconds(), 3)
+    return SourceRunOut(
+        id=run.id,
+        source_id=run.source_id,
+        trigger=run.trigger,
+        status=run.status,
+        job_id=run.job_id,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_s=took,
+        listed=run.listed,
+        new=run.new,
+        changed=run.changed,
+        unchanged=run.unchanged,
+        renamed=run.renamed,
+        deleted=run.deleted,
+        failed=run.failed,
+        skipped=run.skipped,
+        failures=json.loads(run.failures) if run.failures else [],
+        message=run.message,
+    )
+
+
+def source_out(s: Any, src: Source) -> SourceOut:
+    last = s.scalars(
+        select(SourceRun)
+        .where(SourceRun.source_id == src.id)
+        .order_by(SourceRun.created_at.desc())
+        .limit(1)
+    ).first()
+    return SourceOut(
+        id=src.id,
+        collection=src.collection_id,
+        name=src.name,
+        kind=src.kind,
+        config=json.loads(src.config),
+        schedule=schedule.describe(src.interval_seconds, src.cron),
+        enabled=src.enabled,
+        has_token=src.secret is not None,
+        owner=src.owner_id,
+        created_at=src.created_at,
+        next_run_at=src.next_run_at,
+        running=src.lease_until is not None and src.lease_until > utcnow(),
+        documents=source_documents(s, src.id),
+        last_run=run_out(last) if last is not None else None,
+    )
+
+
+def _source_for(s: Any, who: Principal, source_id: str, need: Role) -> Source:
+    src = s.get(Source, source_id, with_for_update=need >= Role.write)
+    if src is None or role_in(s, who, src.collection_id) is None:
+        raise ApiError(404, "not_found", f"no source {source_id}")
+    require(s, who, src.collection_id, need)
+    return src
+
+
+@router.post(
+    "/sources", response_model=SourceOut, status_code=201, responses=errors(401, 403, 404, 422)
+)
+def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceOut:
+    """Add a source to a collection (made if new, owned by the caller); its first sync starts at
+    once unless ``sync_now`` is false."""
+    settings, catalog = services.settings, services.catalog
+    cfg = _config(body.kind, body.config)
+    _server_paths_allowed(cfg, who, settings)
+    interval, cron = _schedule(body.schedule)
+    run_id = None
+    with catalog.session() as s:
+        if s.get(Collection, body.collection) is None:
+            catalog.ensure_collection(s, body.collection, owner=owner_of_new(who))
+        require(s, who, body.collection, Role.write)
+        src = Source(
+            id=str(uuid.uuid4()),
+            collection_id=body.collection,
+            name=body.name,
+            kind=body.kind,
+            config=cfg.model_dump_json(),
+            secret=_vault(settings).seal(body.token) if body.token else None,
+            interval_seconds=interval,
+            cron=cron,
+            enabled=body.enabled,
+            owner_id=None if who.user == "local" else who.user,
+        )
+        now = utcnow()
+        src.created_at = now
+        src.next_run_at = schedule.next_run(interval, cron, now) if body.enabled else None
+        s.add(src)
+        s.flush()
+        if body.sync_now:
+            run_id = queue_run(s, src, "created").id
+        detail = {"source": src.id, "kind": src.kind}
+        audit(s, who.user, "source_add", body.collection, None, detail)
+        out_id = src.id
+    if run_id:
+        enqueue(services.celery, settings, SYNC_TASK, run_id)
+    with catalog.reader() as s:
+        return source_out(s, s.get(Source, out_id))
+
+
+@router.get("/sources", response_model=list[SourceOut], responses=errors(401, 404))
+def list_sources(
+    services: ServicesDep,
+    who: Caller,
+    collection: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[SourceOut]:
+    """The sources of the collections the caller may read."""
+    with services.catalog.reader() as s:
+        q = select(Source).order_by(Source.collection_id, Source.name)
+        if collection:
+            require(s, who, collection, Role.read)
+            q = q.where(Source.collection_id == collection)
+        else:
+            visible = readable(s, who)
+            if visible is not None:
+                q = q.where(Source.collection_id.in_(visible))
+        return [source_out(s, src) for src in s.scalars(q)]
+
+
+@router.get("/sources/{source_id}", response_model=SourceOut, responses=errors(401, 404))
+def get_source(services: ServicesDep, source_id: str, who: Caller) -> SourceOut:
+    with services.catalog.reader() as s:
+        return source_out(s, _source_for(s, who, source_id, Role.read))
+
+
+@router.patch(
+    "/sources/{source_id}", response_model=SourceOut, responses=errors(401, 403, 404, 422)
+)
+def update_source(
+    services: ServicesDep, source_id: str, body: SourcePatch, who: Caller
+) -> SourceOut:
+    """Change a source's name, settings, schedule, token or whether it runs on its schedule."""
+    settings = services.settings
+    with services.catalog.session() as s:
+        src = _source_for(s, who, source_id, Role.write)
+        if body.name is not None:
+            src.name = body.name
+        if body.config is not None:
+            cfg = _config(src.kind, body.config)
+            _server_paths_allowed(cfg, who, settings)
+            src.config = cfg.model_dump_json()
+        if body.schedule is not None:
+            src.interval_seconds, src.cron = _schedule(body.schedule)
+        if body.token is not None:
+            src.secret = _vault(settings).seal(body.token) if body.token else None
+        if body.enabled is not None:
+            src.enabled = body.enabled
+        if body.schedule is not None or body.enabled is not None:
+            src.next_run_at = (
+                schedule.next_run(src.interval_seconds, src.cron, utcnow()) if src.enabled else None
+            )
+        audit(s, who.user, "source_change", src.collection_id, None, {"source": src.id})
+        s.flush()
+        return source_out(s, src)
+
+
+@router.delete("/sources/{source_id}", status_code=204, responses=errors(401, 403, 404, 409))
+def delete_source(
+    services: ServicesDep,
+    source_id: str,
+    who: Caller,
+    keep_documents: bool = Query(False, description="Keep the documents it synced."),
+) -> None:
+    """Remove a source and, unless ``keep_documents``, the documents it brought (hidden from
+    search at once). 409 while one of its runs is going."""
+    with services.catalog.session() as s:
+        src = _source_for(s, who, source_id, Role.write)
+        if src.lease_until is not None and src.lease_until > utcnow():
+            raise ApiError(409, "conflict", "a sync of this source is running: try when it ends")
+        gone = remove_source(s, src, keep_documents)
+        audit(s, who.user, "source_remove", src.collection_id, None, {"source": source_id})
+    for doc_id in gone:
+        enqueue(services.celery, services.settings, REMOVE_TASK, doc_id)
+
+
+@router.post(
+    "/sources/{source_id}/sync",
+    response_model=SourceRunOut,
+    status_code=202,
+    responses=errors(401, 403, 404),
+)
+def sync_source(services: ServicesDep, source_id: str, who: Caller) -> SourceRunOut:
+    """Sync now (a run already waiting is returned instead of a second one)."""
+    with services.catalog.session() as s:
+        src = _source_for(s, who, source_id, Role.write)
+        run = queue_run(s, src, "manual")
+        out = run_out(run)
+    enqueue(services.celery, services.settings, SYNC_TASK, out.id)
+    return out
+
+
+@router.get(
+    "/sources/{source_id}/runs", response_model=list[SourceRunOut], responses=errors(401, 404)
+)
+def source_runs(
+    services: ServicesDep,
+    source_id: str,
+    who: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> list[SourceRunOut]:
+    """The source's runs, newest first."""
+    with services.catalog.reader() as s:
+        _source_for(s, who, source_id, Role.read)
+        runs = s.scalars(
+            select(SourceRun)
+            .where(SourceRun.source_id == source_id)
+            .order_by(SourceRun.created_at.desc())
+            .limit(limit)
+        )
+        return [run_out(r) for r in runs]

@@ -1,0 +1,1 @@
+"""Sources: folders, websites and git repositories a collection keeps in sync with (issue 20)."""

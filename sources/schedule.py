@@ -1,0 +1,56 @@
+"""When a source runs next: every N seconds, or a cron expression (croniter, the one module that
+imports it)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from croniter import croniter
+
+_INTERVAL = re.compile(r"^\s*(?:every\s+)?(\d+)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_INTERVAL = 1
+
+
+class BadSchedule(ValueError):
+    pass
+
+
+def parse(text: str | None) -> tuple[int | None, str | None]:
+    """``"every 30m"``, ``"3600"``, ``"6h"`` -> (seconds, None); ``"0 3 * * *"`` -> (None, cron);
+    empty -> (None, None): by hand only."""
+    if text is None or not text.strip():
+        return None, None
+    m = _INTERVAL.match(text)
+    if m:
+        seconds = int(m.group(1)) * _UNIT[(m.group(2) or "s").lower()]
+        if seconds < MIN_INTERVAL:
+            raise BadSchedule(f"an interval is at least {MIN_INTERVAL} s")
+        return seconds, None
+    expr = text.strip()
+    if not croniter.is_valid(expr):
+        raise BadSchedule(
+            f"{expr[:80]!r} is neither an interval ('every 30m', '6h', '3600') nor a cron "
+            "expression ('0 3 * * *')"
+        )
+    return None, expr
+
+
+def describe(interval_seconds: int | None, cron: str | None) -> str | None:
+    if interval_seconds:
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if interval_seconds % size == 0:
+                return f"every {interval_seconds // size}{unit}"
+        return f"every {interval_seconds}s"
+    return cron
+
+
+def next_run(interval_seconds: int | None, cron: str | None, after: datetime) -> datetime | None:
+    """The next time the schedule fires after ``after`` (UTC), or None for by-hand sources."""
+    if interval_seconds:
+        return after + timedelta(seconds=interval_seconds)
+    if cron:
+        got = croniter(cron, after.astimezone(UTC)).get_next(datetime)
+        return got if got.tzinfo else got.replace(tzinfo=UTC)
+    return None

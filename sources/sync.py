@@ -1,0 +1,510 @@
+"""One sync run of a source: list it, compare with what the collection holds from it, queue the new
+and changed documents (a changed one replaces its old version once indexed), delete those whose
+origin is gone, and record what it did.
+
+Every step commits alone (one origin: its document and its item together), so a run that dies
+leaves the catalog consistent and the next run finishes the work. One run at a time per source: a
+lease in the catalog, renewed while the run works, that runs out when its worker dies. Nothing is
+deleted when the source could not be read as a whole, or when the listing met errors (a page that
+failed to load is not gone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from core import failpoints, lifecycle
+from core.blobs import BlobStore
+from core.catalog import (
+    Catalog,
+    Collection,
+    DocStatus,
+    Document,
+    Job,
+    Source,
+    SourceItem,
+    SourceRun,
+    utcnow,
+)
+from core.celery_app import PROCESS_TASK, REMOVE_TASK
+from core.secrets import Vault
+from core.settings import Settings
+from sources import config as configs
+from sources import schedule
+from sources.addresses import AddressPolicy
+from sources.folder import FolderConnector
+from sources.gitrepo import GitConnector
+from sources.types import Connector, Entry, Known, SourceUnavailable
+from sources.web import WebConnector
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES_KEPT = 200
+RUN_STATES = ("queued", "running", "done", "failed", "interrupted", "skipped")
+
+
+@dataclass
+class SyncContext:
+    settings: Settings
+    catalog: Catalog
+    blobs: BlobStore
+    vault: Vault
+    enqueue: Callable[[str, str], None]
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+
+def item_key(origin: str) -> str:
+    return hashlib.sha256(origin.encode()).hexdigest()
+
+
+def connector(ctx: SyncContext, src: Source) -> Connector:
+    cfg = configs.load(src.kind, src.config)
+    token = ctx.vault.open(src.secret) if src.secret else None
+    policy = AddressPolicy.from_setting(ctx.settings.sources_private_hosts)
+    limit = min(ctx.settings.sources_max_bytes, ctx.settings.max_upload_bytes)
+    if isinstance(cfg, configs.FolderConfig):
+        return FolderConnector(cfg, limit)
+    if isinstance(cfg, configs.WebConfig):
+        return WebConnector(cfg, policy, limit, token=token)
+    state = json.loads(src.state or "{}")
+    mirror = ctx.settings.sources_dir / src.id / "mirror.git"
+    return GitConnector(cfg, mirror, state, limit, policy, token=token)
+
+
+# -- runs: queued by the schedule or by hand ------------------------------------------------------
+
+
+def queue_run(s: Session, src: Source, trigger: str) -> SourceRun:
+    """A run for ``src`` (the caller sends its task after commit); a run already waiting is
+    returned instead of a second one."""
+    waiting = s.scalars(
+        select(SourceRun).where(SourceRun.source_id == src.id, SourceRun.status == "queued")
+    ).first()
+    if waiting is not None:
+        return waiting
+    run = SourceRun(id=str(uuid.uuid4()), source_id=src.id, trigger=trigger, status="queued")
+    for n in ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed", "skipped"):
+        setattr(run, n, 0)
+    s.add(run)
+    s.flush()
+    return run
+
+
+def due(catalog: Catalog, limit: int = 100) -> list[str]:
+    """Queue a run of every enabled source whose time has come, and move its next time on.
+    Returns the run ids to send."""
+    now = utcnow()
+    runs: list[str] = []
+    with catalog.session() as s:
+        rows = s.scalars(
+            select(Source)
+            .join(Collection, Collection.id == Source.collection_id)
+            .where(
+                Source.enabled.is_(True),
+                Source.next_run_at.is_not(None),
+                Source.next_run_at <= now,
+                Collection.deleted_at.is_(None),
+            )
+            .order_by(Source.next_run_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Source)
+        ).all()
+        for src in rows:
+            src.next_run_at = schedule.next_run(src.interval_seconds, src.cron, now)
+            runs.append(queue_run(s, src, "schedule").id)
+    return runs
+
+
+# -- a run -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    key: str
+    fingerprint: str | None
+    sha: str | None
+    document_id: str | None
+    owns: bool
+    meta: dict[str, Any]
+
+
+class _Run:
+    """The state of one run in progress."""
+
+    def __init__(self, ctx: SyncContext, src: Source, run: SourceRun) -> None:
+        self.ctx = ctx
+        self.source_id = src.id
+        self.collection = src.collection_id
+        self.run_id = run.id
+        self.job_id = run.job_id or ""
+        self.counts = dict.fromkeys(
+            ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed", "skipped"), 0
+        )
+        self.failures: list[dict[str, str]] = []
+        self.items: dict[str, _Item] = {}
+        self.seen: set[str] = set()
+        self.new_here: set[str] = set()
+        self.lease = timedelta(seconds=ctx.settings.sources_lease_seconds)
+        self.renewed = time.monotonic()
+
+    def fail_one(self, origin: str, reason: str) -> None:
+        self.counts["failed"] += 1
+        if len(self.failures) < MAX_FAILURES_KEPT:
+            self.failures.append({"origin": origin[:2048], "reason": reason[:1000]})
+
+    def keep_lease(self) -> None:
+        """Renew the hold on the source every third of the lease; stop when it was taken."""
+        if time.monotonic() - self.renewed < self.lease.total_seconds() / 3:
+            return
+        with self.ctx.catalog.session() as s:
+            held = s.execute(
+                update(Source)
+                .where(Source.id == self.source_id, Source.lease_owner == self.ctx.owner)
+                .values(lease_until=utcnow() + self.lease)
+            ).rowcount
+        if not held:
+            raise LeaseLost("another run took the source over (this one stalled past its lease)")
+        self.renewed = time.monotonic()
+
+
+class LeaseLost(RuntimeError):
+    pass
+
+
+def _alive(s: Session, doc_id: str | None) -> bool:
+    if doc_id is None:
+        return False
+    st = s.scalar(select(Document.status).where(Document.id == doc_id))
+    return st is not None and st != DocStatus.deleted
+
+
+def _save_item(s: Session, r: _Run, e: Entry, sha: str, doc_id: str, owns: bool) -> None:
+    key = item_key(e.origin)
+    row = s.get(SourceItem, (r.source_id, key))
+    if row is None:
+        row = SourceItem(source_id=r.source_id, key=key, origin=e.origin)
+        s.add(row)
+    row.fingerprint = e.fingerprint
+    row.content_sha256 = sha
+    row.document_id = doc_id
+    row.owns = owns
+    row.meta = json.dumps(dict(e.meta)) if e.meta else None
+    row.synced_at = utcnow()
+    r.items[e.origin] = _Item(key, e.fingerprint, sha, doc_id, owns, dict(e.meta))
+
+
+def _touch_item(r: _Run, e: Entry) -> None:
+    """Unchanged content: keep the new fingerprint (and links) so the next run skips it cheaply."""
+    item = r.items[e.origin]
+    if item.fingerprint == e.fingerprint and (not e.meta or dict(e.meta) == item.meta):
+        return
+    with r.ctx.catalog.session() as s:
+        row = s.get(SourceItem, (r.source_id, item.key))
+        if row is not None:
+            row.fingerprint = e.fingerprint
+            if e.meta:
+                row.meta = json.dumps(dict(e.meta))
+    item.fingerprint = e.fingerprint
+
+
+def _referenced(s: Session, doc_id: str, but: tuple[str, str]) -> list[SourceItem]:
+    return list(
+        s.scalars(
+            select(SourceItem).where(
+                SourceItem.document_id == doc_id,
+                (SourceItem.source_id != but[0]) | (SourceItem.key != but[1]),
+            )
+        )
+    )
+
+
+def _one(r: _Run, e: Entry) -> None:
+    ctx = r.ctx
+    r.counts["listed"] += 1
+    r.seen.add(e.origin)
+    if e.error is not None:
+        r.fail_one(e.origin, e.error)
+        return
+    item = r.items.get(e.origin)
+    with ctx.catalog.reader() as s:
+        alive = item is not None and _alive(s, item.document_id)
+    if item is not None and alive and e.fingerprint and item.fingerprint == e.fingerprint:
+        r.counts["unchanged"] += 1
+        _touch_item(r, e)
+        return
+    if e.read is None:  # the source says unchanged (304) but holds nothing we have: nothing to do
+        r.counts["unchanged" if alive else "skipped"] += 1
+        return
+    try:
+        data = e.read()
+    except Exception as err:  # noqa: BLE001 - one unreadable file fails alone
+        r.fail_one(e.origin, f"{type(err).__name__}: {err}")
+        return
+    sha = hashlib.sha256(data).hexdigest()
+    if item is not None and alive and item.sha == sha:
+        r.counts["unchanged"] += 1
+        _touch_item(r, e)
+        return
+    if not data:
+        r.fail_one(e.origin, f"{e.origin} is empty (0 bytes)")
+        return
+    blob = ctx.blobs.put(data)
+    to_process: str | None = None
+    to_remove: list[str] = []
+    with ctx.blobs.lock(), ctx.catalog.session() as s:
+        if not ctx.blobs.path(blob).exists():  # removed meanwhile by the last user of the bytes
+            ctx.blobs.put(data)
+        got = lifecycle.admit(
+            s,
+            r.collection,
+            blob,
+            e.name[:512],
+            len(data),
+            content_type=(e.content_type or None) and e.content_type[:128],
+            job_ids=[r.job_id] if r.job_id else [],
+        )
+        doc = s.get(Document, got.document_id)
+        assert doc is not None
+        if got.queued:
+            doc.source_id, doc.origin = r.source_id, e.origin
+            to_process = doc.id
+            owns = True
+        else:  # the bytes are in the collection already: this source's (a rename, a copy) or not
+            owns = doc.source_id == r.source_id
+        old = item.document_id if item is not None else None
+        _save_item(s, r, e, sha, doc.id, owns)
+        if (
+            old
+            and old != doc.id
+            and not got.queued  # a queued new version replaces the old one itself, once indexed
+            and item is not None
+            and item.owns
+            and not _referenced(s, old, (r.source_id, item_key(e.origin)))
+        ):
+            old_doc = s.get(Document, old)
+            if old_doc is not None and old_doc.status != DocStatus.deleted:
+                to_remove = lifecycle.delete_document(s, old_doc)
+    r.counts["changed" if item is not None else "new"] += 1
+    if item is None:
+        r.new_here.add(e.origin)
+    if to_process:
+        ctx.enqueue(PROCESS_TASK, to_process)
+    for doc_id in to_remove:
+        ctx.enqueue(REMOVE_TASK, doc_id)
+
+
+def _gone(r: _Run, origin: str) -> None:
+    """``origin`` left the source: its item goes, and its document unless another origin holds
+    the same bytes (a renamed file: the document takes the new name)."""
+    ctx = r.ctx
+    item = r.items.pop(origin, None)
+    if item is None:
+        return
+    to_remove: list[str] = []
+    renamed = False
+    with ctx.catalog.session() as s:
+        row = s.get(SourceItem, (r.source_id, item.key))
+        if row is not None:
+            s.delete(row)
+        doc = s.get(Document, item.document_id) if item.document_id else None
+        if doc is not None and doc.status != DocStatus.deleted and item.owns:
+            others = _referenced(s, doc.id, (r.source_id, item.key))
+            ours = [o for o in others if o.source_id == r.source_id]
+            if not others:
+                to_remove = lifecycle.delete_document(s, doc)
+            elif doc.origin == origin and ours:
+                doc.origin = ours[0].origin
+                doc.name = ours[0].origin[:512]
+                renamed = ours[0].origin in r.new_here
+    if renamed:
+        r.counts["renamed"] += 1
+        r.counts["new"] -= 1
+    else:
+        r.counts["deleted"] += 1
+    for doc_id in to_remove:
+        ctx.enqueue(REMOVE_TASK, doc_id)
+
+
+def _claim(ctx: SyncContext, run_id: str) -> _Run | float | None:
+    """Take the run's source for this worker. None: the run is not waiting any more (done, or
+    the source is gone); a number: another live run holds the source for that many seconds."""
+    now = utcnow()
+    with ctx.catalog.session() as s:
+        run = s.get(SourceRun, run_id, with_for_update=True)
+        if run is None or run.status not in ("queued", "running"):
+            return None
+        src = s.get(Source, run.source_id, with_for_update=True)
+        coll = s.get(Collection, src.collection_id) if src is not None else None
+        if src is None or coll is None or coll.deleted_at is not None:
+            run.status, run.finished_at = "skipped", now
+            run.message = "the source or its collection was deleted"
+            return None
+        if src.lease_until is not None and src.lease_until > now:
+            if run.status == "running":
+                return None  # its own worker is on it
+            return max(1.0, (src.lease_until - now).total_seconds())
+        # a run still marked running lost its worker (its lease ran out): this one goes on
+        for stale in s.scalars(
+            select(SourceRun).where(
+                SourceRun.source_id == src.id,
+                SourceRun.status == "running",
+                SourceRun.id != run.id,
+            )
+        ):
+            stale.status, stale.finished_at = "interrupted", now
+            stale.message = "its worker stopped before it ended; the next run went on"
+        src.lease_owner = ctx.owner
+        src.lease_until = now + timedelta(seconds=ctx.settings.sources_lease_seconds)
+        job = Job(id=lifecycle.new_job_id(), collection_id=src.collection_id)
+        job.created_by = src.owner_id
+        s.add(job)
+        run.status, run.started_at, run.job_id = "running", now, job.id
+        s.flush()
+        r = _Run(ctx, src, run)
+        for row in s.scalars(select(SourceItem).where(SourceItem.source_id == src.id)):
+            r.items[row.origin] = _Item(
+                row.key,
+                row.fingerprint,
+                row.content_sha256,
+                row.document_id,
+                row.owns,
+                json.loads(row.meta) if row.meta else {},
+            )
+    return r
+
+
+def _finish(
+    r: _Run, status: str, message: str | None = None, state: dict[str, Any] | None = None
+) -> None:
+    with r.ctx.catalog.session() as s:
+        run = s.get(SourceRun, r.run_id)
+        if run is not None:
+            for k, v in r.counts.items():
+                setattr(run, k, v)
+            run.failures = json.dumps(r.failures) if r.failures else None
+            run.status, run.message, run.finished_at = status, message, utcnow()
+        src = s.get(Source, r.source_id)
+        if src is not None and src.lease_owner == r.ctx.owner:
+            src.lease_owner = src.lease_until = None
+            if state is not None:
+                src.state = json.dumps(state)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str | None  # done, failed, interrupted; None: not ours to run (or not yet)
+    wait: float = 0.0  # > 0: another run holds the source; try again after this many seconds
+
+
+def run(ctx: SyncContext, run_id: str) -> Outcome:
+    """Do the queued run ``run_id`` (or go on with one whose worker died)."""
+    r = _claim(ctx, run_id)
+    if r is None:
+        return Outcome(None)
+    if isinstance(r, float):
+        return Outcome(None, wait=r)
+    with ctx.catalog.reader() as s:
+        src = s.get(Source, r.source_id)
+        assert src is not None
+        s.expunge(src)
+    started = time.monotonic()
+    scan = None
+    try:
+        with ctx.catalog.reader() as s:
+            live = {
+                origin
+                for origin, item in r.items.items()
+                if item.document_id and _alive(s, item.document_id)
+            }
+        previous: Mapping[str, Known] = {
+            o: Known(i.fingerprint, i.meta) for o, i in r.items.items() if o in live
+        }
+        scan = connector(ctx, src).scan(previous)
+        for entry in scan.entries:
+            _one(r, entry)
+            failpoints.hit("sources.after_entry")
+            r.keep_lease()
+        gone = (
+            [o for o in list(r.items) if o not in r.seen]
+            if scan.complete
+            else [o for o in scan.gone if o not in r.seen]
+        )
+        for origin in gone:
+            _gone(r, origin)
+            r.keep_lease()
+        r.counts["skipped"] += scan.skipped
+    except SourceUnavailable as e:
+        _finish(r, "failed", str(e))
+        return Outcome("failed")
+    except LeaseLost as e:
+        _finish(r, "interrupted", str(e))
+        return Outcome("interrupted")
+    except Exception as e:
+        log.exception("sync run %s failed", run_id)
+        _finish(r, "failed", f"internal error: {type(e).__name__}: {e}")
+        raise
+    finally:
+        if scan is not None and scan.close is not None:
+            scan.close()
+    took = time.monotonic() - started
+    _finish(r, "done", f"took {took:.1f} s", state=scan.state)
+    log.info(
+        "synced source %s: %s",
+        r.source_id,
+        r.counts,
+        extra={"source": r.source_id, "run": run_id, **r.counts, "seconds": round(took, 3)},
+    )
+    return Outcome("done")
+
+
+def remove_source(s: Session, src: Source, keep_documents: bool) -> list[str]:
+    """Delete ``src``, its items and runs; its documents too unless ``keep_documents`` (those
+    another source or an upload also holds stay). Returns the document ids to send to the
+    indexer."""
+    gone: list[str] = []
+    items = list(s.scalars(select(SourceItem).where(SourceItem.source_id == src.id)))
+    for item in items:
+        if not keep_documents and item.owns and item.document_id:
+            doc = s.get(Document, item.document_id)
+            if (
+                doc is not None
+                and doc.status != DocStatus.deleted
+                and not _referenced(s, doc.id, (src.id, item.key))
+            ):
+                gone += lifecycle.delete_document(s, doc)
+        s.delete(item)
+    for doc in s.scalars(
+        select(Document).where(Document.source_id == src.id, Document.status != DocStatus.deleted)
+    ):
+        if keep_documents:  # from now on they are as if uploaded
+            doc.source_id = None
+        else:  # versions still on their way (queued, parsing) go too
+            gone += lifecycle.delete_document(s, doc)
+    s.execute(delete(SourceRun).where(SourceRun.source_id == src.id))
+    s.flush()
+    s.delete(src)
+    return gone
+
+
+def source_documents(s: Session, source_id: str) -> int:
+    return (
+        s.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.source_id == source_id, Document.status != DocStatus.deleted)
+        )
+        or 0
+    )

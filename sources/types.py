@@ -1,0 +1,62 @@
+"""What a connector hands the sync: one ``Entry`` per thing the source holds, in a ``Scan``."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class SourceUnavailable(RuntimeError):
+    """The source as a whole could not be read (folder missing, site or repository unreachable):
+    the run fails and nothing is deleted."""
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the last run recorded of one origin."""
+
+    fingerprint: str | None
+    meta: Mapping[str, Any]
+
+
+@dataclass
+class Entry:
+    """One document of the source. ``read`` returns its bytes; None when the source said it did
+    not change (HTTP 304). ``error`` set: it could not be fetched this time (kept as it was)."""
+
+    origin: str  # a path under the root, or a URL: unique within the source
+    name: str  # the document's name in the collection
+    fingerprint: str | None
+    read: Callable[[], bytes] | None = None
+    content_type: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Scan:
+    """A connector's answer. ``entries`` is consumed once. When ``complete`` is still True after it
+    is consumed, the entries were everything the source holds and every origin not among them is
+    gone; otherwise only ``gone`` is (an incremental listing, or one that met errors)."""
+
+    entries: Iterator[Entry]
+    complete: bool = True
+    gone: list[str] = field(default_factory=list)
+    skipped: int = 0
+    state: dict[str, Any] = field(default_factory=dict)  # kept for the next run once this one ends
+    close: Callable[[], None] | None = None  # the connector's resources, once the run is done
+
+
+class Connector(Protocol):
+    def scan(self, previous: Mapping[str, Known]) -> Scan: ...
+
+
+def wanted(path: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """``path`` (POSIX, relative, or a URL's path) passes the globs: some ``include`` matches (or
+    there are none) and no ``exclude`` does. ``*`` matches across ``/`` (fnmatch)."""
+    base = path.rsplit("/", 1)[-1]
+    if include and not any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(base, g) for g in include):
+        return False
+    return not any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(base, g) for g in exclude)
