@@ -477,7 +477,7 @@ def source_form(collection: str) -> None:
         label, example = KIND_HELP[kind]
         with st.form("add_source", clear_on_submit=False):
             where = st.text_input(label, placeholder=example)
-            name = st.text_input("Name", placeholder="shown in the list")
+            name = st.text_input("Source name", placeholder="shown in the list")
             schedule = st.text_input(
                 "Schedule", placeholder="every 1h, 30m, or cron '0 3 * * *'; empty: by hand"
             )

@@ -111,6 +111,8 @@ def running_stack(
         # small, so the real path switches Flat -> HNSW and compacts within the tests
         "ASKDOCS_HNSW_THRESHOLD": "12",
         "ASKDOCS_TEST_MARKER": marker,
+        # collection writers may sync folders under the tests' temporary root (sources)
+        "ASKDOCS_SOURCES_FOLDER_ROOTS": str(data.parent),
         **(extra_env or {}),
     }
     log = data / "up.log"

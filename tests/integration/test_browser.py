@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Stack, make_pdf
+from tests.integration.conftest import Stack, make_pdf, wait_for
 
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
@@ -105,3 +105,43 @@ def test_upload_ask_and_open_the_citation_in_a_browser(
         "el => el.getBoundingClientRect().height > 30", arg=passage.element_handle()
     )
     shot(page, "ask", tmp_path)
+
+
+def test_sources_tab_adds_a_folder_and_shows_its_runs(
+    stack: Stack,
+    browser_user: str,
+    page,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Add a folder source in the Sources tab; its first run's counts show; "Sync now" runs again."""
+    from playwright.sync_api import expect
+
+    share = tmp_path / "handbook"  # under ASKDOCS_SOURCES_FOLDER_ROOTS (the tests' temp root)
+    share.mkdir()
+    (share / "leave.md").write_text("# Leave\n\nStaff take 25 days of leave a year.")
+    (share / "travel.md").write_text("# Travel\n\nTrain tickets are booked by the office.")
+    page.goto(stack.ui_url)
+    if not page.get_by_text("Signed in as").is_visible():
+        page.get_by_label("API key", exact=True).fill(browser_user)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Signed in as")).to_be_visible()
+    page.get_by_role("tab", name="Sources").click()
+    page.get_by_text("Add a source").click()
+    page.get_by_label("Folder on the server").fill(str(share))
+    page.get_by_label("Source name").fill("Staff handbook")
+    page.get_by_label("Schedule").fill("every 1h")
+    page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Add and sync").click()
+    expect(page.get_by_text("Added; the first sync is under way.")).to_be_visible()
+    with stack.client(browser_user) as c:
+
+        def synced() -> dict | None:
+            found = [s for s in c.get("/sources").json() if s["name"] == "Staff handbook"]
+            run = found[0]["last_run"] if found else None
+            return run if run and run["status"] == "done" else None
+
+        run = wait_for(synced, 120, "the first sync")
+        assert run["new"] == 2, run
+    page.get_by_text("Staff handbook (folder)").click()
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.get_by_text("Syncing Staff handbook")).to_be_visible()
+    shot(page, "sources", tmp_path)

@@ -1,0 +1,111 @@
+"""Pure logic of sources: schedules, globs, the address policy, links, sitemaps, notebooks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from sources import schedule
+from sources.addresses import AddressPolicy, Refused
+from sources.gitrepo import notebook_text
+from sources.types import wanted
+from sources.web import links_of, sitemap_urls
+
+pytestmark = pytest.mark.unit
+
+
+def test_schedules_parse_and_fire() -> None:
+    assert schedule.parse("every 30m") == (1800, None)
+    assert schedule.parse("6h") == (21600, None)
+    assert schedule.parse("3600") == (3600, None)
+    assert schedule.parse("") == (None, None)
+    assert schedule.parse("0 3 * * *") == (None, "0 3 * * *")
+    with pytest.raises(schedule.BadSchedule):
+        schedule.parse("now and then")
+    at = datetime(2026, 12, 3, 10, 15, tzinfo=UTC)
+    assert schedule.next_run(None, "0 3 * * *", at) == datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    assert schedule.next_run(90, None, at) == datetime(2026, 12, 3, 10, 16, 30, tzinfo=UTC)
+    assert schedule.next_run(None, None, at) is None
+    assert schedule.describe(7200, None) == "every 2h"
+
+
+def test_globs() -> None:
+    assert wanted("docs/a.md", ["*.md"], [])
+    assert not wanted("docs/a.png", ["*.md"], [])
+    assert not wanted("drafts/a.md", ["*.md"], ["drafts/*"])
+    assert wanted("anything", [], [])
+
+
+def fake_dns(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    return lambda host, _port: table[host]
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://localhost/", "loopback"),
+        ("http://10.0.0.5/", "private"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://[::1]/", "loopback"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://rebind.example/", "private"),
+        ("file:///etc/passwd", "only http"),
+        ("gopher://x/", "only http"),
+    ],
+)
+def test_private_targets_are_refused(url: str, why: str) -> None:
+    dns = {
+        "localhost": ["127.0.0.1"],
+        "10.0.0.5": ["10.0.0.5"],
+        "169.254.169.254": ["169.254.169.254"],
+        "::1": ["::1"],
+        "::ffff:127.0.0.1": ["::ffff:127.0.0.1"],
+        "rebind.example": ["93.184.216.34", "192.168.1.1"],  # any private answer refuses
+    }
+    with pytest.raises(Refused, match=why):
+        AddressPolicy([], resolve=fake_dns(dns)).check(url)
+
+
+def test_public_and_allowed_targets_pass() -> None:
+    dns = {"docs.example": ["93.184.216.34"], "wiki.lan": ["10.1.2.3"], "127.0.0.1": ["127.0.0.1"]}
+    policy = AddressPolicy(["10.1.0.0/16", "127.0.0.1"], resolve=fake_dns(dns))
+    policy.check("https://docs.example/a")
+    policy.check("http://wiki.lan/page")
+    policy.check("http://127.0.0.1:8080/")
+    with pytest.raises(Refused):
+        AddressPolicy(["10.9.0.0/16"], resolve=fake_dns(dns)).check("http://wiki.lan/")
+
+
+def test_links_of_a_page() -> None:
+    html = b"""<html><head><base href="/docs/"></head><body>
+    <a href="a.html#part">A</a><a href="https://other.example/x">X</a>
+    <a href="mailto:me@example.org">mail</a><a href="a.html">again</a></body></html>"""
+    assert links_of(html, "http://site.example/index.html") == [
+        "http://site.example/docs/a.html",
+        "https://other.example/x",
+    ]
+    nofollow = b'<meta name="robots" content="noindex, nofollow"><a href="/x">x</a>'
+    assert links_of(nofollow, "http://site.example/") == []
+
+
+def test_sitemap_reads_locs_and_never_expands_entities() -> None:
+    plain = b"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+    <url><loc>https://s.example/a</loc></url><url><loc> https://s.example/b </loc></url></urlset>"""
+    assert sitemap_urls(plain) == (["https://s.example/a", "https://s.example/b"], [])
+    index = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+    <sitemap><loc>https://s.example/more.xml</loc></sitemap></sitemapindex>"""
+    assert sitemap_urls(index) == ([], ["https://s.example/more.xml"])
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE u [<!ENTITY a "aaaaaaaaaa">
+    <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+    <!ENTITY x SYSTEM "file:///etc/passwd">]>
+    <urlset><url><loc>&c;</loc></url><url><loc>&x;</loc></url></urlset>"""
+    pages, _ = sitemap_urls(bomb)
+    assert all("aaaa" not in p and "root:" not in p for p in pages)
+
+
+def test_notebook_as_text() -> None:
+    nb = b"""{"cells": [{"cell_type": "markdown", "source": ["# Title\\n", "Some prose."]},
+    {"cell_type": "code", "source": "x = 1", "outputs": [{"text": "noise"}]}], "nbformat": 4}"""
+    text = notebook_text(nb).decode()
+    assert "# Title\nSome prose." in text and "```\nx = 1\n```" in text and "noise" not in text
