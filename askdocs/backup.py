@@ -29,13 +29,22 @@ from sqlalchemy.engine import make_url
 
 from core import schema
 from core.blobs import BlobStore
-from core.catalog import IN_WORKER, Catalog, Collection, DocStatus, Document
+from core.catalog import (
+    IN_WORKER,
+    Catalog,
+    Collection,
+    DocStatus,
+    Document,
+    Source,
+    SourceRun,
+)
 from core.settings import Settings
 from retrieval.index_store import collection_dir, generation_lock, manifest_of
 from retrieval.lexical_index import LEXICAL_DIR, LexicalIndex
 
 MANIFEST = "backup.json"
 SQLITE_FILE = "catalog.db"
+SECRET_KEY_FILE = "secret.key"
 PG_FILE = "catalog.pgdump"
 FORMAT = 1
 LEXICAL_ATTEMPTS = 5
@@ -161,6 +170,9 @@ def backup(settings: Settings, out: Path, echo: Callable[[str], None] = print) -
                 if (src / LEXICAL_DIR).exists():
                     _copy_lexical(src, dst, LexicalIndex(src).size)
                 echo(f"index of {name}: generation {generations[name]}")
+        key = settings.data_dir / SECRET_KEY_FILE
+        if key.exists():  # sources' credentials open with it (unless ASKDOCS_SECRET_KEY is set)
+            _copy_file(key, out / SECRET_KEY_FILE)
     finally:
         catalog.engine.dispose()
     info = BackupInfo(FORMAT, revision, kind, documents, len(used), generations)
@@ -236,9 +248,20 @@ def restore(settings: Settings, src: Path, echo: Callable[[str], None] = print) 
     if (src / "index").exists():
         shutil.copytree(src / "index", settings.index_dir, dirs_exist_ok=True)
     echo(f"indexes: {len(info.collections)} collections")
+    if (src / SECRET_KEY_FILE).exists() and not (settings.data_dir / SECRET_KEY_FILE).exists():
+        shutil.copy2(src / SECRET_KEY_FILE, settings.data_dir / SECRET_KEY_FILE)
+        (settings.data_dir / SECRET_KEY_FILE).chmod(0o600)
     catalog = Catalog(settings.catalog_url).create()  # an older backup's schema is migrated here
     try:
         with catalog.session() as s:
+            s.execute(  # sync runs in flight at the snapshot: their worker is gone
+                update(Source).values(lease_owner=None, lease_until=None)
+            )
+            s.execute(
+                update(SourceRun)
+                .where(SourceRun.status == "running")
+                .values(status="interrupted", message="in flight when the backup was made")
+            )
             s.execute(  # in flight at the snapshot: their worker is gone, they run again
                 update(Document)
                 .where(Document.status.in_(list(IN_WORKER)))

@@ -88,6 +88,22 @@ INDEX_COMMIT_SECONDS = Histogram(
     "Time of one indexer step: segment and lexical writes and the catalog commit.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+SOURCE_RUNS = Counter(
+    "askdocs_source_runs",
+    "Sync runs of sources that ended, by kind and how (done, failed, interrupted).",
+    ["kind", "status"],
+)
+SOURCE_RUN_SECONDS = Histogram(
+    "askdocs_source_run_seconds",
+    "Time of one sync run (listing, fetching and queueing; not the ingestion that follows).",
+    ["kind"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
+SOURCE_DOCUMENTS = Counter(
+    "askdocs_source_documents",
+    "What sync runs did with what they listed: new, changed, unchanged, renamed, deleted, failed.",
+    ["kind", "action"],
+)
 
 # File types get a label of their own; anything else is "other" (a label per user-chosen
 # extension would grow without bound).

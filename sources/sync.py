@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from core import failpoints, lifecycle
+from core import failpoints, lifecycle, metrics
 from core.blobs import BlobStore
 from core.catalog import (
     Catalog,
@@ -103,12 +104,34 @@ def queue_run(s: Session, src: Source, trigger: str) -> SourceRun:
     return run
 
 
-def due(catalog: Catalog, limit: int = 100) -> list[str]:
-    """Queue a run of every enabled source whose time has come, and move its next time on.
-    Returns the run ids to send."""
+def due(catalog: Catalog, limit: int = 100, resend_after: float = 300.0) -> list[str]:
+    """Queue a run of every enabled source whose time has come, and move its next time on; mark
+    runs whose worker died (their source's lease ran out) interrupted, and send again runs that
+    waited longer than ``resend_after`` s (their message may be lost: a second one is harmless,
+    only one worker can claim a run). Returns the run ids to send."""
     now = utcnow()
     runs: list[str] = []
     with catalog.session() as s:
+        dead = s.execute(
+            select(SourceRun, Source)
+            .join(Source, Source.id == SourceRun.source_id)
+            .where(
+                SourceRun.status == "running",
+                Source.lease_until.is_not(None),
+                Source.lease_until < now,
+            )
+        ).all()
+        for stale, src in dead:
+            stale.status, stale.finished_at = "interrupted", now
+            stale.message = "its worker stopped before it ended; the next run goes on"
+            src.lease_owner = src.lease_until = None
+        waiting = s.scalars(
+            select(SourceRun.id).where(
+                SourceRun.status == "queued",
+                SourceRun.created_at < now - timedelta(seconds=resend_after),
+            )
+        )
+        runs += list(waiting)
         rows = s.scalars(
             select(Source)
             .join(Collection, Collection.id == Source.collection_id)
@@ -147,6 +170,8 @@ class _Run:
     def __init__(self, ctx: SyncContext, src: Source, run: SourceRun) -> None:
         self.ctx = ctx
         self.source_id = src.id
+        self.kind = src.kind
+        self.started = time.monotonic()
         self.collection = src.collection_id
         self.run_id = run.id
         self.job_id = run.job_id or ""
@@ -158,26 +183,39 @@ class _Run:
         self.seen: set[str] = set()
         self.new_here: set[str] = set()
         self.lease = timedelta(seconds=ctx.settings.sources_lease_seconds)
-        self.renewed = time.monotonic()
+        self.done = threading.Event()
+        self.lost = False
 
     def fail_one(self, origin: str, reason: str) -> None:
         self.counts["failed"] += 1
         if len(self.failures) < MAX_FAILURES_KEPT:
             self.failures.append({"origin": origin[:2048], "reason": reason[:1000]})
 
+    def hold(self) -> threading.Thread:
+        """Renew the hold on the source every third of the lease, in a thread, until ``done``
+        is set: a long fetch (a big repository, a slow page) keeps it too."""
+
+        def beat() -> None:
+            every = self.lease.total_seconds() / 3
+            while not self.done.wait(every):
+                with self.ctx.catalog.session() as s:
+                    held = s.execute(
+                        update(Source)
+                        .where(Source.id == self.source_id, Source.lease_owner == self.ctx.owner)
+                        .values(lease_until=utcnow() + self.lease)
+                    ).rowcount
+                if not held:
+                    self.lost = True
+                    return
+
+        thread = threading.Thread(target=beat, name=f"source-lease-{self.source_id}", daemon=True)
+        thread.start()
+        return thread
+
     def keep_lease(self) -> None:
-        """Renew the hold on the source every third of the lease; stop when it was taken."""
-        if time.monotonic() - self.renewed < self.lease.total_seconds() / 3:
-            return
-        with self.ctx.catalog.session() as s:
-            held = s.execute(
-                update(Source)
-                .where(Source.id == self.source_id, Source.lease_owner == self.ctx.owner)
-                .values(lease_until=utcnow() + self.lease)
-            ).rowcount
-        if not held:
+        """Stop when the hold was lost (the run stalled past its lease and was taken over)."""
+        if self.lost:
             raise LeaseLost("another run took the source over (this one stalled past its lease)")
-        self.renewed = time.monotonic()
 
 
 class LeaseLost(RuntimeError):
@@ -389,6 +427,11 @@ def _claim(ctx: SyncContext, run_id: str) -> _Run | float | None:
 def _finish(
     r: _Run, status: str, message: str | None = None, state: dict[str, Any] | None = None
 ) -> None:
+    metrics.SOURCE_RUNS.labels(r.kind, status).inc()
+    metrics.SOURCE_RUN_SECONDS.labels(r.kind).observe(time.monotonic() - r.started)
+    for action in ("new", "changed", "unchanged", "renamed", "deleted", "failed"):
+        if r.counts[action]:
+            metrics.SOURCE_DOCUMENTS.labels(r.kind, action).inc(r.counts[action])
     with r.ctx.catalog.session() as s:
         run = s.get(SourceRun, r.run_id)
         if run is not None:
@@ -422,6 +465,7 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
         s.expunge(src)
     started = time.monotonic()
     scan = None
+    holder = r.hold()
     try:
         with ctx.catalog.reader() as s:
             live = {
@@ -457,6 +501,8 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
         _finish(r, "failed", f"internal error: {type(e).__name__}: {e}")
         raise
     finally:
+        r.done.set()
+        holder.join()
         if scan is not None and scan.close is not None:
             scan.close()
     took = time.monotonic() - started
