@@ -153,7 +153,7 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
             interval_seconds=interval,
             cron=cron,
             enabled=body.enabled,
-            owner_id=None if who.user == "local" else who.user,
+            owner_id=owner_of_new(who),
         )
         now = utcnow()
         src.created_at = now

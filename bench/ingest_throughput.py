@@ -101,6 +101,27 @@ def ingest(
     return http.job(job_id, documents=True), uploaded, took
 
 
+def freshness(http: ApiClient, collection: str, tries: int = 5) -> list[float]:
+    """Seconds from the indexer's commit (the catalog says ``ready``: the indexer sets it in the
+    commit that records the new segment) to the first search that returns the document, for
+    ``tries`` single-document uploads one after another. Both are polled every 10 ms."""
+    out = []
+    for i in range(tries):
+        word = f"zq{random.randrange(10**9):09d}fresh{i}"
+        job_id = http.upload(collection, [(f"fresh-{word}.txt", f"Probe {word}.".encode(), None)])[
+            "id"
+        ]
+        doc_id = http.job(job_id, documents=True)["documents"][0]["id"]
+        while http.request("GET", f"/documents/{doc_id}")["status"] != "ready":
+            time.sleep(0.01)
+        committed = time.monotonic()
+        body = {"collection": collection, "query": word, "k": 3}
+        while not any(p["document_id"] == doc_id for p in http.search(body)["passages"]):
+            time.sleep(0.01)
+        out.append(round(time.monotonic() - committed, 3))
+    return out
+
+
 def beir_quality(http: ApiClient, beir: Path, state: dict) -> dict[str, float]:
     """Hybrid nDCG@10 and recall@100 of the train qrels over what was just ingested."""
     qrels = eval_retrieval.read_qrels(beir / "qrels" / "train.tsv")
@@ -216,8 +237,16 @@ def main() -> None:
                 model_dim(settings.embedding_model),
                 10**9,
             )
+            cpu_before = stack.cpu_by_role(data)
             big_state, _, big_took = ingest(http, "big", files)
+            api_cpu = stack.cpu_by_role(data).get("api", 0.0) - cpu_before.get("api", 0.0)
+            fresh = freshness(http, "big")
             big = {
+                # the API's CPU while the big collection took the batches, as a share of one core
+                # (an upper bound of its loading: it also answered the bench's job polls)
+                "api_cpu_share_of_one_core": round(api_cpu / big_took, 3),
+                "freshness_s": fresh,
+                "freshness_max_s": max(fresh),
                 "base_chunks": args.base_chunks,
                 "empty_collection_docs_per_s": round(len(files) / took, 2),
                 "big_collection_docs_per_s": round(len(files) / big_took, 2),

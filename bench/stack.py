@@ -72,6 +72,8 @@ def _role(cmdline: str) -> str:
         ("parse_server", "parse"),
         ("askdocs.worker ingest", "worker"),
         ("askdocs.worker index", "indexer"),
+        ("askdocs.worker sources", "sources"),
+        ("askdocs.worker beat", "beat"),
         ("uvicorn", "api"),
         ("streamlit", "ui"),
         ("redis", "redis"),
