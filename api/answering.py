@@ -119,6 +119,10 @@ def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, Any]:
         "invalid_markers": ev.invalid_markers,
         "inferred_markers": ev.inferred_markers,
         "instructions_removed": ev.instructions_removed,
+        # the passages the model was given ([n] of the `sources` event): a person can check an
+        # answer against them even when it carries no valid citation
+        "passages_given": len(ev.passages),
+        "closest_evidence": [asdict(e) for e in ev.closest],
         "relevance": round(prepared.relevance, 4),
         "below_relevance_threshold": prepared.gated,
         "standalone_question": prepared.standalone,

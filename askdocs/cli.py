@@ -391,6 +391,7 @@ def eval_answers(
             results.append((item, ev.outcome(ask(collection, item.question))))
             bar.advance(qtask)
     summary = ev.summarize(results)
+    console.print(ev.generator_line(settings))
     table = Table("metric", "value", title=f"{len(pairs)} questions over {len(files)} files")
     for k, v in summary.items():
         table.add_row(k, str(v))
@@ -399,7 +400,8 @@ def eval_answers(
         rows = [
             {"question": q.question, "gold": q.answer, **dataclasses.asdict(o)} for q, o in results
         ]
-        json_out.write_text(json.dumps({"summary": summary, "answers": rows}, indent=2))
+        out = {"generator": ev.generator_line(settings), "summary": summary, "answers": rows}
+        json_out.write_text(json.dumps(out, indent=2))
 
 
 def main() -> None:

@@ -47,6 +47,9 @@ class Outcome:
     ttft_s: float | None
     tokens: int
     generation_s: float
+    # the text of the passages the model was given (to tell a wrong refusal from a right one)
+    given: str = ""
+    closest_evidence: int = 0  # sentences shown as the closest evidence after a refusal
 
 
 def read_qa(path: Path) -> list[QA]:
@@ -84,6 +87,24 @@ def contains(prediction: str, gold: str) -> float:
     return float(bool(g) and g in normalize(prediction))
 
 
+def generator_line(settings: Settings) -> str:
+    """Which model and server answer (`/v1/models`: vLLM says owned_by "vllm" and its context)."""
+    import httpx
+
+    url = settings.generator_url.rstrip("/")
+    try:
+        listed = httpx.get(url + "/models", timeout=10).json().get("data", [])
+    except (httpx.HTTPError, ValueError):
+        return f"generator at {url}: not answering"
+    if not listed:
+        return f"generator at {url}: no model"
+    m = listed[0]
+    owner = str(m.get("owned_by") or "")
+    server = "vLLM" if owner == "vllm" else "llama.cpp (llama-cpp-python)" if owner else "unknown"
+    ctx = m.get("max_model_len")
+    return f"generator: {m.get('id')} on {server} at {url}" + (f", context {ctx}" if ctx else "")
+
+
 def scratch_collection(folder: Path) -> str:
     """One collection per folder content (names and sizes), so a rerun reuses what was ingested."""
     h = hashlib.sha256()
@@ -115,8 +136,11 @@ def outcome(events: Iterable[tuple[str, Any]]) -> Outcome:
     first: float | None = None
     tokens = 0
     done: dict = {}
+    passages: list[dict] = []
     for event, data in events:
-        if event == "token":
+        if event == "sources":
+            passages = list(data.get("passages", []))
+        elif event == "token":
             tokens += 1
             if first is None:
                 first = time.perf_counter()
@@ -126,14 +150,19 @@ def outcome(events: Iterable[tuple[str, Any]]) -> Outcome:
             raise RuntimeError(data.get("message", "generator error"))
     end = time.perf_counter()
     cited = done.get("citations", [])
+    abstained = bool(done.get("abstained"))
+    given = passages[: done.get("passages_given", 0)]
     return Outcome(
-        answer=done.get("answer", ""),
-        abstained=bool(done.get("abstained")),
+        # a refusal earns nothing, whatever evidence it shows after it
+        answer="" if abstained else done.get("answer", ""),
+        abstained=abstained,
         citations=len(cited),
         supported_citations=sum(1 for c in cited if c.get("supported")),
         ttft_s=None if first is None else first - t0,
         tokens=tokens,
         generation_s=end - (first or end),
+        given="\n".join(p.get("text", "") for p in given),
+        closest_evidence=len(done.get("closest_evidence", [])),
     )
 
 
@@ -143,6 +172,9 @@ def summarize(pairs: list[tuple[QA, Outcome]]) -> dict[str, float]:
     cited = sum(o.citations for _, o in pairs)
     ttfts = [o.ttft_s for _, o in pairs if o.ttft_s is not None]
     rates = [o.tokens / o.generation_s for _, o in pairs if o.generation_s > 0 and o.tokens > 1]
+    # "wrong refusal": the model refused although a passage it was given holds the gold answer
+    answerable = [(q, o) for q, o in pairs if contains(o.given, q.answer)]
+    wrong = sum(1 for _, o in answerable if o.abstained)
     return {
         "questions": len(pairs),
         "exact_match": round(sum(exact_match(o.answer, q.answer) for q, o in pairs) / n, 4),
@@ -153,6 +185,9 @@ def summarize(pairs: list[tuple[QA, Outcome]]) -> dict[str, float]:
         else 0.0,
         "answers_with_citation": round(sum(1 for _, o in pairs if o.citations) / n, 4),
         "abstain_rate": round(sum(1 for _, o in pairs if o.abstained) / n, 4),
+        "gold_in_given_passages": len(answerable),
+        "wrong_refusal_rate": round(wrong / len(answerable), 4) if answerable else 0.0,
+        "refusals_with_evidence": sum(1 for _, o in pairs if o.abstained and o.closest_evidence),
         "ttft_p50_s": round(statistics.median(ttfts), 2) if ttfts else 0.0,
         "ttft_p90_s": round(percentile(ttfts, 90), 2),
         "tokens_per_s": round(statistics.median(rates), 1) if rates else 0.0,

@@ -237,3 +237,58 @@ def strip_invalid(answer: str, invalid: Sequence[int]) -> str:
         return f"[{', '.join(keep)}]" if keep else ""
 
     return _MARKER.sub(fix, answer)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence of a passage the model was given that bears on the question most."""
+
+    number: int  # the passage's [n] in the prompt
+    document_id: str
+    document_name: str
+    page: int | None
+    sentence: str
+    overlap: float  # share of the question's content words it holds
+    origin: str | None = None
+
+
+def closest_evidence(
+    question: str, passages: Sequence[ScoredChunk], limit: int = 3, min_overlap: float = 0.25
+) -> list[Evidence]:
+    """The sentences of ``passages`` that hold the most of the question's content words (at least
+    ``min_overlap`` of them), best first, at most one per passage: what to show when the model
+    would not answer from passages that looked relevant."""
+    asked = _words(question)
+    if not asked:
+        return []
+    found: list[Evidence] = []
+    for n, p in enumerate(passages, start=1):
+        best: tuple[float, int, int] | None = None
+        for start, end in sentence_spans(p.text):
+            score = _overlap(asked, _words(p.text[start:end]))
+            if score >= min_overlap and (best is None or score > best[0]):
+                best = (score, start, end)
+        if best is not None:
+            score, start, end = best
+            found.append(
+                Evidence(
+                    n,
+                    p.document_id,
+                    p.document_name,
+                    page_at(p.page, p.page_marks, start),
+                    p.text[start:end],
+                    round(score, 3),
+                    p.origin,
+                )
+            )
+    found.sort(key=lambda e: -e.overlap)
+    return found[:limit]
+
+
+def evidence_text(evidence: Sequence[Evidence]) -> str:
+    """The closest evidence as the answer shows it after a refusal."""
+    lines = []
+    for e in evidence:
+        where = e.document_name + (f", page {e.page}" if e.page is not None else "")
+        lines.append(f"- [{e.number}] “{e.sentence.strip()}” ({where})")
+    return "\n".join(lines)

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field, replace
 from generation.citations import (
     Citation,
     Claim,
+    Evidence,
     attach_missing,
     check_claims,
     cited_numbers,
+    closest_evidence,
+    evidence_text,
     resolve,
     strip_invalid,
 )
@@ -25,6 +28,11 @@ from generation.prompt import (
     without_example,
 )
 from retrieval.types import ScoredChunk
+
+CLOSEST_INTRO = (
+    "The passages found look relevant, but the model did not find the answer in them. "
+    "Closest evidence (check it yourself):"
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,9 @@ class Answer:
     instructions_removed: list[int] = field(default_factory=list)
     # each sentence of the answer, checked against the passages it cites
     claims: list[Claim] = field(default_factory=list)
+    # when the model would not answer from the passages it was given: their sentences that bear
+    # on the question most (shown after the refusal, never turned into an answer)
+    closest: list[Evidence] = field(default_factory=list)
 
     @property
     def unsupported(self) -> list[Claim]:
@@ -89,4 +100,13 @@ def answer(
     claims: list[Claim] = []
     if not abstained:
         citations, claims = check_claims(text, citations)
-    yield Answer(text, citations, list(used), abstained, invalid, inferred, quarantined, claims)
+    closest: list[Evidence] = []
+    if abstained:  # the passages passed the relevance gate: say what in them comes closest
+        closest = closest_evidence(question, shown)
+        if closest:
+            extra = f"\n\n{CLOSEST_INTRO}\n{evidence_text(closest)}"
+            yield Token(extra)
+            text += extra
+    yield Answer(
+        text, citations, list(used), abstained, invalid, inferred, quarantined, claims, closest
+    )

@@ -399,12 +399,30 @@ def show_sources(done: dict, key: str) -> None:
     if done.get("answer") and not done.get("abstained"):
         with st.popover("Copy answer"):
             st.code(done["answer"], language=None, wrap_lines=True)  # has a copy button
-    if done.get("abstained") and done.get("closest"):
-        st.caption("Closest passages:")
-        for p in done["closest"]:
-            page = f", {pages_label(p['page'], p.get('page_end'))}" if p["page"] is not None else ""
-            with st.expander(f"{p['document_name']}{page}"):
-                st.markdown(p["text"])
+    found = done.get("closest") or []  # the passages of the `sources` event
+    given = done.get("passages_given", 0)
+    if done.get("abstained") and done.get("closest_evidence"):
+        st.caption("Closest evidence in the passages found (the model did not answer from it):")
+        for e in done["closest_evidence"]:
+            page = f", {pages_label(e['page'])}" if e.get("page") is not None else ""
+            with st.expander(f"[{e['number']}] {e['document_name']}{page}"):
+                origin_line(e.get("origin"))
+                st.markdown(f"> {e['sentence']}")
+        return
+    if done.get("abstained"):
+        shown, caption = found[: given or 3], "Closest passages:"
+    elif not done.get("citations") and given:
+        shown = found[:given]
+        caption = "The answer cites no passage; these are the ones the model was given:"
+    else:
+        return
+    if shown:
+        st.caption(caption)
+    for p in shown:
+        page = f", {pages_label(p['page'], p.get('page_end'))}" if p["page"] is not None else ""
+        with st.expander(f"[{p['n']}] {p['document_name']}{page}"):
+            origin_line(p.get("origin"))
+            st.markdown(p["text"])
 
 
 def ask_tab(collection: str) -> None:
@@ -438,7 +456,7 @@ def ask_tab(collection: str) -> None:
             for event, data in api.ask(collection, question, conv):
                 if event == "sources":
                     st.session_state["conversation_id"] = data["conversation_id"]
-                    closest.extend(data["passages"][:3])
+                    closest.extend(data["passages"])
                 elif event == "token":
                     yield data["text"]
                 elif event == "done":

@@ -81,12 +81,14 @@ def test_eval_answers_scores_a_small_qa_set(stack: Stack, tmp_path: Path) -> Non
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "contains_gold" in out.stdout and "citation_precision" in out.stdout
+    assert "generator: " in out.stdout and "llama.cpp" in out.stdout
     result = json.loads(out_json.read_text())
     summary = result["summary"]
     assert summary["questions"] == 3
     assert summary["contains_gold"] > 0.3  # Fredville at least; the refusal never "contains"
     assert summary["abstain_rate"] > 0.3  # the off-topic question is refused
     assert summary["citation_precision"] > 0 and summary["ttft_p50_s"] > 0
+    assert "llama.cpp" in result["generator"] and "wrong_refusal_rate" in summary
     answers = {a["question"]: a for a in result["answers"]}
     assert "Fredville" in answers["What is the capital of Freedonia?"]["answer"]
     # the same questions through the answer service in the CLI's own process (the documents are

@@ -34,6 +34,7 @@ class StubGenerator(BaseHTTPRequestHandler):
 
     prompts: list[str] = []
     fail = False
+    refuse = False  # answers the refusal sentence whatever it was given
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -62,7 +63,9 @@ class StubGenerator(BaseHTTPRequestHandler):
             self._send(500, b'{"error": {"message": "stub down"}}')
             return
         follow = re.search(r"Follow-up question: (.+)", prompt)
-        if follow:
+        if type(self).refuse:
+            reply = "The documents do not answer this question."
+        elif follow:
             reply = follow.group(1).strip()
         else:
             passage = re.search(r"\[1\] \(from [^)]*\)\n(.+?\.)", prompt, re.S)
@@ -132,6 +135,27 @@ def test_an_unrelated_question_is_gated_without_the_generator(answers: AnswerSer
     done = events[-1][1]
     assert done["below_relevance_threshold"] and done["abstained"] and done["citations"] == []
     assert StubGenerator.prompts == []
+
+
+def test_a_refusal_over_relevant_passages_shows_the_closest_evidence(
+    answers: AnswerService,
+) -> None:
+    StubGenerator.refuse = True
+    try:
+        events = list(
+            answers.ask(LOCAL, Question("ferries", "Does the Lindqvist ferry run on Sundays?"))
+        )
+    finally:
+        StubGenerator.refuse = False
+    done = events[-1][1]
+    assert done["abstained"] and not done["below_relevance_threshold"]
+    assert done["citations"] == [] and done["passages_given"] >= 1
+    best = done["closest_evidence"][0]
+    assert (best["number"], best["document_name"]) == (1, "ferry.txt")
+    assert best["sentence"] == "On Sundays it does not run."
+    streamed = "".join(d["text"] for e, d in events if e == "token")
+    assert "Closest evidence" in streamed and "On Sundays it does not run." in done["answer"]
+    assert done["answer"].startswith("The documents do not answer this question.")
 
 
 def test_refusals_are_domain_errors(answers: AnswerService) -> None:

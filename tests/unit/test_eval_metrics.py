@@ -58,3 +58,17 @@ def test_answer_summary_counts_citations_and_abstentions():
     assert s["contains_gold"] == 0.5 and s["abstain_rate"] == 0.5
     assert s["citation_precision"] == 0.5 and s["answers_with_citation"] == 0.5
     assert s["ttft_p50_s"] == 2.0 and s["tokens_per_s"] == 5.0
+    assert s["gold_in_given_passages"] == 0 and s["wrong_refusal_rate"] == 0.0
+
+
+def test_a_refusal_over_passages_that_hold_the_answer_is_a_wrong_refusal():
+    from askdocs.eval_answers import QA, Outcome, summarize
+
+    held = "The council has three members."
+    pairs = [
+        (QA("q1", "three"), Outcome("", True, 0, 0, 1.0, 5, 1.0, given=held)),
+        (QA("q2", "three"), Outcome("three [1]", False, 1, 1, 1.0, 5, 1.0, given=held)),
+        (QA("q3", "Fredville"), Outcome("", True, 0, 0, 1.0, 5, 1.0, given=held)),
+    ]
+    s = summarize(pairs)
+    assert s["gold_in_given_passages"] == 2 and s["wrong_refusal_rate"] == 0.5
