@@ -190,11 +190,18 @@ class AnswerService:
 
     def passage_budget(self) -> int:
         """The passages' token budget: the setting, or less where the served model's context
-        (prompt and answer together; vLLM says it) is smaller."""
+        (prompt and answer together; vLLM says it) is smaller, or where the server reads prompts
+        too slowly to answer within ``ttft_target_seconds`` (as measured on its answers so far;
+        never below ``min_context_tokens``)."""
         budget = self.settings.context_tokens
         length = self.generator.context_length()
         if length is not None:
             budget = min(budget, length - self.settings.generator_max_tokens - PROMPT_OVERHEAD)
+        rate = self.generator.prompt_rate
+        target = self.settings.ttft_target_seconds
+        if target > 0 and rate is not None:
+            fits = int(rate * target) - PROMPT_OVERHEAD
+            budget = min(budget, max(fits, self.settings.min_context_tokens))
         return max(budget, 0)
 
     def generate(self, prepared: Prepared) -> Iterator[Token | Answer]:
@@ -207,6 +214,7 @@ class AnswerService:
                 self.generator,
                 self.passage_budget(),
                 self.settings.generator_max_tokens,
+                focused=self.settings.focus_passages,
             ),
             prepared.received,
         )

@@ -216,6 +216,20 @@ class Settings(BaseSettings):
         'parameters (vLLM: `{"top_k": 20, "repetition_penalty": 1.05}`).',
     )
     context_tokens: int = Field(1536, description="Token budget of the passages in a prompt.")
+    focus_passages: bool = Field(
+        False,
+        description="Give the generator only the sentences and table rows of each passage that "
+        "share a word with the question (with their neighbours and table headers).",
+    )
+    ttft_target_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Shrink the passage budget so the generator, at the prompt speed measured on "
+        "its answers so far, starts answering within this many seconds (0: off).",
+    )
+    min_context_tokens: int = Field(
+        384, ge=0, description="The passage budget never shrinks below this for speed."
+    )
     start_generator: bool = Field(
         True, description="`askdocs up`: start the embedded llama.cpp server."
     )

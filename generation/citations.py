@@ -115,8 +115,12 @@ STOP_WORDS = frozenset(
 )
 
 
-def _words(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """Lower-case words of ``text`` but stop words."""
     return {w for w in WORD.findall(text.lower()) if w not in STOP_WORDS}
+
+
+_words = content_words
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

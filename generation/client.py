@@ -54,6 +54,8 @@ class GeneratorClient:
         self._model = model
         self._context: dict[str, int | None] = {}
         self._extra_body = extra_body or {}
+        # prompt tokens read per second by the server, from the answers so far (None: not yet)
+        self._prompt_rate: float | None = None
         # Retries on connection errors are the SDK's (max_retries); it does not retry 4xx.
         self._client = openai.OpenAI(
             base_url=base_url, api_key=api_key, timeout=timeout, max_retries=2
@@ -105,6 +107,21 @@ class GeneratorClient:
                     yield event.choices[0].delta.content
         except openai.APIError as e:
             raise GeneratorUnavailable(f"generator at {self.base_url} failed: {e}") from e
+
+    def observe_prompt(self, tokens: int, seconds: float) -> None:
+        """A prompt of ``tokens`` took ``seconds`` to its first answer token: update the server's
+        reading speed (a moving average, so one slow answer under load does not decide alone)."""
+        if tokens <= 0 or seconds <= 0:
+            return
+        rate = tokens / seconds
+        self._prompt_rate = (
+            rate if self._prompt_rate is None else 0.7 * self._prompt_rate + 0.3 * rate
+        )
+
+    @property
+    def prompt_rate(self) -> float | None:
+        """Prompt tokens the server reads per second, as measured on the answers so far."""
+        return self._prompt_rate
 
     def count_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` by the generator's own tokenizer, asked of the server; None when it

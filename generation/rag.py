@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -18,6 +19,7 @@ from generation.citations import (
     strip_invalid,
 )
 from generation.client import GeneratorClient
+from generation.focus import focus
 from generation.injection import neutralize
 from generation.prompt import (
     NOT_IN_DOCUMENTS,
@@ -69,9 +71,15 @@ def answer(
     client: GeneratorClient,
     context_tokens: int = 1536,
     max_tokens: int = 384,
+    focused: bool = False,
 ) -> Iterator[Token | Answer]:
-    """Yield ``Token`` pieces as they stream, then one final ``Answer``."""
-    used = select_passages(passages, context_tokens, client.token_counter(approx_tokens))
+    """Yield ``Token`` pieces as they stream, then one final ``Answer``. ``focused``: each passage
+    cut to the sentences and table rows that bear on the question (``generation.focus``) before
+    they are fitted to the budget."""
+    if focused:
+        passages = [replace(p, text=focus(p.text, question)) for p in passages]
+    count = client.token_counter(approx_tokens)
+    used = select_passages(passages, context_tokens, count)
     if not used:
         yield Token(NOT_IN_DOCUMENTS)
         yield Answer(NOT_IN_DOCUMENTS, [], [], abstained=True)
@@ -84,7 +92,11 @@ def answer(
         if removed:
             quarantined.append(n)
     pieces: list[str] = []
-    for piece in client.stream_chat(build_messages(question, shown), max_tokens=max_tokens):
+    messages = build_messages(question, shown)
+    asked = time.monotonic()
+    for piece in client.stream_chat(messages, max_tokens=max_tokens):
+        if not pieces:
+            client.observe_prompt(count(messages[-1]["content"]), time.monotonic() - asked)
         pieces.append(piece)
         yield Token(piece)
     text = without_example("".join(pieces).strip())
