@@ -237,7 +237,9 @@ class Settings(BaseSettings):
         None, description="GGUF for the embedded server; default: the packaged Qwen2.5 0.5B."
     )
     generator_threads: int | None = Field(
-        None, description="Threads of the embedded server; default: all cores."
+        None,
+        description="Threads of the embedded server; default: half the cores (two read prompts "
+        "no faster than one on a 2-core machine: bench/ttft.py).",
     )
     generator_ctx: int = Field(4096, description="Context length of the embedded server.")
 
