@@ -39,4 +39,9 @@ def server_command(
         str(n_ctx),
         "--n_threads",
         str(threads or max(1, (os.cpu_count() or 2) // 2)),
+        # llama-cpp-python's default stops the answer being streamed when any other request
+        # arrives (a token count for the next question, another user's question): measured here,
+        # answers cut after two tokens. Requests wait their turn instead.
+        "--interrupt_requests",
+        "False",
     ]

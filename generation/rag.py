@@ -93,10 +93,11 @@ def answer(
             quarantined.append(n)
     pieces: list[str] = []
     messages = build_messages(question, shown)
+    prompt_tokens = count(messages[-1]["content"])  # before the stream: never beside it
     asked = time.monotonic()
     for piece in client.stream_chat(messages, max_tokens=max_tokens):
         if not pieces:
-            client.observe_prompt(count(messages[-1]["content"]), time.monotonic() - asked)
+            client.observe_prompt(prompt_tokens, time.monotonic() - asked)
         pieces.append(piece)
         yield Token(piece)
     text = without_example("".join(pieces).strip())

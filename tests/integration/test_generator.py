@@ -42,6 +42,20 @@ def test_client_lists_models_and_streams(smollm_url: str) -> None:
     assert len(pieces) >= 2 and "".join(pieces).strip()
 
 
+def test_a_request_during_a_stream_does_not_cut_it(smollm_url: str) -> None:
+    """llama-cpp-python stops a streaming answer when another request arrives unless told not to
+    (askdocs tells it): a token count, or another user's question, waits its turn instead."""
+    client = GeneratorClient(smollm_url)
+    ask = [{"role": "user", "content": "Count from one to thirty in words, separated by commas."}]
+    alone = list(client.stream_chat(ask, max_tokens=40))
+    pieces = []
+    for piece in client.stream_chat(ask, max_tokens=40):
+        if not pieces:
+            assert client.count_tokens("a token count in the middle of an answer") is not None
+        pieces.append(piece)
+    assert len(alone) >= 20 and len(pieces) == len(alone)
+
+
 def test_unreachable_generator_is_a_clear_error() -> None:
     client = GeneratorClient(f"http://127.0.0.1:{free_port()}/v1", timeout=2)
     with pytest.raises(GeneratorUnavailable, match="unavailable"):
