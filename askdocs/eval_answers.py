@@ -105,6 +105,34 @@ def generator_line(settings: Settings) -> str:
     return f"generator: {m.get('id')} on {server} at {url}" + (f", context {ctx}" if ctx else "")
 
 
+_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def figures(text: str) -> set[str]:
+    """The figures of a text that identify an answer: numbers without their thousands commas,
+    leaving out years (1900-2099) and numbers below 10, which any filing is full of."""
+    out = set()
+    for m in _FIGURE.findall(text):
+        n = m.replace(",", "").rstrip(".")
+        try:
+            value = float(n)
+        except ValueError:
+            continue
+        if value < 10 or (n.isdigit() and len(n) == 4 and 1900 <= value <= 2099):
+            continue
+        out.add(n)
+    return out
+
+
+def holds_answer(passages: str, gold: str) -> bool:
+    """The passages hold the gold answer: its text, or one of its figures (a long written gold
+    answer is never found verbatim; the figures it states are)."""
+    if contains(passages, gold):
+        return True
+    wanted = figures(gold)
+    return bool(wanted & figures(passages))
+
+
 def scratch_collection(folder: Path) -> str:
     """One collection per folder content (names and sizes), so a rerun reuses what was ingested."""
     h = hashlib.sha256()
@@ -173,7 +201,8 @@ def summarize(pairs: list[tuple[QA, Outcome]]) -> dict[str, float]:
     ttfts = [o.ttft_s for _, o in pairs if o.ttft_s is not None]
     rates = [o.tokens / o.generation_s for _, o in pairs if o.generation_s > 0 and o.tokens > 1]
     # "wrong refusal": the model refused although a passage it was given holds the gold answer
-    answerable = [(q, o) for q, o in pairs if contains(o.given, q.answer)]
+    # (its text, or a figure it states)
+    answerable = [(q, o) for q, o in pairs if holds_answer(o.given, q.answer)]
     wrong = sum(1 for _, o in answerable if o.abstained)
     return {
         "questions": len(pairs),

@@ -499,8 +499,8 @@ def forget(catalog: Catalog, blobs: BlobStore, document_id: str) -> bool:
 
 def drop(catalog: Catalog, blobs: BlobStore, collection: str) -> int:
     """A deleted collection's rows go (documents, chunks, jobs, memberships, conversations,
-    sources, the collection), and the originals no other document uses. The caller removed its index files
-    first. Returns how many originals were deleted."""
+    sources, the collection), and the originals no other document uses. The caller removed its
+    index files first. Returns how many originals were deleted."""
     with blobs.lock():
         with catalog.session() as s:
             docs = select(Document.id).where(Document.collection_id == collection)

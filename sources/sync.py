@@ -367,6 +367,16 @@ def _gone(r: _Run, origin: str) -> None:
                 doc.origin = ours[0].origin
                 doc.name = ours[0].origin[:512]
                 renamed = ours[0].origin in r.new_here
+        # an older version of it still searchable (its newer one failed, say) goes too
+        for older in s.scalars(
+            select(Document).where(
+                Document.source_id == r.source_id,
+                Document.origin == origin,
+                Document.status != DocStatus.deleted,
+            )
+        ):
+            if older.id != item.document_id and not _referenced(s, older.id, ("", "")):
+                to_remove += lifecycle.delete_document(s, older)
     if renamed:
         r.counts["renamed"] += 1
         r.counts["new"] -= 1

@@ -389,3 +389,20 @@ def test_removing_a_source_removes_its_documents(h: Harness, tmp_path: Path) -> 
     h.work()
     assert live(h, "removal") == {}
     assert not h.search("removal", "observatory dome")
+
+
+def test_a_failed_new_version_keeps_the_old_until_the_file_goes(h: Harness, tmp_path: Path) -> None:
+    (tmp_path / "m.txt").write_text("The mill grinds rye on Tuesdays.")
+    src = add(h, "versions", "folder", {"path": str(tmp_path)})
+    sync(h, src["id"])
+    (tmp_path / "m.txt").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(300))  # not a document
+    changed = sync(h, src["id"])
+    assert changed["changed"] == 1
+    docs = [d for d in h.documents("versions") if d["status"] != "deleted"]
+    assert sorted(d["status"] for d in docs) == ["failed", "ready"]  # the old one still answers
+    assert h.search("versions", "mill grinds rye")[0]["document_name"] == "m.txt"
+    (tmp_path / "m.txt").unlink()
+    gone = sync(h, src["id"])
+    assert gone["deleted"] == 1
+    assert [d for d in h.documents("versions") if d["status"] != "deleted"] == []
+    assert not h.search("versions", "mill grinds rye")

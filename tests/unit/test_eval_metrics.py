@@ -72,3 +72,12 @@ def test_a_refusal_over_passages_that_hold_the_answer_is_a_wrong_refusal():
     ]
     s = summarize(pairs)
     assert s["gold_in_given_passages"] == 2 and s["wrong_refusal_rate"] == 0.5
+
+
+def test_a_written_gold_answer_is_held_by_its_figures():
+    from askdocs.eval_answers import figures, holds_answer
+
+    gold = "In Q3 2023 revenue rose 12.5% to $7,442 million, from $6,100 million in 2022."
+    assert figures(gold) == {"12.5", "7442", "6100"}
+    assert holds_answer("| Revenue | 7,442 | 6,100 |", gold)
+    assert not holds_answer("Revenue was reported for 2023 and 2022 in note 3.", gold)
