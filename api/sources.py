@@ -39,25 +39,37 @@ def _config(kind: str, raw: dict[str, Any]) -> configs.SourceConfig:
         raise ApiError(422, "validation_error", f"config.{where}: {first.get('msg')}") from None
 
 
-def _server_paths_allowed(cfg: Any, who: Principal, settings: Settings) -> None:
-    """A folder, or a git repository by path, reads the server's disk: admins only, or under a
-    root the admin opened to every collection writer (ASKDOCS_SOURCES_FOLDER_ROOTS)."""
+def _server_paths_allowed(cfg: Any, settings: Settings) -> None:
+    """A folder, or a git repository by path, reads the server's disk: only under a directory the
+    operator opened to sources (ASKDOCS_SOURCES_FOLDER_ROOTS), for admins too."""
     path = None
     if isinstance(cfg, configs.FolderConfig):
         path = cfg.path
     elif isinstance(cfg, configs.GitConfig) and cfg.local:
         path = cfg.url
-    if path is None or who.admin:
+    if path is None:
         return
     roots = [
         Path(r.strip()).resolve() for r in settings.sources_folder_roots.split(",") if r.strip()
     ]
+    if not roots:
+        raise ApiError(
+            403,
+            "forbidden",
+            "no folder of this server is open to sources: the operator lists the directories "
+            "sources may read in ASKDOCS_SOURCES_FOLDER_ROOTS",
+        )
     real = Path(path).resolve()
+    data = settings.data_dir.resolve()
+    if real.is_relative_to(data) or data.is_relative_to(real):
+        raise ApiError(
+            403, "forbidden", f"{path} holds askdocs' own data directory (keys, catalog, originals)"
+        )
     if not any(real.is_relative_to(root) for root in roots):
         raise ApiError(
             403,
             "forbidden",
-            "only an admin may sync a folder of the server outside ASKDOCS_SOURCES_FOLDER_ROOTS",
+            f"{path} is outside the directories open to sources (ASKDOCS_SOURCES_FOLDER_ROOTS)",
         )
 
 
@@ -136,7 +148,7 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
     once unless ``sync_now`` is false."""
     settings, catalog = services.settings, services.catalog
     cfg = _config(body.kind, body.config)
-    _server_paths_allowed(cfg, who, settings)
+    _server_paths_allowed(cfg, settings)
     interval, cron = _schedule(body.schedule)
     run_id = None
     with catalog.session() as s:
@@ -210,7 +222,7 @@ def update_source(
             src.name = body.name
         if body.config is not None:
             cfg = _config(src.kind, body.config)
-            _server_paths_allowed(cfg, who, settings)
+            _server_paths_allowed(cfg, settings)
             src.config = cfg.model_dump_json()
         if body.schedule is not None:
             src.interval_seconds, src.cron = _schedule(body.schedule)

@@ -198,7 +198,9 @@ def main() -> None:
         git(work, "push", "-q", str(scratch / "repo.git"), "main")
 
     rows: list[dict] = []
-    with running_stack(scratch / "data", sources_private_hosts="127.0.0.1") as api:
+    with running_stack(
+        scratch / "data", sources_private_hosts="127.0.0.1", sources_folder_roots=str(scratch)
+    ) as api:
         rows += measure(api, "folder", {"path": str(scratch / "folder")}, change_folder)
         rows += measure(
             api,

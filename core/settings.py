@@ -271,8 +271,8 @@ class Settings(BaseSettings):
     )
     sources_folder_roots: str = Field(
         "",
-        description="Comma-separated directories under which any collection writer may add a "
-        "folder source (elsewhere only admins may).",
+        description="Comma-separated directories of this server that folder sources (and git "
+        "repositories given by path) may read, for admins too; empty: none.",
     )
     sources_max_bytes: int = Field(
         100 * 1024 * 1024, description="Largest file a sync fetches (larger ones fail alone)."

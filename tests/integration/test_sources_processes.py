@@ -36,6 +36,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str]]]:
         auth=False,
         sources_tick_seconds=0.5,
         sources_lease_seconds=4,
+        sources_folder_roots=str(tmp_path),
         start_generator=False,
         generator_url=f"http://127.0.0.1:{free_port()}/v1",
     )

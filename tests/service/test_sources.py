@@ -31,6 +31,7 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     with in_process(
         tmp_path_factory.mktemp("sources"),
         sources_private_hosts="127.0.0.1",  # the test's web server; nothing else private
+        sources_folder_roots=str(tmp_path_factory.getbasetemp()),  # the tests' temp dirs only
         sources_lease_seconds=30,
     ) as harness:
         yield harness
@@ -145,6 +146,16 @@ def test_folder_that_vanished_fails_the_run_and_deletes_nothing(h: Harness, tmp_
     failed = sync(h, src["id"])
     assert failed["status"] == "failed" and "not a directory" in failed["message"]
     assert set(live(h, "mount")) == {"one.txt"}
+
+
+def test_folders_outside_the_open_roots_are_refused(h: Harness) -> None:
+    body = {"collection": "roots", "name": "etc", "kind": "folder", "sync_now": False}
+    for path in ("/etc", "/", str(h.settings.data_dir)):
+        r = h.client.post("/sources", json={**body, "config": {"path": path}})
+        assert r.status_code == 403, r.text
+        assert "ASKDOCS_SOURCES_FOLDER_ROOTS" in r.text or "data directory" in r.text
+    r = h.client.post("/sources", json={**body, "kind": "git", "config": {"url": "/srv/repo.git"}})
+    assert r.status_code == 403
 
 
 def test_source_api_keeps_the_token_secret(h: Harness, tmp_path: Path) -> None:
