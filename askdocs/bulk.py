@@ -94,4 +94,10 @@ def documents(api: ApiClient, collection: str) -> list[dict]:
 
 def vanished(api: ApiClient, collection: str, names: set[str]) -> list[dict]:
     """Documents of the collection whose name is not among the walked files."""
-    return [d for d in documents(api, collection) if d["name"] not in names]
+    return not_among(documents(api, collection), names)
+
+
+def not_among(docs: list[dict], names: set[str]) -> list[dict]:
+    """``docs`` whose name is not in ``names``; a source's documents are its own sync's business
+    and never among them."""
+    return [d for d in docs if d["name"] not in names and not d.get("source_id")]

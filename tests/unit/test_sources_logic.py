@@ -109,3 +109,14 @@ def test_notebook_as_text() -> None:
     {"cell_type": "code", "source": "x = 1", "outputs": [{"text": "noise"}]}], "nbformat": 4}"""
     text = notebook_text(nb).decode()
     assert "# Title\nSome prose." in text and "```\nx = 1\n```" in text and "noise" not in text
+
+
+def test_ingest_sync_leaves_a_sources_documents_alone() -> None:
+    from askdocs.bulk import not_among
+
+    docs = [
+        {"name": "a.txt", "source_id": None},
+        {"name": "gone.txt", "source_id": None},
+        {"name": "share/x.md", "source_id": "s1"},
+    ]
+    assert [d["name"] for d in not_among(docs, {"a.txt"})] == ["gone.txt"]
