@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sources.config import FolderConfig, GitConfig, WebConfig
+from sources.schedule import PATTERN as SCHEDULE_PATTERN
+
 COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -340,22 +343,15 @@ class StatusOut(BaseModel):
     collections: list[CollectionStatus]
 
 
-SourceKind = Literal["folder", "web", "git"]
-
-
-class SourceIn(BaseModel):
+class _SourceIn(BaseModel):
     collection: str = Field("default", pattern=COLLECTION_PATTERN)
     name: str = Field(min_length=1, max_length=128)
-    kind: SourceKind
-    config: dict[str, Any] = Field(
-        description="folder: {path}; web: {url, max_depth, max_pages, allowed_hosts}; git: "
-        "{url, branch}; each also {include, exclude}: glob lists."
-    )
     schedule: str | None = Field(
         None,
         max_length=128,
-        description="'every 30m', '6h', '3600' (seconds) or a cron expression ('0 3 * * *'); "
-        "none: by hand only.",
+        pattern=SCHEDULE_PATTERN,
+        description="'every 30m', '6h', '3600' (seconds) or five cron fields ('0 3 * * *': minute, "
+        "hour, day of month 1-28, month, day of week; numbers, lists, * and */N); none: by hand.",
     )
     token: str | None = Field(
         None,
@@ -366,10 +362,32 @@ class SourceIn(BaseModel):
     sync_now: bool = Field(True, description="Start the first sync at once.")
 
 
+class FolderSourceIn(_SourceIn):
+    kind: Literal["folder"]
+    config: FolderConfig
+
+
+class WebSourceIn(_SourceIn):
+    kind: Literal["web"]
+    config: WebConfig
+
+
+class GitSourceIn(_SourceIn):
+    kind: Literal["git"]
+    config: GitConfig
+
+
+SourceIn = Annotated[FolderSourceIn | WebSourceIn | GitSourceIn, Field(discriminator="kind")]
+
+
 class SourcePatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=128)
-    config: dict[str, Any] | None = None
-    schedule: str | None = Field(None, max_length=128, description="'' turns the schedule off.")
+    config: dict[str, Any] | None = Field(
+        None, description="The whole config of the source's kind (as POST /sources takes it)."
+    )
+    schedule: str | None = Field(
+        None, max_length=128, pattern=SCHEDULE_PATTERN, description="'' turns the schedule off."
+    )
     token: str | None = Field(None, max_length=4096, description="'' forgets the token.")
     enabled: bool | None = None
 

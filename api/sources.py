@@ -147,7 +147,7 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
     """Add a source to a collection (made if new, owned by the caller); its first sync starts at
     once unless ``sync_now`` is false."""
     settings, catalog = services.settings, services.catalog
-    cfg = _config(body.kind, body.config)
+    cfg = body.config
     _server_paths_allowed(cfg, settings)
     interval, cron = _schedule(body.schedule)
     run_id = None

@@ -42,8 +42,17 @@ class _Common(BaseModel):
     )
 
 
+ABSOLUTE_PATH = r"^/[^\x00]*$"
+HTTP_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s\x00]*)?$"
+
+
 class FolderConfig(_Common):
-    path: str = Field(min_length=1, max_length=4096, description="A directory on the server.")
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        pattern=ABSOLUTE_PATH,
+        description="A directory on the server (absolute).",
+    )
     hidden: bool = Field(False, description="Also files and folders whose name starts with '.'.")
 
     @field_validator("path")
@@ -56,7 +65,10 @@ class FolderConfig(_Common):
 
 class WebConfig(_Common):
     url: str = Field(
-        min_length=8, max_length=2048, description="Start page, or a sitemap (.xml) to read."
+        min_length=8,
+        max_length=2048,
+        pattern=HTTP_URL,
+        description="Start page, or a sitemap (.xml) to read.",
     )
     max_depth: int = Field(2, ge=0, le=20, description="Links followed from the start page.")
     max_pages: int = Field(500, ge=1, le=100_000, description="Most pages and files per run.")
@@ -77,9 +89,10 @@ class GitConfig(_Common):
     url: str = Field(
         min_length=1,
         max_length=2048,
+        pattern=rf"({HTTP_URL})|({ABSOLUTE_PATH})",
         description="An http(s) repository URL, or the path of a repository on the server.",
     )
-    branch: str = Field("main", min_length=1, max_length=255)
+    branch: str = Field("main", min_length=1, max_length=255, pattern=r"^[^\x00]+$")
 
     @field_validator("url")
     @classmethod

@@ -9,6 +9,27 @@ from datetime import UTC, datetime, timedelta
 from croniter import croniter
 
 _INTERVAL = re.compile(r"^\s*(?:every\s+)?(\d+)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
+
+
+def _field(number: str) -> str:
+    step = r"[1-9][0-9]?"
+    return rf"(?:\*(?:/{step})?|{number}(?:,{number})*)"
+
+
+# What the API's schema accepts as a schedule, and everything it accepts parses and fires: an
+# interval ("every 30m", "6h", "3600"; 1 s up to about 30 years) or five cron fields (minute, hour,
+# day of month 1-28 so that every month has it, month, day of week), numbers, lists, * and */N.
+_CRON = " ".join(
+    _field(n)
+    for n in (
+        r"[0-5]?[0-9]",
+        r"(?:[01]?[0-9]|2[0-3])",
+        r"(?:[1-9]|1[0-9]|2[0-8])",
+        r"(?:[1-9]|1[0-2])",
+        r"[0-6]",
+    )
+)
+PATTERN = rf"^(?:(?:every )?[1-9][0-9]{{0,8}}[smhd]?|{_CRON})?$"
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 1
 
@@ -23,6 +44,8 @@ def parse(text: str | None) -> tuple[int | None, str | None]:
     if text is None or not text.strip():
         return None, None
     m = _INTERVAL.match(text)
+    if m and int(m.group(1)) == 0:
+        raise BadSchedule(f"an interval is at least {MIN_INTERVAL} s")
     if m:
         seconds = int(m.group(1)) * _UNIT[(m.group(2) or "s").lower()]
         if seconds < MIN_INTERVAL:

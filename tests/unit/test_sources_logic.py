@@ -120,3 +120,22 @@ def test_ingest_sync_leaves_a_sources_documents_alone() -> None:
         {"name": "share/x.md", "source_id": "s1"},
     ]
     assert [d["name"] for d in not_among(docs, {"a.txt"})] == ["gone.txt"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["every 30m", "6h", "3600", "0 3 * * *", "*/15 * * * 1,3,5", "59 23 28 12 6", ""],
+)
+def test_every_schedule_the_schema_admits_parses(text: str) -> None:
+    import re
+
+    assert re.fullmatch(schedule.PATTERN, text)
+    interval, cron = schedule.parse(text)
+    assert schedule.next_run(interval, cron, datetime(2026, 1, 1, tzinfo=UTC)) or text == ""
+
+
+def test_the_schema_refuses_what_the_parser_would() -> None:
+    import re
+
+    for text in ("sometimes", "0 3 31 2 *", "0", "every 0s", "61 * * * *"):
+        assert not re.fullmatch(schedule.PATTERN, text)
