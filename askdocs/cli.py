@@ -48,7 +48,8 @@ def _fail(e: ApiError) -> NoReturn:
 
 @app.command()
 def up() -> None:
-    """Start Redis (if needed), the generator, worker, indexer, API and UI; Ctrl-C stops them all."""
+    """Start Redis (if needed), the generator, worker, indexer, sources worker, scheduler, API and
+    UI; Ctrl-C stops them all."""
 
     go_offline()
     settings = Settings()
