@@ -54,7 +54,6 @@ from sources.web import WebConnector
 log = logging.getLogger(__name__)
 
 MAX_FAILURES_KEPT = 200
-RUN_STATES = ("queued", "running", "done", "failed", "interrupted", "skipped")
 
 
 @dataclass
