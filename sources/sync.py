@@ -180,6 +180,8 @@ class _Run:
         self.failures: list[dict[str, str]] = []
         self.items: dict[str, _Item] = {}
         self.seen: set[str] = set()
+        # documents of the items not deleted, read once at the start (and the ones this run makes)
+        self.live_docs: set[str] = set()
         self.new_here: set[str] = set()
         self.lease = timedelta(seconds=ctx.settings.sources_lease_seconds)
         self.done = threading.Event()
@@ -221,11 +223,19 @@ class LeaseLost(RuntimeError):
     pass
 
 
-def _alive(s: Session, doc_id: str | None) -> bool:
-    if doc_id is None:
-        return False
-    st = s.scalar(select(Document.status).where(Document.id == doc_id))
-    return st is not None and st != DocStatus.deleted
+def _live(s: Session, doc_ids: set[str]) -> set[str]:
+    """Which of ``doc_ids`` are documents not deleted (one query per thousand ids)."""
+    ids = sorted(doc_ids)
+    found: set[str] = set()
+    for i in range(0, len(ids), 1000):
+        found.update(
+            s.scalars(
+                select(Document.id).where(
+                    Document.id.in_(ids[i : i + 1000]), Document.status != DocStatus.deleted
+                )
+            )
+        )
+    return found
 
 
 def _save_item(s: Session, r: _Run, e: Entry, sha: str, doc_id: str, owns: bool) -> None:
@@ -241,6 +251,7 @@ def _save_item(s: Session, r: _Run, e: Entry, sha: str, doc_id: str, owns: bool)
     row.meta = json.dumps(dict(e.meta)) if e.meta else None
     row.synced_at = utcnow()
     r.items[e.origin] = _Item(key, e.fingerprint, sha, doc_id, owns, dict(e.meta))
+    r.live_docs.add(doc_id)
 
 
 def _touch_item(r: _Run, e: Entry) -> None:
@@ -276,8 +287,7 @@ def _one(r: _Run, e: Entry) -> None:
         r.fail_one(e.origin, e.error)
         return
     item = r.items.get(e.origin)
-    with ctx.catalog.reader() as s:
-        alive = item is not None and _alive(s, item.document_id)
+    alive = item is not None and item.document_id in r.live_docs
     if item is not None and alive and e.fingerprint and item.fingerprint == e.fingerprint:
         r.counts["unchanged"] += 1
         _touch_item(r, e)
@@ -477,13 +487,11 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
     holder = r.hold()
     try:
         with ctx.catalog.reader() as s:
-            live = {
-                origin
-                for origin, item in r.items.items()
-                if item.document_id and _alive(s, item.document_id)
-            }
+            r.live_docs = _live(s, {i.document_id for i in r.items.values() if i.document_id})
         previous: Mapping[str, Known] = {
-            o: Known(i.fingerprint, i.meta) for o, i in r.items.items() if o in live
+            o: Known(i.fingerprint, i.meta)
+            for o, i in r.items.items()
+            if i.document_id in r.live_docs
         }
         scan = connector(ctx, src).scan(previous)
         for entry in scan.entries:
