@@ -21,6 +21,7 @@ from core.secrets import Vault
 from core.settings import Settings
 from sources import config as configs
 from sources import schedule
+from sources.addresses import AddressPolicy, Refused
 from sources.sync import queue_run, remove_source, source_documents
 
 router = APIRouter()
@@ -71,6 +72,23 @@ def _server_paths_allowed(cfg: Any, settings: Settings) -> None:
             "forbidden",
             f"{path} is outside the directories open to sources (ASKDOCS_SOURCES_FOLDER_ROOTS)",
         )
+
+
+def _hosts_allowed(cfg: Any, settings: Settings) -> None:
+    """A web or git URL whose host the egress allowlist (ASKDOCS_SOURCES_ALLOWED_HOSTS) can never
+    admit is refused now, with the reason, rather than failing at every run; no name is looked up
+    here (each fetch is checked again, redirects included)."""
+    remote = isinstance(cfg, configs.GitConfig) and not cfg.local
+    if not (isinstance(cfg, configs.WebConfig) or remote):
+        return
+    url = cfg.url
+    policy = AddressPolicy.from_setting(
+        settings.sources_private_hosts, settings.sources_allowed_hosts
+    )
+    try:
+        policy.check_listed(url)
+    except Refused as e:
+        raise ApiError(403, "forbidden", str(e)) from None
 
 
 def _schedule(text: str | None) -> tuple[int | None, str | None]:
@@ -149,6 +167,7 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
     settings, catalog = services.settings, services.catalog
     cfg = body.config
     _server_paths_allowed(cfg, settings)
+    _hosts_allowed(cfg, settings)
     interval, cron = _schedule(body.schedule)
     run_id = None
     with catalog.session() as s:
@@ -223,6 +242,7 @@ def update_source(
         if body.config is not None:
             cfg = _config(src.kind, body.config)
             _server_paths_allowed(cfg, settings)
+            _hosts_allowed(cfg, settings)
             src.config = cfg.model_dump_json()
         if body.schedule is not None:
             src.interval_seconds, src.cron = _schedule(body.schedule)

@@ -269,6 +269,12 @@ class Settings(BaseSettings):
         description="Comma-separated hosts, addresses or networks (CIDR) that web and git sources "
         "may reach although they are private, loopback or link-local (refused otherwise).",
     )
+    sources_allowed_hosts: str = Field(
+        "",
+        description="Egress allowlist: comma-separated hosts (`*.example.org` for subdomains) and "
+        "addresses or networks (CIDR, for URLs that give an address) that web and git sources may "
+        "reach, matched as the URL is written, before any name lookup; empty: any public host.",
+    )
     sources_folder_roots: str = Field(
         "",
         description="Comma-separated directories of this server that folder sources (and git "

@@ -73,7 +73,9 @@ def item_key(origin: str) -> str:
 def connector(ctx: SyncContext, src: Source) -> Connector:
     cfg = configs.load(src.kind, src.config)
     token = ctx.vault.open(src.secret) if src.secret else None
-    policy = AddressPolicy.from_setting(ctx.settings.sources_private_hosts)
+    policy = AddressPolicy.from_setting(
+        ctx.settings.sources_private_hosts, ctx.settings.sources_allowed_hosts
+    )
     limit = min(ctx.settings.sources_max_bytes, ctx.settings.max_upload_bytes)
     if isinstance(cfg, configs.FolderConfig):
         return FolderConnector(cfg, limit)

@@ -113,6 +113,9 @@ def running_stack(
         "ASKDOCS_TEST_MARKER": marker,
         # collection writers may sync folders under the tests' temporary root (sources)
         "ASKDOCS_SOURCES_FOLDER_ROOTS": str(data.parent),
+        # web and git sources reach this machine only: a host name the schema fuzz test makes up
+        # is refused before any lookup (the network guard would fail the run on one)
+        "ASKDOCS_SOURCES_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
         **(extra_env or {}),
     }
     log = data / "up.log"

@@ -31,6 +31,7 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     with in_process(
         tmp_path_factory.mktemp("sources"),
         sources_private_hosts="127.0.0.1",  # the test's web server; nothing else private
+        sources_allowed_hosts="127.0.0.1,127.0.0.2",  # egress allowlist: this machine only
         sources_folder_roots=str(tmp_path_factory.getbasetemp()),  # the tests' temp dirs only
         sources_lease_seconds=30,
     ) as harness:
@@ -319,6 +320,29 @@ def test_web_redirect_to_a_private_address_is_refused(h: Harness, site: Site) ->
     assert "loopback" in failed["message"] and "127.0.0.2" in failed["message"]
     assert ("/inside.html", 200) not in site.log
     assert live(h, "ssrf") == {}
+
+
+def test_egress_allowlist_refuses_other_hosts_at_add_and_at_redirect(
+    h: Harness, site: Site
+) -> None:
+    body = {"collection": "egress", "name": "out", "kind": "web", "sync_now": False}
+    r = h.client.post("/sources", json={**body, "config": {"url": "https://docs.example.org/"}})
+    assert r.status_code == 403, r.text
+    assert "ASKDOCS_SOURCES_ALLOWED_HOSTS" in r.text
+    r = h.client.post(
+        "/sources", json={**body, "kind": "git", "config": {"url": "https://git.example.org/r.git"}}
+    )
+    assert r.status_code == 403, r.text
+    # a page on an allowed host that redirects out: refused at the hop, before any lookup (the
+    # suite's network guard fails the run on a lookup of a name that is not local)
+    site.redirects["/away"] = "http://docs.example.org/secret.html"
+    src = add(
+        h, "egress", "web", {"url": site.url + "/away", "allowed_hosts": ["docs.example.org"]}
+    )
+    failed = sync(h, src["id"])
+    assert failed["status"] == "failed", failed
+    assert "ASKDOCS_SOURCES_ALLOWED_HOSTS" in failed["message"]
+    assert live(h, "egress") == {}
 
 
 # -- git -------------------------------------------------------------------------------------------

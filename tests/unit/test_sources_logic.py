@@ -77,6 +77,42 @@ def test_public_and_allowed_targets_pass() -> None:
         AddressPolicy(["10.9.0.0/16"], resolve=fake_dns(dns)).check("http://wiki.lan/")
 
 
+def test_egress_allowlist_refuses_before_any_lookup() -> None:
+    looked_up: list[str] = []
+    dns = {
+        "docs.example": ["93.184.216.34"],
+        "wiki.corp.example": ["93.184.216.35"],
+        "93.184.216.34": ["93.184.216.34"],
+    }
+
+    def resolve(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        return fake_dns(dns)(host, port)
+
+    policy = AddressPolicy([], resolve=resolve, only=["docs.example", "*.corp.example"])
+    policy.check("https://docs.example/a")
+    policy.check("https://wiki.corp.example/b")
+    for url in (
+        "https://elsewhere.example/",
+        "http://93.184.216.34/",
+        "https://corp.example.evil/",
+    ):
+        with pytest.raises(Refused, match="ASKDOCS_SOURCES_ALLOWED_HOSTS"):
+            policy.check(url)
+    assert looked_up == ["docs.example", "wiki.corp.example"]
+    # an address or network admits address literals; a name is never looked up to match one
+    nets = AddressPolicy([], resolve=resolve, only=["93.184.216.0/24"])
+    nets.check("http://93.184.216.34/")
+    with pytest.raises(Refused, match="ASKDOCS_SOURCES_ALLOWED_HOSTS"):
+        nets.check("http://docs.example/")
+    assert looked_up == ["docs.example", "wiki.corp.example", "93.184.216.34"]
+    # the allowlist does not open private addresses: that stays ASKDOCS_SOURCES_PRIVATE_HOSTS' job
+    with pytest.raises(Refused, match="loopback"):
+        AddressPolicy([], resolve=fake_dns({"127.0.0.1": ["127.0.0.1"]}), only=["127.0.0.1"]).check(
+            "http://127.0.0.1:8080/"
+        )
+
+
 def test_links_of_a_page() -> None:
     html = b"""<html><head><base href="/docs/"></head><body>
     <a href="a.html#part">A</a><a href="https://other.example/x">X</a>
