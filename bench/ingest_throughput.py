@@ -266,9 +266,9 @@ def main() -> None:
     db = sqlite3.connect(data / "catalog.db")
 
     texts = [
-        passage_text(h, t)
-        for h, t in db.execute(
-            "SELECT c.heading, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+        passage_text(h, t, name)
+        for h, t, name in db.execute(
+            "SELECT c.heading, c.text, d.name FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.status = 'ready' AND d.collection_id = 'bench'"
         )
     ]

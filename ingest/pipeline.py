@@ -232,8 +232,9 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
     parsed = [w for w in batch if w.drafts is not None and w.document_id not in lease.lost]
     if not parsed:
         return
-    # The heading travels with the text into the vector: "Risks > FX" helps a query find it.
-    texts = [passage_text(d.heading, d.text) for w in parsed for d in w.drafts or []]
+    # The document's label and the heading travel with the text into the vector: "2023 Q1 AAPL"
+    # and "Risks > FX" help a query find it.
+    texts = [passage_text(d.heading, d.text, w.name) for w in parsed for d in w.drafts or []]
     embedding = time.perf_counter()
     vectors = ctx.embedder.embed(texts)
     metrics.EMBED_SECONDS.inc(time.perf_counter() - embedding)

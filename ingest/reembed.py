@@ -34,7 +34,7 @@ def reembed_batch(
         if coll is None or coll.deleted_at is not None or coll.reembed_to != target:
             return "nothing"  # finished, cancelled, or another model's workers are running
         rows = s.execute(
-            select(Chunk.id, Chunk.text, Chunk.heading)
+            select(Chunk.id, Chunk.text, Chunk.heading, Document.name)
             .join(Document, Chunk.document_id == Document.id)
             .where(stale_vectors(collection, target), Chunk.next_vector.is_(None))
             .order_by(Chunk.id)
@@ -43,8 +43,8 @@ def reembed_batch(
     if not rows:
         ctx.enqueue(SWITCH_TASK, collection)
         return "done"
-    # the same text as at ingestion: the heading travels with the chunk
-    vectors = ctx.embedder.embed([passage_text(h, t) for _id, t, h in rows])
+    # the same text as at ingestion: the document's label and the heading travel with the chunk
+    vectors = ctx.embedder.embed([passage_text(h, t, name) for _id, t, h, name in rows])
     failpoints.hit("reembed.batch")
     with ctx.catalog.session() as s:
         coll = s.get(Collection, collection, with_for_update=True)
@@ -55,7 +55,7 @@ def reembed_batch(
             update(Chunk),
             [
                 {"id": cid, "next_vector": np.asarray(vec, dtype=np.float32).tobytes()}
-                for (cid, _t, _h), vec in zip(rows, vectors, strict=True)
+                for (cid, _t, _h, _n), vec in zip(rows, vectors, strict=True)
             ],
         )
     log.info("re-embedded %d chunks of %s with %s", len(rows), collection, target)

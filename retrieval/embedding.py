@@ -34,13 +34,36 @@ _TABLE_RULE = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+[ \t]*\n?", re.M)
 _OUTER_PIPES = re.compile(r"^\|[ \t]*|[ \t]*\|[ \t]*$", re.M)
 
 
-def passage_text(heading: str | None, text: str) -> str:
-    """What the model reads for a passage: its heading path, then its text, a table's rows without
-    the rule line and outer pipes (cells still apart: `Products | $96,388 | $104,429`). Measured
-    on sec-10q: 5.1% fewer tokens to embed."""
+_NAME_SPLIT = re.compile(r"[\s_.+-]+")
+_WORDISH = re.compile(r"[^\W\d_]{2,}")  # two letters in a row, any script
+_HEXISH = re.compile(r"(?=.*\d)[0-9a-f]{8,}", re.I)
+
+
+def document_label(name: str | None) -> str | None:
+    """What a document's file name tells the model about every one of its passages ("2023 Q1
+    AAPL" for ``2023 Q1 AAPL.pdf``): the last path part without its extension, separators as
+    spaces; None where the name says nothing in words (an id, a number, a hash), so that such
+    collections embed exactly what they did before."""
+    if not name:
+        return None
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if "." in stem.strip("."):
+        stem = stem.rsplit(".", 1)[0]
+    parts = [p for p in _NAME_SPLIT.split(stem) if p and not _HEXISH.fullmatch(p)]
+    if not any(_WORDISH.search(p) for p in parts):
+        return None
+    return " ".join(parts)[:120]
+
+
+def passage_text(heading: str | None, text: str, document: str | None = None) -> str:
+    """What the model reads for a passage: its document's label (``document_label`` of its file
+    name), its heading path, then its text, a table's rows without the rule line and outer pipes
+    (cells still apart: `Products | $96,388 | $104,429`). Measured on sec-10q: 5.1% fewer tokens
+    to embed."""
     if "|" in text:
         text = _OUTER_PIPES.sub("", _TABLE_RULE.sub("", text))
-    return f"{heading}\n{text}" if heading else text
+    label = document_label(document)
+    return "\n".join(part for part in (label, heading, text) if part)
 
 
 def resolve_model_path(name: str) -> str:

@@ -260,7 +260,7 @@ class Retriever:
         """Reorder by the cross-encoder's score of (query, heading + passage), which becomes
         each passage's ``score``."""
         assert self.reranker is not None
-        texts = [passage_text(p.heading, p.text) for p in passages]
+        texts = [passage_text(p.heading, p.text, p.document_name) for p in passages]
         scores = self.reranker.score(query, texts)
         rescored = [
             dataclasses.replace(p, score=float(s)) for p, s in zip(passages, scores, strict=True)

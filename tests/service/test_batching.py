@@ -70,13 +70,13 @@ def test_one_task_ingests_a_batch_where_each_document_fails_alone(harness: Harne
     with harness.services.catalog.reader() as s:
         for i in range(6):
             rows = s.execute(
-                select(Chunk.heading, Chunk.text, Chunk.vector).where(
-                    Chunk.document_id == docs[f"note{i}.txt"].id
-                )
+                select(Chunk.heading, Chunk.text, Chunk.vector, Document.name)
+                .join(Document, Chunk.document_id == Document.id)
+                .where(Chunk.document_id == docs[f"note{i}.txt"].id)
             ).all()
             assert rows
-            alone = embedder.embed([passage_text(h, t) for h, t, _v in rows])
-            stored = np.stack([np.frombuffer(v, dtype=np.float32) for _h, _t, v in rows])
+            alone = embedder.embed([passage_text(h, t, n) for h, t, _v, n in rows])
+            stored = np.stack([np.frombuffer(v, dtype=np.float32) for _h, _t, v, _n in rows])
             np.testing.assert_allclose(stored, alone, atol=1e-4)
     assert harness.work() > 0
     hits = harness.search("batch", "topic number 4", k=1)

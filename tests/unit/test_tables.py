@@ -124,3 +124,16 @@ def test_the_model_reads_table_rows_without_markup():
         "Results > Sales\nNet sales by category:\n| 2023 | 2022\nProducts | $96,388 | $104,429"
     )
     assert passage_text(None, "A | B in prose stays.") == "A | B in prose stays."
+
+
+def test_the_model_reads_what_a_file_name_says_of_its_document():
+    from retrieval.embedding import document_label, passage_text
+
+    assert document_label("2023 Q1 AAPL.pdf") == "2023 Q1 AAPL"
+    assert document_label("reports/annual_report-2022.v2.docx") == "annual report 2022 v2"
+    assert document_label("mail.eml/Квартальный отчёт.pdf") == "Квартальный отчёт"
+    # names that say nothing in words add nothing: ids, numbers, hashes, a bare extension
+    for name in ("4983.md", "12-77.txt", "3f2a9c1e0b7d4e22a1c9.pdf", "", None):
+        assert document_label(name) is None, name
+    assert passage_text("Risks", "Text.", "2023 Q1 AAPL.pdf") == "2023 Q1 AAPL\nRisks\nText."
+    assert passage_text(None, "Text.", "4983.md") == "Text."
