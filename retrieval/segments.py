@@ -36,6 +36,12 @@ PREFIX = "seg-"
 # Segments at least this large are memory-mapped by readers (FAISS reads smaller ones whole; a
 # mapped 100k Flat segment searched 25 % slower than one in memory, measured in-process).
 MMAP_OVER = 500_000
+# A segment's first-round share of a search's k, beyond twice its share of the vectors.
+SHARE_MARGIN = 8
+
+
+def _score(hit: tuple[int, float]) -> float:
+    return hit[1]
 
 
 @dataclass(frozen=True)
@@ -290,15 +296,38 @@ class SegmentedIndex:
         allowed_ids: np.ndarray | None = None,
         ef_search: int = 128,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (id, inner product) over every segment: each segment's own top ``k``, merged.
-        Over Flat segments this is exactly the top ``k`` of one index of the same vectors."""
+        """Top ``k`` (id, inner product) over every segment, merged. Over Flat segments this is
+        exactly the top ``k`` of one index of the same vectors.
+
+        HNSW segments are searched in two rounds (as Lucene's collectors share a minimum competitive
+        score across segments): first each for its share of ``k`` (twice its share of the live
+        vectors, plus a margin) with a beam narrowed in proportion; then, once the round's k-th best
+        score is known, every segment whose whole share still beats it (more of its passages may
+        belong in the top ``k``: a batch of documents on one topic lands in one segment) is searched
+        again for all ``k`` with the full beam. Where the hits spread over the segments, as they do
+        in a large collection, no segment is searched twice."""
         faiss.omp_set_num_threads(1)  # per calling thread: one query is faster on one thread
         if len(self.segments) == 1:
             return self.segments[0].vectors.search(query, k, allowed_ids, ef_search)
-        hits: list[tuple[int, float]] = []
-        for s in self.segments:
-            hits.extend(s.vectors.search(query, k, allowed_ids, ef_search))
-        return heapq.nlargest(k, hits, key=lambda h: h[1])
+        total = max(1, self.size)
+        found: dict[int, list[tuple[int, float]]] = {}
+        full_share: list[int] = []  # segments whose first round filled its share
+        for i, s in enumerate(self.segments):
+            share = min(k, math.ceil(2 * k * s.vectors.size / total) + SHARE_MARGIN)
+            if s.vectors.kind != "hnsw" or allowed_ids is not None or share >= k:
+                found[i] = s.vectors.search(query, k, allowed_ids, ef_search)
+                continue
+            beam = max(share, math.ceil(ef_search * share / k))
+            found[i] = s.vectors.search(query, share, None, beam)
+            if len(found[i]) == share:
+                full_share.append(i)
+        if full_share:
+            best = heapq.nlargest(k, (h for hits in found.values() for h in hits), key=_score)
+            bar = best[-1][1] if len(best) >= k else -math.inf
+            for i in full_share:
+                if found[i][-1][1] >= bar:
+                    found[i] = self.segments[i].vectors.search(query, k, None, ef_search)
+        return heapq.nlargest(k, (h for hits in found.values() for h in hits), key=_score)
 
     def document_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
         """chunk id -> document id over every segment."""
