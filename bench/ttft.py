@@ -69,15 +69,25 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--budgets", type=int, nargs="+", default=[1536, 1024, 768, 512])
     ap.add_argument("--questions", type=int, default=8)
+    ap.add_argument(
+        "--server-args",
+        action="append",
+        default=None,
+        metavar="ARGS",
+        help="extra llama_cpp.server arguments, one variant per use (e.g. '--flash_attn True'); "
+        "default: one variant, none",
+    )
+    ap.add_argument("--no-focus", action="store_true", help="only without focus")
     args = ap.parse_args()
     items = load(args.corpus, args.questions)
     models = Path(tempfile.gettempdir()) / "askdocs-bench-models"
     rows = []
-    for threads in args.threads:
+    variants = [(threads, extra) for threads in args.threads for extra in args.server_args or [""]]
+    for threads, extra in variants:
         port = free_port()
         url = f"http://127.0.0.1:{port}/v1"
         proc = subprocess.Popen(
-            server_command(None, url, models, threads=threads, n_ctx=4096),
+            server_command(None, url, models, threads=threads, n_ctx=4096) + extra.split(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -89,7 +99,7 @@ def main() -> None:
             client = GeneratorClient(url, timeout=300)
             count = client.token_counter(approx_tokens)
             list(client.stream_chat([{"role": "user", "content": "Hello"}], max_tokens=2))
-            for focused in (False, True):
+            for focused in (False,) if args.no_focus else (False, True):
                 for budget in args.budgets:
                     ttfts, tokens = [], []
                     for question, passages in items:
@@ -104,6 +114,7 @@ def main() -> None:
                         ttfts.append(time.monotonic() - t0)
                     row = {
                         "threads": threads,
+                        "server_args": extra or "-",
                         "focus": focused,
                         "budget": budget,
                         "prompt_tokens_p50": int(statistics.median(tokens)),
