@@ -10,7 +10,7 @@ The peer, in this process: pypdf's page text with LlamaIndex's PDFReader metadat
 label), LlamaIndex's ``SentenceSplitter`` (256 tokens, 32 overlap), each node embedded as LlamaIndex
 embeds it (metadata lines, then text) by the same MiniLM model in batches of 10 (HuggingFaceEmbedding's
 default) on every core, top-5 by cosine; its pages/s counts reading, splitting and embedding. LlamaIndex is a bench-only extra
-(`pip install -e '.[bench]'`); ``--no-peer`` skips it.
+(`bash scripts/install.sh test,bench`; a bare pip install pulls a torchvision that breaks torch's imports); ``--no-peer`` skips it.
 
 Printed per pipeline:
 - chunks, chunks per page, share under 200 characters, median characters, chunks of one short line
@@ -194,7 +194,7 @@ def run_peer(files: list[Path], qa: list[tuple[str, str]]) -> dict[str, object]:
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.core.schema import MetadataMode
     except ImportError:
-        raise SystemExit("the peer needs LlamaIndex: .venv/bin/pip install -e '.[bench]'") from None
+        raise SystemExit("the peer needs LlamaIndex: bash scripts/install.sh test,bench") from None
     from pypdf import PdfReader
 
     from core.settings import Settings
