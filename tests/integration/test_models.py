@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from retrieval.embedding import resolve_model_path
+from retrieval.embedding import passage_text, resolve_model_path
 from retrieval.segments import Manifest
 from tests.integration.conftest import running_stack, wait_for, wait_job
 
@@ -96,7 +96,9 @@ def _check_reranking(api: httpx.Client, cross: Path) -> None:
     fused = api.post("/search", json={**body, "rerank": False}).json()["passages"]
     assert len(reranked) == len(fused) == 4
     model = CrossEncoder(str(cross), device="cpu", local_files_only=True)
-    expected = model.predict([(QUERY, p["text"]) for p in reranked], convert_to_numpy=True)
+    # it reads what the embedding model reads: the document's label, the heading, the text
+    pairs = [(QUERY, passage_text(p["heading"], p["text"], p["document_name"])) for p in reranked]
+    expected = model.predict(pairs, convert_to_numpy=True)
     # the score of each passage is the cross-encoder's, and the order follows it
     assert np.allclose([p["score"] for p in reranked], expected, atol=1e-4)
     assert [p["score"] for p in reranked] == sorted((p["score"] for p in reranked), reverse=True)
