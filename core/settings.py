@@ -173,7 +173,10 @@ class Settings(BaseSettings):
     dense_depth: int = Field(100, ge=1, le=2000, description="Candidates from the dense side.")
     lexical_depth: int = Field(100, ge=1, le=2000, description="Candidates from the lexical side.")
     title_boost: float = Field(
-        0.0, ge=0, description="BM25 weight of the title field (file name, heading); 0 = off."
+        2.0,
+        ge=0,
+        description="BM25 weight of the title field (the document's label: what its file name "
+        "says in words); 0 = off.",
     )
     common_df: float = Field(
         0.05,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core import failpoints, lifecycle, metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document, stale_vectors, utcnow
+from retrieval.embedding import document_label
 from retrieval.index_store import (
     ServedModel,
     collection_dir,
@@ -53,12 +54,12 @@ def lexical_doc(
     chunk_id: int, document_id: str, name: str, text: str, heading: str | None
 ) -> LexicalDoc:
     """What BM25 sees of a chunk. The heading goes into the body of every chunk of its section
-    (measured on SciFact train: 0.693 -> 0.696 nDCG@10); the file name and heading also go into a
-    separate title field, searched only with a positive ``title_boost`` (a boosted short field cost
-    0.08 nDCG@10 there)."""
+    (measured on SciFact train: 0.693 -> 0.696 nDCG@10); the document's label (what its file name
+    says in words, ``document_label``; empty for an id or a hash) is the title field, searched with
+    ``title_boost``. The title once held the heading too: boosted, that short field cost SciFact
+    0.08 nDCG@10."""
     body = text if not heading or text.startswith(heading) else f"{heading}\n{text}"
-    title = Path(name).stem.replace("_", " ").replace("-", " ")
-    return LexicalDoc(int(chunk_id), document_id, body, f"{title} {heading or ''}".strip())
+    return LexicalDoc(int(chunk_id), document_id, body, document_label(name) or "")
 
 
 class Indexer:

@@ -38,7 +38,7 @@ class SearchConfig:
     chunk_weight: float = 0.01
     dense_depth: int = 100
     lexical_depth: int = 100
-    title_boost: float = 0.0
+    title_boost: float = 2.0
     common_df: float = 0.05
     ef_search: int = 128
     rerank: bool = False

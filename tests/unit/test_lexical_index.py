@@ -99,3 +99,29 @@ def test_stop_words_alone_find_nothing(index: LexicalIndex) -> None:
 
 def test_a_missing_index_finds_nothing(tmp_path: Path) -> None:
     assert LexicalIndex(tmp_path).search("protein", 5) == []
+
+
+def test_a_chunks_title_is_its_documents_label_and_its_body_carries_the_heading() -> None:
+    from retrieval.indexer import lexical_doc
+
+    doc = lexical_doc(7, "d1", "2023 Q1 INTC.pdf", "R&D spending rose.", "Results > Costs")
+    assert doc.title == "2023 Q1 INTC"  # the heading stays out of the boosted short field
+    assert doc.body == "Results > Costs\nR&D spending rose."
+    assert lexical_doc(8, "d2", "4983.md", "Text.", "A paper title").title == ""
+
+
+def test_empty_titles_leave_the_body_scores_as_they_are(tmp_path: Path) -> None:
+    """The default title boost changes nothing where documents have no label (SciFact's ids)."""
+    writer = LexicalIndex(tmp_path, writable=True)
+    docs = [
+        LexicalDoc(i + 1, "d", f"protein kinase filler word{i} " + "zebrafish " * (i % 3), "")
+        for i in range(50)
+    ]
+    writer.replace_document("d", docs)
+    index = LexicalIndex(tmp_path)
+    for text in ("zebrafish kinase", "protein word7", "filler"):
+        for common_df in (1.0, 0.05):
+            plain = index.search(text, 10, title_boost=0.0, common_df=common_df)
+            boosted = index.search(text, 10, title_boost=2.0, common_df=common_df)
+            assert [i for i, _ in plain] == [i for i, _ in boosted]
+            assert [s for _, s in plain] == pytest.approx([s for _, s in boosted], abs=1e-5)
