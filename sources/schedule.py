@@ -29,9 +29,12 @@ _CRON = " ".join(
         r"[0-6]",
     )
 )
-PATTERN = rf"^(?:(?:every )?[1-9][0-9]{{0,8}}[smhd]?|{_CRON})?$"
+# Each unit's digits are bounded so that every interval the pattern admits is within MAX_INTERVAL.
+_EVERY = r"(?:[1-9][0-9]{0,8}s?|[1-9][0-9]{0,6}m|[1-9][0-9]{0,4}h|[1-9][0-9]{0,3}d)"
+PATTERN = rf"^(?:(?:every )?{_EVERY}|{_CRON})?$"
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL = 1
+MAX_INTERVAL = 999_999_999  # seconds: fits the catalog's integer column and a datetime's range
 
 
 class BadSchedule(ValueError):
@@ -44,12 +47,12 @@ def parse(text: str | None) -> tuple[int | None, str | None]:
     if text is None or not text.strip():
         return None, None
     m = _INTERVAL.match(text)
-    if m and int(m.group(1)) == 0:
-        raise BadSchedule(f"an interval is at least {MIN_INTERVAL} s")
     if m:
         seconds = int(m.group(1)) * _UNIT[(m.group(2) or "s").lower()]
-        if seconds < MIN_INTERVAL:
-            raise BadSchedule(f"an interval is at least {MIN_INTERVAL} s")
+        if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+            raise BadSchedule(
+                f"an interval is {MIN_INTERVAL} s to {MAX_INTERVAL} s (about 31 years)"
+            )
         return seconds, None
     expr = text.strip()
     if not croniter.is_valid(expr):

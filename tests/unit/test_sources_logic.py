@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -23,6 +24,14 @@ def test_schedules_parse_and_fire() -> None:
     assert schedule.parse("0 3 * * *") == (None, "0 3 * * *")
     with pytest.raises(schedule.BadSchedule):
         schedule.parse("now and then")
+    # what the API's pattern admits parses, and what would overflow a date is refused by both
+    for text in ("999999999", "9999999m", "99999h", "9999d"):
+        assert re.fullmatch(schedule.PATTERN, text)
+        assert schedule.parse(text)[0] <= schedule.MAX_INTERVAL
+    for text in ("999999999d", "20000d", "0"):
+        assert not re.fullmatch(schedule.PATTERN, text)
+        with pytest.raises(schedule.BadSchedule):
+            schedule.parse(text)
     at = datetime(2026, 12, 3, 10, 15, tzinfo=UTC)
     assert schedule.next_run(None, "0 3 * * *", at) == datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
     assert schedule.next_run(90, None, at) == datetime(2026, 12, 3, 10, 16, 30, tzinfo=UTC)
