@@ -82,6 +82,7 @@ def build_services(settings: Settings) -> Services:
             rrf_k=settings.rrf_k,
             dense_weight=settings.dense_weight,
             chunk_weight=settings.chunk_weight,
+            chunk_dense_weight=settings.chunk_dense_weight,
             dense_depth=settings.dense_depth,
             lexical_depth=settings.lexical_depth,
             title_boost=settings.title_boost,
@@ -126,7 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
         with catalog.session() as s:
             catalog.ensure_collection(s, "default")
         services.embedder.load()
-        services.embedder.enable_onnx_queries()
+        services.embedder.enable_onnx()
         if services.retriever.reranker is not None:
             services.retriever.reranker.load()
         check_generator(services.generator, settings.generator_model)

@@ -161,6 +161,7 @@ class Tuning(BaseModel):
     rrf_k: float | None = Field(None, gt=0, le=1e6)
     dense_weight: float | None = Field(None, ge=0, le=1)
     chunk_weight: float | None = Field(None, ge=0, le=10)
+    chunk_dense_weight: float | None = Field(None, ge=0, le=1)
     dense_depth: int | None = Field(None, ge=1, le=2000)
     lexical_depth: int | None = Field(None, ge=1, le=2000)
     title_boost: float | None = Field(None, ge=0, le=100)

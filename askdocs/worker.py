@@ -56,14 +56,13 @@ def main(argv: list[str] | None = None) -> None:
     catalog = Catalog(settings.catalog_url).create()
     catalog.engine.dispose()  # no pooled connection may cross the fork
 
-    from retrieval.embedding import Embedder, model_dim, model_label
+    from retrieval.embedding import model_dim, model_label
 
     if role == INGEST_QUEUE:
-        embedder = Embedder(
-            settings.embedding_model, batch_size=settings.embed_batch_size, threads=1
-        )
         import ingest.tasks  # noqa: F401  (registers the tasks)
-        from ingest.pipeline import IngestContext
+        from ingest.pipeline import IngestContext, ingest_embedder
+
+        embedder = ingest_embedder(settings)
 
         app.askdocs_context = IngestContext(
             settings=settings,
@@ -79,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         def _load_model(**_kw: object) -> None:
             catalog.engine.dispose(close=False)
             embedder.load()
+            embedder.enable_onnx()
             from ingest import sandbox
 
             sandbox.warm()

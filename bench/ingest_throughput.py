@@ -169,10 +169,24 @@ def cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def model_alone(settings: Settings, threads: int | None) -> Embedder:
+    """The passage encoder the ingest workers use (onnxruntime or torch, as the settings say), its
+    ONNX export in a temporary directory."""
+    onnx_dir = Path(tempfile.mkdtemp(prefix="askdocs-onnx-")) if settings.onnx_passages else None
+    embedder = Embedder(
+        settings.embedding_model,
+        batch_size=settings.embed_batch_size,
+        threads=threads,
+        onnx_dir=onnx_dir,
+        onnx_passages=settings.onnx_passages,
+    ).load()
+    embedder.enable_onnx()
+    return embedder
+
+
 def embed_cpu_seconds(texts: list[str], settings: Settings) -> float:
     """CPU seconds of embedding ``texts`` on one thread, as an ingest process does."""
-    embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size, threads=1)
-    embedder.load()
+    embedder = model_alone(settings, threads=1)
     embedder.embed(texts[:64])
     t = time.process_time()
     embedder.embed(texts)
@@ -273,8 +287,7 @@ def main() -> None:
         )
     ]
     settings = Settings()
-    embedder = Embedder(settings.embedding_model, batch_size=settings.embed_batch_size)
-    embedder.load()
+    embedder = model_alone(settings, threads=os.cpu_count())
     embedder.embed(texts[:64])  # warm up
     t1 = time.monotonic()
     embedder.embed(texts)
@@ -309,6 +322,7 @@ def main() -> None:
                 "pages_per_s": round(pages / took, 2),
                 "chunks_per_s": round(stack_rate, 1),
                 "model_alone_chunks_per_s": round(model_rate, 1),
+                "encoder": "onnxruntime" if settings.onnx_passages else "torch",
                 "ratio": round(stack_rate / model_rate, 2),
                 **floor_parts,
                 "stack_cpu_s": stack_cpu,

@@ -36,6 +36,18 @@ from retrieval.embedding import Embedder, model_label, passage_text
 log = logging.getLogger(__name__)
 
 
+def ingest_embedder(settings: Settings) -> Embedder:
+    """The passage encoder of an ingest process: one thread (one process per core), onnxruntime
+    once ``enable_onnx()`` has run where ``onnx_passages`` is on."""
+    return Embedder(
+        settings.embedding_model,
+        batch_size=settings.embed_batch_size,
+        threads=1,
+        onnx_dir=settings.model_dir if settings.onnx_passages else None,
+        onnx_passages=settings.onnx_passages,
+    )
+
+
 @dataclass
 class IngestContext:
     settings: Settings

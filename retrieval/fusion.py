@@ -30,21 +30,23 @@ def minmax_by_document(
     weights: Sequence[float],
     document_of: dict[int, str],
     own_weight: float = 0.01,
+    own_weights: Sequence[float] | None = None,
 ) -> list[tuple[int, float]]:
     """Min-max fusion at the document level (MaxP): each side scores a document by its best chunk,
     so a document whose dense and lexical evidence sit in different chunks gets both. A chunk scores
-    its document's fused score plus a small share of its own, which orders chunks within a document.
+    its document's fused score plus a small share of its own, which orders chunks within a document;
+    ``own_weights`` weigh the runs for that order (default: ``weights``).
     """
     doc_scores: dict[str, float] = {}
     own: dict[int, float] = {}
-    for run, w in zip(runs, weights, strict=True):
+    for run, w, w_own in zip(runs, weights, own_weights or weights, strict=True):
         best: dict[str, float] = {}
         for item, s in _normalised(run):
             doc = document_of.get(item)
             if doc is None:
                 continue
             best[doc] = max(best.get(doc, 0.0), s)
-            own[item] = own.get(item, 0.0) + w * s
+            own[item] = own.get(item, 0.0) + w_own * s
         for doc, s in best.items():
             doc_scores[doc] = doc_scores.get(doc, 0.0) + w * s
     fused = {

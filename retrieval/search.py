@@ -36,6 +36,10 @@ class SearchConfig:
     rrf_k: float = 60.0
     dense_weight: float = 0.45
     chunk_weight: float = 0.01
+    # dense weight of the order of chunks within a document (minmax_doc): BM25 helps choose the
+    # document, the model the passage within it (sec-10q evidence@5, hybrid: 32.3% at 0.45, 34.9%
+    # at 0.6, 37.9% at 0.8 and 1.0)
+    chunk_dense_weight: float = 0.8
     dense_depth: int = 100
     lexical_depth: int = 100
     title_boost: float = 2.0
@@ -133,7 +137,8 @@ class Retriever:
             return minmax([dense, lexical], weights)
         if cfg.fusion == "minmax_doc":
             document_of = idx.vectors.document_of({i for i, _ in dense} | {i for i, _ in lexical})
-            return minmax_by_document([dense, lexical], weights, document_of, cfg.chunk_weight)
+            own = [cfg.chunk_dense_weight, 1.0 - cfg.chunk_dense_weight]
+            return minmax_by_document([dense, lexical], weights, document_of, cfg.chunk_weight, own)
         return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 
     def best_similarity(self, query: str, passages: list[ScoredChunk]) -> float:

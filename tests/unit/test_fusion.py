@@ -36,3 +36,17 @@ def test_minmax_by_document_gives_a_document_both_sides():
     assert order[2] == 3
     plain = [i for i, _ in minmax([dense, lexical], [0.5, 0.5])]
     assert plain[0] == 3  # chunk-level fusion prefers the chunk with both, losing doc A's sum
+
+
+def test_minmax_by_document_orders_chunks_within_a_document_by_own_weights():
+    # doc A holds chunks 1 (dense's best) and 2 (lexical's best); doc B chunk 3
+    dense = [(1, 0.9), (2, 0.5), (3, 0.1)]
+    lexical = [(2, 10.0), (1, 2.0), (3, 1.0)]
+    doc = {1: "A", 2: "A", 3: "B"}
+    lexical_led = minmax_by_document([dense, lexical], [0.45, 0.55], doc)
+    dense_led = minmax_by_document([dense, lexical], [0.45, 0.55], doc, own_weights=[0.8, 0.2])
+    assert [i for i, _ in lexical_led] == [2, 1, 3]
+    assert [i for i, _ in dense_led] == [1, 2, 3]
+    # the documents' scores are the same either way: only the order inside A changed
+    assert dense_led[-1][1] == pytest.approx(lexical_led[-1][1])
+    assert min(s for i, s in dense_led if i in (1, 2)) > 1.0  # A: best dense + best lexical
