@@ -22,6 +22,7 @@ from core.celery_app import (
     INDEX_QUEUE,
     INGEST_QUEUE,
     PROCESS_TASK,
+    REBUILD_TASK,
     SOURCES_QUEUE,
     carry_request_ids,
     create_celery,
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
             hnsw_threshold=settings.hnsw_threshold,
             hnsw_m=settings.hnsw_m,
         )
+        for collection in app.askdocs_indexer.outdated_lexical():  # an upgrade's new BM25 fields
+            enqueue(app, settings, REBUILD_TASK, collection)
         from askdocs import janitor
 
         janitor.start(catalog, app, settings)

@@ -245,8 +245,10 @@ def chunk_blocks(
                 if current and sum(u.tokens for u in current) + unit.tokens > max_tokens:
                     # a heading (or a caption) that does not fit beside what follows is a chunk
                     # of its own, as searchable as before (measured: SciFact's paper titles,
-                    # kept alone beside a long abstract, are worth 0.005 nDCG@10 dense)
-                    flush(lead)
+                    # kept alone beside a long abstract, are worth 0.005 nDCG@10 dense); but the
+                    # title of a long table is in the heading path of every piece of it already
+                    if not (unit.table_piece and _in_path(lead, unit.heading)):
+                        flush(lead)
                     current = []
                 used = sum(u.tokens for u in current)
         current.append(unit)
@@ -254,6 +256,13 @@ def chunk_blocks(
     flush(current)
     merged = _merge_small(bodies, floor, max_tokens)
     return [_draft(i, body) for i, body in enumerate(merged)]
+
+
+def _in_path(lead: Sequence[_Unit], heading: str | None) -> bool:
+    """Every unit of ``lead`` is a heading named in the heading path ``heading``."""
+    return bool(heading) and all(
+        u.kind == "title" and u.text.strip() in (heading or "") for u in lead
+    )
 
 
 def _tokens(body: Sequence[_Unit]) -> int:

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 PACKAGED_PREFIX = "packaged:"
 # onnxruntime threads of an embedder that sets none (the API's): one. Measured on 2 cores, a
-# 29-token query took 9.1 ms on one thread and 5.8 ms on two, but a hybrid search, whose BM25 side runs in a thread beside it, took
-# 25 ms with one and 33 ms with two (1M chunks, in-process): the cores are shared.
+# 29-token query took 9.1 ms on one thread and 5.8 ms on two, but a hybrid search, whose BM25 side
+# runs in a thread beside it, took 25 ms with one and 33 ms with two (1M chunks, in-process): the
+# cores are shared.
 DEFAULT_ONNX_THREADS = 1
 # What enable_onnx checks against torch: a query, and a passage past the model's token limit.
 ONNX_PROBES = (

@@ -33,7 +33,7 @@ from retrieval.index_store import (
     manifest_of,
     served_model,
 )
-from retrieval.lexical_index import LexicalDoc, LexicalIndex
+from retrieval.lexical_index import LEXICAL_FORMAT, LexicalDoc, LexicalIndex
 from retrieval.segments import (
     Manifest,
     MergePolicy,
@@ -227,6 +227,18 @@ class Indexer:
             manifest.live,
         )
         return True
+
+    def outdated_lexical(self) -> list[str]:
+        """Collections whose lexical index was written in an older format (``LEXICAL_FORMAT``):
+        the indexer rebuilds them when it starts, so an upgrade needs no ``askdocs reindex``."""
+        with self._catalog.reader() as s:
+            names = s.scalars(select(Collection.id)).all()
+        return [
+            name
+            for name in names
+            if (found := LexicalIndex.format_of(collection_dir(self._index_dir, name))) is not None
+            and found < LEXICAL_FORMAT
+        ]
 
     def rebuild(self, collection: str) -> None:
         """Rebuild both indexes of a collection from the catalog (after a format or analyzer

@@ -11,6 +11,10 @@ from pathlib import Path
 import tantivy
 
 LEXICAL_DIR = "lexical"
+# What the indexer puts in the fields (``retrieval.indexer.lexical_doc``), stamped beside the index:
+# 1 (no stamp): title = file name and heading; 2: title = the document's label only.
+LEXICAL_FORMAT = 2
+FORMAT_FILE = "askdocs-format"
 ANALYZER = "askdocs_en"
 _WORD = re.compile(r"\w+", re.UNICODE)
 WRITER_HEAP = 64_000_000
@@ -60,11 +64,31 @@ class LexicalIndex:
         self._writer = None
         if writable:
             self._path.mkdir(parents=True, exist_ok=True)
+            new = not self._exists()
             self._open()
             assert self._index is not None
             self._writer = self._index.writer(WRITER_HEAP, 1)
+            if new:
+                self.stamp()
         elif self._exists():
             self._open()
+
+    @staticmethod
+    def format_of(directory: Path) -> int | None:
+        """The format the index under ``directory`` was written in; None when there is none."""
+        path = directory / LEXICAL_DIR
+        if not path.is_dir():
+            return None
+        try:
+            return int((path / FORMAT_FILE).read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return 1
+
+    def stamp(self) -> None:
+        """Record that the content is of ``LEXICAL_FORMAT`` (a new index, or after replace_all)."""
+        tmp = self._path / f"{FORMAT_FILE}.tmp"
+        tmp.write_text(f"{LEXICAL_FORMAT}\n")
+        tmp.replace(self._path / FORMAT_FILE)
 
     def _exists(self) -> bool:
         # tantivy raises, rather than answering False, for a directory that is not there
@@ -135,6 +159,7 @@ class LexicalIndex:
         for d in docs:
             self._writer.add_document(self._doc(d))
         self._writer.commit()
+        self.stamp()
 
     def remove_document(self, document_id: str) -> None:
         self.replace_document(document_id, [])

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from askdocs.backup import before_upgrade
 from core import schema
-from core.catalog import Catalog
+from core.catalog import Catalog, Chunk
 from core.settings import Settings
+from retrieval.index_store import collection_dir
+from retrieval.lexical_index import FORMAT_FILE, LEXICAL_FORMAT, LexicalDoc, LexicalIndex
 from retrieval.vector_index import VectorIndex, index_file
 from tests.service.conftest import in_process
 
@@ -121,3 +123,36 @@ def test_an_older_catalog_is_copied_before_it_is_migrated(tmp_path: Path) -> Non
     Catalog(settings.catalog_url).create()
     assert "page_end" in _columns(sqlite3.connect(tmp_path / "catalog.db"), "chunks")
     assert before_upgrade(settings) is None  # at this code's schema: nothing to copy
+
+
+def test_a_lexical_index_of_an_older_format_is_found_and_rebuilt(tmp_path: Path) -> None:
+    with in_process(tmp_path / "data") as h:
+        h.upload("reports", ("harbour report 2023.txt", b"Tonnage through the harbour rose."))
+        h.work()
+        directory = collection_dir(h.settings.index_dir, "reports")
+        assert LexicalIndex.format_of(directory) == LEXICAL_FORMAT
+        assert LexicalIndex.format_of(tmp_path / "nowhere") is None
+        assert h.indexer.outdated_lexical() == []
+
+        # what an older release left: its own title text in the fields, no format stamp
+        lexical = LexicalIndex(directory)
+        (hit,) = lexical.search("tonnage", 5)
+        with h.services.catalog.reader() as s:
+            doc_id = s.scalars(select(Chunk.document_id).where(Chunk.id == hit[0])).one()
+        old = LexicalDoc(hit[0], doc_id, "Tonnage through the harbour rose.", "zeppelin heading")
+        h.indexer._lex("reports").replace_document(doc_id, [old])
+        (directory / "lexical" / FORMAT_FILE).unlink()
+        lexical.reload()
+        assert [i for i, _ in lexical.search("zeppelin", 5, title_boost=2.0)] == [hit[0]]
+        assert LexicalIndex.format_of(directory) == 1
+        assert h.indexer.outdated_lexical() == ["reports"]
+
+        h.indexer.rebuild("reports")  # what the indexer queues for itself when it starts
+
+        lexical.reload()
+        assert lexical.search("zeppelin", 5, title_boost=2.0) == []
+        assert [i for i, _ in lexical.search("harbour report", 5, title_boost=2.0)] == [hit[0]]
+        assert h.indexer.outdated_lexical() == []
+        assert h.search("reports", "harbour tonnage", k=1)[0]["document_name"] == (
+            "harbour report 2023.txt"
+        )

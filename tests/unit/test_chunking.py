@@ -160,6 +160,34 @@ def test_code_blocks_split_at_line_ends():
     assert seen == code.split("\n")  # every line once, in order
 
 
+TITLE = "CONDENSED CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME"
+
+
+def test_the_title_of_a_long_table_is_its_pieces_heading_not_a_chunk_alone():
+    rows = "\n".join(f"| Item {i} | {i * 100} | {i * 90} |" for i in range(40))
+    table = f"| | 2023 | 2022 |\n|---|---|---|\n{rows}"
+    blocks = [
+        Block("Report", "title"),
+        Block(" ".join(f"intro{i}" for i in range(55)) + ".", "text"),  # no room for the title
+        Block(TITLE, "title", depth=1),
+        Block(table, "table"),
+    ]
+    # each piece: header (8 words) + 6 rows (48) = 56 of 60: the six-word title does not fit
+    chunks = chunk_blocks(blocks, words, max_tokens=60, overlap_tokens=0)
+    assert all(c.text.strip() != TITLE for c in chunks)
+    pieces = [c for c in chunks if "| Item" in c.text]
+    assert len(pieces) == 7
+    assert all(p.heading == f"Report > {TITLE}" for p in pieces)
+    assert sum(p.text.count("| Item") for p in pieces) == 40
+    # a title before a paragraph it cannot fit beside still stands alone (SciFact's paper
+    # titles are worth it)
+    long_text = " ".join(f"w{i}" for i in range(60)) + "."
+    alone = chunk_blocks(
+        [Block("A paper title", "title"), Block(long_text, "text")], words, max_tokens=60
+    )
+    assert [c.text for c in alone] == ["A paper title", long_text]
+
+
 def test_no_text_is_lost_whatever_the_shape():
     import random
 
