@@ -26,6 +26,8 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -486,9 +488,17 @@ class Catalog:
             s.close()
 
     def ensure_collection(self, s: Session, name: str, owner: str | None = None) -> Collection:
+        """The collection ``name``, made (owned by ``owner``) if it is not there. Safe when several
+        processes make the same one at once (two API replicas starting, two first uploads): the
+        insert does nothing where another made it first, and that one is returned."""
         coll = s.get(Collection, name)
         if coll is None:
-            coll = Collection(id=name, owner_id=owner)
-            s.add(coll)
-            s.flush()
+            insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+            s.execute(
+                insert(Collection)
+                .values(id=name, owner_id=owner, created_at=utcnow(), index_generation=0)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            coll = s.get(Collection, name)
+            assert coll is not None
         return coll
