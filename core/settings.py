@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     )
     onnx_passages: bool = Field(
         True,
-        description="Ingest workers embed passages with onnxruntime (1.22x torch's speed on one "
+        description="Ingest workers embed passages with onnxruntime (1.2x torch's speed on one "
         "thread, the same vectors); torch where the export fails or differs.",
     )
     top_k: int = Field(5, ge=1, le=50, description="Passages given to the generator.")

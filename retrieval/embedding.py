@@ -98,7 +98,7 @@ class Embedder:
         """:param onnx_dir: where to keep an ONNX export of the model (``enable_onnx``); None keeps
         everything on torch.
         :param onnx_passages: once ONNX is enabled, embed passages with it too, not only queries
-        (the ingest workers: 1.22x faster than torch on one thread, the same vectors to 1e-6)."""
+        (the ingest workers: 1.2x faster than torch on one thread, the same vectors to 1e-6)."""
         self.name = model
         self.batch_size = batch_size
         self.threads = threads

@@ -1,6 +1,6 @@
 """The one wrapper of onnxruntime: MiniLM-style encoding (mean pooling, unit norm) without torch.
 Measured on these 2 cores: ~18 ms per short query with torch, ~9 ms here; a passage of up to 256
-tokens 78.7 ms with torch against 64.6 ms here, one thread each (`bench/embed_speed.py`)."""
+tokens 89.4 ms with torch against 74.5 ms here, one thread each (`bench/embed_speed.py`)."""
 
 from __future__ import annotations
 
