@@ -5,6 +5,7 @@ one API is SIGKILLed mid-load; every upload that got a 202 ends ready exactly on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,7 +61,8 @@ class Replicas:
 
     def kill(self, name: str) -> None:
         proc = self.procs.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
     def stop(self) -> None:
