@@ -4,7 +4,9 @@ Blocks become units (a block, or its sentences when it does not fit a chunk); un
 order up to ``max_tokens``. A section boundary (a title) closes a chunk only when the chunk already
 holds ``min_tokens``: consecutive small sections pack together, so a run of short elements (a
 statement's row labels, a signature block, cover-page fields) makes one chunk, not one each. A
-heading never ends a chunk: it opens the chunk of what follows it. A short "title" that is really a
+heading never ends a chunk: it opens the chunk of what follows it (with the first sentences of a
+paragraph it cannot fit beside; a long table's pieces carry it in their heading path instead; only
+the document's first heading may stand alone). A short "title" that is really a
 table row, a list item or a caption is treated as what it is. Every chunk carries the heading path
 where it starts, and the first and last page it covers. A table that fits the rest of a chunk packs
 with its neighbours (with its caption); one too long for a chunk is split by rows, its header
@@ -12,6 +14,7 @@ repeated in each piece, each piece a chunk of its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -242,12 +245,20 @@ def chunk_blocks(
                         carry.insert(0, prev)
                         budget -= prev.tokens
                 current = lead + carry
-                if current and sum(u.tokens for u in current) + unit.tokens > max_tokens:
-                    # a heading (or a caption) that does not fit beside what follows is a chunk
-                    # of its own, as searchable as before (measured: SciFact's paper titles,
-                    # kept alone beside a long abstract, are worth 0.005 nDCG@10 dense); but the
-                    # title of a long table is in the heading path of every piece of it already
-                    if not (unit.table_piece and _in_path(lead, unit.heading)):
+                lead_tokens = sum(u.tokens for u in current)
+                if current and lead_tokens + unit.tokens > max_tokens:
+                    # a heading (or a caption) that does not fit beside what follows: the title
+                    # of a long table is in the heading path of every piece of it already; a
+                    # section heading takes the first sentences of its text with it; the
+                    # document's own title stays a chunk of its own (measured: SciFact's paper
+                    # titles, kept alone beside a long abstract, are worth 0.005 nDCG@10 dense)
+                    first = _first_sentences(unit, max_tokens - lead_tokens, count_tokens)
+                    if unit.table_piece and _in_path(lead, unit.heading):
+                        pass
+                    elif lead and first is not None and lead[0] is not units[0]:
+                        flush(lead + [first[0]])
+                        unit = first[1]
+                    else:
                         flush(lead)
                     current = []
                 used = sum(u.tokens for u in current)
@@ -256,6 +267,32 @@ def chunk_blocks(
     flush(current)
     merged = _merge_small(bodies, floor, max_tokens)
     return [_draft(i, body) for i, body in enumerate(merged)]
+
+
+def _first_sentences(
+    unit: _Unit, budget: int, count: Callable[[str], int]
+) -> tuple[_Unit, _Unit] | None:
+    """``unit`` (text or a list item) cut after the most whole sentences that fit ``budget``
+    tokens: (those, the rest); None where not even one fits, or all of it would."""
+    if unit.kind not in ("text", "list") or budget <= 0:
+        return None
+    spans = split_sentences(unit.text)
+    cut = None
+    for i, (_a, b) in enumerate(spans[:-1]):
+        if count(unit.text[:b]) > budget:
+            break
+        cut = i
+    if cut is None:
+        return None
+    end = spans[cut][1]
+    rest_start = spans[cut + 1][0]
+    head_text, rest_text = unit.text[:end], unit.text[rest_start:]
+    return (
+        dataclasses.replace(unit, text=head_text, end=unit.start + end, tokens=count(head_text)),
+        dataclasses.replace(
+            unit, text=rest_text, start=unit.start + rest_start, tokens=count(rest_text)
+        ),
+    )
 
 
 def _in_path(lead: Sequence[_Unit], heading: str | None) -> bool:

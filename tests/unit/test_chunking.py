@@ -188,6 +188,27 @@ def test_the_title_of_a_long_table_is_its_pieces_heading_not_a_chunk_alone():
     assert [c.text for c in alone] == ["A paper title", long_text]
 
 
+def test_a_section_heading_takes_the_first_sentences_of_a_paragraph_it_cannot_fit_beside():
+    para = " ".join(f"Sentence {i} about supplier risk runs on here." for i in range(7))  # 56
+    blocks = [
+        Block("Report", "title"),
+        Block(" ".join(f"intro{i}" for i in range(55)) + ".", "text"),
+        Block("Our Supplier Relationships Subject Us to Risks", "title", depth=1),
+        Block(para, "text", page=3),
+    ]
+    chunks = chunk_blocks(blocks, words, max_tokens=60, overlap_tokens=0)
+    assert [c.text.split("\n")[0] for c in chunks][1:] == [
+        "Our Supplier Relationships Subject Us to Risks",
+        "Sentence 6 about supplier risk runs on here.",
+    ]
+    assert chunks[1].text.endswith("Sentence 5 about supplier risk runs on here.")
+    assert all(words(c.text) <= 60 for c in chunks)
+    assert chunks[2].heading == "Report > Our Supplier Relationships Subject Us to Risks"
+    text = document_text(blocks)
+    for c in chunks:
+        assert text[c.char_start : c.char_end].split() == c.text.split()
+
+
 def test_no_text_is_lost_whatever_the_shape():
     import random
 
