@@ -496,7 +496,7 @@ class Catalog:
             insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
             s.execute(
                 insert(Collection)
-                .values(id=name, owner_id=owner, created_at=utcnow(), index_generation=0)
+                .values(id=name, owner_id=owner)  # the columns' defaults fill the rest
                 .on_conflict_do_nothing(index_elements=["id"])
             )
             coll = s.get(Collection, name)

@@ -252,10 +252,15 @@ def chunk_blocks(
                     # section heading takes the first sentences of its text with it; the
                     # document's own title stays a chunk of its own (measured: SciFact's paper
                     # titles, kept alone beside a long abstract, are worth 0.005 nDCG@10 dense)
-                    first = _first_sentences(unit, max_tokens - lead_tokens, count_tokens)
                     if unit.table_piece and _in_path(lead, unit.heading):
-                        pass
-                    elif lead and first is not None and lead[0] is not units[0]:
+                        pass  # dropped: every piece of the table carries it
+                    elif (
+                        lead
+                        and lead[0] is not units[0]
+                        and (
+                            first := _first_sentences(unit, max_tokens - lead_tokens, count_tokens)
+                        )
+                    ):
                         flush(lead + [first[0]])
                         unit = first[1]
                     else:
@@ -297,8 +302,8 @@ def _first_sentences(
 
 def _in_path(lead: Sequence[_Unit], heading: str | None) -> bool:
     """Every unit of ``lead`` is a heading named in the heading path ``heading``."""
-    return bool(heading) and all(
-        u.kind == "title" and u.text.strip() in (heading or "") for u in lead
+    return heading is not None and all(
+        u.kind == "title" and u.text.strip() in heading for u in lead
     )
 
 
