@@ -72,6 +72,7 @@ def answer(
     context_tokens: int = 1536,
     max_tokens: int = 384,
     focused: bool = False,
+    layout: str = "standard",
 ) -> Iterator[Token | Answer]:
     """Yield ``Token`` pieces as they stream, then one final ``Answer``. ``focused``: each passage
     cut to the sentences and table rows that bear on the question (``generation.focus``) before
@@ -92,7 +93,7 @@ def answer(
         if removed:
             quarantined.append(n)
     pieces: list[str] = []
-    messages = build_messages(question, shown)
+    messages = build_messages(question, shown, layout)
     prompt_tokens = count(messages[-1]["content"])  # before the stream: never beside it
     asked = time.monotonic()
     for piece in client.stream_chat(messages, max_tokens=max_tokens):
