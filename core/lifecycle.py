@@ -171,6 +171,14 @@ class Claim:
     blob: str = ""
 
 
+def past_worker(s: Session, document_id: str) -> bool:
+    """The document is gone or beyond the ingest workers (a batch of another task finished it,
+    it was deleted or cancelled): its task has nothing to do. A read, without the write lock
+    ``claim`` takes: most tasks of small documents find their document done by a batch."""
+    status = s.scalar(select(Document.status).where(Document.id == document_id))
+    return status is None or status not in IN_WORKER
+
+
 def claim(
     s: Session,
     document_id: str,

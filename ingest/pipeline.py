@@ -95,6 +95,9 @@ def new_owner() -> str:
 
 def claim(ctx: IngestContext, document_id: str, owner: str) -> Claim:
     """Take the lease on a runnable document (``lifecycle.claim``)."""
+    with ctx.catalog.reader() as s:
+        if lifecycle.past_worker(s, document_id):
+            return Claim("skip")
     lease = timedelta(seconds=ctx.settings.lease_seconds)
     with ctx.catalog.session() as s:
         return lifecycle.claim(s, document_id, owner, lease, ctx.settings.max_attempts)

@@ -134,3 +134,23 @@ def test_documents_a_batch_has_no_time_for_go_back_to_the_queue(harness: Harness
     assert sorted(sent) == sorted(d.id for d in back)
     harness.work()
     assert {d.status for d in _documents(harness, "late").values()} == {DocStatus.ready}
+
+
+def test_tasks_of_documents_a_batch_took_skip_them(harness: Harness) -> None:
+    harness.upload("taken", *[_note(i) for i in range(4)])
+    docs = _documents(harness, "taken")
+    sent: list[str] = []
+    ctx = _context(harness, sent)
+    assert process_document(ctx, docs["note0.txt"].id).outcome == "run"
+    before = _documents(harness, "taken")
+    assert {d.status for d in before.values()} == {DocStatus.indexing}
+
+    # the other documents' own tasks arrive later: nothing left to do, nothing changed
+    for name in ("note1.txt", "note2.txt", "note3.txt"):
+        assert process_document(ctx, docs[name].id).outcome == "skip"
+    assert process_document(ctx, "no-such-document").outcome == "skip"
+    after = _documents(harness, "taken")
+    assert {n: (d.status, d.attempts, d.lease_owner) for n, d in after.items()} == {
+        n: (d.status, d.attempts, d.lease_owner) for n, d in before.items()
+    }
+    assert sent == []
