@@ -215,6 +215,7 @@ class AnswerService:
                 self.passage_budget(),
                 self.settings.generator_max_tokens,
                 focused=self.settings.focus_passages,
+                layout=self.settings.prompt_layout,
             ),
             prepared.received,
         )

@@ -32,10 +32,12 @@ from generation.prompt import LAYOUTS, approx_tokens, select_passages  # noqa: E
 from generation.rag import Answer, answer  # noqa: E402
 
 
-def run_one(services: Services, collection: str, question: str, layout: str) -> dict:
+def run_one(
+    services: Services, collection: str, question: str, layout: str, gate: bool = True
+) -> dict:
     s = services.settings
     prepared = services.answers.prepare(collection, question, [])
-    if prepared.gated:
+    if prepared.gated and gate:
         return {"gated": True, "abstained": True, "given": "", "answer": "", "ttft_s": None}
     t0 = time.perf_counter()
     first = None
@@ -55,7 +57,7 @@ def run_one(services: Services, collection: str, question: str, layout: str) -> 
             first = time.perf_counter() - t0
     assert final is not None
     return {
-        "gated": False,
+        "gated": prepared.gated,
         "abstained": final.abstained,
         "given": "\n".join(p.text for p in final.passages),
         "answer": final.text,
@@ -71,6 +73,12 @@ def main() -> None:
     ap.add_argument("--qa", type=Path, required=True)
     ap.add_argument("--foreign", type=Path, help="JSONL of questions from another corpus")
     ap.add_argument("--foreign-n", type=int, default=10)
+    ap.add_argument(
+        "--foreign-ungated",
+        action="store_true",
+        help="Give the foreign questions' passages to the model even below the relevance gate "
+        "(does the model itself refuse what its passages do not answer?).",
+    )
     ap.add_argument("--layouts", nargs="+", default=list(LAYOUTS))
     ap.add_argument(
         "--only-answerable",
@@ -107,7 +115,7 @@ def main() -> None:
             r["holds"] = holds_answer(r["given"], qa.answer)
             out.append(r)
         for q in foreign:
-            r = run_one(services, args.collection, q, layout)
+            r = run_one(services, args.collection, q, layout, gate=not args.foreign_ungated)
             r.update(question=q, gold="", kind="foreign", holds=False)
             out.append(r)
         qa_rows = [r for r in out if r["kind"] == "qa"]

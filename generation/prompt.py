@@ -1,9 +1,11 @@
 """Prompt assembly: numbered passages under a token budget, rules and question in one user message.
 
-Measured on the packaged Qwen2.5 0.5B (tests/integration, /tmp experiments in the issue note): rules in
-a system message, or before the passages, made it answer only "[1]"; the question, then the sources,
-then the instructions with an example sentence, then the question again gave full, correct answers and
-correct refusals (but few markers: see ``citations.attach_missing``).
+Measured on the packaged Qwen2.5 0.5B: rules in a system message made it answer only "[1]"; the
+question, the sources, the rules, the question again (``standard``) gave correct refusals but
+refused 12 of the 22 sec-10q questions whose gold figures it had been given; the rules first, then
+the sources, then the question (``rules_first``, the default) refused 5 of them, still refused 9 of
+10 questions from another corpus given their (irrelevant) passages, with every citation holding its
+claim (``bench/answer_prompts.py``; the numbers are in the README).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ INSTRUCTIONS = (
 # The model's ways of saying the sources do not answer (measured on sec-10q: it paraphrases the
 # sentence it was given, e.g. "The sources do not answer this question.").
 _ABSTAIN = re.compile(
-    r"\b(documents|sources|passages|context)\s+(do|does)\s+not\s+(answer|contain|mention|say)"
-    r"|\bnot\s+(in|found\s+in|mentioned\s+in)\s+the\s+(documents|sources|passages)",
+    r"\b(documents|sources|passages|context)\s+(do|does)\s+not\s+"
+    r"(answer|contain|mention|say|provide|include|state|specify|give)"
+    r"|\bnot\s+(?:explicitly\s+)?(in|found\s+in|(?:mentioned|provided|stated|given)\s+in)\s+"
+    r"the\s+(?:given\s+|provided\s+)?(documents|sources|passages)",
     re.IGNORECASE,
 )
 
@@ -104,14 +108,17 @@ LAYOUTS = {
     "lenient": LENIENT_INSTRUCTIONS,
     # the rules first (the same words for every question: a prefix the server's cache keeps)
     "rules_first": INSTRUCTIONS,
+    # the best passage last, nearest the question and the rules (still numbered [1])
+    "best_last": INSTRUCTIONS,
 }
 
 
 def build_messages(
-    question: str, passages: Sequence[ScoredChunk], layout: str = "standard"
+    question: str, passages: Sequence[ScoredChunk], layout: str = "rules_first"
 ) -> list[dict[str, str]]:
     """Chat messages for the generator; passage [n] is ``passages[n-1]``."""
-    blocks = "\n\n".join(format_passage(i, p) for i, p in enumerate(passages, start=1))
+    numbered = [format_passage(i, p) for i, p in enumerate(passages, start=1)]
+    blocks = "\n\n".join(reversed(numbered) if layout == "best_last" else numbered)
     q = question.strip()
     rules = LAYOUTS[layout]
     if layout == "rules_first":

@@ -72,11 +72,11 @@ def answer(
     context_tokens: int = 1536,
     max_tokens: int = 384,
     focused: bool = False,
-    layout: str = "standard",
+    layout: str = "rules_first",
 ) -> Iterator[Token | Answer]:
     """Yield ``Token`` pieces as they stream, then one final ``Answer``. ``focused``: each passage
     cut to the sentences and table rows that bear on the question (``generation.focus``) before
-    they are fitted to the budget."""
+    they are fitted to the budget. ``layout``: one of ``generation.prompt.LAYOUTS``."""
     if focused:
         passages = [replace(p, text=focus(p.text, question)) for p in passages]
     count = client.token_counter(approx_tokens)

@@ -10,6 +10,7 @@ from generation.citations import (
     strip_invalid,
 )
 from generation.prompt import (
+    INSTRUCTIONS,
     NOT_IN_DOCUMENTS,
     build_messages,
     format_passage,
@@ -29,15 +30,24 @@ def passage(i: int, text: str = "text", page: int | None = 1) -> ScoredChunk:
 
 
 def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
-    msgs = build_messages("What is X?", [passage(1, "X is one."), passage(2, "Y.", page=None)])
+    ps = [passage(1, "X is one."), passage(2, "Y.", page=None)]
+    msgs = build_messages("What is X?", ps)
     assert len(msgs) == 1 and msgs[0]["role"] == "user"
     body = msgs[0]["content"]
     assert "[1] (from file1.pdf, page 1)\nX is one." in body
     assert "[2] (from file2.pdf)\nY." in body
     assert NOT_IN_DOCUMENTS in body
+    # the default: the rules first (the same prefix for every question), the question last
+    assert body.startswith(INSTRUCTIONS) and body.rstrip().endswith("Question: What is X?")
+    assert body.index("[1] (from") < body.index("[2] (from") < body.index("Question:")
+    assert build_messages("Other?", ps)[0]["content"].startswith(INSTRUCTIONS)
+
+    body = build_messages("What is X?", ps, "standard")[0]["content"]
     assert body.startswith("Question: What is X?") and body.rstrip().endswith(
         "Question: What is X?"
     )
+    body = build_messages("What is X?", ps, "best_last")[0]["content"]
+    assert body.index("[2] (from") < body.index("[1] (from")  # still [1], placed last
 
 
 def test_passage_names_its_page_range_and_heading_path():
@@ -156,6 +166,11 @@ def _final(reply: str) -> Answer:
 def test_paraphrased_refusals_count_as_abstaining():
     assert says_not_answered("The sources do not answer this question.")
     assert says_not_answered("This is not mentioned in the documents.")
+    # read on sec-10q answers that were counted as answers
+    assert says_not_answered("The sources do not provide this information.")
+    assert says_not_answered("The correlation is not provided in the given sources.")
+    assert says_not_answered("It is not explicitly stated in the sources.")
+    assert not says_not_answered("Revenue was provided in the sources as $5 million [1].")
     assert not says_not_answered("Net sales were $117.2 billion [1].")
     assert _final("The sources do not answer this question.").abstained
     partial = _final("Net sales were $117.2 billion [1]. The documents do not mention 2021.")
