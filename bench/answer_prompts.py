@@ -3,8 +3,8 @@ refusals, refusals of questions the collection cannot answer, citations, time to
 
     ASKDOCS_DATA_DIR=... ASKDOCS_REDIS_URL=... .venv/bin/python bench/answer_prompts.py \\
         --collection eval-qa-... --qa /tmp/qa_sample.csv \\
-        [--foreign ../shared/data/scifact/queries.jsonl --foreign-n 10] \\
-        [--layouts standard quote lenient] [--only-answerable] [--json out.json]
+        [--foreign ../shared/data/scifact/queries.jsonl --foreign-n 10 [--foreign-ungated]] \\
+        [--layouts rules_first standard best_last lenient quote] [--only-answerable] [--json out.json]
 
 Runs in this process over a data dir an `askdocs eval answers` run filled (its collection, its
 running generator): each question is retrieved and gated once, exactly as `/ask` does, then every

@@ -16,7 +16,11 @@ in this process and embeds the chunks on one thread (as a worker does), and prin
 seconds, ``floor_s`` = (parse + embed CPU seconds) / cores and ``overhead`` = wall time / floor_s
 (1.0: the stack adds nothing to the work itself; queues, catalog, index writes and idle cores make
 the rest). ``stack_cpu_s`` says where the CPU went during the ingest, by process role (the parse
-server's children count with ``parse``).
+server's children count with ``parse``). The same work is also split over one process per core, run
+at once (``busy_floor_s``, ``overhead_busy``): where cores slow each other down when all are busy,
+the quiet floor would be out of reach. The timing starts once the stack is warm (``warm_up_s``: a
+few one-line documents ingested, then the stack's CPU quiet): the workers load the model and start
+their parse servers after the API answers, once per process, not per document.
 
 With ``--base-chunks N`` it ingests the same files twice in the same stack: into an empty
 collection, then into one that holds N chunks already (made directly, outside the timing: catalog
