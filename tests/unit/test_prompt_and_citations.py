@@ -1,5 +1,8 @@
+from typing import get_args
+
 import pytest
 
+from core.settings import Settings
 from generation.citations import (
     attach_missing,
     check_claims,
@@ -11,6 +14,7 @@ from generation.citations import (
 )
 from generation.prompt import (
     INSTRUCTIONS,
+    LAYOUTS,
     NOT_IN_DOCUMENTS,
     build_messages,
     format_passage,
@@ -221,3 +225,11 @@ def test_closest_evidence_picks_the_sentence_that_holds_the_question() -> None:
     assert all(e.number != 2 for e in got)
     assert "doc1.pdf, page 4" in evidence_text(got)
     assert closest_evidence("the of a", passages) == []
+
+
+def test_every_prompt_layout_is_a_setting_and_every_setting_a_layout():
+    assert set(get_args(Settings.model_fields["prompt_layout"].annotation)) == set(LAYOUTS)
+    ps = [passage(1, "X is one.")]
+    for layout in LAYOUTS:
+        body = build_messages("What is X?", ps, layout)[0]["content"]
+        assert "[1] (from file1.pdf, page 1)\nX is one." in body and "What is X?" in body
