@@ -236,11 +236,12 @@ class Settings(BaseSettings):
         description="Give the generator only the sentences and table rows of each passage that "
         "share a word with the question (with their neighbours and table headers).",
     )
-    prompt_layout: Literal["rules_first", "standard", "best_last", "lenient", "quote"] = Field(
-        "rules_first",
-        description="How the prompt is laid out: the rules, then the passages, then the "
-        "question (`rules_first`); the question, passages, rules and the question again "
-        "(`standard`, the layout before); see bench/answer_prompts.py for the others.",
+    prompt_layout: Literal["standard", "rules_first", "best_last", "lenient", "quote"] = Field(
+        "standard",
+        description="How the prompt is laid out: the question, passages, rules and the question "
+        "again (`standard`); the rules, then the passages, then the question (`rules_first`: "
+        "fewer wrong refusals on sec-10q, but it refused a one-sentence question the standard "
+        "layout answers); see bench/answer_prompts.py for the others.",
     )
     ttft_target_seconds: float = Field(
         0.0,

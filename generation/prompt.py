@@ -2,10 +2,12 @@
 
 Measured on the packaged Qwen2.5 0.5B: rules in a system message made it answer only "[1]"; the
 question, the sources, the rules, the question again (``standard``) gave correct refusals but
-refused 12 of the 22 sec-10q questions whose gold figures it had been given; the rules first, then
-the sources, then the question (``rules_first``, the default) refused 5 of them, still refused 9 of
-10 questions from another corpus given their (irrelevant) passages, with every citation holding its
-claim (``bench/answer_prompts.py``; the numbers are in the README).
+refused 13 of the 22 sec-10q questions whose gold figures it had been given; the rules first, then
+the sources, then the question (``rules_first``) refused 5 of them and still refused 9 of 10
+questions from another corpus given their (irrelevant) passages, every citation holding its claim
+(``bench/answer_prompts.py``; numbers in the README), but it refused the browser test's one-sentence
+question ("How many tonnes of apples does the cold store in Lenby hold?" over the sentence that says
+so), which ``standard`` answers: ``standard`` stays the default until a layout does both.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ LAYOUTS = {
 
 
 def build_messages(
-    question: str, passages: Sequence[ScoredChunk], layout: str = "rules_first"
+    question: str, passages: Sequence[ScoredChunk], layout: str = "standard"
 ) -> list[dict[str, str]]:
     """Chat messages for the generator; passage [n] is ``passages[n-1]``."""
     numbered = [format_passage(i, p) for i, p in enumerate(passages, start=1)]

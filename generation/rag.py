@@ -72,7 +72,7 @@ def answer(
     context_tokens: int = 1536,
     max_tokens: int = 384,
     focused: bool = False,
-    layout: str = "rules_first",
+    layout: str = "standard",
 ) -> Iterator[Token | Answer]:
     """Yield ``Token`` pieces as they stream, then one final ``Answer``. ``focused``: each passage
     cut to the sentences and table rows that bear on the question (``generation.focus``) before

@@ -41,15 +41,14 @@ def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
     assert "[1] (from file1.pdf, page 1)\nX is one." in body
     assert "[2] (from file2.pdf)\nY." in body
     assert NOT_IN_DOCUMENTS in body
-    # the default: the rules first (the same prefix for every question), the question last
-    assert body.startswith(INSTRUCTIONS) and body.rstrip().endswith("Question: What is X?")
-    assert body.index("[1] (from") < body.index("[2] (from") < body.index("Question:")
-    assert build_messages("Other?", ps)[0]["content"].startswith(INSTRUCTIONS)
-
-    body = build_messages("What is X?", ps, "standard")[0]["content"]
     assert body.startswith("Question: What is X?") and body.rstrip().endswith(
         "Question: What is X?"
     )
+    # the rules first (the same prefix for every question), the question last
+    body = build_messages("What is X?", ps, "rules_first")[0]["content"]
+    assert body.startswith(INSTRUCTIONS) and body.rstrip().endswith("Question: What is X?")
+    assert body.index("[1] (from") < body.index("[2] (from") < body.index("Question:")
+    assert build_messages("Other?", ps, "rules_first")[0]["content"].startswith(INSTRUCTIONS)
     body = build_messages("What is X?", ps, "best_last")[0]["content"]
     assert body.index("[2] (from") < body.index("[1] (from")  # still [1], placed last
 
