@@ -107,6 +107,13 @@ def ingest(
     return http.job(job_id, documents=True), uploaded, took
 
 
+def local_files(paths: list[Path]) -> list[bulk.LocalFile]:
+    return [
+        bulk.LocalFile(p, name, p.stat().st_size, bulk.sha256_file(p))
+        for p, name in bulk.walk(paths)
+    ]
+
+
 def warm_up(http: ApiClient, data: Path, n: int) -> float:
     """Wait until the stack ingests at full speed; returns the seconds it took. The API answers
     before the ingest workers have loaded the model (on a new data dir: exported it to ONNX) and
@@ -118,14 +125,7 @@ def warm_up(http: ApiClient, data: Path, n: int) -> float:
     folder.mkdir()
     for i in range(n):
         (folder / f"warm{i}.txt").write_text(f"Warm-up note {i}.\n")
-    ingest(
-        http,
-        "warm-up",
-        [
-            bulk.LocalFile(p, name, p.stat().st_size, bulk.sha256_file(p))
-            for p, name in bulk.walk([folder])
-        ],
-    )
+    ingest(http, "warm-up", local_files([folder]))
     before = sum(stack.cpu_by_role(data).values())
     while time.monotonic() - t0 < 600:
         time.sleep(1.0)  # CPU seconds over the last second: polled, not waited out
@@ -235,18 +235,14 @@ def _floor_share(files: list[bulk.LocalFile], texts: list[str], start: Any, out:
     settings = Settings()
     embedder = model_alone(settings, threads=1)
     embedder.embed(texts[:8])
-    from ingest import parsing  # the parsers' imports, outside the count
-
-    with contextlib.suppress(Exception):
-        parsing.parse(files[0].path, files[0].name)
+    parse_cpu_seconds(files[:1], settings, warm=False)  # the parsers' imports, outside the count
     start.wait()
     t0 = time.monotonic()
-    c0 = cpu_seconds()
     parse_cpu = parse_cpu_seconds(files, settings, warm=False)
     c1 = time.process_time()
     embedder.embed(texts)
     embed_cpu = time.process_time() - c1
-    out.put((parse_cpu, embed_cpu, time.monotonic() - t0, cpu_seconds() - c0))
+    out.put((parse_cpu, embed_cpu, time.monotonic() - t0))
 
 
 def busy_floor(files: list[bulk.LocalFile], texts: list[str], n: int) -> dict[str, float]:
@@ -310,10 +306,7 @@ def main() -> None:
         ap.error("give PATH, --generate N or --beir DIR")
     extra = {"hnsw_threshold": str(10**9)} if args.base_chunks else {}
     with running_stack(data, worker_concurrency=str(args.workers), **extra) as http:
-        files = [
-            bulk.LocalFile(p, name, p.stat().st_size, bulk.sha256_file(p))
-            for p, name in bulk.walk([source])
-        ]
+        files = local_files([source])
         warm_s = warm_up(http, data, 2 * args.workers)
         cpu_before = stack.cpu_by_role(data)
         state, uploaded, took = ingest(http, "bench", files)
