@@ -123,6 +123,8 @@ def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, Any]:
         # answer against them even when it carries no valid citation
         "passages_given": len(ev.passages),
         "closest_evidence": [asdict(e) for e in ev.closest],
+        # the model refused, then quoted what answers when asked to look again (checked)
+        "second_look": ev.second_look,
         "relevance": round(prepared.relevance, 4),
         "below_relevance_threshold": prepared.gated,
         "standalone_question": prepared.standalone,
@@ -216,6 +218,7 @@ class AnswerService:
                 self.settings.generator_max_tokens,
                 focused=self.settings.focus_passages,
                 layout=self.settings.prompt_layout,
+                second_look=self.settings.second_look,
             ),
             prepared.received,
         )

@@ -2,9 +2,11 @@
 refusals, refusals of questions the collection cannot answer, citations, time to first token.
 
     ASKDOCS_DATA_DIR=... ASKDOCS_REDIS_URL=... .venv/bin/python bench/answer_prompts.py \\
-        --collection eval-qa-... --qa /tmp/qa_sample.csv \\
+        --collection eval-qa-... --qa /tmp/qa_sample.csv [--plain] \\
         [--foreign ../shared/data/scifact/queries.jsonl --foreign-n 10 [--foreign-ungated]] \\
-        [--layouts rules_first standard best_last lenient quote] [--only-answerable] [--json out.json]
+        [--layouts standard standard+look rules_first ...] [--only-answerable] [--json out.json]
+
+``LAYOUT+look`` asks again after a refusal (``generation.rag.answer(second_look=True)``).
 
 Runs in this process over a data dir an `askdocs eval answers` run filled (its collection, its
 running generator): each question is retrieved and gated once, exactly as `/ask` does, then every
@@ -30,10 +32,109 @@ from askdocs.eval_answers import holds_answer, read_qa  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from generation.prompt import LAYOUTS, approx_tokens, select_passages  # noqa: E402
 from generation.rag import Answer, answer  # noqa: E402
+from retrieval.types import ScoredChunk  # noqa: E402
+
+# Plain questions a new user asks of short notes: (question, what a right answer holds, or None
+# where the passages bear on the question but do not answer it, passages as (name, text)). The
+# places and products are made up, so the model's own knowledge cannot answer for it.
+_HARROW = (
+    "harrow.pdf",
+    "The Harrow Valley cooperative counts 212 member farms. The cooperative's cold store in "
+    "Lenby holds 4,800 tonnes of apples.",
+)
+_LEAVE = (
+    "handbook.docx",
+    "Employees may carry over up to 5 days of unused annual leave into the next calendar year. "
+    "Carry-over requests must be approved by the line manager before 31 January.",
+)
+_BACKUP = (
+    "runbook.md",
+    "The nightly backup job starts at 02:30 and keeps 14 daily snapshots. A restore is tested "
+    "on the first Monday of every month.",
+)
+_BRIDGE = (
+    "kestrel.txt",
+    "The Kestrel bridge opened to traffic in 1987. It spans 640 metres across the Arlen estuary "
+    "and carries two lanes in each direction.",
+)
+_THERMO = (
+    "vantro-x2-manual.pdf",
+    "To reset the Vantro X2 thermostat to its factory settings, hold the MODE button for ten "
+    "seconds until the display flashes. The thermostat keeps its schedule during a power cut.",
+)
+_BOARD = (
+    "minutes-2024-03.docx",
+    "On 14 March 2024 the board approved a budget of EUR 1.2 million for the upgrade of the "
+    "Ostrava plant. Work is to start in the third quarter.",
+)
+_FREIGHT = (
+    "shipping.html",
+    "Orders heavier than 200 kg ship by freight from the Tilburg warehouse. Lighter orders ship "
+    "by parcel post within two working days.",
+)
+PLAIN: list[tuple[str, str | None, list[tuple[str, str]]]] = [
+    ("How many tonnes of apples does the cold store in Lenby hold?", "4,800", [_HARROW]),
+    ("How many member farms does the Harrow Valley cooperative count?", "212", [_HARROW, _BRIDGE]),
+    ("How many days of unused leave can employees carry over?", "5", [_LEAVE, _BACKUP]),
+    ("How many daily snapshots does the backup job keep?", "14", [_BACKUP]),
+    ("When does the nightly backup start?", "02:30", [_LEAVE, _BACKUP]),
+    ("How long is the Kestrel bridge?", "640", [_BRIDGE, _HARROW]),
+    ("When did the Kestrel bridge open?", "1987", [_BRIDGE]),
+    ("How do I reset the Vantro X2 thermostat?", "MODE", [_THERMO, _FREIGHT]),
+    ("What budget did the board approve for the Ostrava plant?", "1.2 million", [_BOARD]),
+    ("How do orders above 200 kg ship?", "freight", [_FREIGHT, _THERMO]),
+    ("How many tonnes of pears does the cold store in Lenby hold?", None, [_HARROW]),
+    ("How many days of sick leave do employees get?", None, [_LEAVE, _BACKUP]),
+    ("Where are the backup snapshots stored?", None, [_BACKUP]),
+    ("Who designed the Kestrel bridge?", None, [_BRIDGE, _HARROW]),
+]
+
+
+def plain_passages(texts: list[tuple[str, str]]) -> list[ScoredChunk]:
+    return [
+        ScoredChunk(i + 1, name, name, "plain", text, 1, None, 1.0 - i / 10)
+        for i, (name, text) in enumerate(texts)
+    ]
+
+
+def run_plain(services: Services, layout: str, second_look: bool) -> list[dict]:
+    s = services.settings
+    out = []
+    for question, expect, texts in PLAIN:
+        final = None
+        for ev in answer(
+            question,
+            plain_passages(texts),
+            services.generator,
+            services.answers.passage_budget(),
+            s.generator_max_tokens,
+            layout=layout,
+            second_look=second_look,
+        ):
+            if isinstance(ev, Answer):
+                final = ev
+        assert final is not None
+        right = not final.abstained and expect is not None and expect in final.text
+        out.append(
+            {
+                "question": question,
+                "expect": expect,
+                "answer": final.text,
+                "abstained": final.abstained,
+                "second_look": final.second_look,
+                "right": right,
+            }
+        )
+    return out
 
 
 def run_one(
-    services: Services, collection: str, question: str, layout: str, gate: bool = True
+    services: Services,
+    collection: str,
+    question: str,
+    layout: str,
+    gate: bool = True,
+    second_look: bool = False,
 ) -> dict:
     s = services.settings
     prepared = services.answers.prepare(collection, question, [])
@@ -50,6 +151,7 @@ def run_one(
         s.generator_max_tokens,
         focused=s.focus_passages,
         layout=layout,
+        second_look=second_look,
     ):
         if isinstance(ev, Answer):
             final = ev
@@ -59,6 +161,7 @@ def run_one(
     return {
         "gated": prepared.gated,
         "abstained": final.abstained,
+        "second_look": final.second_look,
         "given": "\n".join(p.text for p in final.passages),
         "answer": final.text,
         "citations": len(final.citations),
@@ -69,8 +172,8 @@ def run_one(
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--collection", required=True)
-    ap.add_argument("--qa", type=Path, required=True)
+    ap.add_argument("--collection")
+    ap.add_argument("--qa", type=Path, help="Questions and gold answers (needs --collection).")
     ap.add_argument("--foreign", type=Path, help="JSONL of questions from another corpus")
     ap.add_argument("--foreign-n", type=int, default=10)
     ap.add_argument(
@@ -85,11 +188,18 @@ def main() -> None:
         action="store_true",
         help="Ask only questions whose gold answer is in the passages the first layout was given.",
     )
+    ap.add_argument(
+        "--plain",
+        action="store_true",
+        help="Also ask the built-in plain questions over short made-up notes (answerable and not).",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     services = build_services(Settings())
     services.embedder.load()
-    qas = read_qa(args.qa)
+    if (args.qa is None) != (args.collection is None):
+        ap.error("--qa and --collection go together")
+    qas = read_qa(args.qa) if args.qa else []
     if args.only_answerable:  # retrieval only: the passages that fit the budget hold the gold?
         count = services.generator.token_counter(approx_tokens)
         budget = services.answers.passage_budget()
@@ -107,23 +217,36 @@ def main() -> None:
             foreign = [json.loads(line)["text"] for line in f if line.strip()][: args.foreign_n]
     rows: dict[str, list[dict]] = {}
     summary: dict[str, dict] = {}
-    for layout in args.layouts:
-        out = rows.setdefault(layout, [])
+    for spec in args.layouts:  # a layout, or LAYOUT+look: with the second look after a refusal
+        layout, _, look = spec.partition("+")
+        second_look = look == "look"
+        out = rows.setdefault(spec, [])
         for qa in qas:
-            r = run_one(services, args.collection, qa.question, layout)
+            r = run_one(services, args.collection, qa.question, layout, second_look=second_look)
             r.update(question=qa.question, gold=qa.answer, kind="qa")
             r["holds"] = holds_answer(r["given"], qa.answer)
             out.append(r)
         for q in foreign:
-            r = run_one(services, args.collection, q, layout, gate=not args.foreign_ungated)
+            r = run_one(
+                services,
+                args.collection,
+                q,
+                layout,
+                gate=not args.foreign_ungated,
+                second_look=second_look,
+            )
             r.update(question=q, gold="", kind="foreign", holds=False)
             out.append(r)
+        plain = run_plain(services, layout, second_look) if args.plain else []
+        for r in plain:
+            r.update(kind="plain")
+        out.extend(plain)
         qa_rows = [r for r in out if r["kind"] == "qa"]
         answerable = [r for r in qa_rows if r["holds"]]
         fr = [r for r in out if r["kind"] == "foreign"]
-        ttfts = [r["ttft_s"] for r in out if r["ttft_s"] is not None]
+        ttfts = [r["ttft_s"] for r in out if r.get("ttft_s") is not None]
         cited = sum(r.get("citations", 0) for r in out)
-        summary[layout] = {
+        summary[spec] = {
             "questions": len(qa_rows),
             "abstain_rate": round(sum(r["abstained"] for r in qa_rows) / max(len(qa_rows), 1), 3),
             "gold_in_given": len(answerable),
@@ -139,7 +262,20 @@ def main() -> None:
             else 0.0,
             "ttft_p50_s": round(statistics.median(ttfts), 2) if ttfts else 0.0,
         }
-        print(layout, json.dumps(summary[layout]), flush=True)
+        if plain:
+            summary[spec] |= {
+                "plain_answerable": sum(r["expect"] is not None for r in plain),
+                "plain_right": sum(r["right"] for r in plain),
+                "plain_wrong_refusals": sum(
+                    r["abstained"] and r["expect"] is not None for r in plain
+                ),
+                "plain_unanswerable_refused": sum(
+                    r["abstained"] and r["expect"] is None for r in plain
+                ),
+                "plain_unanswerable": sum(r["expect"] is None for r in plain),
+            }
+        summary[spec]["second_looks_kept"] = sum(bool(r.get("second_look")) for r in out)
+        print(spec, json.dumps(summary[spec]), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
 

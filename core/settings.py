@@ -236,12 +236,22 @@ class Settings(BaseSettings):
         description="Give the generator only the sentences and table rows of each passage that "
         "share a word with the question (with their neighbours and table headers).",
     )
-    prompt_layout: Literal["standard", "rules_first", "best_last", "lenient", "quote"] = Field(
-        "standard",
-        description="How the prompt is laid out: the question, passages, rules and the question "
-        "again (`standard`); the rules, then the passages, then the question (`rules_first`: "
-        "fewer wrong refusals on sec-10q, but it refused a one-sentence question the standard "
-        "layout answers); see bench/answer_prompts.py for the others.",
+    prompt_layout: Literal[
+        "standard", "rules_first", "rules_question_first", "best_last", "lenient", "quote"
+    ] = Field(
+        "rules_first",
+        description="How the prompt is laid out: the rules, then the passages, then the question "
+        "(`rules_first`: the fewest wrong refusals on sec-10q and on plain notes, with the second "
+        "look); the question, passages, rules and the question again (`standard`); see "
+        "bench/answer_prompts.py for the others.",
+    )
+    second_look: bool = Field(
+        True,
+        description="When the model refuses over passages that passed the relevance gate, ask it "
+        "once more (same conversation, so the server reads only the new words) to quote the line "
+        "that answers; the quote replaces the refusal only when it cites a passage that holds it, "
+        "has the question's subject words and the kind of thing asked for (a figure for 'how "
+        "many', ...).",
     )
     ttft_target_seconds: float = Field(
         0.0,

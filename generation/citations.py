@@ -43,6 +43,11 @@ class Claim:
     supported: bool
 
 
+def without_markers(text: str) -> str:
+    """``text`` with its [n] markers blanked out."""
+    return _MARKER.sub(" ", text)
+
+
 def cited_numbers(answer: str) -> list[int]:
     """Distinct marker numbers in order of first appearance."""
     seen: list[int] = []
@@ -287,6 +292,40 @@ def closest_evidence(
             )
     found.sort(key=lambda e: -e.overlap)
     return found[:limit]
+
+
+# Words of a question that say how it asks, not what it asks about.
+_ASKING = (
+    "many much does do did done when where why whom whose i me my you your we our us they "
+    "their there can could would should will shall may might has have had any some about get "
+    "give tell know find show please not no if than then so such also all each into between "
+    "during after before over under above below per up out according says say said"
+)
+_ASKING_WORDS = frozenset(_ASKING.split())
+
+
+def _stem(word: str) -> str:
+    """A crude stem: "keeps"/"kept" stay apart, but "keeps"/"keep", "opened"/"open",
+    "approves"/"approved" meet; then the first six letters."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:6]
+
+
+def subject_words(question: str) -> set[str]:
+    """The words of ``question`` that say what it asks about (single letters aside: the "s" of
+    "Apple's", the "q" of "10-Q")."""
+    return {w for w in content_words(question) - _ASKING_WORDS if len(w) > 1}
+
+
+def uncovered(question: str, texts: Sequence[str]) -> set[str]:
+    """The subject words of ``question`` that none of ``texts`` holds (by a crude stem): "pears"
+    in "How many tonnes of pears does the store hold?" over a passage about its apples."""
+    asked = subject_words(question)
+    held = {_stem(w) for t in texts for w in content_words(t)}
+    return {w for w in asked if _stem(w) not in held}
 
 
 def evidence_text(evidence: Sequence[Evidence]) -> str:

@@ -1,13 +1,12 @@
 """Prompt assembly: numbered passages under a token budget, rules and question in one user message.
 
-Measured on the packaged Qwen2.5 0.5B: rules in a system message made it answer only "[1]"; the
-question, the sources, the rules, the question again (``standard``) gave correct refusals but
-refused 13 of the 22 sec-10q questions whose gold figures it had been given; the rules first, then
-the sources, then the question (``rules_first``) refused 5 of them and still refused 9 of 10
-questions from another corpus given their (irrelevant) passages, every citation holding its claim
-(``bench/answer_prompts.py``; numbers in the README), but it refused the browser test's one-sentence
-question ("How many tonnes of apples does the cold store in Lenby hold?" over the sentence that says
-so), which ``standard`` answers: ``standard`` stays the default until a layout does both.
+Measured on the packaged Qwen2.5 0.5B (``bench/answer_prompts.py``; numbers in the README): rules in
+a system message made it answer only "[1]"; the question, the sources, the rules, the question
+again (``standard``) refused 13 of the 22 sec-10q questions whose gold figures it had been given,
+and 5 of 10 plain questions over short notes; the rules first, then the sources, then the question
+(``rules_first``, the default) refused 5 of the 22 and, with the second look after a refusal
+(``generation.second_look``), none of the 10 plain ones, while still refusing the 4 plain questions
+its notes do not answer and 9 of 10 questions from another corpus given their passages.
 """
 
 from __future__ import annotations
@@ -107,6 +106,23 @@ LENIENT_INSTRUCTIONS = (
 )
 
 
+# Asked, in the same conversation, after a refusal over passages that passed the relevance gate:
+# the whole first exchange is the prompt's prefix, so the server reads only these words again.
+SECOND_LOOK = (
+    "Look at the sources again. Copy the sentence or table row of the sources that comes closest "
+    "to answering the question, with its source number in brackets."
+)
+
+
+def second_look_messages(messages: list[dict[str, str]], refusal: str) -> list[dict[str, str]]:
+    """The first exchange, then the request to look again."""
+    return [
+        *messages,
+        {"role": "assistant", "content": refusal},
+        {"role": "user", "content": SECOND_LOOK},
+    ]
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where the rules and the passages go in the prompt, and which rules."""
@@ -116,27 +132,35 @@ class Layout:
     rules_first: bool = False
     # the best passage last, nearest the question and the rules (still numbered [1])
     best_last: bool = False
+    # the question before the sources as well as after them (with the rules first: rules,
+    # question, sources, question)
+    question_first: bool = False
 
 
 LAYOUTS = {
-    "standard": Layout(),
-    "quote": Layout(QUOTE_INSTRUCTIONS),
-    "lenient": Layout(LENIENT_INSTRUCTIONS),
+    "standard": Layout(question_first=True),
+    "quote": Layout(QUOTE_INSTRUCTIONS, question_first=True),
+    "lenient": Layout(LENIENT_INSTRUCTIONS, question_first=True),
     "rules_first": Layout(rules_first=True),
-    "best_last": Layout(best_last=True),
+    "rules_question_first": Layout(rules_first=True, question_first=True),
+    "best_last": Layout(best_last=True, question_first=True),
 }
 
 
 def build_messages(
-    question: str, passages: Sequence[ScoredChunk], layout: str = "standard"
+    question: str, passages: Sequence[ScoredChunk], layout: str = "rules_first"
 ) -> list[dict[str, str]]:
     """Chat messages for the generator; passage [n] is ``passages[n-1]``."""
     how = LAYOUTS[layout]
     numbered = [format_passage(i, p) for i, p in enumerate(passages, start=1)]
     blocks = "\n\n".join(reversed(numbered) if how.best_last else numbered)
     q = question.strip()
-    if how.rules_first:
-        content = f"{how.rules}\n\nSources:\n{blocks}\n\nQuestion: {q}"
-    else:
-        content = f"Question: {q}\n\nSources:\n{blocks}\n\n{how.rules}\n\nQuestion: {q}"
+    parts = [how.rules] if how.rules_first else []
+    if how.question_first:
+        parts.append(f"Question: {q}")
+    parts.append(f"Sources:\n{blocks}")
+    if not how.rules_first:
+        parts.append(how.rules)
+    parts.append(f"Question: {q}")
+    content = "\n\n".join(parts)
     return [{"role": "user", "content": content}]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from generation.citations import (
@@ -18,7 +20,7 @@ from generation.citations import (
     resolve,
     strip_invalid,
 )
-from generation.client import GeneratorClient
+from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.focus import focus
 from generation.injection import neutralize
 from generation.prompt import (
@@ -26,10 +28,14 @@ from generation.prompt import (
     approx_tokens,
     build_messages,
     says_not_answered,
+    second_look_messages,
     select_passages,
     without_example,
 )
+from generation.second_look import accept as second_look_answer
 from retrieval.types import ScoredChunk
+
+log = logging.getLogger(__name__)
 
 CLOSEST_INTRO = (
     "The passages found look relevant, but the model did not find the answer in them. "
@@ -59,6 +65,10 @@ class Answer:
     # when the model would not answer from the passages it was given: their sentences that bear
     # on the question most (shown after the refusal, never turned into an answer)
     closest: list[Evidence] = field(default_factory=list)
+    # the model refused at first, then, asked to look again, quoted a passage that answers: the
+    # quote cites it, every claim is held by the cited passage and the question's subject words
+    # are all in it (``generation.citations.uncovered``)
+    second_look: bool = False
 
     @property
     def unsupported(self) -> list[Claim]:
@@ -72,11 +82,14 @@ def answer(
     context_tokens: int = 1536,
     max_tokens: int = 384,
     focused: bool = False,
-    layout: str = "standard",
+    layout: str = "rules_first",
+    second_look: bool = False,
 ) -> Iterator[Token | Answer]:
     """Yield ``Token`` pieces as they stream, then one final ``Answer``. ``focused``: each passage
     cut to the sentences and table rows that bear on the question (``generation.focus``) before
-    they are fitted to the budget. ``layout``: one of ``generation.prompt.LAYOUTS``."""
+    they are fitted to the budget. ``layout``: one of ``generation.prompt.LAYOUTS``. ``second_look``:
+    when the model refuses, ask it once more, in the same conversation, to quote the line that
+    answers; what it quotes replaces the refusal only when ``generation.second_look.accept`` keeps it."""
     if focused:
         passages = [replace(p, text=focus(p.text, question)) for p in passages]
     count = client.token_counter(approx_tokens)
@@ -92,18 +105,32 @@ def answer(
         shown.append(replace(p, text=text) if removed else p)
         if removed:
             quarantined.append(n)
-    pieces: list[str] = []
     messages = build_messages(question, shown, layout)
     prompt_tokens = count(messages[-1]["content"])  # before the stream: never beside it
     asked = time.monotonic()
-    for piece in client.stream_chat(messages, max_tokens=max_tokens):
-        if not pieces:
-            client.observe_prompt(prompt_tokens, time.monotonic() - asked)
-        pieces.append(piece)
-        yield Token(piece)
-    text = without_example("".join(pieces).strip())
-    # a refusal, unless it also answers part of the question with a citation
-    abstained = not text or (says_not_answered(text) and not cited_numbers(text))
+
+    def first_token() -> None:
+        client.observe_prompt(prompt_tokens, time.monotonic() - asked)
+
+    # With a second look, an opening like a refusal's is held back until it is clear whether it
+    # is one (which the second look may replace); any other answer streams at once.
+    text, streamed = yield from _stream(
+        client.stream_chat(messages, max_tokens=max_tokens), hold=second_look, first=first_token
+    )
+    text = without_example(text.strip())
+    abstained = _refused(text)
+    looked_again = False
+    if abstained and second_look:
+        try:
+            again = "".join(client.stream_chat(second_look_messages(messages, text), max_tokens))
+        except GeneratorUnavailable:  # the refusal stands: a second look is never needed
+            log.warning("second look failed", exc_info=True)
+            again = ""
+        kept = second_look_answer(question, without_example(again.strip()), used)
+        if kept is not None:
+            text, abstained, looked_again = kept, False, True
+    if not streamed:
+        yield Token(text or NOT_IN_DOCUMENTS)
     if not text:
         text = NOT_IN_DOCUMENTS
     inferred: list[int] = []
@@ -122,5 +149,83 @@ def answer(
             yield Token(extra)
             text += extra
     yield Answer(
-        text, citations, list(used), abstained, invalid, inferred, quarantined, claims, closest
+        text,
+        citations,
+        list(used),
+        abstained,
+        invalid,
+        inferred,
+        quarantined,
+        claims,
+        closest,
+        looked_again,
     )
+
+
+def _refused(text: str) -> bool:
+    """A refusal, unless it also answers part of the question with a citation."""
+    return not text or (says_not_answered(text) and not cited_numbers(text))
+
+
+_OPENING_CHARS = 80
+_OPENING_END = re.compile(r"[.!?](?:\s|$)")
+# How the model's refusals begin (a refusal's opening is held back; anything else streams at once).
+_REFUSAL_OPENINGS = tuple(
+    o.lower()
+    for o in (
+        "The document",
+        "The source",
+        "The passage",
+        "The context",
+        "The provided",
+        "The given",
+        "The information",
+        "The question",
+        "These ",
+        "None of",
+        "There is no",
+        "There are no",
+        "No information",
+        "Not found",
+        "Based on",
+        "According to",
+        "Sorry",
+        "Unfortunately",
+        "I ",
+        "I'm",
+    )
+)
+
+
+def _may_refuse(so_far: str) -> bool:
+    """Whether an answer that begins with ``so_far`` may yet be a refusal: its opening is one of a
+    refusal's, or the start of one."""
+    head = so_far.lstrip().lower()
+    return any(head.startswith(o) or o.startswith(head) for o in _REFUSAL_OPENINGS)
+
+
+def _stream(
+    pieces: Iterator[str], hold: bool, first: Callable[[], None]
+) -> Generator[Token, None, tuple[str, bool]]:
+    """Yield the pieces as tokens; with ``hold``, an opening that may be a refusal's is held back
+    until its first sentence ends (or 80 characters) and the text so far is not a refusal. Returns
+    the whole text and whether it was yielded."""
+    got: list[str] = []
+    pending = hold
+    for piece in pieces:
+        if not got:
+            first()
+        got.append(piece)
+        if not pending:
+            yield Token(piece)
+            continue
+        so_far = "".join(got)
+        decided = len(so_far) >= _OPENING_CHARS or _OPENING_END.search(so_far)
+        if not _may_refuse(so_far) or (decided and not _refused(so_far.strip())):
+            pending = False
+            yield Token(so_far)
+    text = "".join(got)
+    if pending and not _refused(text.strip()):
+        pending = False
+        yield Token(text)
+    return text, not pending

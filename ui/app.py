@@ -396,6 +396,8 @@ def show_sources(done: dict, key: str) -> None:
             origin_line(c.get("origin"))
             st.markdown(highlighted(c["passage"], c.get("span")))
             original_button(c["document_id"], c["document_name"], f"{key}-{c['number']}")
+    if done.get("second_look"):
+        st.caption("Quoted from the sources when the model was asked to look again.")
     if done.get("answer") and not done.get("abstained"):
         with st.popover("Copy answer"):
             st.code(done["answer"], language=None, wrap_lines=True)  # has a copy button

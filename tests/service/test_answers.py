@@ -18,6 +18,7 @@ from core import conversations
 from core.auth import LOCAL, Principal
 from core.errors import NotFound
 from generation.client import GeneratorClient
+from generation.prompt import SECOND_LOOK
 from tests.service.conftest import Harness
 
 pytestmark = pytest.mark.service
@@ -35,6 +36,9 @@ class StubGenerator(BaseHTTPRequestHandler):
     prompts: list[str] = []
     fail = False
     refuse = False  # answers the refusal sentence whatever it was given
+    # refuses, then, asked to look again, copies passage [1] whole with its numbered header (as
+    # the packaged 0.5B model does)
+    refuse_first = False
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -63,7 +67,11 @@ class StubGenerator(BaseHTTPRequestHandler):
             self._send(500, b'{"error": {"message": "stub down"}}')
             return
         follow = re.search(r"Follow-up question: (.+)", prompt)
-        if type(self).refuse:
+        first_prompt = req["messages"][0]["content"]
+        copy = re.search(r"(\[1\] \(from [^)]*\)\n.+?)(?:\n\n|$)", first_prompt, re.S)
+        if type(self).refuse_first and prompt == SECOND_LOOK and copy:
+            reply = copy.group(1)
+        elif type(self).refuse or type(self).refuse_first:
             reply = "The documents do not answer this question."
         elif follow:
             reply = follow.group(1).strip()
@@ -155,6 +163,34 @@ def test_a_refusal_over_relevant_passages_shows_the_closest_evidence(
     assert best["sentence"] == "On Sundays it does not run."
     streamed = "".join(d["text"] for e, d in events if e == "token")
     assert "Closest evidence" in streamed and "On Sundays it does not run." in done["answer"]
+    assert done["answer"].startswith("The documents do not answer this question.")
+
+
+def test_a_refusal_gives_way_to_the_line_the_model_quotes_when_asked_again(
+    answers: AnswerService,
+) -> None:
+    StubGenerator.refuse_first = True
+    StubGenerator.prompts.clear()
+    try:
+        events = list(
+            answers.ask(LOCAL, Question("ferries", "When does the Lindqvist ferry leave?"))
+        )
+        asked = list(StubGenerator.prompts)
+        # the quote does not hold what this question asks about (cars): the refusal stands
+        other = list(
+            answers.ask(LOCAL, Question("ferries", "How many cars does the Lindqvist ferry take?"))
+        )
+    finally:
+        StubGenerator.refuse_first = False
+    done = events[-1][1]
+    assert len(asked) == 2 and asked[1] == SECOND_LOOK
+    assert done["second_look"] and not done["abstained"]
+    assert done["answer"] == "The Lindqvist ferry leaves the north pier at 07:40 every weekday [1]."
+    assert [(c["number"], c["supported"]) for c in done["citations"]] == [(1, True)]
+    streamed = "".join(d["text"] for e, d in events if e == "token")
+    assert streamed == done["answer"]  # the held-back refusal never reached the reader
+    done = other[-1][1]
+    assert done["abstained"] and not done["second_look"]
     assert done["answer"].startswith("The documents do not answer this question.")
 
 

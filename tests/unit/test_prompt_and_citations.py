@@ -35,7 +35,7 @@ def passage(i: int, text: str = "text", page: int | None = 1) -> ScoredChunk:
 
 def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
     ps = [passage(1, "X is one."), passage(2, "Y.", page=None)]
-    msgs = build_messages("What is X?", ps)
+    msgs = build_messages("What is X?", ps, "standard")
     assert len(msgs) == 1 and msgs[0]["role"] == "user"
     body = msgs[0]["content"]
     assert "[1] (from file1.pdf, page 1)\nX is one." in body
@@ -51,6 +51,10 @@ def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
     assert build_messages("Other?", ps, "rules_first")[0]["content"].startswith(INSTRUCTIONS)
     body = build_messages("What is X?", ps, "best_last")[0]["content"]
     assert body.index("[2] (from") < body.index("[1] (from")  # still [1], placed last
+    # the rules first, the question on both sides of the sources
+    body = build_messages("What is X?", ps, "rules_question_first")[0]["content"]
+    assert body.startswith(INSTRUCTIONS) and body.rstrip().endswith("Question: What is X?")
+    assert body.index("Question:") < body.index("[1] (from") < body.rindex("Question:")
 
 
 def test_passage_names_its_page_range_and_heading_path():
@@ -232,3 +236,59 @@ def test_every_prompt_layout_is_a_setting_and_every_setting_a_layout():
     for layout in LAYOUTS:
         body = build_messages("What is X?", ps, layout)[0]["content"]
         assert "[1] (from file1.pdf, page 1)\nX is one." in body and "What is X?" in body
+
+
+def test_second_look_keeps_a_quote_that_holds_what_was_asked() -> None:
+    from generation.citations import uncovered
+    from generation.second_look import accept
+
+    harrow = passage(
+        1,
+        "The Harrow Valley cooperative counts 212 member farms. The cooperative's cold store "
+        "in Lenby holds 4,800 tonnes of apples.",
+    )
+    bridge = passage(2, "The Kestrel bridge opened to traffic in 1987. It spans 640 metres.")
+    copied = "[1] (from file1.pdf, page 1)\n" + harrow.text
+    got = accept("How many tonnes of apples does the cold store in Lenby hold?", copied, [harrow])
+    # the copy cut to its sentences that bear on the question, marked with their passage
+    assert got is not None and got.startswith("The cooperative's cold store in Lenby holds 4,800")
+    assert got.endswith("[1].")
+    # what the question asks about is not in the quote: the refusal stands
+    assert uncovered("How many tonnes of pears does the store hold?", [harrow.text]) == {"pears"}
+    assert accept("How many tonnes of pears does the cold store hold?", copied, [harrow]) is None
+    assert (
+        accept("Who designed the Kestrel bridge?", bridge.text + " [2]", [harrow, bridge]) is None
+    )
+    # the kind of thing asked for must be there: a figure, a time, a name
+    assert accept("When did the Kestrel bridge open?", bridge.text, [harrow, bridge]) is not None
+    no_figure = passage(1, "The cold store in Lenby holds apples of the cooperative.")
+    assert (
+        accept("How many apples does the cold store in Lenby hold?", no_figure.text, [no_figure])
+        is None
+    )
+    # a marker that points at no passage, or a quote without the question's subject, is not one
+    bad_marker = "It opened to traffic in 1987 [7]."
+    assert accept("When did the Kestrel bridge open?", bad_marker, [bridge]) is None
+    assert accept("When did the Kestrel bridge open?", "It opened in 1990 [1].", [bridge]) is None
+
+
+def test_only_an_opening_like_a_refusals_is_held_back() -> None:
+    from generation.rag import _stream
+
+    def run(pieces: list[str]) -> tuple[list[str], tuple[str, bool]]:
+        gen = _stream(iter(pieces), hold=True, first=lambda: None)
+        out: list[str] = []
+        while True:
+            try:
+                out.append(next(gen).text)
+            except StopIteration as stop:
+                return out, stop.value
+
+    # an answer streams from its second piece on ("The" may still begin a refusal)
+    out, (text, shown) = run(["The", " cold", " store", " holds 4,800 tonnes [1]."])
+    assert out == ["The cold", " store", " holds 4,800 tonnes [1]."] and shown
+    out, (text, shown) = run(["The", " documents", " do not answer", " this question."])
+    assert out == [] and not shown and text == "The documents do not answer this question."
+    # a refusal that goes on to answer with a citation is shown whole
+    out, (_, shown) = run(["The sources do not say.", " But [1] gives 5 days."])
+    assert out == ["The sources do not say. But [1] gives 5 days."] and shown
