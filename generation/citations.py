@@ -305,12 +305,14 @@ _ASKING_WORDS = frozenset(_ASKING.split())
 
 
 def _stem(word: str) -> str:
-    """A crude stem: "keeps"/"kept" stay apart, but "keeps"/"keep", "opened"/"open",
-    "approves"/"approved" meet; then the first six letters."""
+    """A crude stem: "keeps"/"keep", "opened"/"open", "leaves"/"leave", "approved"/"approve" meet
+    ("kept"/"keep" do not); then the first six letters."""
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
             break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
     return word[:6]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import httpx
@@ -90,8 +90,10 @@ class GeneratorClient:
 
     def stream_chat(
         self, messages: list[dict[str, str]], max_tokens: int = 384, temperature: float = 0.0
-    ) -> Iterator[str]:
-        """Yield the answer's text pieces as they arrive."""
+    ) -> Generator[str, None, None]:
+        """Yield the answer's text pieces as they arrive. Closing the iterator early closes the
+        connection, which stops the server's generation (llama.cpp's and vLLM's servers stop a
+        stream whose client went away)."""
         try:
             stream = self._client.chat.completions.create(
                 model=self.model,
@@ -102,9 +104,12 @@ class GeneratorClient:
                 extra_body=self._extra_body or None,
                 extra_headers=request_headers(),
             )
-            for event in stream:
-                if event.choices and event.choices[0].delta.content:
-                    yield event.choices[0].delta.content
+            try:
+                for event in stream:
+                    if event.choices and event.choices[0].delta.content:
+                        yield event.choices[0].delta.content
+            finally:
+                stream.close()
         except openai.APIError as e:
             raise GeneratorUnavailable(f"generator at {self.base_url} failed: {e}") from e
 

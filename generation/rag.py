@@ -122,11 +122,10 @@ def answer(
     looked_again = False
     if abstained and second_look:
         try:
-            again = "".join(client.stream_chat(second_look_messages(messages, text), max_tokens))
+            kept = _look_again(client, second_look_messages(messages, text), question, used)
         except GeneratorUnavailable:  # the refusal stands: a second look is never needed
             log.warning("second look failed", exc_info=True)
-            again = ""
-        kept = second_look_answer(question, without_example(again.strip()), used)
+            kept = None
         if kept is not None:
             text, abstained, looked_again = kept, False, True
     if not streamed:
@@ -160,6 +159,36 @@ def answer(
         closest,
         looked_again,
     )
+
+
+# A second look copies one passage at most (chunks are <= 256 tokens, plus its header).
+SECOND_LOOK_TOKENS = 320
+
+
+def _look_again(
+    client: GeneratorClient,
+    messages: list[dict[str, str]],
+    question: str,
+    used: Sequence[ScoredChunk],
+) -> str | None:
+    """The second look's answer, or None. The copy is checked at each sentence's end and the
+    stream closed at the first that makes an answer, so the server stops copying."""
+    got: list[str] = []
+    checked = 0
+    pieces = client.stream_chat(messages, max_tokens=SECOND_LOOK_TOKENS)
+    try:
+        for piece in pieces:
+            got.append(piece)
+            so_far = "".join(got)
+            ends = [m.end() for m in _OPENING_END.finditer(so_far)]
+            if ends and ends[-1] > checked:
+                checked = ends[-1]
+                kept = second_look_answer(question, without_example(so_far[:checked]), used)
+                if kept is not None:
+                    return kept
+    finally:
+        pieces.close()
+    return second_look_answer(question, without_example("".join(got).strip()), used)
 
 
 def _refused(text: str) -> bool:

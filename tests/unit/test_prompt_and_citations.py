@@ -255,6 +255,9 @@ def test_second_look_keeps_a_quote_that_holds_what_was_asked() -> None:
     assert got.endswith("[1].")
     # what the question asks about is not in the quote: the refusal stands
     assert uncovered("How many tonnes of pears does the store hold?", [harrow.text]) == {"pears"}
+    assert uncovered("When does the ferry leave? Who approved it?", ["It leaves; approves."]) == {
+        "ferry"
+    }
     assert accept("How many tonnes of pears does the cold store hold?", copied, [harrow]) is None
     assert (
         accept("Who designed the Kestrel bridge?", bridge.text + " [2]", [harrow, bridge]) is None
