@@ -35,7 +35,8 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _MONTH = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(spring|summer|autumn|fall|"
+    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sept?(ember)?|"
+    r"oct(ober)?|nov(ember)?|dec(ember)?)\b|\b(spring|summer|autumn|fall|"
     r"winter|quarter|year|daily|weekly|monthly|annually|night|morning|evening)\b",
     re.IGNORECASE,
 )

@@ -264,6 +264,10 @@ def test_second_look_keeps_a_quote_that_holds_what_was_asked() -> None:
     )
     # the kind of thing asked for must be there: a figure, a time, a name
     assert accept("When did the Kestrel bridge open?", bridge.text, [harrow, bridge]) is not None
+    market = passage(1, "The Kestrel bridge opened to market traders.")
+    assert accept("When did the Kestrel bridge open?", market.text, [market]) is None
+    march = passage(1, "The Kestrel bridge opened in March.")
+    assert accept("When did the Kestrel bridge open?", march.text, [march]) is not None
     no_figure = passage(1, "The cold store in Lenby holds apples of the cooperative.")
     assert (
         accept("How many apples does the cold store in Lenby hold?", no_figure.text, [no_figure])
