@@ -10,6 +10,7 @@ scan inside a text PDF is read and text pages are never OCRed.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -56,13 +57,52 @@ _SKIP = {"PageBreak", "Header", "Footer", "PageNumber", "Image"}
 
 @cache
 def _unstructured() -> Any:
-    """Import unstructured once, offline, with the spaCy model it must use."""
+    """Import unstructured once, offline, with the spaCy model it must use and without the spaCy
+    runs whose answer askdocs does not use (``skip_needless_nlp``)."""
     go_offline()
     import unstructured.nlp.tokenize as tokenize
     from unstructured.partition import auto
 
     tokenize._SPACY_MODEL_NAME = SPACY_MODEL  # type: ignore[misc]
+    skip_needless_nlp()
     return auto
+
+
+def _title_max_words() -> int:
+    """The most words ``is_possible_title`` lets a title have (its default, or its variable)."""
+    return int(os.environ.get("UNSTRUCTURED_TITLE_MAX_WORD_LENGTH", "12"))
+
+
+def skip_needless_nlp() -> None:
+    """unstructured asks spaCy (tok2vec, tagger and parser: ~80% of the CPU of parsing a text,
+    Markdown or HTML file) whether each paragraph is narrative text. askdocs reads NarrativeText
+    and Text alike (``_KIND``: both "text" blocks), so the answer matters only where the other
+    branch could make the paragraph something else:
+    - plain text, PowerPoint and Excel (``element_from_text``, ``_iter_text_elements``,
+      ``_create_element``): not narrative -> Title if ``is_possible_title``, which refuses
+      anything over ``_title_max_words`` words before any spaCy run; so a longer paragraph is a
+      "text" block either way and is not asked;
+    - HTML (and Markdown, reStructuredText, Org and EPUB, read as HTML) and Word's unstyled
+      paragraphs (``derive_element_type_from_text``, ``_parse_paragraph_text_for_element_type``):
+      NarrativeText, or Text, never anything else, so no paragraph is asked.
+    The same blocks come out: ``tests/integration/test_formats.py`` parses with and without."""
+    from unstructured.partition import docx, pptx, xlsx
+    from unstructured.partition import text as text_partition
+    from unstructured.partition.html import parser as html_parser
+    from unstructured.partition.text_type import is_possible_narrative_text as asks_spacy
+
+    def narrative_unless_short(text: str, *args: Any, **kwargs: Any) -> bool:
+        if len(text.split(" ")) > _title_max_words():
+            return True  # cannot be a Title: a "text" block whatever spaCy says
+        return asks_spacy(text, *args, **kwargs)
+
+    def narrative(_text: str, *_args: Any, **_kwargs: Any) -> bool:
+        return True  # NarrativeText or Text: a "text" block either way
+
+    for module in (text_partition, pptx, xlsx):
+        module.is_possible_narrative_text = narrative_unless_short  # type: ignore[attr-defined]
+    for module in (html_parser, docx):
+        module.is_possible_narrative_text = narrative  # type: ignore[attr-defined]
 
 
 def ocr_available() -> bool:

@@ -432,3 +432,79 @@ def test_pdf_with_a_table_page_and_a_scanned_page(tmp_path: Path) -> None:
     assert_rows(table_of(doc))
     assert [b.page for b in doc.blocks if b.kind == "table"] == [1]
     assert "arches" in " ".join(b.text for b in doc.blocks if b.page == 2).lower()
+
+
+# Paragraphs of every shape unstructured's text classifier tells apart: short titles, capitals,
+# numbered lines, paragraphs without a verb, exactly 12 and 13 words, long narrative.
+SHAPES = [
+    "Annual Report",
+    "RISKS AND UNCERTAINTIES.",
+    "1. Bridges of the river towns",
+    "Orlen Vask Tarn Ebb Holm Reed Mere Fold Dale Wick Crag Fell",
+    "Orlen Vask Tarn Ebb Holm Reed Mere Fold Dale Wick Crag Fell Moor",
+    "Revenue, net income, margins, cash, debt, equity, assets, liabilities, taxes, fees, "
+    "rates, costs, prices, volumes, units and shares",
+    "THE COMPANY MAY NOT BE ABLE TO RAISE CAPITAL ON TERMS IT FINDS ACCEPTABLE, AND ITS "
+    "SHAREHOLDERS COULD LOSE PART OF THEIR INVESTMENT.",
+    "The river towns built nine bridges in Orlen and fourteen in Vask during the decade, and "
+    "each of them still carries traffic today. The council expects to add two more.",
+    "12,345 67,890 11,121 31,415 92,653 58,979 32,384 62,643 38,327 95,028 84,197 16,939",
+    "Towns along the river.",
+]
+
+
+def _shape_files(tmp_path: Path) -> list[Path]:
+    import docx
+    import pptx
+
+    txt = tmp_path / "shapes.txt"
+    txt.write_text("\n\n".join(SHAPES) + "\n")
+    md = tmp_path / "shapes.md"
+    md.write_text("# Shapes\n\n" + "\n\n".join(SHAPES) + "\n")
+    html = tmp_path / "shapes.html"
+    html.write_text("<html><body>" + "".join(f"<p>{s}</p>" for s in SHAPES) + "</body></html>")
+    d = docx.Document()
+    for s in SHAPES:
+        d.add_paragraph(s)
+    word = tmp_path / "shapes.docx"
+    d.save(word)
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    for i, s in enumerate(SHAPES):
+        slide.shapes.add_textbox(0, i * 300_000, 8_000_000, 300_000).text_frame.text = s
+    slides = tmp_path / "shapes.pptx"
+    deck.save(slides)
+    return [txt, md, html, word, slides]
+
+
+def test_paragraphs_skip_spacy_and_come_out_the_same(tmp_path: Path, monkeypatch) -> None:
+    """``skip_needless_nlp`` leaves the blocks as unstructured's own classifier makes them, and
+    asks spaCy about none of the long paragraphs (only short lines that could be titles)."""
+    from unstructured.partition import docx, pptx, text, text_type, xlsx
+    from unstructured.partition.html import parser as html_parser
+
+    files = _shape_files(tmp_path)
+    asked: list[str] = []
+    counts_sentences = text_type.sentence_count
+
+    def counting(text_: str, *args, **kwargs) -> int:
+        asked.append(text_)
+        return counts_sentences(text_, *args, **kwargs)
+
+    monkeypatch.setattr(text_type, "sentence_count", counting)
+    fast = {
+        f.name: [(b.text, b.kind, b.page, b.depth) for b in parse(f, f.name).blocks] for f in files
+    }
+    assert asked and all(len(a.split(" ")) <= 12 for a in asked), asked
+    for module in (text, html_parser, docx, pptx, xlsx):  # unstructured's own classifier
+        monkeypatch.setattr(
+            module, "is_possible_narrative_text", text_type.is_possible_narrative_text
+        )
+    asked.clear()
+    plain = {
+        f.name: [(b.text, b.kind, b.page, b.depth) for b in parse(f, f.name).blocks] for f in files
+    }
+    assert any(len(a.split(" ")) > 12 for a in asked)  # the long ones were asked this time
+    assert fast == plain
+    kinds = {b[1] for blocks in fast.values() for b in blocks}
+    assert {"title", "text"} <= kinds, fast
