@@ -270,8 +270,8 @@ class Settings(BaseSettings):
     )
     generator_threads: int | None = Field(
         None,
-        description="Threads of the embedded server; default: half the cores (two read prompts "
-        "no faster than one on a 2-core machine: bench/ttft.py).",
+        description="Threads of the embedded server that write the answer; default: half the "
+        "cores. The prompt is read on every core.",
     )
     generator_ctx: int = Field(4096, description="Context length of the embedded server.")
 

@@ -1,6 +1,8 @@
 """The embedded generator's launcher turns llama.cpp's AMX kernels off where the build has them
 (they segfault at the first completion on such CPUs: the whole answer path failed here before)."""
 
+import os
+
 import pytest
 
 from generation.embedded_server import server_command
@@ -25,3 +27,9 @@ def test_the_server_is_started_through_the_launcher(tmp_path) -> None:
     assert argv[1:3] == ["-m", "generation.llama_server"]
     assert argv[argv.index("--port") + 1] == "8123"
     assert argv[argv.index("--model") + 1] == str(gguf)
+
+
+def test_the_prompt_is_read_on_every_core(tmp_path) -> None:
+    argv = server_command(tmp_path / "m.gguf", "http://127.0.0.1:8123/v1", tmp_path, threads=1)
+    assert argv[argv.index("--n_threads") + 1] == "1"
+    assert argv[argv.index("--n_threads_batch") + 1] == str(os.cpu_count() or 1)
