@@ -67,7 +67,8 @@ class Answer:
     closest: list[Evidence] = field(default_factory=list)
     # the model refused at first, then, asked to look again, quoted a passage that answers: the
     # quote cites it, every claim is held by the cited passage and the question's subject words
-    # are all in it (``generation.citations.uncovered``)
+    # are in it (``generation.citations.uncovered``; a question of ``second_look.LONG_QUESTION``
+    # subject words or more may miss one)
     second_look: bool = False
 
     @property
