@@ -256,15 +256,19 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
     metrics.EMBED_CHUNKS.inc(len(texts))
     failpoints.hit("ingest.embedding")
     at = 0
+    written: list[str] = []
     for work in parsed:
         n = len(work.drafts or [])
         if work.document_id not in lease.lost:
             assert work.parsed is not None and work.drafts is not None
-            _write_pending(
+            if _write_pending(
                 ctx, work.document_id, owner, work.drafts, vectors[at : at + n], work.parsed
-            )
+            ):
+                written.append(work.document_id)
         work.done = True
         at += n
+    if written:  # one indexer task for the batch: it indexes every document waiting when it starts
+        ctx.enqueue_index(written[-1])
 
 
 def _prepare(ctx: IngestContext, work: _Work, owner: str, lease: Lease) -> None:
@@ -353,12 +357,14 @@ def _write_pending(
     drafts: list[ChunkDraft],
     vectors: np.ndarray,
     parsed: ParsedDocument,
-) -> None:
+) -> bool:
+    """Store the document's chunks and move it to ``indexing``; False when it is no longer this
+    worker's. Its indexer task is the caller's to send (one per batch)."""
     blobs = [ctx.blobs.put(a.data) for a in parsed.attachments]
     with ctx.blobs.lock(), ctx.catalog.session() as s:
         doc = lifecycle.owned(s, document_id, owner)
         if doc is None:
-            return
+            return False
         doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
         children = _add_attachments(s, doc, parsed.attachments, blobs)
         s.execute(delete(Chunk).where(Chunk.document_id == document_id))
@@ -387,6 +393,6 @@ def _write_pending(
         len(drafts),
         extra={"document_id": document_id, "chunks": len(drafts)},
     )
-    ctx.enqueue_index(document_id)
     for child in children:
         ctx.enqueue_process(child)
+    return True

@@ -295,30 +295,38 @@ class Indexer:
         log.info("compacted %s: %d vectors in one segment", collection, manifest.live)
 
     def apply(self, document_id: str) -> None:
-        """Add pending vectors and flip documents to ``ready``: this one and the others of its
-        collection that wait in ``indexing`` (up to APPLY_BATCH), with one index save and one
-        lexical commit for all (their own tasks then find nothing to do). Older documents of the
+        """Add pending vectors and flip documents to ``ready``: every document of this one's
+        collection that waits in ``indexing`` when the task starts, in steps of up to APPLY_BATCH
+        with one segment and one lexical commit each. So one task covers every document that
+        reached ``indexing`` before it was sent: an ingest batch sends one for all its documents
+        (``ingest.pipeline``), and a document a task finds already indexed was indexed by a task
+        that started after it was waiting, with all the others waiting then. Older documents of the
         same name (earlier versions) leave in the same step: the catalog transaction that makes the
         new version ready deletes them, so exactly one version is searchable at every moment."""
         with self._catalog.reader() as s:
             doc = s.get(Document, document_id)
-            if doc is None or doc.status != DocStatus.indexing:
-                log.info("apply %s: nothing to do (%s)", document_id, doc.status if doc else "gone")
+            if doc is None:
+                log.info("apply %s: nothing to do (gone)", document_id)
                 return
-            collection, name = doc.collection_id, doc.name
+            collection = doc.collection_id
             waiting = s.execute(
                 select(Document.id, Document.name)
                 .where(Document.collection_id == collection, Document.status == DocStatus.indexing)
                 .order_by(Document.created_at)
-                .limit(APPLY_BATCH)
             ).all()
-        batch: dict[str, str] = {}
-        for doc_id, doc_name in waiting:  # one version of a name per batch: the oldest goes first
-            if doc_name not in batch.values():
-                batch[doc_id] = doc_name
-        if document_id not in batch and name not in batch.values():
-            batch[document_id] = name
-        self._apply_batch(collection, batch)
+        if not waiting:
+            log.info("apply %s: nothing to do (%s)", document_id, doc.status)
+            return
+        while waiting:
+            batch: dict[str, str] = {}
+            later: list[Row] = []
+            for row in waiting:  # one version of a name per step: the oldest goes first
+                if len(batch) < APPLY_BATCH and row[1] not in batch.values():
+                    batch[row[0]] = row[1]
+                else:
+                    later.append(row)
+            self._apply_batch(collection, batch)
+            waiting = later
 
     def _apply_batch(self, collection: str, batch: dict[str, str]) -> None:
         with self._catalog.session() as s:

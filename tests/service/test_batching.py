@@ -154,3 +154,46 @@ def test_tasks_of_documents_a_batch_took_skip_them(harness: Harness) -> None:
         n: (d.status, d.attempts, d.lease_owner) for n, d in before.items()
     }
     assert sent == []
+
+
+def test_a_batch_sends_one_indexer_task_that_indexes_every_waiting_document(
+    harness: Harness, monkeypatch
+) -> None:
+    from retrieval import indexer
+
+    monkeypatch.setattr(indexer, "APPLY_BATCH", 2)  # several steps in one task
+    harness.upload("drain", *[_note(i) for i in range(5)])
+    harness.upload("drain", ("note1.txt", b"Note 1, second version: glaciers and ferries.\n"))
+    harness.upload("apart", _note(9))
+    docs = _documents(harness, "drain")
+    to_index: list[str] = []
+    ctx = dataclasses.replace(_context(harness, []), enqueue_index=to_index.append)
+    assert process_document(ctx, docs["note0.txt"].id).outcome == "run"
+    assert process_document(ctx, _documents(harness, "apart")["note9.txt"].id).outcome == "run"
+    with harness.services.catalog.reader() as s:
+        waiting = s.scalars(
+            select(Document.id).where(
+                Document.status == DocStatus.indexing,
+                Document.collection_id.in_(["drain", "apart"]),
+            )
+        ).all()
+    assert len(waiting) == 7  # six of "drain" (two versions of note1) and one apart
+    assert len(to_index) == 2  # one task per batch, not one per document
+
+    harness.indexer.apply(to_index[0])  # the first batch's task
+
+    with harness.services.catalog.reader() as s:
+        rows = s.execute(
+            select(Document.name, Document.status, Document.collection_id).where(
+                Document.status.not_in([DocStatus.deleted]),
+                Document.collection_id.in_(["drain", "apart"]),
+            )
+        ).all()
+    drained = sorted((n, st) for n, st, c in rows if c == "drain")
+    assert drained == [(f"note{i}.txt", DocStatus.ready) for i in range(5)]  # one note1: the new
+    assert [st for _n, st, c in rows if c == "apart"] == [DocStatus.indexing]  # its own task
+    hits = harness.search("drain", "glaciers and ferries", k=1)
+    assert hits[0]["document_name"] == "note1.txt" and "second version" in hits[0]["text"]
+    harness.indexer.apply(to_index[0])  # run again: nothing changes
+    assert harness.work() >= 0
+    assert {d.status for d in _documents(harness, "apart").values()} == {DocStatus.ready}
