@@ -97,23 +97,40 @@ def plain_passages(texts: list[tuple[str, str]]) -> list[ScoredChunk]:
     ]
 
 
+def ask(
+    services: Services,
+    question: str,
+    passages: list[ScoredChunk],
+    layout: str,
+    second_look: bool,
+    focused: bool = False,
+) -> tuple[Answer, float | None]:
+    """The final answer, and the seconds to its first token (None when nothing streamed)."""
+    t0 = time.perf_counter()
+    first = None
+    final: Answer | None = None
+    for ev in answer(
+        question,
+        passages,
+        services.generator,
+        services.answers.passage_budget(),
+        services.settings.generator_max_tokens,
+        focused=focused,
+        layout=layout,
+        second_look=second_look,
+    ):
+        if isinstance(ev, Answer):
+            final = ev
+        elif first is None:
+            first = time.perf_counter() - t0
+    assert final is not None
+    return final, first
+
+
 def run_plain(services: Services, layout: str, second_look: bool) -> list[dict]:
-    s = services.settings
     out = []
     for question, expect, texts in PLAIN:
-        final = None
-        for ev in answer(
-            question,
-            plain_passages(texts),
-            services.generator,
-            services.answers.passage_budget(),
-            s.generator_max_tokens,
-            layout=layout,
-            second_look=second_look,
-        ):
-            if isinstance(ev, Answer):
-                final = ev
-        assert final is not None
+        final, _first = ask(services, question, plain_passages(texts), layout, second_look)
         right = not final.abstained and expect is not None and expect in final.text
         out.append(
             {
@@ -136,28 +153,17 @@ def run_one(
     gate: bool = True,
     second_look: bool = False,
 ) -> dict:
-    s = services.settings
     prepared = services.answers.prepare(collection, question, [])
     if prepared.gated and gate:
         return {"gated": True, "abstained": True, "given": "", "answer": "", "ttft_s": None}
-    t0 = time.perf_counter()
-    first = None
-    final: Answer | None = None
-    for ev in answer(
+    final, first = ask(
+        services,
         prepared.standalone,
         prepared.passages,
-        services.generator,
-        services.answers.passage_budget(),
-        s.generator_max_tokens,
-        focused=s.focus_passages,
-        layout=layout,
-        second_look=second_look,
-    ):
-        if isinstance(ev, Answer):
-            final = ev
-        elif first is None:
-            first = time.perf_counter() - t0
-    assert final is not None
+        layout,
+        second_look,
+        focused=services.settings.focus_passages,
+    )
     return {
         "gated": prepared.gated,
         "abstained": final.abstained,
