@@ -261,10 +261,24 @@ def attempt(s: Session, document_id: str, owner: str) -> bool:
     return True
 
 
+def lock_documents(s: Session, document_ids: Sequence[str]) -> None:
+    """Lock the rows of ``document_ids`` in id order. A transaction that changes several
+    documents takes their locks here first: two that took them in different orders could each
+    wait for the other (a worker's batch write and its lease renewal, say)."""
+    if document_ids:
+        s.scalars(
+            select(Document.id)
+            .where(Document.id.in_(list(document_ids)))
+            .order_by(Document.id)
+            .with_for_update()
+        ).all()
+
+
 def renew_all(s: Session, document_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
     """Extend ``owner``'s lease on each of ``document_ids``; the ids that are still theirs."""
     if not document_ids:
         return set()
+    lock_documents(s, document_ids)
     s.execute(
         update(Document)
         .where(Document.id.in_(list(document_ids)), Document.lease_owner == owner)

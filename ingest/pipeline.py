@@ -161,6 +161,7 @@ class _Work:
     counted: bool = True  # its attempt is counted (a batch's others: when it starts on them)
     parsed: ParsedDocument | None = None
     drafts: list[ChunkDraft] | None = None
+    vectors: np.ndarray | None = None  # one row per draft
     done: bool = False  # handed to the indexer, failed, or no longer this worker's
 
 
@@ -228,12 +229,16 @@ def _time_for_another(ctx: IngestContext, started: float) -> bool:
 
 
 def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease) -> None:
+    """Parse each document of the batch alone, then, for those that parsed, one transaction moves
+    them to ``embedding``, one embedding call makes their vectors and one transaction stores their
+    chunks and hands them to the indexer: per document only its attempt is a transaction of its
+    own (a crash counts against the document it happened in)."""
     started = time.monotonic()
     for i, work in enumerate(batch):
         if i and not _time_for_another(ctx, started):
             break  # the rest are released by the caller
         try:
-            _prepare(ctx, work, owner, lease)
+            _prepare(ctx, work, owner)
         except IngestError as e:
             fail(ctx.catalog, work.document_id, e.code, e.message)
         except Exception as e:
@@ -244,7 +249,7 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
                 ctx.catalog, work.document_id, "internal", f"internal error while ingesting: {e!r}"
             )
         work.done = work.drafts is None  # failed, or no longer this worker's
-    parsed = [w for w in batch if w.drafts is not None and w.document_id not in lease.lost]
+    parsed = _to_embedding(ctx, [w for w in batch if w.drafts is not None], owner, lease)
     if not parsed:
         return
     # The document's label and the heading travel with the text into the vector: "2023 Q1 AAPL"
@@ -256,24 +261,39 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
     metrics.EMBED_CHUNKS.inc(len(texts))
     failpoints.hit("ingest.embedding")
     at = 0
-    written: list[str] = []
     for work in parsed:
         n = len(work.drafts or [])
-        if work.document_id not in lease.lost:
-            assert work.parsed is not None and work.drafts is not None
-            if _write_pending(
-                ctx, work.document_id, owner, work.drafts, vectors[at : at + n], work.parsed
-            ):
-                written.append(work.document_id)
+        work.vectors, at = vectors[at : at + n], at + n
+    written = _write_pending(ctx, [w for w in parsed if w.document_id not in lease.lost], owner)
+    for work in parsed:
         work.done = True
-        at += n
     if written:  # one indexer task for the batch: it indexes every document waiting when it starts
         ctx.enqueue_index(written[-1])
 
 
-def _prepare(ctx: IngestContext, work: _Work, owner: str, lease: Lease) -> None:
-    """Parse and chunk one claimed document (``work.drafts``); None left there when it is no
-    longer this worker's. Raises the ``IngestError`` that fails it."""
+def _to_embedding(ctx: IngestContext, works: list[_Work], owner: str, lease: Lease) -> list[_Work]:
+    """Move the parsed documents of a batch to ``embedding`` in one transaction; those no longer
+    this worker's are done (their drafts dropped). Returns the rest."""
+    kept: list[_Work] = []
+    if not works:
+        return kept
+    with ctx.catalog.session() as s:
+        lifecycle.lock_documents(s, [w.document_id for w in works])
+        for w in works:
+            pages = w.parsed.pages if w.parsed is not None else None
+            if w.document_id not in lease.lost and lifecycle.advance(
+                s, w.document_id, owner, DocStatus.embedding, pages=pages, pages_done=pages
+            ):
+                kept.append(w)
+            else:
+                w.parsed = w.drafts = None
+                w.done = True
+    return kept
+
+
+def _prepare(ctx: IngestContext, work: _Work, owner: str) -> None:
+    """Parse and chunk one claimed document (``work.parsed``, ``work.drafts``); None left there
+    when it is no longer this worker's. Raises the ``IngestError`` that fails it."""
     name, document_id = work.name, work.document_id
     if not work.counted:
         with ctx.catalog.session() as s:
@@ -301,15 +321,6 @@ def _prepare(ctx: IngestContext, work: _Work, owner: str, lease: Lease) -> None:
     failpoints.hit("ingest.parsing")
     if not any(b.text.strip() for b in parsed.blocks):
         raise EmptyDocument(f"no text found in {name}: is it empty or an image without OCR?")
-    if document_id in lease.lost or not _set_status(
-        ctx,
-        document_id,
-        owner,
-        DocStatus.embedding,
-        pages=parsed.pages,
-        pages_done=parsed.pages,
-    ):
-        return
     work.parsed = parsed
     work.drafts = chunk_blocks(
         parsed.blocks,
@@ -350,49 +361,59 @@ def _add_attachments(
     return queued
 
 
-def _write_pending(
-    ctx: IngestContext,
-    document_id: str,
-    owner: str,
-    drafts: list[ChunkDraft],
-    vectors: np.ndarray,
-    parsed: ParsedDocument,
-) -> bool:
-    """Store the document's chunks and move it to ``indexing``; False when it is no longer this
-    worker's. Its indexer task is the caller's to send (one per batch)."""
-    blobs = [ctx.blobs.put(a.data) for a in parsed.attachments]
+def _write_pending(ctx: IngestContext, works: list[_Work], owner: str) -> list[str]:
+    """Store the chunks of a batch's embedded documents and move each to ``indexing``, in one
+    transaction; the ids written (those still this worker's). The indexer task is the caller's to
+    send (one per batch)."""
+    if not works:
+        return []
+    blobs = {w.document_id: [ctx.blobs.put(a.data) for a in _parsed(w).attachments] for w in works}
+    written: list[tuple[_Work, list[str]]] = []
     with ctx.blobs.lock(), ctx.catalog.session() as s:
-        doc = lifecycle.owned(s, document_id, owner)
-        if doc is None:
-            return False
-        doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
-        children = _add_attachments(s, doc, parsed.attachments, blobs)
-        s.execute(delete(Chunk).where(Chunk.document_id == document_id))
-        for d, vec in zip(drafts, vectors, strict=True):
-            s.add(
-                Chunk(
-                    id=chunk_id(document_id, d.ordinal, d.text),
-                    document_id=document_id,
-                    ordinal=d.ordinal,
-                    text=d.text,
-                    page=d.page,
-                    page_end=d.page_end,
-                    page_marks=json.dumps(d.page_marks) if d.page_marks else None,
-                    heading=d.heading,
-                    element_type=d.element_type,
-                    char_start=d.char_start,
-                    char_end=d.char_end,
-                    vector=np.asarray(vec, dtype=np.float32).tobytes(),
-                )
-            )
-        lifecycle.to_indexing(doc, ctx.model_label, len(drafts))
-    metrics.INGEST_DOCUMENTS.labels("embedded", "ok").inc()
-    log.info(
-        "embedded %s: %d chunks",
-        document_id,
-        len(drafts),
-        extra={"document_id": document_id, "chunks": len(drafts)},
+        lifecycle.lock_documents(s, [w.document_id for w in works])
+        for w in works:
+            drafts, parsed = w.drafts or [], _parsed(w)
+            doc = lifecycle.owned(s, w.document_id, owner)
+            if doc is None:
+                continue
+            doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
+            children = _add_attachments(s, doc, parsed.attachments, blobs[w.document_id])
+            s.execute(delete(Chunk).where(Chunk.document_id == w.document_id))
+            assert w.vectors is not None, "only embedded documents are written"
+            for d, vec in zip(drafts, w.vectors, strict=True):
+                s.add(_chunk_row(w.document_id, d, vec))
+            lifecycle.to_indexing(doc, ctx.model_label, len(drafts))
+            written.append((w, children))
+    for w, children in written:
+        metrics.INGEST_DOCUMENTS.labels("embedded", "ok").inc()
+        log.info(
+            "embedded %s: %d chunks",
+            w.document_id,
+            len(w.drafts or []),
+            extra={"document_id": w.document_id, "chunks": len(w.drafts or [])},
+        )
+        for child in children:
+            ctx.enqueue_process(child)
+    return [w.document_id for w, _ in written]
+
+
+def _parsed(work: _Work) -> ParsedDocument:
+    assert work.parsed is not None, "only parsed documents are written"
+    return work.parsed
+
+
+def _chunk_row(document_id: str, d: ChunkDraft, vec: np.ndarray) -> Chunk:
+    return Chunk(
+        id=chunk_id(document_id, d.ordinal, d.text),
+        document_id=document_id,
+        ordinal=d.ordinal,
+        text=d.text,
+        page=d.page,
+        page_end=d.page_end,
+        page_marks=json.dumps(d.page_marks) if d.page_marks else None,
+        heading=d.heading,
+        element_type=d.element_type,
+        char_start=d.char_start,
+        char_end=d.char_end,
+        vector=np.asarray(vec, dtype=np.float32).tobytes(),
     )
-    for child in children:
-        ctx.enqueue_process(child)
-    return True

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.catalog import Chunk, DocStatus, Document, utcnow
 from ingest.pipeline import IngestContext, process_document
@@ -81,6 +81,25 @@ def test_one_task_ingests_a_batch_where_each_document_fails_alone(harness: Harne
     assert harness.work() > 0
     hits = harness.search("batch", "topic number 4", k=1)
     assert hits[0]["document_name"] == "note4.txt"
+
+
+def test_a_batch_commits_once_per_document_plus_a_fixed_few(harness: Harness) -> None:
+    """Per document only its attempt is a transaction of its own: the move to embedding and the
+    chunk writes of the whole batch are one transaction each (they were one per document)."""
+    n = 8
+    harness.upload("commits", *[_note(i) for i in range(n)])
+    commits: list[int] = []
+    engine = harness.services.catalog.engine
+    count = lambda _conn: commits.append(1)  # noqa: E731
+    event.listen(engine, "commit", count)
+    try:
+        got = process_document(_context(harness, []), _oldest(harness, "commits"))
+    finally:
+        event.remove(engine, "commit", count)
+    assert got.outcome == "run"
+    assert {d.status for d in _documents(harness, "commits").values()} == {DocStatus.indexing}
+    # claim, neighbours' claim, n - 1 attempts, embedding, chunks (+1 for a lease renewal)
+    assert len(commits) <= n + 4, len(commits)
 
 
 def test_batch_leaves_large_leased_and_other_collections_documents_alone(harness: Harness) -> None:
