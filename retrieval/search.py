@@ -20,6 +20,7 @@ from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.embedding import Embedder, Reranker, model_label, passage_text
 from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.index_store import CollectionIndexes, IndexCache
+from retrieval.segments import SearchThreads
 from retrieval.types import ScoredChunk
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class Retriever:
         self._embedders_lock = threading.Lock()
         # the lexical side of hybrid searches, beside the dense side of the calling thread
         self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
+        # threads that search some of a collection's vector segments beside the calling thread
+        self._segment_threads = SearchThreads.for_cores()
 
     def indexes(self, collection: str) -> CollectionIndexes:
         """The collection's indexes as searches see them now (for status pages)."""
@@ -124,7 +127,11 @@ class Retriever:
         if encoder is not None:
             allowed = self._allowed_chunks(document_ids) if document_ids is not None else None
             dense = idx.vectors.search(
-                encoder.embed_query(query), cfg.dense_depth, allowed, cfg.ef_search
+                encoder.embed_query(query),
+                cfg.dense_depth,
+                allowed,
+                cfg.ef_search,
+                self._segment_threads,
             )
         if pending is not None:
             lexical = pending.result()

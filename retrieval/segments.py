@@ -22,6 +22,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +39,24 @@ PREFIX = "seg-"
 MMAP_OVER = 500_000
 # A segment's first-round share of a search's k, beyond twice its share of the vectors.
 SHARE_MARGIN = 8
+
+
+@dataclass(frozen=True)
+class SearchThreads:
+    """Threads that search some of a query's segments beside the calling thread (one per other
+    core: FAISS lets go of the GIL while it searches)."""
+
+    count: int
+    executor: ThreadPoolExecutor
+
+    @classmethod
+    def for_cores(cls, cores: int | None = None, most: int = 3) -> SearchThreads:
+        count = max(0, min(most, (cores or os.cpu_count() or 1) - 1))
+        return cls(count, ThreadPoolExecutor(max(1, count), thread_name_prefix="segments"))
+
+
+# One search of one segment: (segment, k, allowed ids, beam).
+_Planned = tuple[int, int, "np.ndarray | None", int]
 
 
 def _score(hit: tuple[int, float]) -> float:
@@ -295,8 +314,10 @@ class SegmentedIndex:
         k: int,
         allowed_ids: np.ndarray | None = None,
         ef_search: int = 128,
+        pool: SearchThreads | None = None,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (id, inner product) over every segment, merged. Over Flat segments this is
+        """Top ``k`` (id, inner product) over every segment, merged; ``pool``'s threads search
+        some of the segments beside the calling thread. Over Flat segments this is
         exactly the top ``k`` of one index of the same vectors.
 
         HNSW segments are searched in two rounds (as Lucene's collectors share a minimum competitive
@@ -310,24 +331,48 @@ class SegmentedIndex:
         if len(self.segments) == 1:
             return self.segments[0].vectors.search(query, k, allowed_ids, ef_search)
         total = max(1, self.size)
-        found: dict[int, list[tuple[int, float]]] = {}
-        full_share: list[int] = []  # segments whose first round filled its share
+        first: list[_Planned] = []
         for i, s in enumerate(self.segments):
             share = min(k, math.ceil(2 * k * s.vectors.size / total) + SHARE_MARGIN)
             if s.vectors.kind != "hnsw" or allowed_ids is not None or share >= k:
-                found[i] = s.vectors.search(query, k, allowed_ids, ef_search)
-                continue
-            beam = max(share, math.ceil(ef_search * share / k))
-            found[i] = s.vectors.search(query, share, None, beam)
-            if len(found[i]) == share:
-                full_share.append(i)
+                first.append((i, k, allowed_ids, ef_search))
+            else:
+                first.append((i, share, None, max(share, math.ceil(ef_search * share / k))))
+        found = dict(zip([p[0] for p in first], self._search_each(query, first, pool), strict=True))
+        # the segments searched for a share of k that filled it
+        full_share = [i for i, n, _a, _b in first if n < k and len(found[i]) == n]
         if full_share:
             best = heapq.nlargest(k, (h for hits in found.values() for h in hits), key=_score)
             bar = best[-1][1] if len(best) >= k else -math.inf
-            for i in full_share:
-                if found[i][-1][1] >= bar:
-                    found[i] = self.segments[i].vectors.search(query, k, None, ef_search)
+            again: list[_Planned] = [
+                (i, k, None, ef_search) for i in full_share if found[i][-1][1] >= bar
+            ]
+            found.update(
+                zip([p[0] for p in again], self._search_each(query, again, pool), strict=True)
+            )
         return heapq.nlargest(k, (h for hits in found.values() for h in hits), key=_score)
+
+    def _search_each(
+        self, query: np.ndarray, plan: Sequence[_Planned], pool: SearchThreads | None
+    ) -> list[list[tuple[int, float]]]:
+        """The hits of each planned search, in plan order: this thread searches one run of the
+        segments, each of ``pool``'s threads another."""
+
+        def run(part: Sequence[_Planned]) -> list[list[tuple[int, float]]]:
+            faiss.omp_set_num_threads(1)  # per thread, as above
+            return [self.segments[i].vectors.search(query, n, a, b) for i, n, a, b in part]
+
+        runs = min(len(plan), 1 + (pool.count if pool is not None else 0))
+        if runs <= 1:
+            return run(plan)
+        parts = [plan[j::runs] for j in range(runs)]  # large and small segments spread evenly
+        assert pool is not None
+        pending = [pool.executor.submit(run, part) for part in parts[1:]]
+        done = [run(parts[0])] + [f.result() for f in pending]
+        out: list[list[tuple[int, float]]] = [[] for _ in plan]
+        for j, hits in enumerate(done):
+            out[j::runs] = hits
+        return out
 
     def document_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
         """chunk id -> document id over every segment."""

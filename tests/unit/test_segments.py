@@ -11,6 +11,7 @@ import pytest
 from retrieval.segments import (
     Manifest,
     MergePolicy,
+    SearchThreads,
     SegmentedIndex,
     merged,
     orphans,
@@ -55,17 +56,22 @@ def _build(tmp: Path, sizes: list[int]) -> tuple[Manifest, list]:
     return Manifest("model-a", tuple(entries)), parts
 
 
-def test_segments_answer_as_one_index(tmp_path: Path) -> None:
-    manifest, parts = _build(tmp_path, [40, 25, 60])
+# the segments searched by the calling thread alone, and split over it and two pool threads
+THREADS = [None, SearchThreads.for_cores(cores=3)]
+
+
+@pytest.mark.parametrize("pool", THREADS, ids=["caller", "pool"])
+def test_segments_answer_as_one_index(tmp_path: Path, pool: SearchThreads | None) -> None:
+    manifest, parts = _build(tmp_path, [40, 25, 60, 33])
     index = SegmentedIndex.load(tmp_path, manifest, DIM)
     single = _one_index(parts, np.empty(0, dtype=np.int64))
-    assert index.size == single.size == 125
+    assert index.size == single.size == 158
     rng = np.random.default_rng(99)
     for q in rng.normal(size=(10, DIM)).astype(np.float32):
-        _same(index.search(q, 10), single.search(q, 10))
-    allowed = parts[1][0][::3]
+        _same(index.search(q, 10, pool=pool), single.search(q, 10))
+    allowed = np.concatenate([parts[1][0][::3], parts[3][0][::4]])
     q = rng.normal(size=DIM).astype(np.float32)
-    _same(index.search(q, 5, allowed), single.search(q, 5, allowed))
+    _same(index.search(q, 5, allowed, pool=pool), single.search(q, 5, allowed))
     ids, _, docs = _data(25, 1, 40)
     assert index.document_of(ids[:3].tolist()) == {
         int(i): d for i, d in zip(ids[:3], docs[:3], strict=True)
@@ -140,7 +146,10 @@ def test_manifest_round_trip() -> None:
     assert m.files == {"seg-a.faiss", "seg-a.docs.npz", "seg-a.del-x.npy"}
 
 
-def test_hnsw_segments_find_a_topic_that_landed_in_one_segment(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool", THREADS, ids=["caller", "pool"])
+def test_hnsw_segments_find_a_topic_that_landed_in_one_segment(
+    tmp_path: Path, pool: SearchThreads | None
+) -> None:
     """Two-round search: each HNSW segment first gives its share of k; a segment whose whole share
     beats the round's k-th best (here: the one batch that holds every passage near the query) is
     searched again for all k. The result is the exact top k."""
@@ -158,10 +167,10 @@ def test_hnsw_segments_find_a_topic_that_landed_in_one_segment(tmp_path: Path) -
     index = SegmentedIndex.load(tmp_path, Manifest("model-a", tuple(entries)), DIM)
     assert index.kind == "hnsw"
     exact = _one_index(parts, np.empty(0, dtype=np.int64))
-    got = index.search(q, 100)
+    got = index.search(q, 100, pool=pool)
     assert [i for i, _ in got] == [i for i, _ in exact.search(q, 100)]
     assert set(i for i, _ in got) <= set(parts[2][0][:150].tolist())
     # hits spread over the segments: the top k still matches the exact one (HNSW at this size)
     for other in rng.normal(size=(5, DIM)).astype(np.float32):
         want = {i for i, _ in exact.search(other, 20)}
-        assert len(want & {i for i, _ in index.search(other, 20)}) >= 19
+        assert len(want & {i for i, _ in index.search(other, 20, pool=pool)}) >= 19
