@@ -54,14 +54,24 @@ class ChunkDocuments:
     def __len__(self) -> int:
         return len(self.chunk_ids)
 
-    def of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
+    def of(self, chunk_ids: Iterable[int] | np.ndarray) -> dict[int, str]:
         """chunk id -> document id, for the ids this collection has (others are left out)."""
-        wanted = np.fromiter(chunk_ids, dtype=np.int64)
+        return self.found(as_ids(chunk_ids))[0]
+
+    def found(self, wanted: np.ndarray) -> tuple[dict[int, str], np.ndarray]:
+        """chunk id -> document id for the ids of ``wanted`` (int64) held here, and the rest."""
         if wanted.size == 0 or self.chunk_ids.size == 0:
-            return {}
+            return {}, wanted
         pos = np.minimum(np.searchsorted(self.chunk_ids, wanted), self.chunk_ids.size - 1)
-        found = self.chunk_ids[pos] == wanted
-        return {
-            int(c): self.documents[k]
-            for c, k in zip(wanted[found].tolist(), self.codes[pos[found]].tolist(), strict=True)
+        hit = self.chunk_ids[pos] == wanted
+        out = {
+            c: self.documents[k]
+            for c, k in zip(wanted[hit].tolist(), self.codes[pos[hit]].tolist(), strict=True)
         }
+        return out, wanted[~hit]
+
+
+def as_ids(chunk_ids: Iterable[int] | np.ndarray) -> np.ndarray:
+    if isinstance(chunk_ids, np.ndarray):
+        return chunk_ids.astype(np.int64, copy=False)
+    return np.fromiter(chunk_ids, dtype=np.int64)

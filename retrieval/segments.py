@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from core import failpoints
-from retrieval.chunk_documents import ChunkDocuments
+from retrieval.chunk_documents import ChunkDocuments, as_ids
 from retrieval.vector_index import VectorIndex
 
 PREFIX = "seg-"
@@ -375,11 +375,15 @@ class SegmentedIndex:
         return out
 
     def document_of(self, chunk_ids: Iterable[int]) -> dict[int, str]:
-        """chunk id -> document id over every segment."""
-        wanted = list(chunk_ids)
+        """chunk id -> document id over every segment (each id is looked up until a segment holds
+        it: a chunk lives in one segment)."""
+        wanted = as_ids(chunk_ids)
         out: dict[int, str] = {}
         for s in self.segments:
-            out.update(s.documents.of(wanted))
+            if wanted.size == 0:
+                break
+            got, wanted = s.documents.found(wanted)
+            out.update(got)
         return out
 
 
