@@ -148,7 +148,7 @@ async def upload(
             audit(s, who.user, "upload", collection, got.document_id, detail)
     for doc_id in to_enqueue:
         enqueue(services.celery, settings, PROCESS_TASK, doc_id)
-    return job_out(catalog, job_id, who, duplicates)
+    return job_out(catalog, job_id, who, duplicates, only=[*to_enqueue, *duplicates])
 
 
 @router.post(

@@ -134,7 +134,10 @@ class JobOut(BaseModel):
     elapsed_s: float
     documents_per_s: float | None = Field(description="Pace so far; None before the first.")
     eta_s: float | None = Field(description="Seconds left at the pace so far.")
-    documents: list[DocumentOut]
+    documents: list[DocumentOut] = Field(
+        description="The job's documents; in an upload's answer, those of that request only "
+        "(the numbers above are the whole job's)."
+    )
 
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

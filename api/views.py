@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Set
+from collections.abc import Sequence, Set
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from api.errors import ApiError
 from api.schemas import DocumentOut, JobOut
@@ -71,7 +71,10 @@ def job_out(
     who: Principal,
     duplicates: Set[str] = frozenset(),
     with_documents: bool = True,
+    only: Sequence[str] | None = None,
 ) -> JobOut:
+    """The job's numbers, and its documents (``only`` those of these ids: an upload into a job
+    lists the files it sent, not the whole job again, which grew quadratically with a folder)."""
     with catalog.reader() as s:
         job = s.get(Job, job_id)
         if job is None or role_in(s, who, job.collection_id) is None:
@@ -95,7 +98,12 @@ def job_out(
             docs = [
                 doc_out(d, d.id in duplicates)
                 for d in s.scalars(
-                    select(Document).where(Document.id.in_(members)).order_by(Document.name)
+                    select(Document)
+                    .where(
+                        Document.id.in_(members),
+                        Document.id.in_(list(only)) if only is not None else true(),
+                    )
+                    .order_by(Document.name)
                 )
             ]
         return job_progress(job, counts, int(pages or 0), docs)

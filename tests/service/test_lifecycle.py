@@ -99,6 +99,21 @@ def test_cancel_drops_what_has_not_run(harness: Harness) -> None:
     assert {d["status"] for d in harness.documents("cancel")} == {"cancelled"}
 
 
+def test_an_upload_into_a_job_lists_its_own_files_and_counts_the_whole_job(
+    harness: Harness,
+) -> None:
+    job = harness.client.post("/jobs", json={"collection": "jobbed"}).json()
+    first = harness.upload("jobbed", ("kiln.txt", KILN), job_id=job["id"])
+    second = harness.upload("jobbed", ("glaze.txt", GLAZE), job_id=job["id"])
+    again = harness.upload("jobbed", ("kiln.txt", KILN), job_id=job["id"])
+    assert [d["name"] for d in first["documents"]] == ["kiln.txt"]
+    assert [d["name"] for d in second["documents"]] == ["glaze.txt"]  # not the job's others
+    assert [(d["name"], d["duplicate"]) for d in again["documents"]] == [("kiln.txt", True)]
+    assert second["id"] == job["id"] and second["total"] == 2 and second["counts"] == {"queued": 2}
+    whole = harness.client.get(f"/jobs/{job['id']}", params={"documents": "true"}).json()
+    assert sorted(d["name"] for d in whole["documents"]) == ["glaze.txt", "kiln.txt"]
+
+
 def test_rename_moves_documents_and_index(harness: Harness) -> None:
     harness.upload("before", ("kiln.txt", KILN))
     harness.work()
