@@ -92,6 +92,7 @@ def build_services(settings: Settings) -> Services:
             rerank_depth=settings.rerank_depth,
         ),
         Reranker(settings.rerank_model) if settings.rerank_model else None,
+        segment_threads=settings.segment_search_threads,
     )
     generator = GeneratorClient(
         settings.generator_url,

@@ -214,6 +214,13 @@ class Settings(BaseSettings):
     )
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth (recall vs speed).")
+    segment_search_threads: int | None = Field(
+        None,
+        ge=0,
+        le=32,
+        description="Threads beside a search's own that search a collection's vector segments "
+        "(unset: one per other core, at most 3; 0: the search's thread alone).",
+    )
 
     # Generation
     generator_url: str = Field(

@@ -62,6 +62,7 @@ class Retriever:
         indexes: IndexCache,
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
+        segment_threads: int | None = None,
     ) -> None:
         self._catalog = catalog
         self._embedder = embedder
@@ -75,7 +76,7 @@ class Retriever:
         # the lexical side of hybrid searches, beside the dense side of the calling thread
         self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
         # threads that search some of a collection's vector segments beside the calling thread
-        self._segment_threads = SearchThreads.for_cores()
+        self._segment_threads = SearchThreads.make(segment_threads)
 
     def indexes(self, collection: str) -> CollectionIndexes:
         """The collection's indexes as searches see them now (for status pages)."""

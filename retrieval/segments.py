@@ -50,8 +50,10 @@ class SearchThreads:
     executor: ThreadPoolExecutor
 
     @classmethod
-    def for_cores(cls, cores: int | None = None, most: int = 3) -> SearchThreads:
-        count = max(0, min(most, (cores or os.cpu_count() or 1) - 1))
+    def make(cls, count: int | None = None, cores: int | None = None) -> SearchThreads:
+        """``count`` threads; None: one per core beyond the caller's, at most 3."""
+        if count is None:
+            count = max(0, min(3, (cores or os.cpu_count() or 1) - 1))
         return cls(count, ThreadPoolExecutor(max(1, count), thread_name_prefix="segments"))
 
 

@@ -57,7 +57,7 @@ def _build(tmp: Path, sizes: list[int]) -> tuple[Manifest, list]:
 
 
 # the segments searched by the calling thread alone, and split over it and two pool threads
-THREADS = [None, SearchThreads.for_cores(cores=3)]
+THREADS = [None, SearchThreads.make(2)]
 
 
 @pytest.mark.parametrize("pool", THREADS, ids=["caller", "pool"])
