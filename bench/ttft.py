@@ -66,7 +66,14 @@ def load(corpus: Path, n: int) -> list[tuple[str, list[ScoredChunk]]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--corpus", type=Path, required=True)
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="threads that read the prompt and write the answer (--n_threads and "
+        "--n_threads_batch; a --server-args variant may set either again)",
+    )
     ap.add_argument("--budgets", type=int, nargs="+", default=[1536, 1024, 768, 512])
     ap.add_argument("--questions", type=int, default=8)
     ap.add_argument(
@@ -87,7 +94,9 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}/v1"
         proc = subprocess.Popen(
-            server_command(None, url, models, threads=threads, n_ctx=4096) + extra.split(),
+            server_command(None, url, models, threads=threads, n_ctx=4096)
+            + ["--n_threads_batch", str(threads)]  # the last of an argument wins
+            + extra.split(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
