@@ -261,20 +261,17 @@ def attempt(s: Session, document_id: str, owner: str) -> bool:
     return True
 
 
-def lock_documents(s: Session, document_ids: Sequence[str]) -> dict[str, Document]:
-    """The documents of ``document_ids`` (those that exist), their rows locked in id order. A
-    transaction that changes several documents takes their locks here first: two that took them
-    in different orders could each wait for the other (a worker's batch write and its lease
-    renewal, say)."""
-    if not document_ids:
-        return {}
-    rows = s.scalars(
-        select(Document)
-        .where(Document.id.in_(list(document_ids)))
-        .order_by(Document.id)
-        .with_for_update()
-    ).all()
-    return {d.id: d for d in rows}
+def lock_documents(s: Session, document_ids: Sequence[str]) -> None:
+    """Lock the rows of ``document_ids`` in id order. A transaction that changes several
+    documents takes their locks here first: two that took them in different orders could each
+    wait for the other (a worker's batch write and its lease renewal, say)."""
+    if document_ids:
+        s.scalars(
+            select(Document.id)
+            .where(Document.id.in_(list(document_ids)))
+            .order_by(Document.id)
+            .with_for_update()
+        ).all()
 
 
 def renew_all(s: Session, document_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
@@ -299,11 +296,7 @@ def renew_all(s: Session, document_ids: Sequence[str], owner: str, lease: timede
 def owned(s: Session, document_id: str, owner: str) -> Document | None:
     """The document, locked, while ``owner`` still holds it in a worker state; else None (it was
     deleted, cancelled or taken over: the worker stops)."""
-    return held_by(s.get(Document, document_id, with_for_update=True), owner)
-
-
-def held_by(doc: Document | None, owner: str) -> Document | None:
-    """``doc`` (locked by the caller) while ``owner`` still holds it in a worker state."""
+    doc = s.get(Document, document_id, with_for_update=True)
     if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
         return None
     return doc
@@ -312,11 +305,7 @@ def held_by(doc: Document | None, owner: str) -> Document | None:
 def advance(s: Session, document_id: str, owner: str, status: DocStatus, **fields: object) -> bool:
     """Move a document ``owner`` still holds to ``status`` (parsing or embedding), setting
     ``fields`` (pages, pages_done); False when it is no longer theirs."""
-    return move(owned(s, document_id, owner), status, **fields)
-
-
-def move(doc: Document | None, status: DocStatus, **fields: object) -> bool:
-    """``advance`` for a document already locked and checked (``held_by``); False for None."""
+    doc = owned(s, document_id, owner)
     if doc is None:
         return False
     doc.status = status

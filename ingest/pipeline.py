@@ -278,12 +278,11 @@ def _to_embedding(ctx: IngestContext, works: list[_Work], owner: str, lease: Lea
     if not works:
         return kept
     with ctx.catalog.session() as s:
-        locked = lifecycle.lock_documents(s, [w.document_id for w in works])
+        lifecycle.lock_documents(s, [w.document_id for w in works])
         for w in works:
             pages = w.parsed.pages if w.parsed is not None else None
-            doc = lifecycle.held_by(locked.get(w.document_id), owner)
-            if w.document_id not in lease.lost and lifecycle.move(
-                doc, DocStatus.embedding, pages=pages, pages_done=pages
+            if w.document_id not in lease.lost and lifecycle.advance(
+                s, w.document_id, owner, DocStatus.embedding, pages=pages, pages_done=pages
             ):
                 kept.append(w)
             else:
@@ -371,10 +370,10 @@ def _write_pending(ctx: IngestContext, works: list[_Work], owner: str) -> list[s
     blobs = {w.document_id: [ctx.blobs.put(a.data) for a in _parsed(w).attachments] for w in works}
     written: list[tuple[_Work, list[str]]] = []
     with ctx.blobs.lock(), ctx.catalog.session() as s:
-        locked = lifecycle.lock_documents(s, [w.document_id for w in works])
+        lifecycle.lock_documents(s, [w.document_id for w in works])
         for w in works:
             drafts, parsed = w.drafts or [], _parsed(w)
-            doc = lifecycle.held_by(locked.get(w.document_id), owner)
+            doc = lifecycle.owned(s, w.document_id, owner)
             if doc is None:
                 continue
             doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
