@@ -80,9 +80,11 @@ def main(argv: list[str] | None = None) -> None:
             catalog.engine.dispose(close=False)
             embedder.load()
             embedder.enable_onnx()
-            from ingest import sandbox
+            from ingest import parsing, sandbox
 
             sandbox.warm()
+            if settings.parse_in_process_bytes:  # small text is parsed here: load its parser now
+                parsing.warm()
 
         argv_ = [
             "worker",

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         ge=256,
         description="Memory (MiB) one document's parser may take beyond the parsers' own.",
     )
+    parse_in_process_bytes: int = Field(
+        16 * 1024,
+        ge=0,
+        description="Plain-text files up to this size (bytes; valid UTF-8) are parsed in the ingest "
+        "process itself, without the parse child, whose round trip costs more than such a parse; "
+        "0: every file in the child.",
+    )
     pdf_tables: bool = Field(
         True,
         description="Find ruled tables in PDFs (pdfplumber) on pages where no table set by "

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import tempfile
-from pathlib import Path
 
 from ingest import parsing
 
@@ -20,10 +18,4 @@ for _name in PARTITIONERS:
         logging.getLogger(__name__).debug("could not preload %s", _name, exc_info=True)
 
 # One small parse loads what unstructured loads lazily (the spaCy model: 0.6 s a child otherwise).
-with tempfile.TemporaryDirectory() as _tmp:
-    _warm = Path(_tmp) / "warm-up.txt"
-    _warm.write_text("Warm up. This sentence loads the tokenizer.\n")
-    try:
-        parsing.parse(_warm, "warm-up.txt")
-    except Exception:  # noqa: BLE001 - a cold start is slower, not wrong
-        logging.getLogger(__name__).debug("warm-up parse failed", exc_info=True)
+parsing.warm()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -68,6 +69,10 @@ def _unstructured() -> Any:
     return auto
 
 
+# A paragraph longer than this is never taken for a title (nor handed to spaCy to find out).
+TITLE_MAX_CHARS = 200
+
+
 def _title_max_words() -> int:
     """The most words ``is_possible_title`` lets a title have (its default, or its variable)."""
     return int(os.environ.get("UNSTRUCTURED_TITLE_MAX_WORD_LENGTH", "12"))
@@ -81,7 +86,9 @@ def skip_needless_nlp() -> None:
     - plain text, PowerPoint and Excel (``element_from_text``, ``_iter_text_elements``,
       ``_create_element``): not narrative -> Title if ``is_possible_title``, which refuses
       anything over ``_title_max_words`` words before any spaCy run; so a longer paragraph is a
-      "text" block either way and is not asked;
+      "text" block either way and is not asked. Nor is one of more than ``TITLE_MAX_CHARS``
+      characters in a few words (it becomes a "text" block, never a Title): spaCy's tokenizer
+      takes time in the square of a word's trailing punctuation (8,192 commas: 8 s; 32,768: 110 s);
     - HTML (and Markdown, reStructuredText, Org and EPUB, read as HTML) and Word's unstyled
       paragraphs (``derive_element_type_from_text``, ``_parse_paragraph_text_for_element_type``):
       NarrativeText, or Text, never anything else, so no paragraph is asked.
@@ -92,7 +99,7 @@ def skip_needless_nlp() -> None:
     from unstructured.partition.text_type import is_possible_narrative_text as asks_spacy
 
     def narrative_unless_short(text: str, *args: Any, **kwargs: Any) -> bool:
-        if len(text.split(" ")) > _title_max_words():
+        if len(text.split(" ")) > _title_max_words() or len(text) > TITLE_MAX_CHARS:
             return True  # cannot be a Title: a "text" block whatever spaCy says
         return asks_spacy(text, *args, **kwargs)
 
@@ -291,6 +298,52 @@ def detect_kind(path: Path) -> str:
         return "unknown"
 
 
+# What may be parsed without the parse child: plain text, which unstructured reads in pure Python
+# in time that follows the file's size, so a small file costs less than the child's round trip.
+# Markdown stays in the child: python-markdown's link patterns take time in the square of the
+# file (64 KiB of "[a](": 69 s), as unstructured's paragraph split does on a long run of spaces
+# within a line (64 KiB: 14 s; such a file goes to the child too).
+IN_PROCESS_KINDS = frozenset({"text"})
+_CONTROL = bytes(c for c in range(32) if chr(c) not in "\t\n\r\f") + b"\x7f"
+_LONG_BLANK = re.compile(rb"[ \t\f\r]{256}")
+
+
+def warm() -> None:
+    """Import the parsers and run one small parse, which loads what unstructured loads lazily
+    (the spaCy model: seconds), so the first document does not pay for it."""
+    _unstructured()
+    with tempfile.TemporaryDirectory() as tmp:
+        note = Path(tmp) / "warm-up.txt"
+        note.write_text("Warm up. This sentence loads the tokenizer.\n")
+        try:
+            parse(note, "warm-up.txt")
+        except Exception:  # noqa: BLE001 - a cold start is slower, not wrong
+            log.debug("warm-up parse failed", exc_info=True)
+
+
+def in_process_kind(path: Path, max_bytes: int) -> str | None:
+    """The kind of a file small and plain enough to parse in the caller's process: plain text of
+    1 to ``max_bytes`` bytes, valid UTF-8 without control bytes or long runs of blanks, that
+    libmagic calls text too. None for every other file: it goes to the parse child."""
+    try:
+        size = path.stat().st_size
+        if not 0 < size <= max_bytes:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) > max_bytes or data.translate(None, _CONTROL) != data:
+        return None
+    if _LONG_BLANK.search(data) is not None:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    kind = detect_kind(path)
+    return kind if kind in IN_PROCESS_KINDS else None
+
+
 def parse(
     path: Path,
     name: str,
@@ -299,13 +352,15 @@ def parse(
     pdf_tables: bool = True,
     progress: Progress | None = None,
     pdf_reader: str = "pdfium",
+    kind: str | None = None,
 ) -> ParsedDocument:
     """Parse one file into blocks with page numbers; raises an ``IngestError`` a person can act on.
-    Runs in the caller's process: the worker calls it through ``ingest.sandbox``."""
+    Runs in the caller's process: the worker calls it through ``ingest.sandbox``, or directly for
+    what ``in_process_kind`` allows (``kind``: its answer, so the type is not detected again)."""
     pages: int | None = None
     if path.stat().st_size == 0:
         raise EmptyDocument(f"{name} is empty (0 bytes)")
-    kind = detect_kind(path)
+    kind = kind or detect_kind(path)
     if kind in ("unknown", "zip", "odt") and (odf_kind := odf.kind_of(path)) is not None:
         try:  # ODT, ODS, ODP: every cell, text box and note
             blocks, slides = odf.read(path, name)

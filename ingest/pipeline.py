@@ -27,7 +27,7 @@ from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, DocStatus, Document, JobDocument
 from core.lifecycle import Claim
 from core.settings import Settings
-from ingest import guards, sandbox
+from ingest import guards, parsing, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
 from ingest.types import Attachment, ChunkDraft, ParsedDocument, ParseProgress
@@ -314,9 +314,13 @@ def _prepare(ctx: IngestContext, work: _Work, owner: str) -> None:
             ctx, document_id, owner, DocStatus.parsing, pages=p.pages, pages_done=p.pages_done
         )
 
-    parsing = time.perf_counter()
-    parsed = sandbox.parse_isolated(path, name, parse_limits(ctx.settings), progress)
-    metrics.PARSE_SECONDS.labels(metrics.file_type(name)).observe(time.perf_counter() - parsing)
+    started = time.perf_counter()
+    kind = parsing.in_process_kind(path, ctx.settings.parse_in_process_bytes)
+    if kind is not None:  # small plain text: the child's round trip would cost more than the parse
+        parsed = parsing.parse(path, name, ocr=False, kind=kind)
+    else:
+        parsed = sandbox.parse_isolated(path, name, parse_limits(ctx.settings), progress)
+    metrics.PARSE_SECONDS.labels(metrics.file_type(name)).observe(time.perf_counter() - started)
     metrics.PARSE_PAGES.labels(metrics.file_type(name)).inc(parsed.pages or 0)
     failpoints.hit("ingest.parsing")
     if not any(b.text.strip() for b in parsed.blocks):

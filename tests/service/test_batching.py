@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import event, select
 
 from core.catalog import Chunk, DocStatus, Document, utcnow
+from ingest import sandbox
 from ingest.pipeline import IngestContext, process_document
+from ingest.types import ParsedDocument
 from retrieval.embedding import passage_text
 from tests.service.conftest import Harness
 
@@ -216,3 +220,35 @@ def test_a_batch_sends_one_indexer_task_that_indexes_every_waiting_document(
     harness.indexer.apply(to_index[0])  # run again: nothing changes
     assert harness.work() >= 0
     assert {d.status for d in _documents(harness, "apart").values()} == {DocStatus.ready}
+
+
+def test_small_text_is_parsed_in_the_worker_and_the_rest_in_the_child(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real parse child, watched: a small plain-text note never reaches it (its round trip
+    costs more than the parse), an HTML page does, and so does the note when the setting is 0."""
+    children: list[str] = []
+    real = sandbox.parse_isolated
+
+    def watched(path: Path, name: str, *args: Any, **kwargs: Any) -> ParsedDocument:
+        children.append(name)
+        return real(path, name, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "parse_isolated", watched)
+    page = b"<html><body><h1>Pier</h1><p>The ferry to Inishmore leaves at nine.</p></body></html>"
+    harness.upload("where", _note(1), ("pier.html", page))
+    docs = _documents(harness, "where")
+    for doc in docs.values():
+        process_document(_context(harness, [], ingest_batch_docs=1), doc.id)
+    assert children == ["pier.html"]
+    assert {d.status for d in _documents(harness, "where").values()} == {DocStatus.indexing}
+
+    harness.upload("where-off", _note(2))
+    note = _documents(harness, "where-off")["note2.txt"]
+    process_document(_context(harness, [], parse_in_process_bytes=0), note.id)
+    assert children == ["pier.html", "note2.txt"]
+    assert harness.work() >= 0
+    assert harness.search("where", "ferry to Inishmore", k=1)[0]["document_name"] == "pier.html"
+    assert harness.search("where-off", "turbines and orchards", k=1)[0]["document_name"] == (
+        "note2.txt"
+    )
