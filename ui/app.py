@@ -507,7 +507,10 @@ def source_form(collection: str) -> None:
             max_pages = st.number_input("Most pages (web)", 1, 100_000, 500)
             max_depth = st.number_input("Link depth (web)", 0, 20, 2)
             token = st.text_input("Token (private site or repository)", type="password")
-            if st.form_submit_button("Add and sync") and where:
+            submitted = st.form_submit_button("Add and sync")
+            if submitted and not where.strip():
+                st.error(f"Nothing added: fill in “{label}” first.")
+            elif submitted:
                 config: dict = {"include": _lines(include), "exclude": _lines(exclude)}
                 if kind == "folder":
                     config["path"] = where.strip()

@@ -53,6 +53,13 @@ def page(stack: Stack) -> Iterator[object]:
         browser.close()
 
 
+def idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no script run is under way (Streamlit's running icon is gone)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0, timeout=120_000)
+
+
 def shot(page, name: str, tmp: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -127,16 +134,38 @@ def test_sources_tab_adds_a_folder_and_shows_its_runs(
         expect(page.get_by_text("Signed in as")).to_be_visible()
     page.get_by_role("tab", name="Sources").click()
     page.get_by_text("Add a source").click()
-    page.get_by_label("Folder on the server").fill(str(share))
-    page.get_by_label("Source name").fill("Staff handbook")
-    page.get_by_label("Schedule").fill("every 1h")
-    page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Add and sync").click()
-    # the app reruns on the submit; on a busy 2-core machine that took over 5 s once
-    expect(page.get_by_text("Added; the first sync is under way.")).to_be_visible(timeout=60_000)
+    # type once no script run is under way, and check the fields before the submit
+    idle(page)
+    fields = {"Folder on the server": str(share), "Source name": "Staff handbook"}
+    fields["Schedule"] = "every 1h"
+    for label, value in fields.items():
+        page.get_by_label(label).fill(value)
+    for label, value in fields.items():
+        expect(page.get_by_label(label)).to_have_value(value)
+    submit = page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Add and sync")
+    added = page.get_by_text("Added; the first sync is under way.")
     with stack.client(browser_user) as c:
 
+        def handbooks() -> list[dict]:
+            return [s for s in c.get("/sources").json() if s["name"] == "Staff handbook"]
+
+        # The full run a submit asks for can be lost when it meets one of the page's timed
+        # refreshes (a busy machine, full suite: 3 of 5 runs here; the fields held their values and
+        # no request reached the API). A person sees nothing happen and clicks again: so does this,
+        # once, and only when nothing was added; the source must then exist exactly once.
+        idle(page)
+        submit.click()
+        try:
+            expect(added).to_be_visible(timeout=30_000)
+        except AssertionError:
+            assert not handbooks(), "added, but the page did not say so"
+            idle(page)
+            submit.click()
+            expect(added).to_be_visible(timeout=60_000)
+        assert len(handbooks()) == 1
+
         def synced() -> dict | None:
-            found = [s for s in c.get("/sources").json() if s["name"] == "Staff handbook"]
+            found = handbooks()
             run = found[0]["last_run"] if found else None
             return run if run and run["status"] == "done" else None
 

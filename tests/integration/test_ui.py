@@ -168,3 +168,15 @@ def test_status_tab_shows_components_and_indexes(
     tables = [d.value for d in at.dataframe if "vectors" in d.value.columns]
     row = tables[0][tables[0]["collection"] == ui_collection].iloc[0]
     assert row["ready"] >= 1 and row["vectors"] >= 1 and row["chunks"] >= 1
+
+
+def test_source_form_sent_empty_says_so_and_adds_nothing(
+    stack: Stack, api: httpx.Client, monkeypatch
+) -> None:
+    at = app(stack, monkeypatch).run()
+    before = api.get("/sources").json()
+    (add,) = [b for b in at.button if b.label == "Add and sync"]
+    add.click().run()
+    assert not at.exception
+    assert any("Nothing added" in e.value for e in at.error), [e.value for e in at.error]
+    assert api.get("/sources").json() == before
