@@ -301,8 +301,8 @@ def detect_kind(path: Path) -> str:
 # What may be parsed without the parse child: plain text, which unstructured reads in pure Python
 # in time that follows the file's size, so a small file costs less than the child's round trip.
 # Markdown stays in the child: python-markdown's link patterns take time in the square of the
-# file (64 KiB of "[a](": 69 s), as unstructured's paragraph split does on a long run of spaces
-# within a line (64 KiB: 14 s; such a file goes to the child too).
+# file (64 KiB of "[a](": ~1 min), as unstructured's paragraph split does on a long run of blanks
+# within a line (64 KiB: ~13 s; such a file goes to the child too). bench/parse_hostile.py times them.
 IN_PROCESS_KINDS = frozenset({"text"})
 _CONTROL = bytes(c for c in range(32) if chr(c) not in "\t\n\r\f") + b"\x7f"
 _LONG_BLANK = re.compile(rb"[ \t\f\r]{256}")
