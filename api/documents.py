@@ -24,7 +24,7 @@ from api.views import doc_out, job_out
 from core import lifecycle
 from core.auth import Role, audit, readable, role_in
 from core.catalog import RESTARTABLE, Chunk, Collection, DocStatus, Document, Job
-from core.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue
+from core.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue, enqueue_ingest
 
 TAG = r"[A-Za-z0-9_.+-]{1,64}"
 TAG_PATTERN = re.compile(TAG)
@@ -115,6 +115,7 @@ async def upload(
         stored.append((content, name, ctype, len(data), f))
     job_id = job_id or lifecycle.new_job_id()
     to_enqueue: list[str] = []
+    small: set[str] = set()  # batched by the workers: sent together, one task per batch
     duplicates: set[str] = set()
     # Under the blob lock: a concurrent removal of the last document using the same bytes cannot
     # delete the blob between our check and our commit.
@@ -144,10 +145,11 @@ async def upload(
                 duplicates.add(got.document_id)
                 continue
             to_enqueue.append(got.document_id)
+            if size <= settings.ingest_batch_bytes:
+                small.add(got.document_id)
             detail = {"name": got.name, "bytes": size}
             audit(s, who.user, "upload", collection, got.document_id, detail)
-    for doc_id in to_enqueue:
-        enqueue(services.celery, settings, PROCESS_TASK, doc_id)
+    enqueue_ingest(services.celery, settings, to_enqueue, small)
     return job_out(catalog, job_id, who, duplicates, only=[*to_enqueue, *duplicates])
 
 

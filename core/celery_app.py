@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
@@ -11,6 +12,7 @@ from core import logs
 from core.settings import Settings
 
 PROCESS_TASK = "askdocs.ingest.process"
+PROCESS_MANY_TASK = "askdocs.ingest.process_many"
 APPLY_TASK = "askdocs.index.apply"
 REMOVE_TASK = "askdocs.index.remove"
 REBUILD_TASK = "askdocs.index.rebuild"
@@ -55,18 +57,44 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
-def enqueue(app: Celery, settings: Settings, task: str, key: str) -> None:
-    """Send a task by name with an id argument (a document id, or a collection name for the
-    indexer's collection-wide tasks; never a payload) and an expiry."""
+def enqueue(
+    app: Celery,
+    settings: Settings,
+    task: str,
+    key: str | Sequence[str],
+    countdown: float | None = None,
+) -> None:
+    """Send a task by name with an id argument (a document id, a list of them for
+    ``PROCESS_MANY_TASK``, or a collection name for the indexer's collection-wide tasks; never a
+    payload) and an expiry; ``countdown``: not before this many seconds."""
     queue = next((q for prefix, q in _QUEUES.items() if task.startswith(prefix)), SOURCES_QUEUE)
     rid = logs.request_id()
     app.send_task(
         task,
-        args=[key],
+        args=[key if isinstance(key, str) else list(key)],
         queue=queue,
         expires=settings.task_expires,
+        countdown=countdown,
         headers={"request_id": rid} if rid else None,
     )
+
+
+def enqueue_ingest(
+    app: Celery, settings: Settings, document_ids: Sequence[str], small: set[str]
+) -> None:
+    """One ingest task per large document, and one per ``ingest_batch_docs`` small ones: a worker
+    batches small documents anyway, and a task per document would mostly find it done (a message,
+    a read and an ack each)."""
+    for doc_id in document_ids:
+        if doc_id not in small:
+            enqueue(app, settings, PROCESS_TASK, doc_id)
+    group = [i for i in document_ids if i in small]
+    for at in range(0, len(group), settings.ingest_batch_docs):
+        part = group[at : at + settings.ingest_batch_docs]
+        if len(part) == 1:
+            enqueue(app, settings, PROCESS_TASK, part[0])
+        else:
+            enqueue(app, settings, PROCESS_MANY_TASK, part)
 
 
 def schedule_ticks(app: Celery, settings: Settings) -> None:

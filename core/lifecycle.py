@@ -179,6 +179,21 @@ def past_worker(s: Session, document_id: str) -> bool:
     return status is None or status not in IN_WORKER
 
 
+def in_worker(s: Session, document_ids: Sequence[str]) -> list[str]:
+    """Those of ``document_ids`` still for the ingest workers (``past_worker`` for many, in one
+    read), in the order given."""
+    if not document_ids:
+        return []
+    live = set(
+        s.scalars(
+            select(Document.id).where(
+                Document.id.in_(list(document_ids)), Document.status.in_(list(IN_WORKER))
+            )
+        )
+    )
+    return [i for i in document_ids if i in live]
+
+
 def claim(
     s: Session,
     document_id: str,

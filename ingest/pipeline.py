@@ -179,20 +179,72 @@ def process_document(ctx: IngestContext, document_id: str, owner: str | None = N
         return got
     batch = [_Work(document_id, got.name, got.size, got.blob)]
     if got.size <= ctx.settings.ingest_batch_bytes:
-        batch += _claim_neighbours(ctx, document_id, owner)
-    with Lease(ctx, [w.document_id for w in batch], owner) as lease:
-        try:
-            _run_batch(ctx, batch, owner, lease)
-        finally:  # the others of a batch stopped by an error wait for their own tasks
-            _release(ctx, [w for w in batch[1:] if not w.done], owner)
+        batch += _claim_neighbours(ctx, document_id, owner, ctx.settings.ingest_batch_docs - 1)
+    # this task's own document stays its own on an error: the task fails it or tries it again
+    _run_claimed(ctx, batch, owner, release_first=False)
     return got
 
 
-def _claim_neighbours(ctx: IngestContext, document_id: str, owner: str) -> list[_Work]:
-    """Claim up to ``ingest_batch_docs - 1`` other small queued documents of the same collection,
-    in one transaction."""
+def process_documents(
+    ctx: IngestContext, document_ids: Sequence[str], owner: str | None = None
+) -> dict[str, float]:
+    """Ingest a group of small queued documents sent in one task (an upload's small files), as a
+    batch: each is parsed alone and fails alone, as a batch's neighbours do, and its attempt is
+    counted when the batch starts on it. Room left in the batch takes neighbours, as
+    ``process_document`` does. Returns those another worker holds, with the seconds left on its
+    lease (the caller sends them again after that); done, deleted or cancelled ones are skipped.
+    """
+    owner = owner or new_owner()
+    batch, busy = _claim_group(ctx, document_ids, owner)
+    if not batch:
+        return busy
+    room = ctx.settings.ingest_batch_docs - len(batch)
+    if room > 0:
+        batch += _claim_neighbours(ctx, batch[0].document_id, owner, room)
+    _run_claimed(ctx, batch, owner, release_first=True)
+    return busy
+
+
+def _run_claimed(ctx: IngestContext, batch: list[_Work], owner: str, release_first: bool) -> None:
+    """Run a claimed batch under one lease; what it did not finish (an error stopped it, or time
+    ran out) is queued again with a task of its own."""
+    with Lease(ctx, [w.document_id for w in batch], owner) as lease:
+        try:
+            _run_batch(ctx, batch, owner, lease)
+        finally:
+            _release(ctx, [w for w in batch[(0 if release_first else 1) :] if not w.done], owner)
+
+
+def _claim_group(
+    ctx: IngestContext, document_ids: Sequence[str], owner: str
+) -> tuple[list[_Work], dict[str, float]]:
+    """Claim, without counting, those of ``document_ids`` still for the workers, in one
+    transaction (rows locked in id order, as every batch transaction locks them)."""
+    with ctx.catalog.reader() as s:  # most groups are whole; a redelivered one may be done
+        live = lifecycle.in_worker(s, list(dict.fromkeys(document_ids)))
+    taken: list[_Work] = []
+    busy: dict[str, float] = {}
+    if not live:
+        return taken, busy
+    lease = timedelta(seconds=ctx.settings.lease_seconds)
+    with ctx.catalog.session() as s:
+        lifecycle.lock_documents(s, live)
+        for doc_id in live:
+            got = lifecycle.claim(s, doc_id, owner, lease, ctx.settings.max_attempts, count=False)
+            if got.outcome == "run":
+                taken.append(_Work(doc_id, got.name, got.size, got.blob, counted=False))
+            elif got.outcome == "busy":
+                busy[doc_id] = got.wait
+    return taken, busy
+
+
+def _claim_neighbours(ctx: IngestContext, document_id: str, owner: str, limit: int) -> list[_Work]:
+    """Claim up to ``limit`` other small queued documents of ``document_id``'s collection, in one
+    transaction."""
     lease = timedelta(seconds=ctx.settings.lease_seconds)
     taken: list[_Work] = []
+    if limit <= 0:
+        return taken
     with ctx.catalog.session() as s:
         collection = s.scalar(select(Document.collection_id).where(Document.id == document_id))
         if collection is None:
@@ -202,7 +254,7 @@ def _claim_neighbours(ctx: IngestContext, document_id: str, owner: str) -> list[
             collection,
             document_id,
             ctx.settings.ingest_batch_bytes,
-            ctx.settings.ingest_batch_docs - 1,
+            limit,
         ):
             got = lifecycle.claim(s, other, owner, lease, ctx.settings.max_attempts, count=False)
             if got.outcome == "run":
@@ -237,13 +289,14 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
     for i, work in enumerate(batch):
         if i and not _time_for_another(ctx, started):
             break  # the rest are released by the caller
+        own = work.counted  # this task's own document (a group has none): counted at its claim
         try:
             _prepare(ctx, work, owner)
         except IngestError as e:
             fail(ctx.catalog, work.document_id, e.code, e.message)
         except Exception as e:
-            if i == 0:
-                raise  # this task's own document: the task fails it and reports the bug
+            if own:
+                raise  # the task fails it and reports the bug
             log.exception("ingesting %s failed", work.document_id)
             fail(
                 ctx.catalog, work.document_id, "internal", f"internal error while ingesting: {e!r}"

@@ -9,8 +9,8 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from core.celery_app import PROCESS_TASK, REEMBED_TASK
-from ingest.pipeline import fail, process_document
+from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK, REEMBED_TASK, enqueue
+from ingest.pipeline import fail, process_document, process_documents
 from ingest.reembed import reembed_batch
 
 # Worth another try: the broker or the database was briefly away or busy.
@@ -52,6 +52,25 @@ def process(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
         raise
     if got.outcome == "busy":  # another worker holds it: look again when its lease ends
         raise self.retry(countdown=got.wait + 1, max_retries=None)
+
+
+@shared_task(name=PROCESS_MANY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def process_many(self, document_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A group of small documents sent as one task (an upload's small files): one message instead
+    of one per document. Each document fails alone inside the batch; one that another worker holds
+    gets a task of its own for when that lease ends."""
+    ctx = self.app.askdocs_context
+    try:
+        busy = process_documents(ctx, document_ids)
+    except TRANSIENT as e:
+        if self.request.retries < ctx.settings.task_max_retries:
+            raise self.retry(exc=e, countdown=min(60, 2**self.request.retries)) from e
+        # each document's own task fails it as "unavailable" if the service stays away
+        for doc_id in document_ids:
+            enqueue(self.app, ctx.settings, PROCESS_TASK, doc_id)
+        return
+    for doc_id, wait in busy.items():
+        enqueue(self.app, ctx.settings, PROCESS_TASK, doc_id, countdown=wait + 1)
 
 
 @shared_task(name=REEMBED_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)

@@ -3,21 +3,25 @@ alone, their chunks are embedded in one go, and each document's vectors are its 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import redis
 from sqlalchemy import event, select
 
 from core.catalog import Chunk, DocStatus, Document, utcnow
+from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
 from ingest import sandbox
-from ingest.pipeline import IngestContext, process_document
+from ingest.pipeline import IngestContext, process_document, process_documents
 from ingest.types import ParsedDocument
 from retrieval.embedding import passage_text
-from tests.service.conftest import Harness
+from tests.service.conftest import SERVICE_REDIS_DB, Harness
 
 pytestmark = pytest.mark.service
 
@@ -252,3 +256,79 @@ def test_small_text_is_parsed_in_the_worker_and_the_rest_in_the_child(
     assert harness.search("where-off", "turbines and orchards", k=1)[0]["document_name"] == (
         "note2.txt"
     )
+
+
+def _sent_tasks(broker: redis.Redis) -> list[tuple[str, object]]:
+    """(task name, its one argument) of each message waiting in the ingest queue, oldest first
+    (kombu pushes at the head and takes from the tail)."""
+    out = []
+    for raw in reversed(broker.lrange("ingest", 0, -1)):
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], args[0]))
+    return out
+
+
+def test_an_upload_sends_one_task_per_batch_of_small_files(harness: Harness) -> None:
+    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    broker.delete("ingest")
+    notes = [_note(i) for i in range(20)]
+    large = ("large.txt", b"large text file. " * 20_000)  # above ingest_batch_bytes
+    harness.upload("grouped", *notes[:10], large, *notes[10:])
+    docs = _documents(harness, "grouped")
+    sent = _sent_tasks(broker)
+    broker.delete("ingest")
+
+    assert (PROCESS_TASK, docs["large.txt"].id) in sent
+    groups = [ids for task, ids in sent if task == PROCESS_MANY_TASK]
+    assert [len(g) for g in groups] == [16, 4]  # ingest_batch_docs, in upload order
+    assert [i for g in groups for i in g] == [docs[n].id for n, _ in notes]
+    assert len(sent) == 3
+
+    busy = process_documents(harness.ingest, groups[0])
+    assert busy == {}
+    docs = _documents(harness, "grouped")
+    # the group, and 4 more small ones: room in the batch takes neighbours
+    assert sum(d.status == DocStatus.indexing for d in docs.values()) == 16
+    assert docs["large.txt"].status == DocStatus.queued
+    assert {docs[n].attempts for n, _ in notes[:16]} == {1}
+
+
+def test_a_group_task_fails_each_document_alone_and_hands_back_those_held(
+    harness: Harness,
+) -> None:
+    files = [_note(i) for i in range(4)]
+    files += [("empty.txt", b""), ("program.bin", b"\x7fELF\x02\x01\x01" + bytes(300))]
+    harness.upload("group", *files)
+    docs = _documents(harness, "group")
+    ids = [docs[name].id for name, _ in files]
+    with harness.services.catalog.session() as s:
+        held = s.get(Document, docs["note3.txt"].id)
+        assert held is not None
+        held.lease_owner, held.lease_until = "another-worker", utcnow() + timedelta(minutes=5)
+    released: list[str] = []
+    ctx = _context(harness, released)
+
+    busy = process_documents(ctx, ids)
+
+    assert set(busy) == {docs["note3.txt"].id} and 0 < busy[docs["note3.txt"].id] <= 300
+    docs = _documents(harness, "group")
+    assert {n: docs[n].status for n in ("note0.txt", "note1.txt", "note2.txt")} == {
+        f"note{i}.txt": DocStatus.indexing for i in range(3)
+    }
+    assert docs["empty.txt"].status == docs["program.bin"].status == DocStatus.failed
+    assert "empty" in (docs["empty.txt"].error or "") and docs["program.bin"].error
+    assert docs["note3.txt"].status == DocStatus.queued and docs["note3.txt"].attempts == 0
+    assert {docs[n].attempts for n, _ in files if n != "note3.txt"} == {1}
+    assert released == []
+
+    # the same message again (a redelivery) finds the rest done and the held one still held
+    assert set(process_documents(ctx, ids)) == {docs["note3.txt"].id}
+    with harness.services.catalog.session() as s:
+        held = s.get(Document, docs["note3.txt"].id)
+        assert held is not None
+        held.lease_owner = held.lease_until = None
+    assert process_documents(ctx, ids) == {}
+    docs = _documents(harness, "group")
+    assert docs["note3.txt"].status == DocStatus.indexing
+    assert {docs[n].attempts for n, _ in files} == {1}  # nothing was run twice
