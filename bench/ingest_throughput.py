@@ -44,6 +44,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -105,6 +107,22 @@ def ingest(
         time.sleep(0.5)
     took = time.monotonic() - t0
     return http.job(job_id, documents=True), uploaded, took
+
+
+def drain(data: Path, broker: redis.Redis) -> dict[str, float]:
+    """Tasks still queued for the ingest workers when the last document is done (a task per
+    document that a batch finished early still runs, to find it done), and the stack's CPU
+    seconds and wall seconds until they are gone: work the stack does after the timing."""
+    left = int(broker.llen("ingest"))
+    before, t0 = sum(stack.cpu_by_role(data).values()), time.monotonic()
+    # (a task put off until another worker's lease ends waits unacked: at most 5 minutes here)
+    while (broker.llen("ingest") or broker.hlen("unacked")) and time.monotonic() - t0 < 300:
+        time.sleep(0.2)
+    return {
+        "ingest_tasks_left": left,
+        "drain_s": round(time.monotonic() - t0, 1),
+        "drain_cpu_s": round(sum(stack.cpu_by_role(data).values()) - before, 1),
+    }
 
 
 def local_files(paths: list[Path]) -> list[bulk.LocalFile]:
@@ -311,6 +329,7 @@ def main() -> None:
         cpu_before = stack.cpu_by_role(data)
         state, uploaded, took = ingest(http, "bench", files)
         cpu_after = stack.cpu_by_role(data)
+        drained = drain(data, redis.Redis.from_url(stack.redis_url()))
         quality = beir_quality(http, args.beir, state) if args.beir else {}
         stack_cpu = {
             role: round(cpu_after[role] - cpu_before.get(role, 0.0), 1)
@@ -409,6 +428,7 @@ def main() -> None:
                 **floor_parts,
                 "stack_cpu_s": stack_cpu,
                 "stack_cpu_total_s": round(sum(stack_cpu.values()), 1),
+                **drained,
                 **quality,
                 **big,
             },

@@ -13,11 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
+
 from askdocs.supervisor import free_port, http_ok
 from client.http import ApiClient
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_LINE = r"First admin key \(shown once; keep it\): (\S+)"
+
+
+def redis_url() -> str:
+    """The broker a bench stack uses: ``ASKDOCS_REDIS_URL``, or the benches' own database."""
+    return os.environ.get("ASKDOCS_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 @contextmanager
@@ -28,7 +35,7 @@ def running_stack(data: Path, **settings: str) -> Iterator[ApiClient]:
     env = {
         **os.environ,
         "ASKDOCS_DATA_DIR": str(data),
-        "ASKDOCS_REDIS_URL": os.environ.get("ASKDOCS_REDIS_URL", "redis://127.0.0.1:6379/12"),
+        "ASKDOCS_REDIS_URL": redis_url(),
         "ASKDOCS_API_PORT": str(api_port),
         "ASKDOCS_API_URL": f"http://127.0.0.1:{api_port}",
         "ASKDOCS_UI_PORT": str(free_port()),
@@ -36,6 +43,8 @@ def running_stack(data: Path, **settings: str) -> Iterator[ApiClient]:
         "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{free_port()}/v1",
         **{f"ASKDOCS_{k.upper()}": v for k, v in settings.items()},
     }
+    if "ASKDOCS_REDIS_URL" not in os.environ:  # the benches' own database: no earlier run's tasks
+        redis.Redis.from_url(env["ASKDOCS_REDIS_URL"]).flushdb()
     data.mkdir(parents=True, exist_ok=True)
     log = data / "up.log"
     proc = subprocess.Popen(
