@@ -50,6 +50,7 @@ def collection_out(s: Session, who: Principal, coll: Collection) -> CollectionOu
         name=coll.id,
         documents=sum(v for k, v in counts.items() if k != DocStatus.deleted),
         ready=counts.get(DocStatus.ready, 0),
+        by_status={k: v for k, v in counts.items() if k != DocStatus.deleted},
         embedding_model=coll.embedding_model,
         index_generation=coll.index_generation,
         owner=coll.owner_id,

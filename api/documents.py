@@ -201,7 +201,10 @@ def list_documents(
     services: ServicesDep,
     who: Caller,
     collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
-    status: DocStatus | None = None,
+    status: Annotated[list[DocStatus] | None, Query(description="Repeat for several.")] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, any case.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[DocumentOut]:
@@ -217,9 +220,16 @@ def list_documents(
             if visible is not None:
                 q = q.where(Document.collection_id.in_(visible))
         if status:
-            q = q.where(Document.status == status)
+            q = q.where(Document.status.in_(status))
+        if name:
+            q = q.where(Document.name.ilike(f"%{_like_escaped(name)}%", escape="\\"))
         q = q.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
         return [doc_out(d) for d in s.scalars(q)]
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (its ``%`` and ``_`` are not wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @router.get("/documents/{document_id}", response_model=DocumentOut, responses=errors(401, 404))

@@ -37,6 +37,9 @@ class CollectionOut(BaseModel):
     name: str
     documents: int
     ready: int
+    by_status: dict[str, int] = Field(
+        default_factory=dict, description="Documents per state (deleted ones left out)."
+    )
     embedding_model: str | None
     index_generation: int
     owner: str | None = None

@@ -163,9 +163,19 @@ class ApiClient:
 
     # -- documents and jobs --------------------------------------------------------------------
     def documents(
-        self, collection: str, limit: int = 1000, offset: int = 0
+        self,
+        collection: str,
+        limit: int = 1000,
+        offset: int = 0,
+        name: str | None = None,
+        statuses: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        params = {"collection": collection, "limit": limit, "offset": offset}
+        """Newest first; ``name``: part of the name; ``statuses``: only these states."""
+        params: dict[str, Any] = {"collection": collection, "limit": limit, "offset": offset}
+        if name:
+            params["name"] = name
+        if statuses:
+            params["status"] = list(statuses)
         return self.request("GET", "/documents", params=params)
 
     def create_job(self, collection: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from client.http import ApiClient, ApiError
+from ui.summaries import documents_summary
 
-ACTIVE = {"queued", "parsing", "embedding", "indexing"}
+DOCUMENT_PAGE = 1000  # rows of the documents table (newest first); the counts cover them all
 ICONS = {
     "queued": "⏳",
     "parsing": "📄",
@@ -119,23 +120,33 @@ def job_progress(job_id: str) -> None:
             st.error(str(e))
 
 
+def collection_counts(collection: str) -> dict[str, int]:
+    """Documents of ``collection`` per state, counted by the API (the table shows a page only)."""
+    for c in api.collections():
+        if c["name"] == collection:
+            return dict(c.get("by_status") or {})
+    return {}
+
+
 @st.fragment(run_every=2)
 def document_list(collection: str) -> None:
     if st.session_state.get("job"):
         job_progress(st.session_state["job"])
+    needle = st.session_state.get("doc_filter", "").strip()
+    states = st.session_state.get("doc_states") or []
     try:
-        docs = api.documents(collection)
+        counts = collection_counts(collection)
+        docs = api.documents(collection, limit=DOCUMENT_PAGE, name=needle, statuses=states)
     except ApiError as e:
         st.error(str(e))
         return
-    if not docs:
+    if not sum(counts.values()) and not docs:
         st.info("No documents yet: upload some above.")
         return
-    active = sum(d["status"] in ACTIVE for d in docs)
-    ready = sum(d["status"] == "ready" for d in docs)
-    st.progress(ready / len(docs), text=f"{ready} of {len(docs)} ready, {active} in progress")
-    needle = st.session_state.get("doc_filter", "").strip().lower()
-    states = st.session_state.get("doc_states") or []
+    value, line, note = documents_summary(counts, len(docs), DOCUMENT_PAGE, bool(needle or states))
+    st.progress(value, text=line)
+    if note:
+        st.caption(note)
     rows = [
         {
             "name": d["name"],
@@ -151,12 +162,16 @@ def document_list(collection: str) -> None:
             "id": d["id"][:12],
         }
         for d in docs
-        if (not needle or needle in d["name"].lower()) and (not states or d["status"] in states)
     ]
     st.dataframe(rows, width="stretch", hide_index=True)
-    stopped = [d for d in docs if d["status"] in ("failed", "cancelled")]
-    if stopped and st.button(f"Retry {len(stopped)} failed or cancelled", key="retry_failed"):
-        for d in stopped:
+    stopped = counts.get("failed", 0) + counts.get("cancelled", 0)
+    if stopped and st.button(f"Retry {stopped:,} failed or cancelled", key="retry_failed"):
+        try:
+            again = api.documents(collection, limit=10_000, statuses=["failed", "cancelled"])
+        except ApiError as e:
+            st.error(str(e))
+            return
+        for d in again:
             try:
                 api.retry_document(d["id"])
             except ApiError as e:

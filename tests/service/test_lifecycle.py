@@ -150,3 +150,35 @@ def test_drop_removes_everything_it_held(harness: Harness) -> None:
     only_here = next(d for d in gone if d["name"] == "pots.txt")
     assert not blobs.path(only_here["sha256"]).exists()
     assert not (harness.settings.index_dir / "doomed").exists()
+
+
+def test_documents_filter_by_name_and_states_and_the_collection_counts_them_all(
+    harness: Harness,
+) -> None:
+    harness.upload(
+        "listing",
+        ("Q1_report.txt", b"First quarter."),
+        ("Q1%report.txt", b"A percent sign in the name."),
+        ("notes.txt", b"Meeting notes."),
+        ("empty.txt", b""),
+    )
+    harness.work()
+
+    def names(**params: object) -> set[str]:
+        r = harness.client.get("/documents", params={"collection": "listing", **params})
+        assert r.status_code == 200, r.text
+        return {d["name"] for d in r.json()}
+
+    assert names(name="q1_") == {"Q1_report.txt"}  # any case; "_" is a letter, not a wildcard
+    assert names(name="%") == {"Q1%report.txt"}
+    assert names(status="failed") == {"empty.txt"}
+    assert names(status=["failed", "ready"]) == {
+        "Q1_report.txt",
+        "Q1%report.txt",
+        "notes.txt",
+        "empty.txt",
+    }
+    assert names(name="notes", status="failed") == set()
+    (coll,) = [c for c in harness.client.get("/collections").json() if c["name"] == "listing"]
+    assert coll["by_status"] == {"ready": 3, "failed": 1}
+    assert coll["documents"] == 4 and coll["ready"] == 3
