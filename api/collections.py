@@ -129,6 +129,17 @@ def list_collections(services: ServicesDep, who: Caller) -> list[CollectionOut]:
         return [collection_out(s, who, c) for c in visible_collections(s, who)]
 
 
+@router.get("/collections/{name}", response_model=CollectionOut, responses=errors(401, 404))
+def get_collection(services: ServicesDep, name: CollectionName, who: Caller) -> CollectionOut:
+    """One collection the caller may read, with its documents counted per state."""
+    with services.catalog.reader() as s:
+        coll = s.get(Collection, name)
+        if coll is None or coll.deleted_at is not None:
+            raise ApiError(404, "not_found", f"no collection {name!r}")
+        require(s, who, name, Role.read)
+        return collection_out(s, who, coll)
+
+
 @router.delete(
     "/collections/{name}",
     response_model=CollectionDeletedOut,

@@ -140,6 +140,10 @@ class ApiClient:
     def collections(self) -> list[dict[str, Any]]:
         return self.request("GET", "/collections")
 
+    def collection(self, name: str) -> dict[str, Any]:
+        """One collection, its documents counted per state (``by_status``)."""
+        return self.request("GET", f"/collections/{name}")
+
     def create_collection(self, name: str) -> dict[str, Any]:
         return self.request("POST", "/collections", json={"name": name})
 

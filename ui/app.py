@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from client.http import ApiClient, ApiError
-from ui.summaries import documents_summary
+from ui.summaries import ACTIVE, documents_summary
 
 DOCUMENT_PAGE = 1000  # rows of the documents table (newest first); the counts cover them all
 ICONS = {
@@ -122,10 +122,24 @@ def job_progress(job_id: str) -> None:
 
 def collection_counts(collection: str) -> dict[str, int]:
     """Documents of ``collection`` per state, counted by the API (the table shows a page only)."""
-    for c in api.collections():
-        if c["name"] == collection:
-            return dict(c.get("by_status") or {})
-    return {}
+    try:
+        return dict(api.collection(collection).get("by_status") or {})
+    except ApiError as e:
+        if e.status == 404:  # deleted, or not yet made by a first upload
+            return {}
+        raise
+
+
+def document_page(collection: str, counts: dict[str, int], needle: str, states: list[str]) -> list:
+    """The table's documents: asked for again only while some are in progress or the counts or
+    the filter changed (an idle tab costs one count a refresh, not a list of 1,000)."""
+    key = (collection, needle, tuple(states), tuple(sorted(counts.items())))
+    held = st.session_state.get("_document_page")
+    if held is not None and held[0] == key and not any(counts.get(s) for s in ACTIVE):
+        return held[1]
+    docs = api.documents(collection, limit=DOCUMENT_PAGE, name=needle, statuses=states)
+    st.session_state["_document_page"] = (key, docs)
+    return docs
 
 
 @st.fragment(run_every=2)
@@ -136,11 +150,11 @@ def document_list(collection: str) -> None:
     states = st.session_state.get("doc_states") or []
     try:
         counts = collection_counts(collection)
-        docs = api.documents(collection, limit=DOCUMENT_PAGE, name=needle, statuses=states)
+        docs = document_page(collection, counts, needle, states) if counts else []
     except ApiError as e:
         st.error(str(e))
         return
-    if not sum(counts.values()) and not docs:
+    if not counts:
         st.info("No documents yet: upload some above.")
         return
     value, line, note = documents_summary(counts, len(docs), DOCUMENT_PAGE, bool(needle or states))

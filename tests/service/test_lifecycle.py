@@ -179,6 +179,9 @@ def test_documents_filter_by_name_and_states_and_the_collection_counts_them_all(
         "empty.txt",
     }
     assert names(name="notes", status="failed") == set()
-    (coll,) = [c for c in harness.client.get("/collections").json() if c["name"] == "listing"]
+    (listed,) = [c for c in harness.client.get("/collections").json() if c["name"] == "listing"]
+    coll = harness.client.get("/collections/listing").json()
+    assert coll == listed
     assert coll["by_status"] == {"ready": 3, "failed": 1}
     assert coll["documents"] == 4 and coll["ready"] == 3
+    assert harness.client.get("/collections/no-such-one").status_code == 404
