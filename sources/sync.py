@@ -40,7 +40,7 @@ from core.catalog import (
     SourceRun,
     utcnow,
 )
-from core.celery_app import PROCESS_TASK, REMOVE_TASK
+from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK, REMOVE_TASK
 from core.secrets import Vault
 from core.settings import Settings
 from sources import config as configs
@@ -54,6 +54,8 @@ from sources.web import WebConnector
 log = logging.getLogger(__name__)
 
 MAX_FAILURES_KEPT = 200
+# A small new document waits at most this long for others to share its ingest task.
+SEND_WAIT_SECONDS = 2.0
 
 
 @dataclass
@@ -62,7 +64,7 @@ class SyncContext:
     catalog: Catalog
     blobs: BlobStore
     vault: Vault
-    enqueue: Callable[[str, str], None]
+    enqueue: Callable[[str, str | list[str]], None]  # (task, id or ids)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
 
@@ -188,6 +190,35 @@ class _Run:
         self.lease = timedelta(seconds=ctx.settings.sources_lease_seconds)
         self.done = threading.Event()
         self.lost = False
+        # new small documents not sent yet: one ingest task per batch of them (``flush``)
+        self.small: list[str] = []
+        self.small_since = 0.0
+
+    def send(self, doc_id: str, size: int) -> None:
+        """Send the ingest task of a queued document: a large one alone; small ones together, as
+        an upload's are, once a batch is full or the first has waited ``SEND_WAIT_SECONDS``."""
+        settings = self.ctx.settings
+        if size > settings.ingest_batch_bytes:
+            self.ctx.enqueue(PROCESS_TASK, doc_id)
+            return
+        if not self.small:
+            self.small_since = time.monotonic()
+        self.small.append(doc_id)
+        self.flush_due()
+
+    def flush_due(self) -> None:
+        """Send the small documents held back once a batch is full or the first has waited."""
+        full = len(self.small) >= self.ctx.settings.ingest_batch_docs
+        if self.small and (full or time.monotonic() - self.small_since >= SEND_WAIT_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the small documents held back (at the end of the run, whatever ended it)."""
+        held, self.small = self.small, []
+        if len(held) == 1:
+            self.ctx.enqueue(PROCESS_TASK, held[0])
+        elif held:
+            self.ctx.enqueue(PROCESS_MANY_TASK, held)
 
     def fail_one(self, origin: str, reason: str) -> None:
         self.counts["failed"] += 1
@@ -350,7 +381,7 @@ def _one(r: _Run, e: Entry) -> None:
     if item is None:
         r.new_here.add(e.origin)
     if to_process:
-        ctx.enqueue(PROCESS_TASK, to_process)
+        r.send(to_process, len(data))
     for doc_id in to_remove:
         ctx.enqueue(REMOVE_TASK, doc_id)
 
@@ -498,6 +529,7 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
         scan = connector(ctx, src).scan(previous)
         for entry in scan.entries:
             _one(r, entry)
+            r.flush_due()
             failpoints.hit("sources.after_entry")
             r.keep_lease()
         gone = (
@@ -520,6 +552,10 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
         _finish(r, "failed", f"internal error: {type(e).__name__}: {e}")
         raise
     finally:
+        try:  # documents admitted before an error still get their task
+            r.flush()
+        except Exception:  # noqa: BLE001 - the janitor sends queued documents left without one
+            log.exception("sending the ingest tasks of run %s failed", run_id)
         r.done.set()
         holder.join()
         if scan is not None and scan.close is not None:

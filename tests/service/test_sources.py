@@ -17,6 +17,7 @@ import redis
 from sqlalchemy import select
 
 from core.catalog import DocStatus, Document, Source, SourceItem
+from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
 from core.secrets import Vault
 from sources.sync import SyncContext, run
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
@@ -42,7 +43,7 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 class Sent(list):
     """What a run sent to the queues: (task, id)."""
 
-    def __call__(self, task: str, key: str) -> None:
+    def __call__(self, task: str, key: str | list[str]) -> None:
         self.append((task, key))
 
 
@@ -441,3 +442,27 @@ def test_a_failed_new_version_keeps_the_old_until_the_file_goes(h: Harness, tmp_
     assert gone["deleted"] == 1
     assert [d for d in h.documents("versions") if d["status"] != "deleted"] == []
     assert not h.search("versions", "mill grinds rye")
+
+
+def test_a_folder_of_small_files_is_sent_as_batches(h: Harness, tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(20):
+        (root / f"note{i:02}.txt").write_text(f"Note {i} records the ferry timetable of pier {i}.")
+    (root / "large.txt").write_text("A long ledger line about the harbour dues. " * 8_000)
+    src = add(h, "many", "folder", {"path": str(root)})
+    sent = Sent()
+
+    first = sync(h, src["id"], sent)
+
+    assert first["status"] == "done" and first["new"] == 21, first
+    docs = live(h, "many")
+    assert all(d["status"] == "ready" for d in docs.values())
+    assert (PROCESS_TASK, docs["large.txt"]["id"]) in sent
+    groups = [ids for task, ids in sent if task == PROCESS_MANY_TASK]
+    alone = [k for task, k in sent if task == PROCESS_TASK and k != docs["large.txt"]["id"]]
+    small = sorted(d["id"] for origin, d in docs.items() if origin != "large.txt")
+    # each small file sent once, mostly in one task per batch (a slow read sends a batch early)
+    assert sorted([i for g in groups for i in g] + alone) == small
+    assert all(2 <= len(g) <= h.settings.ingest_batch_docs for g in groups)
+    assert len(sent) <= 4, sent
