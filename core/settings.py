@@ -133,7 +133,8 @@ class Settings(BaseSettings):
         16,
         ge=1,
         description="Small documents one ingest process takes together (each parsed alone, their "
-        "chunks embedded in one go); 1: one document at a time.",
+        "chunks embedded in one go), and one ingest task carries (an upload's or a sync's small "
+        "files); 1: one document at a time.",
     )
     ingest_batch_bytes: int = Field(
         256 * 1024, ge=0, description="Largest file that is batched with others (bytes)."
