@@ -563,6 +563,19 @@ def source_form(collection: str) -> None:
                     st.error(str(e))
 
 
+def source_runs(src: dict) -> list:
+    """The source's last runs: asked for again only while it syncs or when its last run changed
+    (the list refreshes every few seconds, in every open tab)."""
+    last = src.get("last_run") or {}
+    key = (src["running"], last.get("id"), last.get("status"), last.get("finished_at"))
+    held = st.session_state.setdefault("_source_runs", {}).get(src["id"])
+    if held is not None and held[0] == key and not src["running"]:
+        return held[1]
+    runs = api.source_runs(src["id"], limit=10)
+    st.session_state["_source_runs"][src["id"]] = (key, runs)
+    return runs
+
+
 def source_detail(src: dict) -> None:
     cols = st.columns(4)
     if cols[0].button("Sync now", key=f"sync-{src['id']}"):
@@ -597,7 +610,7 @@ def source_detail(src: dict) -> None:
         except ApiError as e:
             st.error(str(e))
     try:
-        runs = api.source_runs(src["id"], limit=10)
+        runs = source_runs(src)
     except ApiError as e:
         st.error(str(e))
         return
