@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import setup_logging, task_prerun
 
 from core import logs
@@ -25,6 +26,8 @@ TICK_TASK = "askdocs.sources.tick"
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"
 SOURCES_QUEUE = "sources"
+# Raised inside a running task (from a signal) when its soft time limit passes.
+TaskOutOfTime = SoftTimeLimitExceeded
 _QUEUES = {"askdocs.ingest.": INGEST_QUEUE, "askdocs.index.": INDEX_QUEUE}
 
 

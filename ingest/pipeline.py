@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core import failpoints, lifecycle, metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, DocStatus, Document, JobDocument
+from core.celery_app import TaskOutOfTime
 from core.lifecycle import Claim
 from core.settings import Settings
 from ingest import guards, parsing, sandbox
@@ -163,6 +164,7 @@ class _Work:
     drafts: list[ChunkDraft] | None = None
     vectors: np.ndarray | None = None  # one row per draft
     done: bool = False  # handed to the indexer, failed, or no longer this worker's
+    preparing: bool = False  # being parsed and chunked right now
 
 
 def process_document(ctx: IngestContext, document_id: str, owner: str | None = None) -> Claim:
@@ -207,12 +209,27 @@ def process_documents(
 
 def _run_claimed(ctx: IngestContext, batch: list[_Work], owner: str, release_first: bool) -> None:
     """Run a claimed batch under one lease; what it did not finish (an error stopped it, or time
-    ran out) is queued again with a task of its own."""
+    ran out) is queued again with a task of its own.
+
+    When the task's soft time limit passes, only the task's own document, and only while it was
+    being parsed, is to blame: the limit is re-raised for the task to fail it. Otherwise (a
+    neighbour's parse, the batch's embedding, a group task) every unfinished document goes back
+    to the queue, each with a task and a whole time limit of its own, so that a document that
+    really is too slow times out alone."""
+    keep_first = not release_first
     with Lease(ctx, [w.document_id for w in batch], owner) as lease:
         try:
             _run_batch(ctx, batch, owner, lease)
+        except TaskOutOfTime:
+            if keep_first and batch[0].preparing:
+                raise
+            keep_first = False
+            log.warning(
+                "the task's time ran out in a batch; %d documents go back to the queue",
+                sum(not w.done for w in batch),
+            )
         finally:
-            _release(ctx, [w for w in batch[(0 if release_first else 1) :] if not w.done], owner)
+            _release(ctx, [w for w in batch[(1 if keep_first else 0) :] if not w.done], owner)
 
 
 def _claim_group(
@@ -290,8 +307,11 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
         if i and not _time_for_another(ctx, started):
             break  # the rest are released by the caller
         own = work.counted  # this task's own document (a group has none): counted at its claim
+        work.preparing = True
         try:
             _prepare(ctx, work, owner)
+        except TaskOutOfTime:
+            raise  # the caller decides whom it blames
         except IngestError as e:
             fail(ctx.catalog, work.document_id, e.code, e.message)
         except Exception as e:
@@ -301,6 +321,7 @@ def _run_batch(ctx: IngestContext, batch: list[_Work], owner: str, lease: Lease)
             fail(
                 ctx.catalog, work.document_id, "internal", f"internal error while ingesting: {e!r}"
             )
+        work.preparing = False
         work.done = work.drafts is None  # failed, or no longer this worker's
     parsed = _to_embedding(ctx, [w for w in batch if w.drafts is not None], owner, lease)
     if not parsed:

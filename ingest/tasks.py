@@ -6,10 +6,15 @@ from __future__ import annotations
 import redis
 import sqlalchemy.exc
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK, REEMBED_TASK, enqueue
+from core.celery_app import (
+    PROCESS_MANY_TASK,
+    PROCESS_TASK,
+    REEMBED_TASK,
+    TaskOutOfTime,
+    enqueue,
+)
 from ingest.pipeline import fail, process_document, process_documents
 from ingest.reembed import reembed_batch
 
@@ -27,7 +32,7 @@ def process(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
     ctx = self.app.askdocs_context
     try:
         got = process_document(ctx, document_id)
-    except SoftTimeLimitExceeded:
+    except TaskOutOfTime:  # while its own document was parsed (a batch gives back the rest)
         fail(
             ctx.catalog,
             document_id,
@@ -62,6 +67,10 @@ def process_many(self, document_ids: list[str]) -> None:  # type: ignore[no-unty
     ctx = self.app.askdocs_context
     try:
         busy = process_documents(ctx, document_ids)
+    except TaskOutOfTime:  # before the batch ran (it gives back its own): each gets its own task
+        for doc_id in document_ids:
+            enqueue(self.app, ctx.settings, PROCESS_TASK, doc_id)
+        return
     except TRANSIENT as e:
         if self.request.retries < ctx.settings.task_max_retries:
             raise self.retry(exc=e, countdown=min(60, 2**self.request.retries)) from e

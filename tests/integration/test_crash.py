@@ -48,8 +48,10 @@ class Crashable:
         (self.data / "logs").mkdir(exist_ok=True)
         return (self.data / "logs" / f"{name}.log").open("a")
 
-    def start(self, role: str, failpoints: str | None = None) -> subprocess.Popen:
-        env = dict(self.env)
+    def start(
+        self, role: str, failpoints: str | None = None, env_extra: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        env = {**self.env, **(env_extra or {})}
         if failpoints:
             env["ASKDOCS_FAILPOINTS"] = failpoints
         argv = {
@@ -212,6 +214,25 @@ def test_worker_child_killed_mid_parse(crash: Crashable) -> None:
     assert job["counts"] == {"ready": 3}, job
     assert sorted(d["attempts"] for d in job["documents"]) == [1, 1, 2]
     crash.assert_consistent("a")
+
+
+def test_a_group_task_out_of_time_gives_its_documents_back(crash: Crashable) -> None:
+    """An upload's small files go as one task. Its soft time limit passes (a real signal) while
+    a document of the group hangs: the batch gives back every document it did not finish, each
+    with a task and a whole time limit of its own, instead of failing the one it was on."""
+    (crash.failpoints / "ingest.parsing.fired").unlink(missing_ok=True)  # an earlier test's
+    if "indexer" not in crash.procs:  # run alone (-k)
+        crash.start("indexer")
+    crash.start("worker", "ingest.parsing=hang", {"ASKDOCS_TASK_SOFT_TIME_LIMIT": "5"})
+    try:
+        job = crash.wait_done(crash.upload("e", _docs("e", 3)))
+    finally:
+        crash.kill("worker")
+    assert crash.fired("ingest.parsing")
+    assert job["counts"] == {"ready": 3}, job
+    # the hung one was started twice (the group, then its own task); the others once or twice
+    assert max(d["attempts"] for d in job["documents"]) == 2, job
+    crash.assert_consistent("e")
 
 
 def test_worker_killed_mid_embedding_then_restarted(crash: Crashable) -> None:

@@ -16,8 +16,8 @@ import redis
 from sqlalchemy import event, select
 
 from core.catalog import Chunk, DocStatus, Document, utcnow
-from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
-from ingest import sandbox
+from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK, TaskOutOfTime
+from ingest import parsing, sandbox
 from ingest.pipeline import IngestContext, process_document, process_documents
 from ingest.types import ParsedDocument
 from retrieval.embedding import passage_text
@@ -332,3 +332,74 @@ def test_a_group_task_fails_each_document_alone_and_hands_back_those_held(
     docs = _documents(harness, "group")
     assert docs["note3.txt"].status == DocStatus.indexing
     assert {docs[n].attempts for n, _ in files} == {1}  # nothing was run twice
+
+
+def _out_of_time_at(monkeypatch: pytest.MonkeyPatch, call: int) -> list[str]:
+    """The task's soft time limit passes during the ``call``-th parse (Celery raises it from a
+    signal; tests/integration/test_crash.py sends the real one). Returns the names parsed."""
+    real = parsing.parse
+    names: list[str] = []
+
+    def parse(path: Path, name: str, *args: Any, **kwargs: Any) -> ParsedDocument:
+        names.append(name)
+        if len(names) == call:
+            raise TaskOutOfTime()
+        return real(path, name, *args, **kwargs)
+
+    monkeypatch.setattr(parsing, "parse", parse)
+    return names
+
+
+def test_time_running_out_on_a_neighbour_gives_the_whole_batch_back(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.upload("slow-neighbour", *[_note(i) for i in range(4)])
+    own = _oldest(harness, "slow-neighbour")
+    parsed = _out_of_time_at(monkeypatch, 2)
+    sent: list[str] = []
+
+    got = process_document(_context(harness, sent), own)  # the task's own document is not blamed
+
+    assert got.outcome == "run" and len(parsed) == 2
+    docs = _documents(harness, "slow-neighbour")
+    assert {d.status for d in docs.values()} == {DocStatus.queued}
+    assert all(d.lease_owner is None and not d.error for d in docs.values())
+    started = {d.id for d in docs.values() if d.attempts == 1}
+    assert len(started) == 2 and own in started  # the two it started count one attempt each
+    assert sorted(sent) == sorted(d.id for d in docs.values())  # each has a task of its own
+
+
+def test_time_running_out_on_the_tasks_own_document_is_its_own(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.upload("slow-own", *[_note(i) for i in range(3)])
+    own = _oldest(harness, "slow-own")
+    _out_of_time_at(monkeypatch, 1)
+    sent: list[str] = []
+
+    with pytest.raises(TaskOutOfTime):  # the task fails its document as timed out
+        process_document(_context(harness, sent), own)
+
+    docs = {d.id: d for d in _documents(harness, "slow-own").values()}
+    assert docs[own].status == DocStatus.parsing and own not in sent
+    others = [d for i, d in docs.items() if i != own]
+    assert {d.status for d in others} == {DocStatus.queued}
+    assert sorted(sent) == sorted(d.id for d in others)
+
+
+def test_time_running_out_in_a_group_gives_every_unfinished_document_back(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [_note(i) for i in range(4)]
+    harness.upload("slow-group", *files)
+    docs = _documents(harness, "slow-group")
+    _out_of_time_at(monkeypatch, 3)
+    sent: list[str] = []
+
+    assert process_documents(_context(harness, sent), [docs[n].id for n, _ in files]) == {}
+
+    docs = _documents(harness, "slow-group")
+    assert {d.status for d in docs.values()} == {DocStatus.queued}
+    assert not any(d.error for d in docs.values())
+    assert sorted(sent) == sorted(d.id for d in docs.values())
+    assert sorted(d.attempts for d in docs.values()) == [0, 1, 1, 1]
