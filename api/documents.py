@@ -19,6 +19,8 @@ from api.schemas import (
     KnownOut,
     LookupIn,
     LookupOut,
+    RetriedOut,
+    RetryIn,
 )
 from api.views import doc_out, job_out
 from core import lifecycle
@@ -169,6 +171,48 @@ def retry_document(services: ServicesDep, document_id: str, who: Caller) -> Docu
         out = doc_out(d)
     enqueue(services.celery, settings, PROCESS_TASK, document_id)
     return out
+
+
+# Documents queued again per transaction by a collection's retry (each batch's tasks sent after it).
+RETRY_STEP = 1000
+
+
+@router.post(
+    "/collections/{name}/retry",
+    response_model=RetriedOut,
+    status_code=202,
+    responses=errors(401, 403, 404),
+)
+def retry_collection(
+    services: ServicesDep,
+    name: Annotated[str, Path(pattern=COLLECTION_PATTERN)],
+    who: Caller,
+    body: RetryIn | None = None,
+) -> RetriedOut:
+    """Run every failed and/or cancelled document of a collection again, from the start (only
+    those failed with one of ``codes`` when given: after an outage, ``["unavailable"]``). Small
+    documents are sent in batches, as an upload's are."""
+    body = body or RetryIn()
+    settings, catalog = services.settings, services.catalog
+    statuses = [DocStatus(x) for x in body.statuses]
+    retried, after = 0, ""
+    while True:  # in id order: a document failed again meanwhile is not taken twice
+        with catalog.session() as s:
+            coll = s.get(Collection, name)
+            if coll is None or coll.deleted_at is not None:
+                raise ApiError(404, "not_found", f"no collection {name!r}")
+            require(s, who, name, Role.write)
+            got = lifecycle.retry_many(s, name, statuses, body.codes, RETRY_STEP, after)
+            if got:
+                detail = {"documents": len(got), "statuses": body.statuses, "codes": body.codes}
+                audit(s, who.user, "retry", name, None, detail)
+        if not got:
+            return RetriedOut(retried=retried)
+        ids = [i for i, _ in got]
+        after = ids[-1]
+        small = {i for i, size in got if size <= settings.ingest_batch_bytes}
+        enqueue_ingest(services.celery, settings, ids, small)
+        retried += len(got)
 
 
 @router.post(

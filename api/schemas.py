@@ -53,6 +53,22 @@ class CollectionOut(BaseModel):
     )
 
 
+class RetryIn(BaseModel):
+    statuses: list[Literal["failed", "cancelled"]] = Field(
+        default_factory=lambda: ["failed", "cancelled"], min_length=1
+    )
+    codes: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Only documents failed with one of these codes (e.g. unavailable, timeout); "
+        "empty: any.",
+    )
+
+
+class RetriedOut(BaseModel):
+    retried: int = Field(description="Documents queued again.")
+
+
 class CollectionDeletedOut(BaseModel):
     name: str
     deleted_at: datetime = Field(description="Hidden from then on; the indexer drops the rest.")

@@ -275,6 +275,25 @@ def status() -> None:
 
 
 @app.command()
+def retry(
+    collection: str,
+    code: list[str] = typer.Option(  # noqa: B008
+        [], "--code", help="Only documents failed with this code (repeatable), e.g. unavailable."
+    ),
+    failed_only: bool = typer.Option(False, "--failed-only", help="Leave cancelled ones alone"),
+) -> None:
+    """Run a collection's failed (and cancelled) documents again, from the start."""
+    settings = Settings()
+    statuses = ["failed"] if failed_only else ["failed", "cancelled"]
+    try:
+        with _client(settings) as http:
+            n = http.retry_collection(collection, statuses, code)
+    except ApiError as e:
+        _fail(e)
+    console.print(f"{n} document(s) of {collection} queued again")
+
+
+@app.command()
 def reindex(collection: str) -> None:
     """Ask the indexer to rebuild a collection's vector and lexical indexes from the catalog."""
 

@@ -224,6 +224,17 @@ class ApiClient:
     def retry_document(self, document_id: str) -> dict[str, Any]:
         return self.request("POST", f"/documents/{document_id}/retry")
 
+    def retry_collection(
+        self,
+        collection: str,
+        statuses: Sequence[str] = ("failed", "cancelled"),
+        codes: Sequence[str] = (),
+    ) -> int:
+        """Run a collection's failed/cancelled documents again (only those failed with one of
+        ``codes`` when given); how many were queued."""
+        body = {"statuses": list(statuses), "codes": list(codes)}
+        return int(self.request("POST", f"/collections/{collection}/retry", json=body)["retried"])
+
     def delete_document(self, document_id: str) -> dict[str, Any]:
         return self.request("DELETE", f"/documents/{document_id}")
 

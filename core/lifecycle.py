@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from core.blobs import BlobStore
 from core.catalog import (
@@ -129,15 +129,36 @@ def admit(
                 size_bytes=size,
             )
             s.add(doc)
+        now = utcnow()
         doc.name = name
         doc.parent_id = parent_id
         doc.tags = json.dumps(list(tags)) if tags else None
-        _queue(doc, utcnow())
+        # uploaded now: the newest version of its name, even when these bytes were here before
+        # (an old version uploaded again replaces the one that replaced it)
+        doc.created_at = now
+        _queue(doc, now)
         s.flush()
     for job in job_ids:
         if s.get(JobDocument, (job, doc_id)) is None:
             s.add(JobDocument(job_id=job, document_id=doc_id))
     return Admitted(doc_id, queued, name)
+
+
+def _superseded() -> ColumnElement[bool]:
+    """True for a document that a newer live version of its name (same origin) replaced: run
+    again, the old one would be searchable beside it, since a version only ever replaces older
+    ones."""
+    newer = aliased(Document)
+    return exists().where(
+        newer.collection_id == Document.collection_id,
+        newer.name == Document.name,
+        or_(
+            and_(newer.source_id.is_(None), Document.source_id.is_(None)),
+            newer.source_id == Document.source_id,
+        ),
+        newer.created_at > Document.created_at,
+        newer.status.not_in([DocStatus.deleted, DocStatus.failed, DocStatus.cancelled]),
+    )
 
 
 def retry(s: Session, doc: Document) -> None:
@@ -146,7 +167,39 @@ def retry(s: Session, doc: Document) -> None:
         raise Conflict(
             f"{doc.name} is {doc.status}; only failed or cancelled documents are retried"
         )
+    if s.scalar(select(_superseded()).where(Document.id == doc.id)):
+        raise Conflict(
+            f"a newer version of {doc.name} is in the collection; upload this one again to "
+            "bring it back"
+        )
     _queue(doc, utcnow())
+
+
+def retry_many(
+    s: Session,
+    collection: str,
+    statuses: Sequence[DocStatus],
+    codes: Sequence[str],
+    limit: int,
+    after: str = "",
+) -> list[tuple[str, int]]:
+    """Queue again up to ``limit`` of a collection's documents in ``statuses`` (failed and/or
+    cancelled) whose id sorts after ``after``, only those failed with one of ``codes`` when given,
+    and none that a newer version replaced; locked in id order. Returns their ids and sizes (the
+    caller sends their tasks after the commit, and passes the last id to take the next step)."""
+    q = select(Document).where(
+        Document.collection_id == collection,
+        Document.id > after,
+        Document.status.in_([x for x in statuses if x in (DocStatus.failed, DocStatus.cancelled)]),
+        ~_superseded(),
+    )
+    if codes:
+        q = q.where(Document.error_code.in_(list(codes)))
+    docs = s.scalars(q.order_by(Document.id).limit(limit).with_for_update()).all()
+    now = utcnow()
+    for d in docs:
+        _queue(d, now)
+    return [(d.id, d.size_bytes) for d in docs]
 
 
 def resend(docs: Iterable[Document], now: datetime) -> None:

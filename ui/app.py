@@ -181,15 +181,9 @@ def document_list(collection: str) -> None:
     stopped = counts.get("failed", 0) + counts.get("cancelled", 0)
     if stopped and st.button(f"Retry {stopped:,} failed or cancelled", key="retry_failed"):
         try:
-            again = api.documents(collection, limit=10_000, statuses=["failed", "cancelled"])
+            api.retry_collection(collection)
         except ApiError as e:
             st.error(str(e))
-            return
-        for d in again:
-            try:
-                api.retry_document(d["id"])
-            except ApiError as e:
-                st.error(f"{d['name']}: {e}")
 
 
 def documents_tab(collection: str) -> None:

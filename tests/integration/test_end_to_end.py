@@ -263,3 +263,12 @@ def test_cli_ingest_ask_status(stack: Stack, tmp_path: Path) -> None:
     out = stack.cli("ingest", str(folder), "-c", "cli", "--no-wait")
     assert out.returncode == 0 and "queued 1 file(s)" in out.stdout
     assert "1 unchanged" in out.stdout
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "blank.txt").write_text("   \n")
+    out = stack.cli("ingest", str(broken), "-c", "cli-retry")
+    assert "0 ready, 1 failed" in out.stdout, out.stdout + out.stderr
+    out = stack.cli("retry", "cli-retry", "--code", "timeout")
+    assert out.returncode == 0 and "0 document(s) of cli-retry queued again" in out.stdout
+    out = stack.cli("retry", "cli-retry", "--code", "empty_document")
+    assert out.returncode == 0 and "1 document(s) of cli-retry queued again" in out.stdout

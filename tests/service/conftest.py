@@ -5,6 +5,8 @@ subprocess but the parse sandbox: most route and lifecycle tests need nothing mo
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,17 @@ from retrieval.indexer import Indexer
 
 # The broker database of these tests (the integration stack uses 13 and 14); flushed around them.
 SERVICE_REDIS_DB = 11
+
+
+def sent_ingest_tasks(broker: redis.Redis) -> list[tuple[str, object]]:
+    """(task name, its one argument) of each message waiting in the ingest queue, oldest first
+    (kombu pushes at the head and takes from the tail)."""
+    out = []
+    for raw in reversed(broker.lrange("ingest", 0, -1)):
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], args[0]))
+    return out
 
 
 @dataclass

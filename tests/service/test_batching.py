@@ -3,9 +3,7 @@ alone, their chunks are embedded in one go, and each document's vectors are its 
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from ingest import parsing, sandbox
 from ingest.pipeline import IngestContext, process_document, process_documents
 from ingest.types import ParsedDocument
 from retrieval.embedding import passage_text
-from tests.service.conftest import SERVICE_REDIS_DB, Harness
+from tests.service.conftest import SERVICE_REDIS_DB, Harness, sent_ingest_tasks
 
 pytestmark = pytest.mark.service
 
@@ -258,17 +256,6 @@ def test_small_text_is_parsed_in_the_worker_and_the_rest_in_the_child(
     )
 
 
-def _sent_tasks(broker: redis.Redis) -> list[tuple[str, object]]:
-    """(task name, its one argument) of each message waiting in the ingest queue, oldest first
-    (kombu pushes at the head and takes from the tail)."""
-    out = []
-    for raw in reversed(broker.lrange("ingest", 0, -1)):
-        message = json.loads(raw)
-        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        out.append((message["headers"]["task"], args[0]))
-    return out
-
-
 def test_an_upload_sends_one_task_per_batch_of_small_files(harness: Harness) -> None:
     broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
     broker.delete("ingest")
@@ -276,7 +263,7 @@ def test_an_upload_sends_one_task_per_batch_of_small_files(harness: Harness) -> 
     large = ("large.txt", b"large text file. " * 20_000)  # above ingest_batch_bytes
     harness.upload("grouped", *notes[:10], large, *notes[10:])
     docs = _documents(harness, "grouped")
-    sent = _sent_tasks(broker)
+    sent = sent_ingest_tasks(broker)
     broker.delete("ingest")
 
     assert (PROCESS_TASK, docs["large.txt"].id) in sent

@@ -4,9 +4,13 @@ retry, cancel, rename, drop. Each step is checked in the catalog, the index and 
 from __future__ import annotations
 
 import pytest
+import redis
 
+from api import documents as document_routes
+from core import lifecycle
 from core.catalog import Document
-from tests.service.conftest import Harness
+from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
+from tests.service.conftest import SERVICE_REDIS_DB, Harness, sent_ingest_tasks
 
 pytestmark = pytest.mark.service
 
@@ -88,6 +92,90 @@ def test_a_failed_document_is_retried_and_only_failed_ones_are(harness: Harness)
     r = harness.client.post(f"/documents/{ok['id']}/retry")
     assert r.status_code == 409 and r.json()["error"]["type"] == "conflict"
     assert "only failed or cancelled" in r.json()["error"]["message"]
+
+
+def test_a_collections_failures_are_retried_at_once_by_status_and_code(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(document_routes, "RETRY_STEP", 2)  # several steps in one request
+    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    empties = [(f"empty{i}.txt", b" \n" * (i + 1)) for i in range(3)]
+    binary = ("program.bin", b"\x7fELF\x02\x01\x01" + bytes(300))
+    harness.upload("retry-all", ("kiln.txt", KILN), *empties, binary)
+    harness.work()
+    cancelled = harness.upload("retry-all", ("glaze.txt", GLAZE))
+    harness.client.post(f"/jobs/{cancelled['id']}/cancel")
+    docs = {d["name"]: d for d in harness.documents("retry-all")}
+    assert docs["program.bin"]["status"] == "failed"
+    assert docs["program.bin"]["error_code"] != "empty_document"
+
+    def retry(**body: object) -> int:
+        broker.delete("ingest")
+        r = harness.client.post("/collections/retry-all/retry", json=body)
+        assert r.status_code == 202, r.text
+        return r.json()["retried"]
+
+    def statuses() -> dict[str, str]:
+        return {d["name"]: d["status"] for d in harness.documents("retry-all")}
+
+    assert retry(codes=["empty_document"]) == 3
+    assert {n: s for n, s in statuses().items() if s == "queued"} == {
+        n: "queued" for n, _ in empties
+    }
+    sent = sent_ingest_tasks(broker)  # sent as an upload's: small ones in batches
+    assert [t for t, _ in sent] == [PROCESS_MANY_TASK, PROCESS_TASK]  # steps of 2, then 1
+    (_, two), (_, one) = sent
+    assert sorted([*two, one]) == sorted(docs[n]["id"] for n, _ in empties)  # type: ignore[misc]
+    harness.work()
+    assert statuses()["empty0.txt"] == "failed"  # they ran again
+
+    assert retry(statuses=["failed"]) == 4
+    assert statuses()["glaze.txt"] == "cancelled" and statuses()["kiln.txt"] == "ready"
+    harness.work()
+    assert retry() == 5  # failed and cancelled
+    harness.work()
+    assert statuses()["glaze.txt"] == "ready" and statuses()["program.bin"] == "failed"
+    assert retry(codes=["no_such_code"]) == 0
+    r = harness.client.post("/collections/retry-all/retry", json={"statuses": ["ready"]})
+    assert r.status_code == 422
+    assert harness.client.post("/collections/no-such-one/retry").status_code == 404
+    broker.delete("ingest")
+
+
+def _failed_by_an_outage(harness: Harness, collection: str, name: str, data: bytes) -> str:
+    """Upload ``data`` and fail it as a Redis outage would (bytes that ingest fine when run)."""
+    doc_id = harness.upload(collection, (name, data))["documents"][0]["id"]
+    with harness.services.catalog.session() as s:
+        lifecycle.fail_id(s, doc_id, "unavailable", "gave up after 5 retries")
+    return doc_id
+
+
+def test_an_old_version_uploaded_again_replaces_the_newer_one(harness: Harness) -> None:
+    old = _failed_by_an_outage(harness, "revert", "kiln.txt", KILN)
+    harness.upload("revert", ("kiln.txt", KILN + b" Since May: 1300 degrees."))
+    harness.work()
+    again = harness.upload("revert", ("kiln.txt", KILN))["documents"][0]
+    assert again["id"] == old and again["status"] == "queued"  # the failed one, restarted
+    harness.work()
+    ready = [d for d in harness.documents("revert") if d["status"] == "ready"]
+    assert [d["id"] for d in ready] == [old]  # one version of the name: the latest upload
+    hits = harness.search("revert", "kiln degrees")
+    assert _names(hits) == ["kiln.txt"] and "1300" not in hits[0]["text"]
+
+
+def test_a_failed_version_a_newer_one_replaced_is_not_retried(harness: Harness) -> None:
+    old = _failed_by_an_outage(harness, "superseded", "glaze.txt", GLAZE)
+    harness.upload("superseded", ("glaze.txt", GLAZE + b" Fired twice."))
+    harness.work()
+    statuses = {d["id"]: d["status"] for d in harness.documents("superseded")}
+    assert statuses[old] == "failed" and sorted(statuses.values()) == ["failed", "ready"]
+    r = harness.client.post(f"/documents/{old}/retry")
+    assert r.status_code == 409 and "newer version" in r.json()["error"]["message"]
+    r = harness.client.post("/collections/superseded/retry")
+    assert r.status_code == 202 and r.json()["retried"] == 0
+    harness.work()
+    hits = harness.search("superseded", "glaze cobalt")
+    assert len(hits) == 1 and "Fired twice" in hits[0]["text"]
 
 
 def test_cancel_drops_what_has_not_run(harness: Harness) -> None:
