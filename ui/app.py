@@ -181,7 +181,15 @@ def document_list(collection: str) -> None:
     stopped = counts.get("failed", 0) + counts.get("cancelled", 0)
     if stopped and st.button(f"Retry {stopped:,} failed or cancelled", key="retry_failed"):
         try:
-            api.retry_collection(collection)
+            n = api.retry_collection(collection)
+            st.toast(
+                f"{n:,} queued again"
+                + (
+                    " (the rest: replaced by a newer version, or changed meanwhile)"
+                    if n < stopped
+                    else ""
+                )
+            )
         except ApiError as e:
             st.error(str(e))
 
