@@ -25,7 +25,15 @@ from api.schemas import (
 from api.views import doc_out, job_out
 from core import lifecycle
 from core.auth import Role, audit, readable, role_in
-from core.catalog import RESTARTABLE, Chunk, Collection, DocStatus, Document, Job
+from core.catalog import (
+    RESTARTABLE,
+    Chunk,
+    Collection,
+    DocStatus,
+    Document,
+    Job,
+    KnownDocuments,
+)
 from core.celery_app import PROCESS_TASK, REMOVE_TASK, enqueue, enqueue_ingest
 
 TAG = r"[A-Za-z0-9_.+-]{1,64}"
@@ -128,6 +136,7 @@ async def upload(
         if s.get(Job, job_id) is None:
             s.add(Job(id=job_id, collection_id=collection, created_by=who.user))
             s.flush()
+        known = KnownDocuments.read(s, collection, [content for content, *_ in stored])
         for content, name, ctype, size, f in stored:
             if not blobs.path(content).exists():  # removed since we stored it
                 await f.seek(0)
@@ -142,6 +151,7 @@ async def upload(
                 tags=labels,
                 keep_both=not replace,
                 job_ids=[job_id],
+                known=known,
             )
             if not got.queued:
                 duplicates.add(got.document_id)

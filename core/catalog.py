@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -160,13 +161,55 @@ def document_id(collection: str, content_sha256: str) -> str:
     return hashlib.sha256(f"{collection}\0{content_sha256}".encode()).hexdigest()
 
 
-def new_document_id(s: Session, collection: str, content_sha256: str) -> str:
+def new_document_id(
+    s: Session, collection: str, content_sha256: str, taken: set[str] | None = None
+) -> str:
     """An unused id for new bytes in ``collection`` (the plain one is taken only when a collection
-    of this name was renamed away with the same bytes)."""
+    of this name was renamed away with the same bytes). ``taken``: the ids in use among those
+    looked up beforehand (``KnownDocuments``), instead of a query."""
     first = document_id(collection, content_sha256)
-    if s.get(Document, first) is None:
+    if (first not in taken) if taken is not None else (s.get(Document, first) is None):
         return first
     return hashlib.sha256(f"{first}\0{uuid.uuid4().hex}".encode()).hexdigest()
+
+
+@dataclass
+class KnownDocuments:
+    """What many admissions of one transaction need to know, read in two queries instead of two
+    per file: the collection's documents by content, and which first-choice ids are in use."""
+
+    by_content: dict[str, Document]
+    taken_ids: set[str]
+
+    @classmethod
+    def read(cls, s: Session, collection: str, hashes: Iterable[str]) -> KnownDocuments:
+        """As ``find_document`` (rows locked) and ``new_document_id`` would find them, for each of
+        ``hashes``."""
+        wanted = list(dict.fromkeys(hashes))
+        by_content: dict[str, Document] = {}
+        for at in range(0, len(wanted), 500):  # bounded IN lists
+            part = wanted[at : at + 500]
+            rows = s.scalars(
+                select(Document)
+                .where(
+                    Document.collection_id == collection,
+                    or_(
+                        Document.content_sha256.in_(part),
+                        and_(Document.content_sha256.is_(None), Document.id.in_(part)),
+                    ),
+                )
+                .order_by(Document.created_at)
+                .with_for_update()
+            ).all()
+            for d in rows:  # the oldest of a content first, as find_document takes it
+                by_content.setdefault(d.content_sha256 or d.id, d)
+        firsts = [document_id(collection, h) for h in wanted]
+        taken: set[str] = set()
+        for at in range(0, len(firsts), 500):
+            taken.update(
+                s.scalars(select(Document.id).where(Document.id.in_(firsts[at : at + 500])))
+            )
+        return cls(by_content, taken)
 
 
 def find_document(

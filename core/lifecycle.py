@@ -39,6 +39,7 @@ from core.catalog import (
     Document,
     Job,
     JobDocument,
+    KnownDocuments,
     Membership,
     Source,
     SourceItem,
@@ -108,14 +109,23 @@ def admit(
     parent_id: str | None = None,
     keep_both: bool = False,
     job_ids: Iterable[str] = (),
+    known: KnownDocuments | None = None,
 ) -> Admitted:
     """Queue the stored bytes ``blob`` as a document of ``collection`` named ``name``: a new
     document, or one that was deleted, failed or cancelled before run again. The same bytes live
     in the collection already are no new work (``queued`` False). ``keep_both`` gives the new one a
     numbered name beside a live document of that name (else it replaces it once indexed). The
-    document joins ``job_ids`` either way. Call it under the blob store's lock."""
-    doc = find_document(s, collection, blob, lock=True)
-    doc_id = doc.id if doc is not None else new_document_id(s, collection, blob)
+    document joins ``job_ids`` either way. Call it under the blob store's lock. ``known``: read
+    once for many files of one transaction (an upload's), kept up to date here."""
+    if known is None:
+        doc = find_document(s, collection, blob, lock=True)
+        doc_id = doc.id if doc is not None else new_document_id(s, collection, blob)
+    else:
+        doc = known.by_content.get(blob)
+        doc_id = (
+            doc.id if doc is not None else new_document_id(s, collection, blob, known.taken_ids)
+        )
+    created = doc is None
     queued = doc is None or doc.status in RESTARTABLE
     if queued:
         if keep_both:
@@ -138,8 +148,11 @@ def admit(
         doc.created_at = now
         _queue(doc, now)
         s.flush()
-    for job in job_ids:
-        if s.get(JobDocument, (job, doc_id)) is None:
+        if known is not None:
+            known.by_content[blob] = doc
+            known.taken_ids.add(doc_id)
+    for job in job_ids:  # a new document is in no job yet
+        if created or s.get(JobDocument, (job, doc_id)) is None:
             s.add(JobDocument(job_id=job, document_id=doc_id))
     return Admitted(doc_id, queued, name)
 

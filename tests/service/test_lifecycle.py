@@ -34,6 +34,34 @@ def test_the_same_bytes_twice_are_one_document(harness: Harness) -> None:
     assert _names(harness.search("dedup", "kiln stoneware temperature")) == ["kiln.txt"]
 
 
+def test_one_upload_of_known_failed_repeated_and_new_bytes(harness: Harness) -> None:
+    """An upload looks its files up in one go: each still ends as it would alone."""
+    ready = harness.upload("mixed", ("kiln.txt", KILN))["documents"][0]
+    harness.work()
+    failed = _failed_by_an_outage(harness, "mixed", "glaze.txt", GLAZE)
+    harness.upload("elsewhere", ("note.txt", b"The same bytes in another collection."))
+    job = harness.upload(
+        "mixed",
+        ("kiln-again.txt", KILN),  # ready already: a duplicate
+        ("glaze.txt", GLAZE),  # failed before: run again, the same document
+        ("note.txt", b"The same bytes in another collection."),  # new here
+        ("note-copy.txt", b"The same bytes in another collection."),  # twice in this upload
+    )
+    by_id = {d["id"]: d for d in job["documents"]}
+    assert len(by_id) == 3  # the note once, though sent twice
+    assert by_id[ready["id"]]["duplicate"] and by_id[ready["id"]]["status"] == "ready"
+    assert not by_id[failed]["duplicate"] and by_id[failed]["status"] == "queued"
+    (note,) = set(by_id) - {ready["id"], failed}
+    assert by_id[note]["status"] == "queued" and job["counts"] == {"queued": 2, "ready": 1}
+    harness.work()
+    assert sorted((d["name"], d["status"]) for d in harness.documents("mixed")) == [
+        ("glaze.txt", "ready"),
+        ("kiln.txt", "ready"),
+        ("note.txt", "ready"),
+    ]
+    assert len(harness.documents("elsewhere")) == 1
+
+
 def test_a_new_version_replaces_the_old_one(harness: Harness) -> None:
     first = KILN + b" Version one."  # bytes of this test alone: its original may go
     old = harness.upload("versions", ("studio.txt", first))["documents"][0]
