@@ -173,6 +173,18 @@ def new_document_id(
     return hashlib.sha256(f"{first}\0{uuid.uuid4().hex}".encode()).hexdigest()
 
 
+def _with_content(collection: str, hashes: list[str]) -> ColumnElement[bool]:
+    """Documents of ``collection`` holding one of these contents (on rows older than the content
+    column, the id was the hash)."""
+    return and_(
+        Document.collection_id == collection,
+        or_(
+            Document.content_sha256.in_(hashes),
+            and_(Document.content_sha256.is_(None), Document.id.in_(hashes)),
+        ),
+    )
+
+
 @dataclass
 class KnownDocuments:
     """What many admissions of one transaction need to know, read in two queries instead of two
@@ -191,13 +203,7 @@ class KnownDocuments:
             part = wanted[at : at + 500]
             rows = s.scalars(
                 select(Document)
-                .where(
-                    Document.collection_id == collection,
-                    or_(
-                        Document.content_sha256.in_(part),
-                        and_(Document.content_sha256.is_(None), Document.id.in_(part)),
-                    ),
-                )
+                .where(_with_content(collection, part))
                 .order_by(Document.created_at)
                 .with_for_update()
             ).all()
@@ -217,13 +223,7 @@ def find_document(
 ) -> Document | None:
     """The document of ``collection`` with these bytes: the same bytes twice in one collection are
     one document."""
-    query = select(Document).where(
-        Document.collection_id == collection,
-        or_(
-            Document.content_sha256 == content_sha256,
-            and_(Document.content_sha256.is_(None), Document.id == content_sha256),
-        ),
-    )
+    query = select(Document).where(_with_content(collection, [content_sha256]))
     if lock:
         query = query.with_for_update()
     return s.scalars(query.order_by(Document.created_at)).first()
