@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -267,13 +267,15 @@ def claim(
     lease: timedelta,
     max_attempts: int,
     count: bool = True,
+    locked: Mapping[str, Document] | None = None,
 ) -> Claim:
     """Take the lease on a runnable document, counting the attempt (``count``; a batch counts
     each of its other documents when it starts on it, ``attempt``); refuse one leased by a live
     worker; fail one that has used up its attempts (each attempt that ended without a verdict
-    was a crash: the worker died, or was killed for memory or time)."""
+    was a crash: the worker died, or was killed for memory or time). ``locked``: the rows this
+    transaction already locked and loaded (``lock_documents``), read instead of the catalog."""
     now = utcnow()
-    doc = s.get(Document, document_id, with_for_update=True)
+    doc = _locked(s, document_id, locked)
     if doc is None or doc.status not in IN_WORKER:
         return Claim("skip")
     if doc.lease_owner not in (None, owner) and doc.lease_until and doc.lease_until > now:
@@ -296,16 +298,18 @@ def claim(
     return Claim("run", name=doc.name, size=doc.size_bytes, blob=doc.blob)
 
 
-def neighbours(s: Session, collection: str, exclude: str, max_bytes: int, limit: int) -> list[str]:
+def neighbours(
+    s: Session, collection: str, exclude: str, max_bytes: int, limit: int
+) -> list[Document]:
     """Up to ``limit`` other queued documents of ``collection`` no larger than ``max_bytes`` and
-    leased by nobody, newest first: a worker takes them into its batch. The newest are the far end
-    of the task queue, so the other workers, taking tasks from its head, seldom meet them."""
+    leased by nobody, newest first, locked: a worker takes them into its batch. The newest are the
+    far end of the task queue, so the other workers, taking tasks from its head, seldom meet them."""
     if limit <= 0:
         return []
     now = utcnow()
     return list(
         s.scalars(
-            select(Document.id)
+            select(Document)
             .where(
                 Document.collection_id == collection,
                 Document.status == DocStatus.queued,
@@ -334,25 +338,42 @@ def release(s: Session, document_id: str, owner: str) -> bool:
 def attempt(s: Session, document_id: str, owner: str) -> bool:
     """Count the attempt of a document ``owner`` claimed without counting (a batch's other
     documents, as it starts on each: a crash then counts against that document only). False when
-    it is no longer theirs."""
-    doc = owned(s, document_id, owner)
-    if doc is None:
-        return False
-    doc.attempts += 1
-    return True
+    it is no longer theirs. One statement: a batch runs it once per document."""
+    counted = s.execute(
+        update(Document)
+        .where(
+            Document.id == document_id,
+            Document.lease_owner == owner,
+            Document.status.in_(list(IN_WORKER)),
+        )
+        .values(attempts=Document.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(counted.rowcount)  # type: ignore[attr-defined]
 
 
-def lock_documents(s: Session, document_ids: Sequence[str]) -> None:
-    """Lock the rows of ``document_ids`` in id order. A transaction that changes several
-    documents takes their locks here first: two that took them in different orders could each
-    wait for the other (a worker's batch write and its lease renewal, say)."""
-    if document_ids:
-        s.scalars(
-            select(Document.id)
-            .where(Document.id.in_(list(document_ids)))
-            .order_by(Document.id)
-            .with_for_update()
-        ).all()
+def lock_documents(s: Session, document_ids: Sequence[str]) -> dict[str, Document]:
+    """Lock the rows of ``document_ids`` in id order, and load them (by id; a deleted one is
+    missing): ``claim``, ``owned`` and ``advance`` then read them from here (``locked``) instead
+    of one query each. A transaction that changes several documents takes their locks here first:
+    two that took them in different orders could each wait for the other (a worker's batch write
+    and its lease renewal, say)."""
+    if not document_ids:
+        return {}
+    rows = s.scalars(
+        select(Document)
+        .where(Document.id.in_(list(document_ids)))
+        .order_by(Document.id)
+        .with_for_update()
+    ).all()
+    return {d.id: d for d in rows}
+
+
+def _locked(s: Session, document_id: str, locked: Mapping[str, Document] | None) -> Document | None:
+    """The document, locked: from ``locked`` where the transaction holds it, else read."""
+    if locked is not None and document_id in locked:
+        return locked[document_id]
+    return s.get(Document, document_id, with_for_update=True)
 
 
 def renew_all(s: Session, document_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
@@ -374,19 +395,29 @@ def renew_all(s: Session, document_ids: Sequence[str], owner: str, lease: timede
     )
 
 
-def owned(s: Session, document_id: str, owner: str) -> Document | None:
+def owned(
+    s: Session, document_id: str, owner: str, locked: Mapping[str, Document] | None = None
+) -> Document | None:
     """The document, locked, while ``owner`` still holds it in a worker state; else None (it was
-    deleted, cancelled or taken over: the worker stops)."""
-    doc = s.get(Document, document_id, with_for_update=True)
+    deleted, cancelled or taken over: the worker stops). ``locked`` as for ``claim``."""
+    doc = _locked(s, document_id, locked)
     if doc is None or doc.status not in IN_WORKER or doc.lease_owner != owner:
         return None
     return doc
 
 
-def advance(s: Session, document_id: str, owner: str, status: DocStatus, **fields: object) -> bool:
+def advance(
+    s: Session,
+    document_id: str,
+    owner: str,
+    status: DocStatus,
+    locked: Mapping[str, Document] | None = None,
+    **fields: object,
+) -> bool:
     """Move a document ``owner`` still holds to ``status`` (parsing or embedding), setting
-    ``fields`` (pages, pages_done); False when it is no longer theirs."""
-    doc = owned(s, document_id, owner)
+    ``fields`` (pages, pages_done); False when it is no longer theirs. ``locked`` as for
+    ``claim``."""
+    doc = owned(s, document_id, owner, locked)
     if doc is None:
         return False
     doc.status = status

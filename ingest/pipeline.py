@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from core import failpoints, lifecycle, metrics
@@ -245,9 +245,11 @@ def _claim_group(
         return taken, busy
     lease = timedelta(seconds=ctx.settings.lease_seconds)
     with ctx.catalog.session() as s:
-        lifecycle.lock_documents(s, live)
+        locked = lifecycle.lock_documents(s, live)
         for doc_id in live:
-            got = lifecycle.claim(s, doc_id, owner, lease, ctx.settings.max_attempts, count=False)
+            got = lifecycle.claim(
+                s, doc_id, owner, lease, ctx.settings.max_attempts, count=False, locked=locked
+            )
             if got.outcome == "run":
                 taken.append(_Work(doc_id, got.name, got.size, got.blob, counted=False))
             elif got.outcome == "busy":
@@ -266,14 +268,14 @@ def _claim_neighbours(ctx: IngestContext, document_id: str, owner: str, limit: i
         collection = s.scalar(select(Document.collection_id).where(Document.id == document_id))
         if collection is None:
             return taken
-        for other in lifecycle.neighbours(
-            s,
-            collection,
-            document_id,
-            ctx.settings.ingest_batch_bytes,
-            limit,
-        ):
-            got = lifecycle.claim(s, other, owner, lease, ctx.settings.max_attempts, count=False)
+        found = lifecycle.neighbours(
+            s, collection, document_id, ctx.settings.ingest_batch_bytes, limit
+        )
+        locked = {d.id: d for d in found}
+        for other in locked:
+            got = lifecycle.claim(
+                s, other, owner, lease, ctx.settings.max_attempts, count=False, locked=locked
+            )
             if got.outcome == "run":
                 taken.append(_Work(other, got.name, got.size, got.blob, counted=False))
     return taken
@@ -352,11 +354,11 @@ def _to_embedding(ctx: IngestContext, works: list[_Work], owner: str, lease: Lea
     if not works:
         return kept
     with ctx.catalog.session() as s:
-        lifecycle.lock_documents(s, [w.document_id for w in works])
+        locked = lifecycle.lock_documents(s, [w.document_id for w in works])
         for w in works:
             pages = w.parsed.pages if w.parsed is not None else None
             if w.document_id not in lease.lost and lifecycle.advance(
-                s, w.document_id, owner, DocStatus.embedding, pages=pages, pages_done=pages
+                s, w.document_id, owner, DocStatus.embedding, locked, pages=pages, pages_done=pages
             ):
                 kept.append(w)
             else:
@@ -447,21 +449,27 @@ def _write_pending(ctx: IngestContext, works: list[_Work], owner: str) -> list[s
         return []
     blobs = {w.document_id: [ctx.blobs.put(a.data) for a in _parsed(w).attachments] for w in works}
     written: list[tuple[_Work, list[str]]] = []
+    rows: list[dict[str, object]] = []
     with ctx.blobs.lock(), ctx.catalog.session() as s:
-        lifecycle.lock_documents(s, [w.document_id for w in works])
+        locked = lifecycle.lock_documents(s, [w.document_id for w in works])
         for w in works:
             drafts, parsed = w.drafts or [], _parsed(w)
-            doc = lifecycle.owned(s, w.document_id, owner)
+            doc = lifecycle.owned(s, w.document_id, owner, locked)
             if doc is None:
                 continue
             doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
             children = _add_attachments(s, doc, parsed.attachments, blobs[w.document_id])
-            s.execute(delete(Chunk).where(Chunk.document_id == w.document_id))
             assert w.vectors is not None, "only embedded documents are written"
-            for d, vec in zip(drafts, w.vectors, strict=True):
-                s.add(_chunk_row(w.document_id, d, vec))
+            rows += [
+                _chunk_row(w.document_id, d, v) for d, v in zip(drafts, w.vectors, strict=True)
+            ]
             lifecycle.to_indexing(doc, ctx.model_label, len(drafts))
             written.append((w, children))
+        if written:  # a rerun's rows go first; then every row of the batch in one statement
+            ids = [w.document_id for w, _ in written]
+            s.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
+        if rows:
+            s.execute(insert(Chunk), rows)
     for w, children in written:
         metrics.INGEST_DOCUMENTS.labels("embedded", "ok").inc()
         log.info(
@@ -480,18 +488,19 @@ def _parsed(work: _Work) -> ParsedDocument:
     return work.parsed
 
 
-def _chunk_row(document_id: str, d: ChunkDraft, vec: np.ndarray) -> Chunk:
-    return Chunk(
-        id=chunk_id(document_id, d.ordinal, d.text),
-        document_id=document_id,
-        ordinal=d.ordinal,
-        text=d.text,
-        page=d.page,
-        page_end=d.page_end,
-        page_marks=json.dumps(d.page_marks) if d.page_marks else None,
-        heading=d.heading,
-        element_type=d.element_type,
-        char_start=d.char_start,
-        char_end=d.char_end,
-        vector=np.asarray(vec, dtype=np.float32).tobytes(),
-    )
+def _chunk_row(document_id: str, d: ChunkDraft, vec: np.ndarray) -> dict[str, object]:
+    """The values of one ``Chunk`` row (the batch's rows go in as one bulk insert)."""
+    return {
+        "id": chunk_id(document_id, d.ordinal, d.text),
+        "document_id": document_id,
+        "ordinal": d.ordinal,
+        "text": d.text,
+        "page": d.page,
+        "page_end": d.page_end,
+        "page_marks": json.dumps(d.page_marks) if d.page_marks else None,
+        "heading": d.heading,
+        "element_type": d.element_type,
+        "char_start": d.char_start,
+        "char_end": d.char_end,
+        "vector": np.asarray(vec, dtype=np.float32).tobytes(),
+    }
