@@ -16,6 +16,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -366,27 +367,31 @@ class Indexer:
                     )
                 ).all()
             }
+            # the live documents of the batch's names, in one query
+            by_name: dict[str, list[tuple[str, str, str | None, datetime]]] = {}
+            for i, st, src, at, name in s.execute(
+                select(
+                    Document.id,
+                    Document.status,
+                    Document.source_id,
+                    Document.created_at,
+                    Document.name,
+                ).where(
+                    Document.collection_id == collection,
+                    Document.name.in_(set(batch.values())),
+                    Document.status.not_in([DocStatus.deleted, DocStatus.failed]),
+                )
+            ).all():
+                by_name.setdefault(name, []).append((i, st, src, at))
             older: dict[str, list[tuple[str, str]]] = {}
             for doc_id, name in batch.items():
                 at, source = created[doc_id]
                 # a name is one document per origin: uploads replace uploads, a source's files
-                # replace that source's files
-                same_origin = (
-                    Document.source_id.is_(None) if source is None else Document.source_id == source
-                )
+                # replace that source's files; earlier versions only
                 older[doc_id] = [
                     (i, st)
-                    for i, st in s.execute(
-                        select(Document.id, Document.status).where(
-                            Document.collection_id == collection,
-                            Document.name == name,
-                            same_origin,
-                            Document.id != doc_id,
-                            Document.created_at <= at,
-                            Document.status.not_in([DocStatus.deleted, DocStatus.failed]),
-                        )
-                    ).all()
-                    if i not in batch
+                    for i, st, other_source, other_at in by_name.get(name, [])
+                    if other_source == source and other_at <= at and i != doc_id and i not in batch
                 ]
         old_ready = [i for olds in older.values() for i, st in olds if st == DocStatus.ready]
         metrics.INDEX_BATCH_DOCUMENTS.observe(len(batch))
@@ -420,8 +425,9 @@ class Indexer:
                 coll = s.get(Collection, collection, with_for_update=True)
                 assert coll is not None
                 now = utcnow()
+                locked = lifecycle.lock_documents(s, list(batch))
                 for doc_id in batch:
-                    doc = s.get(Document, doc_id, with_for_update=True)
+                    doc = locked.get(doc_id)
                     if doc is None or doc.status != DocStatus.indexing:
                         # deleted meanwhile (its remove task takes the vectors out) or cancelled: take
                         # them out below, so the index files hold only what the catalog calls ready
