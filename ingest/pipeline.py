@@ -416,6 +416,8 @@ def _add_attachments(
     """Queue each attachment of ``mail`` as a document of its own, in the mail's jobs; the same
     bytes already in the collection are not queued again. Returns the ids to enqueue."""
     queued: list[str] = []
+    if not files:  # most documents: no reads for the mail's nesting and jobs
+        return queued
     depth, parent = 0, mail.parent_id
     while parent is not None and depth < MAX_NESTING:
         depth += 1
