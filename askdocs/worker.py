@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             hnsw_threshold=settings.hnsw_threshold,
             hnsw_m=settings.hnsw_m,
         )
+        app.askdocs_enqueue = lambda task, key: enqueue(app, settings, task, key)
         for collection in app.askdocs_indexer.outdated_lexical():  # an upgrade's new BM25 fields
             enqueue(app, settings, REBUILD_TASK, collection)
         from askdocs import janitor

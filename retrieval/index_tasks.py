@@ -12,11 +12,15 @@ from core.celery_app import (
     RENAME_TASK,
     SWITCH_TASK,
 )
+from retrieval.indexer import APPLY_TASK_SECONDS
 
 
 @shared_task(name=APPLY_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
 def apply(self, document_id: str) -> None:  # type: ignore[no-untyped-def]
-    self.app.askdocs_indexer.apply(document_id)
+    """Index what waits in the document's collection; a long backlog goes on in a new task."""
+    left = self.app.askdocs_indexer.apply(document_id, APPLY_TASK_SECONDS)
+    if left is not None:
+        self.app.askdocs_enqueue(APPLY_TASK, left)
 
 
 @shared_task(name=REMOVE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)

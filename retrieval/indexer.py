@@ -49,6 +49,9 @@ from retrieval.vector_index import INDEX_FILE, index_file
 log = logging.getLogger(__name__)
 # Documents one apply takes in at once: one index save and one lexical commit for all of them.
 APPLY_BATCH = 256
+# An apply task starts no new step after this many seconds: the rest of a long backlog goes on in a
+# task of its own, so a warm shutdown (an upgrade, a restart) waits for one step, not the backlog.
+APPLY_TASK_SECONDS = 30.0
 
 
 def lexical_doc(
@@ -295,7 +298,7 @@ class Indexer:
             self._committed(collection, manifest, SegmentedIndex(manifest, model.dim))
         log.info("compacted %s: %d vectors in one segment", collection, manifest.live)
 
-    def apply(self, document_id: str) -> None:
+    def apply(self, document_id: str, seconds: float | None = None) -> str | None:
         """Add pending vectors and flip documents to ``ready``: every document of this one's
         collection that waits in ``indexing`` when the task starts, in steps of up to APPLY_BATCH
         with one segment and one lexical commit each. So one task covers every document that
@@ -303,7 +306,12 @@ class Indexer:
         (``ingest.pipeline``), and a document a task finds already indexed was indexed by a task
         that started after it was waiting, with all the others waiting then. Older documents of the
         same name (earlier versions) leave in the same step: the catalog transaction that makes the
-        new version ready deletes them, so exactly one version is searchable at every moment."""
+        new version ready deletes them, so exactly one version is searchable at every moment.
+
+        With ``seconds``, no step starts after that long (the first always runs): returns a
+        document still waiting, for which the caller sends the task again (that task takes every
+        document waiting then, these included); None when none is left."""
+        started = time.monotonic()
         with self._catalog.reader() as s:
             doc = s.get(Document, document_id)
             if doc is None:
@@ -317,8 +325,18 @@ class Indexer:
             ).all()
         if not waiting:
             log.info("apply %s: nothing to do (%s)", document_id, doc.status)
-            return
+            return None
+        steps = 0
         while waiting:
+            if steps and seconds is not None and time.monotonic() - started >= seconds:
+                log.info(
+                    "apply %s: %d documents of %s left for the next task after %d steps",
+                    document_id,
+                    len(waiting),
+                    collection,
+                    steps,
+                )
+                return str(waiting[0][0])
             batch: dict[str, str] = {}
             later: list[Row] = []
             for row in waiting:  # one version of a name per step: the oldest goes first
@@ -327,7 +345,9 @@ class Indexer:
                 else:
                     later.append(row)
             self._apply_batch(collection, batch)
+            steps += 1
             waiting = later
+        return None
 
     def _apply_batch(self, collection: str, batch: dict[str, str]) -> None:
         with self._catalog.session() as s:

@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import event, select
 
 from core.catalog import Chunk, DocStatus, Document, utcnow
-from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK, TaskOutOfTime
+from core.celery_app import APPLY_TASK, PROCESS_MANY_TASK, PROCESS_TASK, TaskOutOfTime
 from ingest import parsing, sandbox
 from ingest.pipeline import IngestContext, process_document, process_documents
 from ingest.types import ParsedDocument
@@ -222,6 +222,42 @@ def test_a_batch_sends_one_indexer_task_that_indexes_every_waiting_document(
     harness.indexer.apply(to_index[0])  # run again: nothing changes
     assert harness.work() >= 0
     assert {d.status for d in _documents(harness, "apart").values()} == {DocStatus.ready}
+
+
+def test_a_long_backlog_is_indexed_by_several_apply_tasks(harness: Harness, monkeypatch) -> None:
+    """An apply task starts no step once its time is up (its first step always runs) and the
+    real task sends itself again for a document still waiting: every step makes whole documents
+    ready, and the last task finds none left."""
+    from celery import current_app
+
+    from retrieval import index_tasks, indexer
+
+    monkeypatch.setattr(indexer, "APPLY_BATCH", 2)
+    monkeypatch.setattr(index_tasks, "APPLY_TASK_SECONDS", 0)  # one step per task
+    harness.upload("backlog", *[_note(i) for i in range(5)])
+    to_index: list[str] = []
+    ctx = dataclasses.replace(_context(harness, []), enqueue_index=to_index.append)
+    assert process_document(ctx, _oldest(harness, "backlog")).outcome == "run"
+    assert len(to_index) == 1  # one task for the five
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(current_app, "askdocs_indexer", harness.indexer, raising=False)
+    monkeypatch.setattr(
+        current_app, "askdocs_enqueue", lambda task, key: sent.append((task, key)), raising=False
+    )
+    ready_after: list[int] = []
+    task_for = to_index[0]
+    while True:
+        index_tasks.apply.run(task_for)
+        statuses = [d.status for d in _documents(harness, "backlog").values()]
+        assert set(statuses) <= {DocStatus.ready, DocStatus.indexing}
+        ready_after.append(statuses.count(DocStatus.ready))
+        if len(sent) < len(ready_after):
+            break
+        task, task_for = sent[-1]
+        assert task == APPLY_TASK and len(sent) < 5
+    assert ready_after == [2, 4, 5]  # two, two, then the last one; no further task
+    found = harness.search("backlog", "turbines and orchards", k=10)
+    assert sorted(p["document_name"] for p in found) == [f"note{i}.txt" for i in range(5)]
 
 
 def test_small_text_is_parsed_in_the_worker_and_the_rest_in_the_child(
