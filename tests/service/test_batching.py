@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import redis
+from celery import current_app
 from sqlalchemy import event, select
 
 from core.catalog import Chunk, DocStatus, Document, utcnow
@@ -18,6 +19,7 @@ from core.celery_app import APPLY_TASK, PROCESS_MANY_TASK, PROCESS_TASK, TaskOut
 from ingest import parsing, sandbox
 from ingest.pipeline import IngestContext, process_document, process_documents
 from ingest.types import ParsedDocument
+from retrieval import index_tasks, indexer
 from retrieval.embedding import passage_text
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, sent_ingest_tasks
 
@@ -184,8 +186,6 @@ def test_tasks_of_documents_a_batch_took_skip_them(harness: Harness) -> None:
 def test_a_batch_sends_one_indexer_task_that_indexes_every_waiting_document(
     harness: Harness, monkeypatch
 ) -> None:
-    from retrieval import indexer
-
     monkeypatch.setattr(indexer, "APPLY_BATCH", 2)  # several steps in one task
     harness.upload("drain", *[_note(i) for i in range(5)])
     harness.upload("drain", ("note1.txt", b"Note 1, second version: glaciers and ferries.\n"))
@@ -228,10 +228,6 @@ def test_a_long_backlog_is_indexed_by_several_apply_tasks(harness: Harness, monk
     """An apply task starts no step once its time is up (its first step always runs) and the
     real task sends itself again for a document still waiting: every step makes whole documents
     ready, and the last task finds none left."""
-    from celery import current_app
-
-    from retrieval import index_tasks, indexer
-
     monkeypatch.setattr(indexer, "APPLY_BATCH", 2)
     monkeypatch.setattr(index_tasks, "APPLY_TASK_SECONDS", 0)  # one step per task
     harness.upload("backlog", *[_note(i) for i in range(5)])
