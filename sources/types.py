@@ -6,6 +6,46 @@ import fnmatch
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class BoundToken:
+    """A source's stored token and the one origin (``https://host[:port]``) it may be sent to: a
+    connector sends it only to that scheme, host and port, never over plain http, never to a
+    redirect's or a link's other host."""
+
+    value: str
+    origin: str  # "https://host" or "https://host:port", lower case
+
+    def sent_to(self, url: str) -> bool:
+        """Whether ``url`` is the token's origin (https only)."""
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            return False
+        try:
+            port = parts.port or 443
+        except ValueError:
+            return False
+        return origin_of(url) == self.origin and port == (urlsplit(self.origin).port or 443)
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"BoundToken(origin={self.origin!r})"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower case, the default port left out."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(scheme)
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 class SourceUnavailable(RuntimeError):
@@ -46,6 +86,10 @@ class Scan:
     gone: list[str] = field(default_factory=list)
     skipped: int = 0
     state: dict[str, Any] = field(default_factory=dict)  # kept for the next run once this one ends
+    # Set when the listing cannot be trusted to say what is gone (robots.txt refused, a page's
+    # links could not be read, the folder is on another device than before): the run deletes
+    # nothing and ends ``held`` with this reason.
+    doubt: str | None = None
     close: Callable[[], None] | None = None  # the connector's resources, once the run is done
 
 
