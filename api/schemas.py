@@ -279,6 +279,12 @@ class HealthOut(BaseModel):
     status: str
     auth: bool = Field(description="Whether routes other than /health need an API key.")
     components: dict[str, dict[str, object]]
+    checked_at: datetime | None = Field(
+        None, description="When the check these components come from finished (UTC)."
+    )
+    age_s: float | None = Field(
+        None, description="Seconds since that check (the answer is kept; see health_ttl_seconds)."
+    )
 
 
 class ContentPart(BaseModel):
@@ -379,7 +385,8 @@ class _SourceIn(BaseModel):
     token: str | None = Field(
         None,
         max_length=4096,
-        description="A token for a private website or git host: stored encrypted, never shown.",
+        description="A token for a private website or git host (https only): stored encrypted "
+        "with the origin of the source's URL, sent only there, never shown.",
     )
     enabled: bool = True
     sync_now: bool = Field(True, description="Start the first sync at once.")
@@ -411,7 +418,12 @@ class SourcePatch(BaseModel):
     schedule: str | None = Field(
         None, max_length=128, pattern=SCHEDULE_PATTERN, description="'' turns the schedule off."
     )
-    token: str | None = Field(None, max_length=4096, description="'' forgets the token.")
+    token: str | None = Field(
+        None,
+        max_length=4096,
+        description="'' forgets the token. A change of the URL or hosts forgets it unless it is "
+        "sent again; only the source's owner or an admin may change a source that holds one.",
+    )
     enabled: bool | None = None
 
 
@@ -433,6 +445,12 @@ class SourceRunOut(BaseModel):
     deleted: int
     failed: int
     skipped: int
+    held: int = Field(
+        0, description="Deletions held back (status 'held') until a run confirms them."
+    )
+    confirm_deletions: bool = Field(
+        False, description="Asked to carry out what its listing says is gone, however much."
+    )
     failures: list[dict[str, str]] = Field(default_factory=list)
     message: str | None
 
@@ -446,6 +464,9 @@ class SourceOut(BaseModel):
     schedule: str | None
     enabled: bool
     has_token: bool
+    token_origin: str | None = Field(
+        None, description="The only origin (https://host[:port]) the token is sent to."
+    )
     owner: str | None
     created_at: datetime
     next_run_at: datetime | None

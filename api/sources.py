@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,12 +16,13 @@ from api.schemas import SourceIn, SourceOut, SourcePatch, SourceRunOut
 from core.auth import Principal, Role, audit, readable, role_in
 from core.catalog import Collection, Source, SourceRun, utcnow
 from core.celery_app import REMOVE_TASK, SYNC_TASK, enqueue
-from core.secrets import Vault
+from core.secrets import SecretUnreadable, Vault
 from core.settings import Settings
 from sources import config as configs
-from sources import schedule
+from sources import schedule, tokens
 from sources.addresses import AddressPolicy, Refused
-from sources.sync import queue_run, remove_source, source_documents
+from sources.roots import PathRefused
+from sources.sync import queue_run, remove_source, server_paths, source_documents
 
 router = APIRouter()
 
@@ -40,38 +40,47 @@ def _config(kind: str, raw: dict[str, Any]) -> configs.SourceConfig:
         raise ApiError(422, "validation_error", f"config.{where}: {first.get('msg')}") from None
 
 
-def _server_paths_allowed(cfg: Any, settings: Settings) -> None:
-    """A folder, or a git repository by path, reads the server's disk: only under a directory the
-    operator opened to sources (ASKDOCS_SOURCES_FOLDER_ROOTS), for admins too."""
-    path = None
+def _server_path(cfg: Any) -> str | None:
     if isinstance(cfg, configs.FolderConfig):
-        path = cfg.path
-    elif isinstance(cfg, configs.GitConfig) and cfg.local:
-        path = cfg.url
+        return cfg.path
+    if isinstance(cfg, configs.GitConfig) and cfg.local:
+        return cfg.url
+    return None
+
+
+def _server_paths_allowed(cfg: Any, settings: Settings, collection: str, who: Principal) -> None:
+    """A folder, or a git repository by path, reads the server's disk: only under a directory the
+    operator opened to sources (ASKDOCS_SOURCES_FOLDER_ROOTS), and by a non-admin only where the
+    operator granted that directory to the collection or the user."""
+    path = _server_path(cfg)
     if path is None:
         return
-    roots = [
-        Path(r.strip()).resolve() for r in settings.sources_folder_roots.split(",") if r.strip()
-    ]
-    if not roots:
+    try:
+        server_paths(settings).check(path, collection, who.user, who.admin)
+    except PathRefused as e:
+        raise ApiError(403, "forbidden", str(e)) from None
+
+
+def _seal_token(settings: Settings, token: str, cfg: Any) -> bytes:
+    if _server_path(cfg) is not None:
         raise ApiError(
-            403,
-            "forbidden",
-            "no folder of this server is open to sources: the operator lists the directories "
-            "sources may read in ASKDOCS_SOURCES_FOLDER_ROOTS",
+            422, "validation_error", "token: a folder or a repository on the server takes none"
         )
-    real = Path(path).resolve()
-    data = settings.data_dir.resolve()
-    if real.is_relative_to(data) or data.is_relative_to(real):
-        raise ApiError(
-            403, "forbidden", f"{path} holds askdocs' own data directory (keys, catalog, originals)"
-        )
-    if not any(real.is_relative_to(root) for root in roots):
-        raise ApiError(
-            403,
-            "forbidden",
-            f"{path} is outside the directories open to sources (ASKDOCS_SOURCES_FOLDER_ROOTS)",
-        )
+    try:
+        return tokens.seal(_vault(settings), token, cfg.url)
+    except tokens.TokenRefused as e:
+        raise ApiError(422, "validation_error", f"token: {e}") from None
+
+
+def _token_origin(settings: Settings, src: Source) -> str | None:
+    if src.secret is None:
+        return None
+    try:
+        cfg = configs.load(src.kind, src.config)
+        bound = tokens.unseal(_vault(settings), src.secret, getattr(cfg, "url", ""))
+    except SecretUnreadable:
+        return None
+    return bound.origin if bound is not None else None
 
 
 def _hosts_allowed(cfg: Any, settings: Settings) -> None:
@@ -91,11 +100,13 @@ def _hosts_allowed(cfg: Any, settings: Settings) -> None:
         raise ApiError(403, "forbidden", str(e)) from None
 
 
-def _schedule(text: str | None) -> tuple[int | None, str | None]:
+def _schedule(text: str | None, settings: Settings) -> tuple[int | None, str | None]:
     try:
-        return schedule.parse(text)
+        got = schedule.parse(text)
+        schedule.at_least(*got, settings.sources_min_interval_seconds)
     except schedule.BadSchedule as e:
         raise ApiError(422, "validation_error", f"schedule: {e}") from None
+    return got
 
 
 def run_out(run: SourceRun) -> SourceRunOut:
@@ -120,12 +131,14 @@ def run_out(run: SourceRun) -> SourceRunOut:
         deleted=run.deleted,
         failed=run.failed,
         skipped=run.skipped,
+        held=run.held or 0,
+        confirm_deletions=bool(run.confirm_deletions),
         failures=json.loads(run.failures) if run.failures else [],
         message=run.message,
     )
 
 
-def source_out(s: Any, src: Source) -> SourceOut:
+def source_out(s: Any, src: Source, settings: Settings) -> SourceOut:
     last = s.scalars(
         select(SourceRun)
         .where(SourceRun.source_id == src.id)
@@ -141,6 +154,7 @@ def source_out(s: Any, src: Source) -> SourceOut:
         schedule=schedule.describe(src.interval_seconds, src.cron),
         enabled=src.enabled,
         has_token=src.secret is not None,
+        token_origin=_token_origin(settings, src),
         owner=src.owner_id,
         created_at=src.created_at,
         next_run_at=src.next_run_at,
@@ -166,12 +180,16 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
     once unless ``sync_now`` is false."""
     settings, catalog = services.settings, services.catalog
     cfg = body.config
-    _server_paths_allowed(cfg, settings)
+    _server_paths_allowed(cfg, settings, body.collection, who)
     _hosts_allowed(cfg, settings)
-    interval, cron = _schedule(body.schedule)
+    interval, cron = _schedule(body.schedule, settings)
+    secret = _seal_token(settings, body.token, cfg) if body.token else None
     run_id = None
     with catalog.session() as s:
         if s.get(Collection, body.collection) is None:
+            if _server_path(cfg) is not None and not who.admin:
+                # a root granted to a collection's name is not a way to make that collection
+                raise ApiError(404, "not_found", f"no collection {body.collection!r}")
             catalog.ensure_collection(s, body.collection, owner=owner_of_new(who))
         require(s, who, body.collection, Role.write)
         src = Source(
@@ -180,7 +198,7 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
             name=body.name,
             kind=body.kind,
             config=cfg.model_dump_json(),
-            secret=_vault(settings).seal(body.token) if body.token else None,
+            secret=secret,
             interval_seconds=interval,
             cron=cron,
             enabled=body.enabled,
@@ -199,7 +217,7 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
     if run_id:
         enqueue(services.celery, settings, SYNC_TASK, run_id)
     with catalog.reader() as s:
-        return source_out(s, s.get(Source, out_id))
+        return source_out(s, s.get(Source, out_id), settings)
 
 
 @router.get("/sources", response_model=list[SourceOut], responses=errors(401, 404))
@@ -218,13 +236,13 @@ def list_sources(
             visible = readable(s, who)
             if visible is not None:
                 q = q.where(Source.collection_id.in_(visible))
-        return [source_out(s, src) for src in s.scalars(q)]
+        return [source_out(s, src, services.settings) for src in s.scalars(q)]
 
 
 @router.get("/sources/{source_id}", response_model=SourceOut, responses=errors(401, 404))
 def get_source(services: ServicesDep, source_id: str, who: Caller) -> SourceOut:
     with services.catalog.reader() as s:
-        return source_out(s, _source_for(s, who, source_id, Role.read))
+        return source_out(s, _source_for(s, who, source_id, Role.read), services.settings)
 
 
 @router.patch(
@@ -233,30 +251,48 @@ def get_source(services: ServicesDep, source_id: str, who: Caller) -> SourceOut:
 def update_source(
     services: ServicesDep, source_id: str, body: SourcePatch, who: Caller
 ) -> SourceOut:
-    """Change a source's name, settings, schedule, token or whether it runs on its schedule."""
+    """Change a source's name, settings, schedule, token or whether it runs on its schedule.
+
+    A source that holds a token is changed only by its owner or an admin; a new URL or new hosts
+    forget the token unless it is sent again (it was given for the old origin)."""
     settings = services.settings
     with services.catalog.session() as s:
         src = _source_for(s, who, source_id, Role.write)
+        if src.secret is not None and not (who.admin or who.user == src.owner_id):
+            raise ApiError(
+                403,
+                "forbidden",
+                "this source holds its owner's token: only its owner or an admin may change it",
+            )
+        old_cfg = configs.load(src.kind, src.config)
+        cfg = old_cfg
         if body.name is not None:
             src.name = body.name
         if body.config is not None:
             cfg = _config(src.kind, body.config)
-            _server_paths_allowed(cfg, settings)
+            # the caller's own right to the path: globs decide what of the folder is read too
+            _server_paths_allowed(cfg, settings, src.collection_id, who)
             _hosts_allowed(cfg, settings)
             src.config = cfg.model_dump_json()
         if body.schedule is not None:
-            src.interval_seconds, src.cron = _schedule(body.schedule)
+            src.interval_seconds, src.cron = _schedule(body.schedule, settings)
+        moved = getattr(cfg, "url", None) != getattr(old_cfg, "url", None) or getattr(
+            cfg, "allowed_hosts", None
+        ) != getattr(old_cfg, "allowed_hosts", None)
         if body.token is not None:
-            src.secret = _vault(settings).seal(body.token) if body.token else None
+            src.secret = _seal_token(settings, body.token, cfg) if body.token else None
+        elif moved and src.secret is not None:
+            src.secret = None  # given for the old origin: it does not follow the source
         if body.enabled is not None:
             src.enabled = body.enabled
         if body.schedule is not None or body.enabled is not None:
             src.next_run_at = (
                 schedule.next_run(src.interval_seconds, src.cron, utcnow()) if src.enabled else None
             )
-        audit(s, who.user, "source_change", src.collection_id, None, {"source": src.id})
+        detail = {"source": src.id, "token_dropped": moved and body.token is None}
+        audit(s, who.user, "source_change", src.collection_id, None, detail)
         s.flush()
-        return source_out(s, src)
+        return source_out(s, src, settings)
 
 
 @router.delete("/sources/{source_id}", status_code=204, responses=errors(401, 403, 404, 409))
@@ -284,11 +320,24 @@ def delete_source(
     status_code=202,
     responses=errors(401, 403, 404),
 )
-def sync_source(services: ServicesDep, source_id: str, who: Caller) -> SourceRunOut:
+def sync_source(
+    services: ServicesDep,
+    source_id: str,
+    who: Caller,
+    confirm_deletions: bool = Query(
+        False,
+        description="Carry out the deletions the listing asks for, however many (after a run "
+        "ended 'held').",
+    ),
+) -> SourceRunOut:
     """Sync now (a run already waiting is returned instead of a second one)."""
     with services.catalog.session() as s:
         src = _source_for(s, who, source_id, Role.write)
-        run = queue_run(s, src, "manual")
+        run = queue_run(s, src, "manual", confirm_deletions=confirm_deletions)
+        if confirm_deletions:
+            audit(
+                s, who.user, "source_confirm_deletions", src.collection_id, None, {"source": src.id}
+            )
         out = run_out(run)
     enqueue(services.celery, services.settings, SYNC_TASK, out.id)
     return out

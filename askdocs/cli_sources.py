@@ -14,7 +14,7 @@ from core.settings import Settings
 
 console = Console()
 source_app = typer.Typer(help="Folders, websites and git repositories a collection syncs from.")
-COUNTS = ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed")
+COUNTS = ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed", "held")
 
 
 def register(app: typer.Typer) -> None:
@@ -111,18 +111,28 @@ def _resolve(c: ApiClient, prefix: str) -> str:
 def sync(
     source: str = typer.Argument(..., help="Its id (or the start of it)."),
     wait: bool = typer.Option(True, help="Wait for the run to end and print what it did."),
+    confirm_deletions: bool = typer.Option(
+        False,
+        "--confirm-deletions",
+        help="Delete what the listing says is gone, however much (after a run ended 'held').",
+    ),
 ) -> None:
     """Sync a source now."""
     try:
         with _client() as c:
             sid = _resolve(c, source)
-            run = c.sync_source(sid)
+            run = c.sync_source(sid, confirm_deletions=confirm_deletions)
             while wait and run["status"] in ("queued", "running"):
                 time.sleep(0.5)  # polling the API for the run's state
                 run = next(r for r in c.source_runs(sid, limit=20) if r["id"] == run["id"])
     except ApiError as e:
         _fail(e)
     console.print(f"run {run['id'][:8]}: {run['status']} {_counts(run)} {run.get('message') or ''}")
+    if run["status"] == "held":
+        console.print(
+            f"[yellow]held[/yellow] {run['held']} deletions: check the source, then "
+            f"`askdocs source sync {sid[:8]} --confirm-deletions`"
+        )
     for f in run.get("failures", [])[:20]:
         console.print(f"  [red]failed[/red] {f['origin']}: {f['reason']}")
 

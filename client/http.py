@@ -130,8 +130,9 @@ class ApiClient:
         params = {"keep_documents": "true" if keep_documents else "false"}
         self.request("DELETE", f"/sources/{source_id}", params=params)
 
-    def sync_source(self, source_id: str) -> dict[str, Any]:
-        return self.request("POST", f"/sources/{source_id}/sync")
+    def sync_source(self, source_id: str, confirm_deletions: bool = False) -> dict[str, Any]:
+        params = {"confirm_deletions": "true"} if confirm_deletions else None
+        return self.request("POST", f"/sources/{source_id}/sync", params=params)
 
     def source_runs(self, source_id: str, limit: int = 20) -> list[dict[str, Any]]:
         return self.request("GET", f"/sources/{source_id}/runs", params={"limit": limit})

@@ -23,6 +23,7 @@ from sqlalchemy import (
     and_,
     create_engine,
     event,
+    false,
     func,
     or_,
     select,
@@ -397,7 +398,8 @@ class SourceRun(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     trigger: Mapped[str] = mapped_column(String(16))  # schedule, manual, created
-    # queued, running, done, failed, interrupted (its worker died; the next run goes on)
+    # queued, running, done, failed, interrupted (its worker died; the next run goes on), held
+    # (done, but deletions held back until confirmed)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     # The ingest job of the documents it queued (GET /jobs/{id} follows them).
     job_id: Mapped[str | None] = mapped_column(String(36))
@@ -412,6 +414,10 @@ class SourceRun(Base):
     deleted: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # Deletions the run did not carry out because its listing was doubtful (status "held").
+    held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Asked by hand to carry out what a listing says is gone, however much (a held run's follow-up).
+    confirm_deletions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # JSON [{"origin": ..., "reason": ...}] of the failed ones (the first 200)
     failures: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)

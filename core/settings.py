@@ -299,6 +299,32 @@ class Settings(BaseSettings):
     audit_questions: bool = Field(
         False, description="Keep question text in the audit log (else only its hash and length)."
     )
+    max_json_bytes: int = Field(
+        1024 * 1024,
+        ge=1,
+        description="Largest request body that is not an upload form (JSON and everything but "
+        "multipart/form-data); uploads have max_request_bytes, once their key is checked.",
+    )
+    rate_limit_per_key: int = Field(
+        600,
+        ge=0,
+        description="Requests one API key may make per rate-limit window (429 beyond); 0 = off.",
+    )
+    rate_limit_per_address: int = Field(
+        120,
+        ge=0,
+        description="Requests without a valid key (none, unknown, revoked) one client address may "
+        "make per rate-limit window; beyond it keys are refused before they are looked up; 0 = off.",
+    )
+    rate_limit_window_seconds: int = Field(
+        60, ge=1, description="The fixed window (seconds) the rate limits count in, kept in Redis."
+    )
+    health_ttl_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="/health answers from a check at most this old (then one check runs in the "
+        "background while the last one is served); its age is in the answer.",
+    )
 
     # Sources (folders, websites, git repositories a collection syncs from)
     start_sources: bool = Field(
@@ -324,11 +350,44 @@ class Settings(BaseSettings):
     )
     sources_folder_roots: str = Field(
         "",
-        description="Comma-separated directories of this server that folder sources (and git "
-        "repositories given by path) may read, for admins too; empty: none.",
+        description="Directories of this server that folder sources (and git repositories given "
+        "by path) may read, comma-separated; empty: none. `DIR` alone is open to admins only; "
+        "`DIR=hr|finance` also to writers of those collections, `DIR=@alice` to that user, "
+        "`DIR=*` to every user. Checked again at every run.",
+    )
+    sources_max_delete_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="A sync whose listing lost more than this share of the source's documents "
+        "deletes nothing and ends `held` until someone confirms (`askdocs source sync ID "
+        "--confirm-deletions`); 1.0: only an empty listing or a doubtful one is held.",
+    )
+    sources_min_interval_seconds: int = Field(
+        60,
+        ge=1,
+        description="Shortest schedule a user may give a source (an interval, or a cron "
+        "expression's gap between two runs).",
+    )
+    sources_run_seconds: int = Field(
+        3600,
+        ge=10,
+        description="Deadline of one sync run: past it the run stops listing and fetching, keeps "
+        "what it did, deletes nothing and ends `failed` with the reason.",
     )
     sources_max_bytes: int = Field(
         100 * 1024 * 1024, description="Largest file a sync fetches (larger ones fail alone)."
+    )
+    sources_git_max_bytes: int = Field(
+        2 * 1024**3,
+        gt=0,
+        description="Most bytes one git fetch over http(s) may download; past it the run fails "
+        "and deletes nothing.",
+    )
+    sources_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a web or git source's connect, or a wait for data, may take.",
     )
     secret_key: str | None = Field(
         None,

@@ -56,12 +56,22 @@ class FolderConfig(_Common):
         description="A directory on the server (absolute).",
     )
     hidden: bool = Field(False, description="Also files and folders whose name starts with '.'.")
+    marker: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^/\x00]+$",
+        description="A file that must be in the folder for a run to read it (say `.askdocs-share`): "
+        "a share that is not mounted lacks it, and its run fails without deleting anything.",
+    )
 
     @field_validator("path")
     @classmethod
     def _absolute(cls, v: str) -> str:
         if not Path(v).is_absolute():
             raise ValueError("the folder must be an absolute path on the server")
+        if ":" in v:
+            raise ValueError("a server path may not contain ':'")
         return v
 
 
@@ -103,6 +113,8 @@ class GitConfig(_Common):
         if parts.scheme in ("http", "https"):
             return v
         if parts.scheme == "" and Path(v).is_absolute():
+            if ":" in v:  # dulwich would read host:path as an ssh address
+                raise ValueError("a server path may not contain ':'")
             return v
         raise ValueError("a git source is an http(s) URL or an absolute path on the server")
 

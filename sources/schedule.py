@@ -63,6 +63,28 @@ def parse(text: str | None) -> tuple[int | None, str | None]:
     return None, expr
 
 
+def at_least(interval_seconds: int | None, cron: str | None, minimum: int) -> None:
+    """Refuse a schedule that would run more often than every ``minimum`` seconds (for a cron
+    expression: its shortest gap over the next day's firings)."""
+    if interval_seconds is not None and interval_seconds < minimum:
+        raise BadSchedule(
+            f"a source runs at most every {minimum} s (ASKDOCS_SOURCES_MIN_INTERVAL_SECONDS)"
+        )
+    if cron:
+        it = croniter(
+            cron, datetime(2026, 1, 5, tzinfo=UTC)
+        )  # a Monday; every field fires in 28 days
+        last = it.get_next(datetime)
+        for _ in range(1440):
+            nxt = it.get_next(datetime)
+            if (nxt - last).total_seconds() < minimum:
+                raise BadSchedule(
+                    f"{cron!r} runs more often than every {minimum} s "
+                    "(ASKDOCS_SOURCES_MIN_INTERVAL_SECONDS)"
+                )
+            last = nxt
+
+
 def describe(interval_seconds: int | None, cron: str | None) -> str | None:
     if interval_seconds:
         for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

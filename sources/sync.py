@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -38,17 +39,19 @@ from core.catalog import (
     Source,
     SourceItem,
     SourceRun,
+    User,
     utcnow,
 )
 from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK, REMOVE_TASK
-from core.secrets import Vault
+from core.secrets import SecretUnreadable, Vault
 from core.settings import Settings
 from sources import config as configs
-from sources import schedule
+from sources import schedule, tokens
 from sources.addresses import AddressPolicy
 from sources.folder import FolderConnector
 from sources.gitrepo import GitConnector
-from sources.types import Connector, Entry, Known, SourceUnavailable
+from sources.roots import PathRefused, ServerPaths
+from sources.types import Connector, Entry, Known, Scan, SourceUnavailable
 from sources.web import WebConnector
 
 log = logging.getLogger(__name__)
@@ -72,34 +75,80 @@ def item_key(origin: str) -> str:
     return hashlib.sha256(origin.encode()).hexdigest()
 
 
-def connector(ctx: SyncContext, src: Source) -> Connector:
+def server_paths(settings: Settings) -> ServerPaths:
+    return ServerPaths.from_setting(settings.sources_folder_roots, settings.data_dir)
+
+
+def _owner_is_admin(s: Session, src: Source) -> bool:
+    if src.owner_id is None:  # made with auth off: the local admin
+        return True
+    user = s.get(User, src.owner_id)
+    return user is not None and user.admin
+
+
+def connector(ctx: SyncContext, src: Source, deadline: float | None = None) -> Connector:
+    """The connector of ``src``. A server path is checked again here, at every run, for the
+    source's owner as they are now (a revoked admin, a root the operator closed or re-granted)."""
     cfg = configs.load(src.kind, src.config)
-    token = ctx.vault.open(src.secret) if src.secret else None
     policy = AddressPolicy.from_setting(
         ctx.settings.sources_private_hosts, ctx.settings.sources_allowed_hosts
     )
     limit = min(ctx.settings.sources_max_bytes, ctx.settings.max_upload_bytes)
-    if isinstance(cfg, configs.FolderConfig):
-        return FolderConnector(cfg, limit)
+    local = isinstance(cfg, configs.FolderConfig) or (
+        isinstance(cfg, configs.GitConfig) and cfg.local
+    )
+    if local:
+        with ctx.catalog.reader() as s:
+            admin = _owner_is_admin(s, src)
+        paths = server_paths(ctx.settings)
+        where = cfg.path if isinstance(cfg, configs.FolderConfig) else cfg.url
+
+        def check_root(opened: Path) -> None:
+            try:
+                paths.check_opened(opened, src.collection_id, src.owner_id, admin)
+            except PathRefused as e:
+                raise SourceUnavailable(str(e)) from e
+
+        try:
+            paths.check(where, src.collection_id, src.owner_id, admin)
+        except PathRefused as e:
+            raise SourceUnavailable(str(e)) from e
+        state = json.loads(src.state or "{}")
+        if isinstance(cfg, configs.FolderConfig):
+            return FolderConnector(cfg, limit, check_root, state)
+        mirror = ctx.settings.sources_dir / src.id / "mirror.git"
+        return GitConnector(cfg, mirror, state, limit, policy, token=None, deadline=deadline)
+    try:
+        token = tokens.unseal(ctx.vault, src.secret, cfg.url) if src.secret else None
+    except SecretUnreadable as e:
+        raise SourceUnavailable(str(e)) from e
     if isinstance(cfg, configs.WebConfig):
-        return WebConnector(cfg, policy, limit, token=token)
+        return WebConnector(cfg, policy, limit, token=token, deadline=deadline)
     state = json.loads(src.state or "{}")
     mirror = ctx.settings.sources_dir / src.id / "mirror.git"
-    return GitConnector(cfg, mirror, state, limit, policy, token=token)
+    return GitConnector(cfg, mirror, state, limit, policy, token=token, deadline=deadline)
 
 
 # -- runs: queued by the schedule or by hand ------------------------------------------------------
 
 
-def queue_run(s: Session, src: Source, trigger: str) -> SourceRun:
+def queue_run(s: Session, src: Source, trigger: str, confirm_deletions: bool = False) -> SourceRun:
     """A run for ``src`` (the caller sends its task after commit); a run already waiting is
-    returned instead of a second one."""
+    returned instead of a second one (asked to confirm deletions now, if this one is)."""
     waiting = s.scalars(
         select(SourceRun).where(SourceRun.source_id == src.id, SourceRun.status == "queued")
     ).first()
     if waiting is not None:
+        waiting.confirm_deletions = waiting.confirm_deletions or confirm_deletions
         return waiting
-    run = SourceRun(id=str(uuid.uuid4()), source_id=src.id, trigger=trigger, status="queued")
+    run = SourceRun(
+        id=str(uuid.uuid4()),
+        source_id=src.id,
+        trigger=trigger,
+        status="queued",
+        confirm_deletions=confirm_deletions,
+        held=0,
+    )
     for n in ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed", "skipped"):
         setattr(run, n, 0)
     s.add(run)
@@ -179,8 +228,20 @@ class _Run:
         self.run_id = run.id
         self.job_id = run.job_id or ""
         self.counts = dict.fromkeys(
-            ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed", "skipped"), 0
+            (
+                "listed",
+                "new",
+                "changed",
+                "unchanged",
+                "renamed",
+                "deleted",
+                "failed",
+                "skipped",
+                "held",
+            ),
+            0,
         )
+        self.confirm_deletions = bool(run.confirm_deletions)
         self.failures: list[dict[str, str]] = []
         self.items: dict[str, _Item] = {}
         self.seen: set[str] = set()
@@ -428,6 +489,39 @@ def _gone(r: _Run, origin: str) -> None:
         ctx.enqueue(REMOVE_TASK, doc_id)
 
 
+class RunDeadline(RuntimeError):
+    """The run passed ``sources_run_seconds``."""
+
+
+def _doubt(r: _Run, scan: Scan, gone: list[str], known: int) -> str | None:
+    """Why the deletions ``gone`` must wait for a person (the run ends ``held``), or None.
+
+    A listing is doubted when its connector said so (a robots.txt that refuses, a share on
+    another device), when it found nothing where the source held documents (an unmounted share
+    looks empty), or when it lost more than ``sources_max_delete_share`` of them. Renames (the
+    same document under another origin of this run) are not deletions. A run asked to confirm
+    deletions carries them out."""
+    kept_docs = {r.items[o].document_id for o in r.seen if o in r.items}
+    deleting = [o for o in gone if o in r.items and r.items[o].document_id not in kept_docs]
+    if not deleting or r.confirm_deletions:
+        return None
+    share = r.ctx.settings.sources_max_delete_share
+    if scan.doubt:
+        why = scan.doubt
+    elif r.counts["listed"] == 0 and known:
+        why = f"the source listed nothing, but held {known} documents"
+    elif known and len(deleting) / known > share:
+        why = f"more than {share:.0%} of its {known} documents would go"
+    else:
+        return None
+    r.counts["held"] = len(deleting)
+    return (
+        f"{len(deleting)} deletions held, nothing deleted: {why}. To delete them, sync again "
+        f"with confirmation (askdocs source sync {r.source_id} --confirm-deletions, or the "
+        "Sources tab)"
+    )
+
+
 def _claim(ctx: SyncContext, run_id: str) -> _Run | float | None:
     """Take the run's source for this worker. None: the run is not waiting any more (done, or
     the source is gone); a number: another live run holds the source for that many seconds."""
@@ -500,7 +594,7 @@ def _finish(
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str | None  # done, failed, interrupted; None: not ours to run (or not yet)
+    status: str | None  # done, held, failed, interrupted; None: not ours to run (or not yet)
     wait: float = 0.0  # > 0: another run holds the source; try again after this many seconds
 
 
@@ -517,6 +611,7 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
         s.expunge(src)
     started = time.monotonic()
     scan = None
+    held: str | None = None
     holder = r.hold()
     try:
         with ctx.catalog.reader() as s:
@@ -526,22 +621,33 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
             for o, i in r.items.items()
             if i.document_id in r.live_docs
         }
-        scan = connector(ctx, src).scan(previous)
+        deadline = started + ctx.settings.sources_run_seconds
+        scan = connector(ctx, src, deadline=deadline).scan(previous)
         for entry in scan.entries:
             _one(r, entry)
             r.flush_due()
             failpoints.hit("sources.after_entry")
             r.keep_lease()
+            if time.monotonic() > deadline:
+                raise RunDeadline(
+                    f"the run passed its deadline of {ctx.settings.sources_run_seconds} s "
+                    "(ASKDOCS_SOURCES_RUN_SECONDS): what it listed is kept, nothing was deleted; "
+                    "the next run goes on"
+                )
+        # a doubtful listing counts what a whole one would delete: held, or carried out when a
+        # person confirmed it
         gone = (
             [o for o in list(r.items) if o not in r.seen]
-            if scan.complete
+            if scan.complete or scan.doubt
             else [o for o in scan.gone if o not in r.seen]
         )
-        for origin in gone:
-            _gone(r, origin)
-            r.keep_lease()
+        held = _doubt(r, scan, gone, len(previous))
+        if held is None:
+            for origin in gone:
+                _gone(r, origin)
+                r.keep_lease()
         r.counts["skipped"] += scan.skipped
-    except SourceUnavailable as e:
+    except (SourceUnavailable, RunDeadline) as e:
         _finish(r, "failed", str(e))
         return Outcome("failed")
     except LeaseLost as e:
@@ -561,6 +667,10 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
         if scan is not None and scan.close is not None:
             scan.close()
     took = time.monotonic() - started
+    if held is not None:
+        _finish(r, "held", held)  # the state stays: the next run sees the same changes again
+        log.warning("sync run %s of source %s held its deletions: %s", run_id, r.source_id, held)
+        return Outcome("held")
     _finish(r, "done", f"took {took:.1f} s", state=scan.state)
     log.info(
         "synced source %s: %s",

@@ -105,16 +105,14 @@ class Harness:
 def in_process(data: Path, **settings: object) -> Iterator[Harness]:
     """The API over ``data`` in this process, with the worker's and indexer's steps at hand."""
     broker = f"redis://127.0.0.1:6379/{SERVICE_REDIS_DB}"
-    settings_ = Settings(
-        data_dir=data,
-        redis_url=broker,
-        auth=False,
-        rename_wait_seconds=0,
-        start_generator=False,
-        generator_url="http://127.0.0.1:9/v1",  # nothing answers: these tests never generate
-        onnx_queries=False,  # torch encodes the queries: no ONNX export per data dir
-        **settings,
-    )
+    defaults: dict[str, object] = {
+        "auth": False,
+        "rename_wait_seconds": 0,
+        "start_generator": False,
+        "generator_url": "http://127.0.0.1:9/v1",  # nothing answers: these tests never generate
+        "onnx_queries": False,  # torch encodes the queries: no ONNX export per data dir
+    }
+    settings_ = Settings(data_dir=data, redis_url=broker, **{**defaults, **settings})
     app = create_app(settings_)
     with TestClient(app) as client:
         services: Services = app.state.services

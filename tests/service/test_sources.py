@@ -19,6 +19,7 @@ from sqlalchemy import select
 from core.catalog import DocStatus, Document, Source, SourceItem
 from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
 from core.secrets import Vault
+from sources import tokens
 from sources.sync import SyncContext, run
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
 
@@ -64,9 +65,10 @@ def add(h: Harness, collection: str, kind: str, config: dict, **extra: object) -
     return r.json()
 
 
-def sync(h: Harness, source_id: str, sent: Sent | None = None) -> dict:
+def sync(h: Harness, source_id: str, sent: Sent | None = None, confirm: bool = False) -> dict:
     """One run by hand, then the pipeline and indexer until the catalog settles."""
-    r = h.client.post(f"/sources/{source_id}/sync")
+    params = {"confirm_deletions": "true"} if confirm else None
+    r = h.client.post(f"/sources/{source_id}/sync", params=params)
     assert r.status_code == 202, r.text
     out = run(ctx(h, sent), r.json()["id"])
     assert out.status is not None
@@ -162,7 +164,7 @@ def test_folders_outside_the_open_roots_are_refused(h: Harness) -> None:
 
 def test_source_api_keeps_the_token_secret(h: Harness, tmp_path: Path) -> None:
     src = add(
-        h, "secrets", "folder", {"path": str(tmp_path)}, token="tok-123-secret", schedule="6h"
+        h, "secrets", "web", {"url": "https://127.0.0.1/"}, token="tok-123-secret", schedule="6h"
     )
     assert src["has_token"] is True and "tok-123-secret" not in str(src)
     assert src["schedule"] == "every 6h" and src["next_run_at"] is not None
@@ -171,7 +173,9 @@ def test_source_api_keeps_the_token_secret(h: Harness, tmp_path: Path) -> None:
     with h.services.catalog.reader() as s:
         row = s.get(Source, src["id"])
         assert row is not None and row.secret is not None and b"tok-123" not in row.secret
-        assert ctx(h).vault.open(row.secret) == "tok-123-secret"
+        bound = tokens.unseal(ctx(h).vault, row.secret, "https://127.0.0.1/")
+        assert bound is not None and bound.value == "tok-123-secret"
+        assert bound.origin == "https://127.0.0.1"
     bad = h.client.post(
         "/sources",
         json={"collection": "secrets", "name": "x", "kind": "web", "config": {"url": "ftp://x/"}},
@@ -438,7 +442,9 @@ def test_a_failed_new_version_keeps_the_old_until_the_file_goes(h: Harness, tmp_
     assert sorted(d["status"] for d in docs) == ["failed", "ready"]  # the old one still answers
     assert h.search("versions", "mill grinds rye")[0]["document_name"] == "m.txt"
     (tmp_path / "m.txt").unlink()
-    gone = sync(h, src["id"])
+    held = sync(h, src["id"])  # an empty listing of a source that held documents: held
+    assert (held["status"], held["held"], held["deleted"]) == ("held", 1, 0), held
+    gone = sync(h, src["id"], confirm=True)
     assert gone["deleted"] == 1
     assert [d for d in h.documents("versions") if d["status"] != "deleted"] == []
     assert not h.search("versions", "mill grinds rye")
