@@ -22,11 +22,11 @@ from generation.citations import (
 )
 from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.focus import focus
-from generation.injection import neutralize
 from generation.prompt import (
     NOT_IN_DOCUMENTS,
     approx_tokens,
     build_messages,
+    fenced_sentences,
     says_not_answered,
     second_look_messages,
     select_passages,
@@ -58,7 +58,8 @@ class Answer:
     inferred_markers: list[int] = field(
         default_factory=list
     )  # added by word overlap, not the model
-    # passages that had sentences instructing the assistant, left out of the prompt
+    # passages (their [n]) with a sentence that instructs the assistant, in the text, the name or
+    # the heading: fenced as quoted data in the prompt, nothing removed (``generation.injection``)
     instructions_removed: list[int] = field(default_factory=list)
     # each sentence of the answer, checked against the passages it cites
     claims: list[Claim] = field(default_factory=list)
@@ -99,14 +100,10 @@ def answer(
         yield Token(NOT_IN_DOCUMENTS)
         yield Answer(NOT_IN_DOCUMENTS, [], [], abstained=True)
         return
-    shown: list[ScoredChunk] = []
-    quarantined: list[int] = []
-    for n, p in enumerate(used, start=1):
-        text, removed = neutralize(p.text)
-        shown.append(replace(p, text=text) if removed else p)
-        if removed:
-            quarantined.append(n)
-    messages = build_messages(question, shown, layout)
+    # the prompt fences such sentences; the passages kept here (citations, evidence, what the user
+    # sees) stay as stored
+    quarantined = [n for n, p in enumerate(used, start=1) if fenced_sentences(p)]
+    messages = build_messages(question, used, layout)
     prompt_tokens = count(messages[-1]["content"])  # before the stream: never beside it
     asked = time.monotonic()
 
@@ -143,7 +140,7 @@ def answer(
         citations, claims = check_claims(text, citations)
     closest: list[Evidence] = []
     if abstained:  # the passages passed the relevance gate: say what in them comes closest
-        closest = closest_evidence(question, shown)
+        closest = closest_evidence(question, used)
         if closest:
             extra = f"\n\n{CLOSEST_INTRO}\n{evidence_text(closest)}"
             yield Token(extra)
