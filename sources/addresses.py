@@ -1,7 +1,9 @@
-"""Which network addresses a web or git source may reach: never a private, loopback, link-local or
-otherwise special address (SSRF) unless the admin listed it in ``sources_private_hosts``; and, where
-the admin lists ``sources_allowed_hosts`` (an egress allowlist), only those hosts, refused before any
-name lookup."""
+"""Which network addresses a web or git source may reach: only global unicast addresses (never a
+private, loopback, link-local, shared, 6to4, Teredo or otherwise special one: SSRF) unless the admin
+listed it in ``sources_private_hosts``; and, where the admin lists ``sources_allowed_hosts`` (an
+egress allowlist), only those hosts, refused before any name lookup. ``AddressPolicy.addresses``
+resolves a name once and checks every answer: connections go to those checked addresses, never to a
+second lookup (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -20,21 +22,61 @@ class Refused(ValueError):
 def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as e:
+    except OSError as e:
         raise Refused(f"{host} does not resolve: {e.strerror or e}") from e
-    return sorted({str(info[4][0]) for info in infos})
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))  # in the resolver's order
 
 
-def _special(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+_Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Refused whatever Python's flags say (3.11 calls several of these global), each with its name.
+_SPECIAL_NETS: tuple[tuple[_Net, str], ...] = tuple(
+    (ipaddress.ip_network(net), what)
+    for net, what in (
+        ("0.0.0.0/8", "a this-network"),
+        ("100.64.0.0/10", "a carrier-grade NAT (shared)"),
+        ("192.0.0.0/24", "an IETF protocol"),
+        ("198.18.0.0/15", "a benchmarking"),
+        ("224.0.0.0/4", "a multicast"),
+        ("255.255.255.255/32", "a broadcast"),
+        ("::/96", "an IPv4-compatible"),
+        ("64:ff9b:1::/48", "a local-use NAT64"),
+        ("2002::/16", "a 6to4"),
+        ("2001::/32", "a Teredo"),
+        ("fec0::/10", "a site-local"),
+        ("ff00::/8", "a multicast"),
+    )
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def special(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of address ``ip`` is when a source may not reach it ("a loopback", ...), or None
+    for a global unicast address. An IPv4-mapped address is refused whatever it embeds; a NAT64
+    one (64:ff9b::/96) is judged by the IPv4 address it embeds."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _MAPPED:
+            inner = special(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+            return f"{inner or 'a'} (IPv4-mapped)"
+        if ip in _NAT64:
+            inner = special(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+            return None if inner is None else f"{inner} (NAT64)"
     for what, flag in (
         ("a loopback", ip.is_loopback),
+        ("an unspecified", ip.is_unspecified),
         ("a link-local", ip.is_link_local),
+    ):
+        if flag:
+            return what
+    for net, what in _SPECIAL_NETS:
+        if ip.version == net.version and ip in net:
+            return what
+    for what, flag in (
         ("a private", ip.is_private),
         ("a multicast", ip.is_multicast),
-        ("an unspecified", ip.is_unspecified),
         ("a reserved", ip.is_reserved),
+        ("a non-global", not ip.is_global),
     ):
         if flag:
             return what
@@ -116,21 +158,33 @@ class AddressPolicy:
             f"{host} is not among the hosts sources may reach (ASKDOCS_SOURCES_ALLOWED_HOSTS)"
         )
 
-    def check(self, url: str) -> None:
-        """Refused unless ``url`` is http(s) to a public address (or one the admin allowed), and,
-        where an egress allowlist is set, to a host on it."""
-        self.check_listed(url)
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses to connect to for ``host``: looked up once, every answer checked (one
+        refused answer refuses the host). A connection goes to one of these, never to a second
+        lookup, so a name cannot answer a public address to the check and an inside one later."""
+        host = host.strip("[]").lower()
+        ip = _literal(host)
+        found = [str(ip)] if ip is not None else self._resolve(host, port)
+        if not found:
+            raise Refused(f"{host} does not resolve")
         if self._private.has_name(host):
-            return
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        for addr in self._resolve(host, port):
+            return found
+        for addr in found:
             ip = ipaddress.ip_address(addr.split("%", 1)[0])
-            what = _special(ip)
+            what = special(ip)
             if what is None or self._private.has_address(ip):
                 continue
             raise Refused(
                 f"{host} is {what} address ({ip}); sources may not reach it unless an admin "
                 "lists it in ASKDOCS_SOURCES_PRIVATE_HOSTS"
             )
+        return found
+
+    def check(self, url: str) -> list[str]:
+        """Refused unless ``url`` is http(s) to a public address (or one the admin allowed), and,
+        where an egress allowlist is set, to a host on it; returns the checked addresses."""
+        self.check_listed(url)
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return self.addresses(host, port)

@@ -1,7 +1,9 @@
 """A git repository's branch (dulwich, the one module that imports it): the files of the branch's
 tree, by path; the fingerprint is the blob id. The repository is mirrored (bare) under the data
 dir; a re-sync fetches what is new and reads only the paths that changed between the last synced
-commit and the new head."""
+commit and the new head. A remote repository is fetched over http(s) only, through ``GitWire``:
+checked addresses, redirects kept on the repository's host, the token only to its https origin,
+timeouts, a byte cap and the run's deadline. Errors never carry the token."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import shutil
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from dulwich.client import get_transport_and_path
+from dulwich.client import LocalGitClient, Urllib3HttpGitClient
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.object_store import iter_tree_contents
@@ -19,7 +22,11 @@ from dulwich.repo import Repo
 
 from sources.addresses import AddressPolicy, Refused
 from sources.config import GIT_DEFAULT_INCLUDE, GitConfig
-from sources.types import Entry, Known, Scan, SourceUnavailable, wanted
+from sources.egress import DEADLINE_PASSED, bind, passed, scrub
+from sources.githttp import GitWire, WireStop
+from sources.types import BoundToken, Entry, Known, Scan, SourceUnavailable, wanted
+
+FETCH_MAX_BYTES = 2 * 1024**3
 
 
 def notebook_text(data: bytes) -> bytes:
@@ -46,14 +53,25 @@ class GitConnector:
         state: Mapping[str, object],
         max_bytes: int,
         policy: AddressPolicy,
-        token: str | None = None,
+        token: BoundToken | str | None = None,
+        deadline: float | None = None,
+        fetch_max_bytes: int = FETCH_MAX_BYTES,
+        timeout: float = 30.0,
     ) -> None:
+        """:param max_bytes: largest file read out of the repository.
+        :param token: sent (Basic auth) only to its https origin, which must be the repository's.
+        :param deadline: a ``time.monotonic()`` value; a fetch past it fails.
+        :param fetch_max_bytes: most bytes one fetch may download.
+        :param timeout: seconds a connect or a read may wait."""
         self._config = config
         self._mirror = mirror
         self._state = state
         self._max_bytes = max_bytes
         self._policy = policy
-        self._token = token
+        self._token = None if config.local else bind(token, config.url)
+        self._deadline = deadline
+        self._fetch_max_bytes = fetch_max_bytes
+        self._timeout = timeout
 
     def _repo(self) -> Repo:
         if (self._mirror / "HEAD").exists():
@@ -64,35 +82,55 @@ class GitConnector:
         self._mirror.mkdir(parents=True, exist_ok=True)
         return Repo.init_bare(str(self._mirror))
 
+    def _client(self) -> tuple[LocalGitClient | Urllib3HttpGitClient, str]:
+        cfg = self._config
+        if cfg.local:
+            if not Path(cfg.url).exists():
+                raise SourceUnavailable(f"{cfg.url} does not exist on the server")
+            return LocalGitClient(), cfg.url
+        try:
+            self._policy.check_listed(cfg.url)  # http(s) only, the egress allowlist
+        except Refused as e:
+            raise SourceUnavailable(str(e)) from None
+        parts = urlsplit(cfg.url)
+        host = parts.hostname or ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+        base = urlunsplit(
+            (parts.scheme, netloc, "/", "", "")
+        )  # credentials in the URL are not sent
+        wire = GitWire(
+            self._policy, cfg.url, self._token, self._timeout, self._fetch_max_bytes, self._deadline
+        )
+        return Urllib3HttpGitClient(base, pool_manager=wire), parts.path
+
     def _fetch(self, repo: Repo) -> bytes:
         cfg = self._config
         ref = f"refs/heads/{cfg.branch}".encode()
-        kwargs: dict[str, str] = {}
-        if not cfg.local:
-            try:
-                self._policy.check(cfg.url)
-            except Refused as e:
-                raise SourceUnavailable(str(e)) from e
-            if self._token:
-                kwargs = {"username": "x-access-token", "password": self._token}
-        elif not Path(cfg.url).exists():
-            raise SourceUnavailable(f"{cfg.url} does not exist on the server")
+        if passed(self._deadline):
+            raise SourceUnavailable(DEADLINE_PASSED)
+        client, path = self._client()
+        seen: dict[bytes, bytes] = {}
+
+        def wants(refs: Mapping[bytes, bytes], depth: object = None) -> list[bytes]:
+            seen.update(refs)
+            return [refs[ref]] if ref in refs else []
+
         try:
-            client, path = get_transport_and_path(cfg.url, **kwargs)  # type: ignore[arg-type]
-            seen: dict[bytes, bytes] = {}
-
-            def wants(refs: Mapping[bytes, bytes], depth: object = None) -> list[bytes]:
-                seen.update(refs)
-                return [refs[ref]] if ref in refs else []
-
             result = client.fetch(path, repo, determine_wants=wants)
-        except (GitProtocolError, HangupException, NotGitRepository, OSError) as e:
-            raise SourceUnavailable(f"cannot fetch {cfg.url}: {type(e).__name__}: {e}") from e
+        except (GitProtocolError, HangupException, NotGitRepository, OSError, WireStop) as e:
+            why = f"{type(e).__name__}: {e}" if not isinstance(e, WireStop) else str(e)
+            raise SourceUnavailable(scrub(f"cannot fetch {cfg.url}: {why}", self._token)) from None
+        except Refused as e:
+            raise SourceUnavailable(scrub(f"cannot fetch {cfg.url}: {e}", self._token)) from None
         refs = getattr(result, "refs", seen) or seen
         if ref not in refs:
             branches = sorted(r.decode()[11:] for r in refs if r.startswith(b"refs/heads/"))
             raise SourceUnavailable(
-                f"{cfg.url} has no branch {cfg.branch!r} (it has: {', '.join(branches) or 'none'})"
+                scrub(
+                    f"{cfg.url} has no branch {cfg.branch!r} "
+                    f"(it has: {', '.join(branches) or 'none'})",
+                    self._token,
+                )
             )
         head = refs[ref]
         repo.refs[ref] = head  # keeps the objects, and the next fetch sends only what is new

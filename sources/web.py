@@ -1,7 +1,11 @@
 """A website: a start page and the pages it links to (same host unless allowed, to a depth and a
 page limit), or the pages a sitemap lists; HTML pages and the documents they link to. robots.txt
 is honoured; a re-sync asks with ETag/Last-Modified and a 304 keeps what was there. Every URL,
-redirects included, goes through the address policy first (no private targets, no other scheme).
+redirects included, goes through the address policy first (no private targets, no other scheme),
+and every connection goes to the address that was checked (the name is looked up once, by the
+policy). A token goes only to its https origin. What cannot be trusted to list the site (robots.txt
+refused or unreadable, a page whose links could not be read, the run's deadline) leaves the scan
+in doubt, and a scan in doubt deletes nothing.
 """
 
 from __future__ import annotations
@@ -15,18 +19,21 @@ from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 from lxml import etree
 
 from sources.addresses import AddressPolicy, Refused
 from sources.config import WebConfig
-from sources.types import Entry, Known, Scan, SourceUnavailable, wanted
+from sources.egress import DEADLINE_PASSED, bind, passed, remaining, scrub
+from sources.types import BoundToken, Entry, Known, Scan, SourceUnavailable, wanted
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "askdocs-sync/1.0"
 MAX_REDIRECTS = 5
 MAX_SITEMAPS = 50
+MAX_ROBOTS_BYTES = 512 * 1024  # what Google reads of a robots.txt
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Linked files worth ingesting (by the URL's extension); the parser reads the bytes to be sure.
 DOCUMENT_EXTENSIONS = {
@@ -52,14 +59,19 @@ class _Links(HTMLParser):
             self.nofollow = "nofollow" in (a.get("content") or "").lower()
 
 
+class BrokenLinks(ValueError):
+    """A page whose links could not all be read: what it links to is unknown."""
+
+
 def links_of(html: bytes, url: str) -> list[str]:
-    """The absolute http(s) links of a page, without fragments, in order, once each."""
+    """The absolute http(s) links of a page, without fragments, in order, once each; BrokenLinks
+    when the parser gave up part way (the links read so far are not the page's links)."""
     p = _Links()
     try:
         p.feed(html.decode("utf-8", "replace"))
         p.close()
-    except Exception:  # noqa: BLE001 - a broken page still gives the links read so far
-        pass
+    except Exception as e:  # noqa: BLE001 - html.parser raises AssertionError among others
+        raise BrokenLinks(f"the links of {url[:200]} could not be read: {e}") from e
     if p.nofollow:
         return []
     base = urljoin(url, p.base) if p.base else url
@@ -121,24 +133,73 @@ class FetchError(Exception):
     pass
 
 
+class _PastDeadline(FetchError):
+    pass
+
+
+class _RefusedFirst(FetchError):
+    """The URL asked for (not a redirect's) is refused by the policy or the allowed hosts."""
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    """Connects to the addresses the policy looked up and checked for the host, never to a lookup
+    of its own; TLS still verifies the certificate against the name (httpcore starts TLS with the
+    URL's host as server name, whatever address the socket went to)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self._policy = policy
+
+    def connect_tcp(  # type: ignore[override]
+        self, host: str, port: int, timeout: float | None = None, **kwargs: object
+    ) -> httpcore.NetworkStream:
+        last: Exception | None = None
+        for addr in self._policy.addresses(host, port):  # Refused goes up as it is
+            try:
+                return super().connect_tcp(addr, port, timeout, **kwargs)  # type: ignore[arg-type]
+            except httpcore.ConnectError as e:
+                last = e
+        raise last or httpcore.ConnectError(f"{host} has no address")
+
+
+def pinned_transport(policy: AddressPolicy) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection goes to an address ``policy`` checked, and which
+    reads no proxy or .netrc from the environment (a proxy would make the lookup elsewhere)."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    pool = transport._pool  # noqa: SLF001 - httpx has no public way to give httpcore a backend
+    if not hasattr(pool, "_network_backend"):
+        raise RuntimeError("this httpcore keeps its network backend elsewhere: update web.py")
+    pool._network_backend = _PinnedBackend(policy)  # noqa: SLF001
+    return transport
+
+
 class WebConnector:
     def __init__(
         self,
         config: WebConfig,
         policy: AddressPolicy,
         max_bytes: int,
-        token: str | None = None,
+        token: BoundToken | str | None = None,
         timeout: float = 30.0,
+        deadline: float | None = None,
     ) -> None:
+        """:param token: sent as a Bearer token only to its https origin.
+        :param timeout: seconds a connect or a read may wait.
+        :param deadline: a ``time.monotonic()`` value; past it the crawl stops, in doubt."""
         self._config = config
         self._policy = policy
         self._max_bytes = max_bytes
+        self._token = bind(token, config.url)
+        self._timeout = timeout
+        self._deadline = deadline
         self._hosts = {_host(config.url)} | {h.lower() for h in config.allowed_hosts}
-        headers = {"User-Agent": USER_AGENT}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False, headers=headers)
-        self._robots: dict[str, RobotFileParser] = {}
+        self._client = httpx.Client(
+            transport=pinned_transport(policy),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT},
+        )
+        # per origin: its rules, or why its robots.txt leaves the listing in doubt
+        self._robots: dict[str, RobotFileParser | str] = {}
 
     # -- fetching ------------------------------------------------------------------------------
 
@@ -147,66 +208,94 @@ class WebConnector:
         bare = (urlsplit(url).hostname or "").lower()
         return host in self._hosts or bare in self._hosts
 
-    def _get(self, url: str, headers: Mapping[str, str] | None = None) -> _Fetched:
-        """GET with redirects followed by hand: every hop is checked against the address policy
-        and the allowed hosts before it is requested."""
-        for _hop in range(MAX_REDIRECTS + 1):
+    def _get(
+        self, url: str, headers: Mapping[str, str] | None = None, limit: int | None = None
+    ) -> _Fetched:
+        """GET with redirects followed by hand: every hop is checked against the egress allowlist
+        and the allowed hosts before it is requested, and its connection against the address
+        policy; the token goes only with a hop to its origin. Errors never carry the token."""
+        try:
+            return self._get_hops(url, headers or {}, limit or self._max_bytes)
+        except FetchError as e:
+            if self._token is None:
+                raise
+            raise type(e)(scrub(str(e), self._token)) from None
+
+    def _get_hops(self, url: str, headers: Mapping[str, str], limit: int) -> _Fetched:
+        for hop in range(MAX_REDIRECTS + 1):
+            refused = _RefusedFirst if hop == 0 else FetchError
             try:
-                self._policy.check(url)
+                self._policy.check_listed(url)
             except Refused as e:
-                raise FetchError(f"refused: {e}") from e
+                raise refused(f"refused: {e}") from e
             if not self._allowed_host(url):
-                raise FetchError(f"refused: {url[:200]} is on a host this source may not crawl")
+                raise refused(f"refused: {url[:200]} is on a host this source may not crawl")
+            wait = remaining(self._deadline, self._timeout)
+            if wait <= 0:
+                raise _PastDeadline(DEADLINE_PASSED)
+            hop_headers = dict(headers)
+            if self._token is not None and self._token.sent_to(url):
+                hop_headers["Authorization"] = f"Bearer {self._token.value}"
             try:
-                with self._client.stream("GET", url, headers=dict(headers or {})) as resp:
+                with self._client.stream(
+                    "GET", url, headers=hop_headers, timeout=httpx.Timeout(wait)
+                ) as resp:
                     if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
                         url = urldefrag(urljoin(url, resp.headers["location"]))[0]
                         continue
-                    body = b""
-                    if resp.status_code == 200:
-                        declared = int(resp.headers.get("content-length") or 0)
-                        if declared > self._max_bytes:
-                            raise FetchError(
-                                f"{url[:200]} is {declared} bytes, over the limit of "
-                                f"{self._max_bytes}"
-                            )
-                        parts = []
-                        size = 0
-                        for chunk in resp.iter_bytes():
-                            size += len(chunk)
-                            if size > self._max_bytes:
-                                raise FetchError(
-                                    f"{url[:200]} is over the limit of {self._max_bytes} bytes"
-                                )
-                            parts.append(chunk)
-                        body = b"".join(parts)
+                    body = self._body(resp, url, limit) if resp.status_code == 200 else b""
                     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                     fp = _fingerprint(resp, body) if resp.status_code == 200 else None
                     return _Fetched(resp.status_code, url, body, ctype, fp)
+            except Refused as e:  # the connection's lookup answered a refused address
+                raise refused(f"refused: {e}") from e
             except httpx.HTTPError as e:
+                if passed(self._deadline):
+                    raise _PastDeadline(DEADLINE_PASSED) from e
                 raise FetchError(f"{url[:200]}: {type(e).__name__}: {e}") from e
         raise FetchError(f"{url[:200]}: more than {MAX_REDIRECTS} redirects")
 
-    def _robots_for(self, url: str) -> RobotFileParser:
+    def _body(self, resp: httpx.Response, url: str, limit: int) -> bytes:
+        declared = int(resp.headers.get("content-length") or 0)
+        if declared > limit:
+            raise FetchError(f"{url[:200]} is {declared} bytes, over the limit of {limit}")
+        parts = []
+        size = 0
+        for chunk in resp.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise FetchError(f"{url[:200]} is over the limit of {limit} bytes")
+            if passed(self._deadline):  # a slow drip within the read timeout
+                raise _PastDeadline(DEADLINE_PASSED)
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _robots_for(self, url: str) -> RobotFileParser | str:
+        """The rules of ``url``'s origin, or why its robots.txt leaves the listing in doubt: one
+        that answers 401/403/429/5xx or cannot be read may forbid pages this source held, so
+        they are neither fetched nor taken for gone."""
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}"
         if key not in self._robots:
             rp = RobotFileParser()
+            verdict: RobotFileParser | str = rp
             try:
-                got = self._get(key + "/robots.txt")
-            except FetchError:
-                got = None
-            if got is not None and got.status == 200:
-                rp.parse(got.body.decode("utf-8", "replace").splitlines())
-            elif got is not None and got.status in (401, 403):
-                rp.disallow_all = True
+                got = self._get(key + "/robots.txt", limit=MAX_ROBOTS_BYTES)
+            except _PastDeadline:
+                raise
+            except _RefusedFirst:
+                rp.allow_all = True  # the page itself will be refused, with the reason
+            except FetchError as e:
+                verdict = f"robots.txt of {parts.netloc} could not be read ({e})"
             else:
-                rp.allow_all = True
-            self._robots[key] = rp
+                if got.status == 200:
+                    rp.parse(got.body.decode("utf-8", "replace").splitlines())
+                elif got.status in (401, 403, 429) or got.status >= 500:
+                    verdict = f"robots.txt of {parts.netloc} answered {got.status}"
+                else:  # 404 and the like: no rules
+                    rp.allow_all = True
+            self._robots[key] = verdict
         return self._robots[key]
-
-    def _robots_allow(self, url: str) -> bool:
-        return self._robots_for(url).can_fetch(USER_AGENT, url)
 
     # -- listing -------------------------------------------------------------------------------
 
@@ -219,7 +308,7 @@ class WebConnector:
             try:
                 got = self._get(url)
             except FetchError as e:
-                raise SourceUnavailable(f"cannot read the sitemap: {e}") from e
+                raise SourceUnavailable(f"cannot read the sitemap: {e}") from None
             if got.status != 200:
                 raise SourceUnavailable(f"the sitemap {url[:200]} answered {got.status}")
             try:
@@ -241,6 +330,12 @@ class WebConnector:
         scan.entries = self._crawl(start, previous, scan)
         return scan
 
+    @staticmethod
+    def _doubt(scan: Scan, why: str) -> None:
+        scan.complete = False
+        if scan.doubt is None:
+            scan.doubt = f"{why}: nothing is deleted"
+
     def _crawl(
         self, start: list[tuple[str, int]], previous: Mapping[str, Known], scan: Scan
     ) -> Iterator[Entry]:
@@ -251,16 +346,28 @@ class WebConnector:
         start_url = start[0][0] if len(start) == 1 and start[0][1] == 0 else None
         fetched = 0
         while queue and fetched < cfg.max_pages:
+            if passed(self._deadline):
+                scan.complete, scan.doubt = False, DEADLINE_PASSED
+                return
             url, depth = queue.popleft()
             if not self._allowed_host(url):
                 continue
             try:
-                self._policy.check(url)
+                self._policy.check_listed(url)
             except Refused as e:
                 scan.complete = False
                 yield Entry(url, url, None, error=f"refused: {e}")
                 continue
-            if not self._robots_allow(url):
+            try:
+                rules = self._robots_for(url)
+            except _PastDeadline:
+                scan.complete, scan.doubt = False, DEADLINE_PASSED
+                return
+            if isinstance(rules, str):
+                self._doubt(scan, rules)
+                scan.skipped += 1
+                continue
+            if not rules.can_fetch(USER_AGENT, url):
                 scan.skipped += 1
                 continue
             path = urlsplit(url).path or "/"
@@ -270,9 +377,12 @@ class WebConnector:
             fetched += 1
             try:
                 got = self._get(url, _conditional(known.fingerprint if known else None))
+            except _PastDeadline:
+                scan.complete, scan.doubt = False, DEADLINE_PASSED
+                return
             except FetchError as e:
                 if url == start_url and fetched == 1:
-                    raise SourceUnavailable(f"cannot reach {url}: {e}") from e
+                    raise SourceUnavailable(f"cannot reach {url}: {e}") from None
                 scan.complete = False
                 yield Entry(url, url, None, error=str(e))
                 continue
@@ -291,7 +401,13 @@ class WebConnector:
                 yield Entry(url, url, None, error=f"{url[:200]} answered {got.status}")
                 continue
             elif got.content_type in HTML_TYPES and not is_document:
-                links = links_of(got.body, got.url) if depth < cfg.max_depth else []
+                try:
+                    links = links_of(got.body, got.url) if depth < cfg.max_depth else []
+                except BrokenLinks as e:
+                    # kept as it was (no fingerprint taken), and what it linked to is not gone
+                    self._doubt(scan, str(e))
+                    yield Entry(url, url, None, error=str(e))
+                    continue
                 if take:
                     yield Entry(
                         url,
