@@ -9,10 +9,16 @@ copy of its files are made (readers and ingest workers go on); and the originals
 catalog is copied and the originals it names are linked or copied, so no original the snapshot
 names is removed meanwhile. Documents that were between queued and indexing at the snapshot are
 queued again when restored (the janitor sends their tasks at the first start).
+
+A backup is private (directories 0700, files 0600: ``askdocs.archive``) and lists the sha256 and size
+of every file it holds in ``backup.json``, which ``askdocs.restore`` verifies before it writes
+anything. The server's ``secret.key`` (which opens the sources' tokens) is left out unless asked
+for, so that a backup alone reads no credential.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -21,38 +27,39 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, inspect, select, update
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
 
+from askdocs.archive import (
+    BackupError,
+    FileEntry,
+    copy_private,
+    copy_tree_private,
+    create_private,
+    inventory,
+    make_dirs,
+    private_umask,
+    write_private,
+)
 from core import schema
 from core.blobs import BlobStore
-from core.catalog import (
-    IN_WORKER,
-    Catalog,
-    Collection,
-    DocStatus,
-    Document,
-    Source,
-    SourceRun,
-)
+from core.catalog import Catalog, Collection, Document
 from core.settings import Settings
 from retrieval.index_store import collection_dir, generation_lock, manifest_of
 from retrieval.lexical_index import LEXICAL_DIR, LexicalIndex
+
+__all__ = ["BackupError", "BackupInfo", "backup", "before_upgrade"]
 
 MANIFEST = "backup.json"
 SQLITE_FILE = "catalog.db"
 SECRET_KEY_FILE = "secret.key"
 PG_FILE = "catalog.pgdump"
-FORMAT = 1
+FORMAT = 2  # 2: files listed with their sha256 and size; the key only when asked for
 LEXICAL_ATTEMPTS = 5
-IGNORED = shutil.ignore_patterns("*.lock", ".tantivy-*", ".generation.lock")
-
-
-class BackupError(RuntimeError):
-    """A backup or restore that cannot be made; the message says why and what to do."""
+IGNORED = ("*.lock", ".tantivy-*", ".generation.lock")
 
 
 @dataclass(frozen=True)
@@ -63,20 +70,23 @@ class BackupInfo:
     documents: int
     originals: int
     collections: dict[str, int]  # name -> index generation
+    with_key: bool = False
+    files: dict[str, FileEntry] = field(default_factory=dict)  # path in the backup -> checksum
 
 
-def _pg_url(url: str) -> str:
+def pg_url(url: str) -> str:
     """A libpq URL for pg_dump/pg_restore (no SQLAlchemy driver suffix)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _is_sqlite(url: str) -> bool:
+def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
 def _snapshot_catalog(settings: Settings, out: Path) -> str:
     url = settings.catalog_url
-    if _is_sqlite(url):
+    if is_sqlite(url):
+        os.close(create_private(out / SQLITE_FILE))  # made 0600 before SQLite writes into it
         source = sqlite3.connect(make_url(url).database or "")
         try:
             target = sqlite3.connect(out / SQLITE_FILE)
@@ -86,24 +96,20 @@ def _snapshot_catalog(settings: Settings, out: Path) -> str:
         finally:
             source.close()
         return "sqlite"
-    done = subprocess.run(
-        ["pg_dump", "--format=custom", "--file", str(out / PG_FILE), _pg_url(url)],
-        capture_output=True,
-        text=True,
-    )
+    fd = create_private(out / PG_FILE)
+    try:
+        done = subprocess.run(
+            ["pg_dump", "--format=custom", pg_url(url)], stdout=fd, stderr=subprocess.PIPE
+        )
+    finally:
+        os.close(fd)
     if done.returncode != 0:
-        raise BackupError(f"pg_dump failed: {done.stderr.strip()[:500]}")
+        raise BackupError(f"pg_dump failed: {done.stderr.decode(errors='replace').strip()[:500]}")
     return "postgresql"
 
 
-def _copy_file(src: Path, dst: Path) -> None:
-    """A hard link where the backup is on the same file system (files here never change once
-    written), else a copy."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+def _ignored(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in IGNORED)
 
 
 def _copy_lexical(src: Path, dst: Path, expected: int) -> None:
@@ -112,11 +118,11 @@ def _copy_lexical(src: Path, dst: Path, expected: int) -> None:
     for _ in range(LEXICAL_ATTEMPTS):
         shutil.rmtree(dst / LEXICAL_DIR, ignore_errors=True)
         try:
-            shutil.copytree(src / LEXICAL_DIR, dst / LEXICAL_DIR, ignore=IGNORED)
+            copy_tree_private(src / LEXICAL_DIR, dst / LEXICAL_DIR, _ignored)
             copy = LexicalIndex(dst)
             if copy.size == expected:
                 return
-        except (OSError, ValueError):
+        except (OSError, ValueError, BackupError):
             pass
     raise BackupError(f"could not copy a consistent lexical index from {src}: try again")
 
@@ -130,11 +136,67 @@ def _frozen(settings: Settings, names: list[str]) -> Iterator[None]:
         yield
 
 
-def backup(settings: Settings, out: Path, echo: Callable[[str], None] = print) -> BackupInfo:
-    """Snapshot the service of ``settings`` into ``out`` (new or empty), while it runs."""
-    if out.exists() and any(out.iterdir()):
-        raise BackupError(f"{out} is not empty: back up into a new directory")
-    out.mkdir(parents=True, exist_ok=True)
+def _new_backup_dir(out: Path) -> None:
+    """``out`` made 0700, or an existing empty directory closed to others before anything is in
+    it."""
+    if out.is_symlink():
+        raise BackupError(f"{out} is a symbolic link: back up into a real, new directory")
+    if out.exists():
+        if not out.is_dir() or any(out.iterdir()):
+            raise BackupError(f"{out} is not empty: back up into a new directory")
+        os.chmod(out, 0o700)
+        return
+    make_dirs(out)
+
+
+def _write_manifest(out: Path, info: BackupInfo) -> BackupInfo:
+    """``info`` with the checksum of every file now in ``out``, written to ``out/backup.json``."""
+    info = BackupInfo(**{**asdict(info), "files": inventory(out, frozenset({MANIFEST}))})
+    write_private(out / MANIFEST, (json.dumps(asdict(info), indent=2) + "\n").encode())
+    return info
+
+
+def _key_note(settings: Settings, included: bool) -> str:
+    """Where the key that opens the sources' tokens is, and where to keep it."""
+    key = settings.data_dir / SECRET_KEY_FILE
+    if settings.secret_key:
+        return (
+            "sources' tokens are sealed with ASKDOCS_SECRET_KEY, which no backup holds: keep it "
+            "apart from the backups (a password manager) to restore them"
+        )
+    if included:
+        return (
+            f"{SECRET_KEY_FILE} is in this backup: whoever holds the backup can read the sources' "
+            "tokens; keep it as safe as the key itself"
+        )
+    if key.exists():
+        return (
+            f"{SECRET_KEY_FILE} left out: keep a copy of {key} apart from the backups (a password "
+            "manager, another store) and restore with --key FILE; without it, restored sources "
+            "need their token again"
+        )
+    return f"no {SECRET_KEY_FILE} yet: no source token is stored"
+
+
+def backup(
+    settings: Settings, out: Path, echo: Callable[[str], None] = print, with_key: bool = False
+) -> BackupInfo:
+    """Snapshot the service of ``settings`` into ``out`` (new or empty), while it runs.
+
+    :param with_key: also copy ``DATA_DIR/secret.key`` (the backup then opens the sources' tokens).
+    """
+    with private_umask():
+        _new_backup_dir(out)
+        info = _snapshot(settings, out, echo)
+        key = settings.data_dir / SECRET_KEY_FILE
+        included = with_key and not settings.secret_key and key.exists()
+        if included:
+            copy_private(key, out / SECRET_KEY_FILE)
+        echo(_key_note(settings, included))
+        return _write_manifest(out, BackupInfo(**{**asdict(info), "with_key": included}))
+
+
+def _snapshot(settings: Settings, out: Path, echo: Callable[[str], None]) -> BackupInfo:
     catalog = Catalog(settings.catalog_url)
     blobs = BlobStore(settings.blob_dir)
     try:
@@ -159,117 +221,25 @@ def backup(settings: Settings, out: Path, echo: Callable[[str], None] = print) -
                     revision = _revision(catalog)
                 for blob in sorted(used):
                     if blobs.path(blob).exists():  # an upload whose row is not written yet
-                        _copy_file(blobs.path(blob), out / "blobs" / blob[:2] / blob)
+                        copy_private(blobs.path(blob), out / "blobs" / blob[:2] / blob)
                 echo(f"catalog ({kind}): {documents} documents, {len(used)} originals")
             for name, manifest in manifests.items():
                 src = collection_dir(settings.index_dir, name)
                 dst = out / "index" / name
                 if manifest is not None:
                     for f in sorted(manifest.files):
-                        _copy_file(src / f, dst / f)
+                        copy_private(src / f, dst / f)
                 if (src / LEXICAL_DIR).exists():
                     _copy_lexical(src, dst, LexicalIndex(src).size)
                 echo(f"index of {name}: generation {generations[name]}")
-        key = settings.data_dir / SECRET_KEY_FILE
-        if key.exists():  # sources' credentials open with it (unless ASKDOCS_SECRET_KEY is set)
-            _copy_file(key, out / SECRET_KEY_FILE)
     finally:
         catalog.engine.dispose()
-    info = BackupInfo(FORMAT, revision, kind, documents, len(used), generations)
-    (out / MANIFEST).write_text(json.dumps(asdict(info), indent=2) + "\n")
-    return info
+    return BackupInfo(FORMAT, revision, kind, documents, len(used), generations)
 
 
 def _revision(catalog: Catalog) -> str | None:
     with catalog.engine.connect() as conn:
         return schema.current(conn)
-
-
-def read_info(src: Path) -> BackupInfo:
-    try:
-        info = BackupInfo(**json.loads((src / MANIFEST).read_text()))
-    except (OSError, ValueError, TypeError) as e:
-        raise BackupError(f"{src} is not an askdocs backup ({MANIFEST} unreadable: {e})") from e
-    if info.format != FORMAT:
-        raise BackupError(f"{src} is a backup of format {info.format}; this askdocs reads {FORMAT}")
-    return info
-
-
-def _empty_target(settings: Settings) -> None:
-    """Refuse to restore over anything: the data dir's catalog, originals and indexes."""
-    for d in (settings.blob_dir, settings.index_dir):
-        if d.exists() and any(p for p in d.iterdir() if not p.name.startswith(".")):
-            raise BackupError(f"{d} is not empty: restore into an empty data dir")
-    url = settings.catalog_url
-    if _is_sqlite(url):
-        if Path(make_url(url).database or "").exists():
-            raise BackupError(f"{make_url(url).database} exists: restore into an empty data dir")
-        return
-    engine = create_engine(url)
-    try:
-        if inspect(engine).get_table_names():
-            raise BackupError(f"the database at {make_url(url)!r} has tables: use an empty one")
-    finally:
-        engine.dispose()
-
-
-def restore(settings: Settings, src: Path, echo: Callable[[str], None] = print) -> BackupInfo:
-    """Bring the backup at ``src`` into the empty data dir (and empty database) of ``settings``;
-    the service must not be running on it."""
-    info = read_info(src)
-    target = "sqlite" if _is_sqlite(settings.catalog_url) else "postgresql"
-    if info.catalog != target:
-        raise BackupError(
-            f"the backup holds a {info.catalog} catalog and this data dir uses {target}: restore "
-            "it with the same kind of catalog"
-        )
-    _empty_target(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if target == "sqlite":
-        shutil.copy2(src / SQLITE_FILE, make_url(settings.catalog_url).database or "")
-    else:
-        done = subprocess.run(
-            [
-                "pg_restore",
-                "--no-owner",
-                "--dbname",
-                _pg_url(settings.catalog_url),
-                str(src / PG_FILE),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise BackupError(f"pg_restore failed: {done.stderr.strip()[:500]}")
-    echo(f"catalog ({target}): {info.documents} documents")
-    if (src / "blobs").exists():
-        shutil.copytree(src / "blobs", settings.blob_dir, dirs_exist_ok=True)
-    echo(f"originals: {info.originals}")
-    if (src / "index").exists():
-        shutil.copytree(src / "index", settings.index_dir, dirs_exist_ok=True)
-    echo(f"indexes: {len(info.collections)} collections")
-    if (src / SECRET_KEY_FILE).exists() and not (settings.data_dir / SECRET_KEY_FILE).exists():
-        shutil.copy2(src / SECRET_KEY_FILE, settings.data_dir / SECRET_KEY_FILE)
-        (settings.data_dir / SECRET_KEY_FILE).chmod(0o600)
-    catalog = Catalog(settings.catalog_url).create()  # an older backup's schema is migrated here
-    try:
-        with catalog.session() as s:
-            s.execute(  # sync runs in flight at the snapshot: their worker is gone
-                update(Source).values(lease_owner=None, lease_until=None)
-            )
-            s.execute(
-                update(SourceRun)
-                .where(SourceRun.status == "running")
-                .values(status="interrupted", message="in flight when the backup was made")
-            )
-            s.execute(  # in flight at the snapshot: their worker is gone, they run again
-                update(Document)
-                .where(Document.status.in_(list(IN_WORKER)))
-                .values(status=DocStatus.queued, lease_owner=None, lease_until=None, attempts=0)
-            )
-    finally:
-        catalog.engine.dispose()
-    return info
 
 
 def before_upgrade(settings: Settings, echo: Callable[[str], None] = print) -> Path | None:
@@ -288,9 +258,9 @@ def before_upgrade(settings: Settings, echo: Callable[[str], None] = print) -> P
         return None
     stamp = time.strftime("%Y%m%dT%H%M%S")
     out = settings.data_dir / "backups" / f"pre-upgrade-{revision or 'unversioned'}-{stamp}"
-    out.mkdir(parents=True)
-    kind = _snapshot_catalog(settings, out)
-    info = BackupInfo(FORMAT, revision, kind, 0, 0, {})
-    (out / MANIFEST).write_text(json.dumps(asdict(info), indent=2) + "\n")
+    with private_umask():
+        make_dirs(out)
+        kind = _snapshot_catalog(settings, out)
+        _write_manifest(out, BackupInfo(FORMAT, revision, kind, 0, 0, {}))
     echo(f"catalog at schema {revision or 'before versions'}: copied to {out} before upgrading it")
     return out

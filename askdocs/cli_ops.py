@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 
 from askdocs import backup as backups
 from askdocs import janitor
+from askdocs import restore as restores
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
 from core.settings import Settings
@@ -129,10 +130,16 @@ def problems_of(r: Report) -> list[str]:
 
 def backup(
     directory: Path = typer.Argument(..., help="A new (or empty) directory for the backup."),  # noqa: B008
+    with_key: bool = typer.Option(
+        False,
+        "--with-key",
+        help="Also copy DATA_DIR/secret.key: the backup alone then opens the sources' tokens.",
+    ),
 ) -> None:
-    """A consistent snapshot of the running service: catalog, originals, index files."""
+    """A consistent snapshot of the running service: catalog, originals, index files (0700/0600,
+    with their checksums in backup.json)."""
     try:
-        info = backups.backup(Settings(), directory, echo=console.print)
+        info = backups.backup(Settings(), directory, echo=console.print, with_key=with_key)
     except backups.BackupError as e:
         console.print(f"[red]backup failed:[/red] {e}")
         raise typer.Exit(1) from None
@@ -144,17 +151,48 @@ def backup(
 
 def restore(
     directory: Path = typer.Argument(..., help="A directory made by `askdocs backup`."),  # noqa: B008
+    key: Path = typer.Option(  # noqa: B008
+        None, "--key", help="The secret.key kept apart from the backup (opens sources' tokens)."
+    ),
+    revoke_keys: bool = typer.Option(
+        False,
+        "--revoke-keys",
+        help="Revoke every API key the backup brings back and print one fresh admin key.",
+    ),
 ) -> None:
-    """Bring a backup into an empty data dir (ASKDOCS_DATA_DIR; stop the service first)."""
+    """Bring a backup into an empty data dir (ASKDOCS_DATA_DIR; stop the service first), once
+    every file matches its checksum."""
     settings = Settings()
     try:
-        info = backups.restore(settings, directory, echo=console.print)
+        done = restores.restore(
+            settings, directory, echo=console.print, key=key, revoke_keys=revoke_keys
+        )
     except backups.BackupError as e:
         console.print(f"[red]restore failed:[/red] {e}")
         raise typer.Exit(1) from None
+    access = done.access
     print(
-        f"restored {info.documents} documents and {len(info.collections)} collections into "
-        f"{settings.data_dir}; start it with `askdocs up`"
+        f"users: {access.users}; admins: {', '.join(access.admins) or 'none'}; "
+        f"API keys brought back: {access.keys}"
+    )
+    if access.fresh_key:
+        print(f"revoked {access.revoked} API keys; a fresh key for admin {access.fresh_key_user}")
+        print(f"  (shown once, keep it): {access.fresh_key}")
+    elif access.keys:
+        print(
+            "  these keys work again; restore with --revoke-keys if the backup came from elsewhere"
+        )
+    if done.tokens_dropped:
+        print(
+            f"{len(done.tokens_dropped)} sources need their token again (no key given opens it; "
+            "they are switched off): send it with PATCH /sources/ID "
+            '{"token": ..., "enabled": true}, or restore again with --key FILE'
+        )
+        for source_id, name in done.tokens_dropped:
+            print(f"  {source_id}  {name}")
+    print(
+        f"restored {done.info.documents} documents and {len(done.info.collections)} collections "
+        f"into {settings.data_dir}; start it with `askdocs up`"
     )
 
 

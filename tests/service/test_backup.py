@@ -5,6 +5,7 @@ and the restored service ingests on. On both catalogs (SQLite, and PostgreSQL wi
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ def test_restore_brings_back_exactly_what_was_backed_up(
         made = cli(source, source_url, "backup", str(saved))  # while the service runs
         assert made.returncode == 0, made.stdout + made.stderr
         assert "backed up 4 documents" in made.stdout
+        catalog_copy = saved / ("catalog.pgdump" if source_url else "catalog.db")
+        assert stat.S_IMODE(catalog_copy.stat().st_mode) == 0o600  # pg_dump's too
 
         h.upload("kept", ("late.txt", b"A late note: the kettle was sold in May."))
         kettle = next(i for i, name, _s in backed_up if name == "kettle.txt")
@@ -87,6 +90,7 @@ def test_restore_brings_back_exactly_what_was_backed_up(
 
     done = cli(target, target_url, "restore", str(saved))
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "verified" in done.stdout and "backup.json" in done.stdout
     again = cli(target, target_url, "restore", str(saved))
     assert again.returncode != 0 and "empty" in again.stdout
 
