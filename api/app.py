@@ -24,7 +24,8 @@ from api import (
     status,
 )
 from api.answering import AnswerService
-from api.deps import BodyLimit, Services
+from api.deps import BodyLimit, Services, form_routes, takes_form
+from api.edge import Edge
 from api.errors import install_handlers
 from core import logs
 from core.auth import bootstrap_admin
@@ -137,11 +138,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="askdocs", version="0.1.0", lifespan=lifespan)
     install_handlers(app)
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
-    app.add_middleware(metrics.HttpMetrics)
     app.state.services = services
+    app.state.health = status.health_cache(services)
 
-    for module in (
+    modules = (
         collections,
         documents,
         jobs,
@@ -151,9 +151,26 @@ def create_app(settings: Settings) -> FastAPI:
         status,
         metrics,
         sources,
-    ):
+    )
+    for module in modules:
         app.include_router(module.router)
     app.state.settings = settings
+
+    uploads = form_routes(module.router for module in modules)
+    # Each middleware added wraps those before it: the body's size is checked next to the routes,
+    # who calls and how often before any body is read, the metrics and request id outermost.
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_request_bytes,
+        json_limit=settings.max_json_bytes,
+        uploads=lambda scope: takes_form(uploads, scope),
+    )
+    open_paths = {"/health", app.docs_url, app.redoc_url, app.openapi_url}
+    open_paths.add(app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(
+        Edge, settings=settings, catalog=catalog, open_paths={p for p in open_paths if p}
+    )
+    app.add_middleware(metrics.HttpMetrics)
     return app
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import Caller, ServicesDep, owner_of_new, require, require_admin
 from api.errors import ApiError, errors
+from api.health import HealthCache
 from api.schemas import (
     COLLECTION_PATTERN,
     AuditOut,
@@ -24,7 +26,6 @@ from api.schemas import (
     MeOut,
     ReembedOut,
 )
-from api.status import check_components
 from core import lifecycle
 from core.auth import USER_PATTERN, Principal, Role, audit, role_in, set_member, visible_collections
 from core.catalog import (
@@ -36,6 +37,7 @@ from core.catalog import (
     status_counts,
 )
 from core.celery_app import DROP_TASK, RENAME_TASK, enqueue
+from core.settings import Settings
 
 CollectionName = Annotated[str, Path(pattern=COLLECTION_PATTERN)]
 UserName = Annotated[str, Path(pattern=USER_PATTERN)]
@@ -81,13 +83,24 @@ def owned_collection(s: Session, who: Principal, name: str, verb: str) -> Collec
 router = APIRouter()
 
 
-@router.get("/health", response_model=HealthOut, responses=errors())
-def health(services: ServicesDep) -> HealthOut:
-    """Open to all: whether each dependency answers. No document data."""
-    settings = services.settings
-    components = check_components(services)
+@router.get("/health", response_model=HealthOut, responses=errors(503))
+async def health(request: Request) -> HealthOut:
+    """Open to all: whether each dependency answered the last check, and how old it is (a check
+    runs at most every health_ttl_seconds, one at a time). No document data."""
+    settings: Settings = request.app.state.settings
+    kept: HealthCache = request.app.state.health
+    checked = await kept.get()
+    if checked is None:
+        raise ApiError(503, "starting", "the first health check has not finished yet")
+    components = checked.components
     ok = all(c["ok"] for c in components.values() if not c.get("optional"))
-    return HealthOut(status="ok" if ok else "degraded", auth=settings.auth, components=components)
+    return HealthOut(
+        status="ok" if ok else "degraded",
+        auth=settings.auth,
+        components=components,
+        checked_at=datetime.fromtimestamp(checked.at, UTC),
+        age_s=round(checked.age(), 3),
+    )
 
 
 @router.get("/me", response_model=MeOut, responses=errors(401))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from celery import Celery
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Security, params
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from api.answering import AnswerService
+from api.edge import BAD_KEY_MESSAGE, NO_KEY_MESSAGE, PRINCIPAL, send_error
 from api.errors import ApiError
 from core.auth import LOCAL, Principal, Role, authenticate, role_in
 from core.blobs import BlobStore
@@ -54,24 +56,23 @@ def current_principal(
     request: Request,
     cred: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
 ) -> Principal:
-    """The caller, from the Authorization header (or 401); everyone is the local admin with auth off."""
+    """The caller, from the Authorization header (or 401); everyone is the local admin with auth off.
+
+    ``api.edge.Edge`` has found the caller already for every route that needs one (before the
+    body was read); the lookup here is for an app without it.
+    """
     services: Services = request.app.state.services
     if not services.settings.auth:
         return LOCAL
+    found = request.scope.get("state", {}).get(PRINCIPAL)
+    if isinstance(found, Principal):
+        return found
     challenge = {"WWW-Authenticate": "Bearer"}
     if cred is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "an API key is required: send 'Authorization: Bearer <key>' "
-            "(make one with `askdocs key create USER`)",
-            headers=challenge,
-        )
+        raise ApiError(401, "unauthorized", NO_KEY_MESSAGE, headers=challenge)
     who = authenticate(services.catalog, cred.credentials)
     if who is None:
-        raise ApiError(
-            401, "unauthorized", "the API key is unknown, revoked or mistyped", headers=challenge
-        )
+        raise ApiError(401, "unauthorized", BAD_KEY_MESSAGE, headers=challenge)
     return who
 
 
@@ -128,20 +129,55 @@ def clean_name(name: str) -> str:
     return ("/".join(parts) or "upload")[-255:]
 
 
-class BodyLimit:
-    """ASGI middleware: a request body over ``limit`` bytes gets 413, counted as it arrives (a
-    Content-Length that says so is refused before reading; a chunked body is cut off when it passes)."""
+def form_routes(routers: Iterable[APIRouter]) -> list[APIRoute]:
+    """The routes of ``routers`` that take a form (an upload's files and fields)."""
+    return [
+        route
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and any(isinstance(p.field_info, params.Form) for p in route.dependant.body_params)
+    ]
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+
+def takes_form(routes: list[APIRoute], scope: dict[str, Any]) -> bool:
+    """Whether ``scope`` goes to one of ``routes`` (``form_routes``)."""
+    return any(route.matches(scope)[0] == Match.FULL for route in routes)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over its limit gets 413, counted as it arrives (a
+    Content-Length that says so is refused before reading; a chunked body is cut off when it passes).
+
+    An upload form (multipart/form-data, to a route that takes one: ``uploads``) may have ``limit``
+    bytes; any other body (JSON, ...) ``json_limit`` (default: ``limit`` too).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        limit: int,
+        json_limit: int | None = None,
+        uploads: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        self.app, self.limit, self.uploads = app, limit, uploads
+        self.json_limit = limit if json_limit is None else json_limit
+
+    def limit_of(self, scope: dict[str, Any]) -> int:
+        """The bound of this request: an upload form's, or any other body's."""
+        kind = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        if not kind.startswith(b"multipart/form-data"):
+            return self.json_limit
+        return self.limit if self.uploads is None or self.uploads(scope) else self.json_limit
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_of(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         over = False
@@ -151,7 +187,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     over = True
                     return {"type": "http.disconnect"}
             return message
@@ -162,7 +198,7 @@ class BodyLimit:
             nonlocal started
             if over and not started:  # whatever the app made of the cut body, the answer is 413
                 started = True
-                await self._refuse(send)
+                await self._refuse(send, limit)
                 return
             if over:
                 return
@@ -171,27 +207,13 @@ class BodyLimit:
 
         await self.app(scope, counted, guarded_send)
         if over and not started:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Callable) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "type": "too_large",
-                    "message": f"the request body is larger than the limit of {self.limit} bytes",
-                    "detail": None,
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _refuse(self, send: Callable, limit: int) -> None:
+        await send_error(
+            send,
+            413,
+            "too_large",
+            f"the request body is larger than the limit of {limit} bytes",
+            close=True,
         )
-        await send({"type": "http.response.body", "body": body})

@@ -13,13 +13,17 @@ from sqlalchemy import func, select
 
 from api.deps import Caller, Services, ServicesDep
 from api.errors import errors
+from api.health import HealthCache
 from api.schemas import CollectionStatus, StatusOut
 from core.auth import visible_collections
 from core.catalog import Chunk, Collection, Document, status_counts
 from core.celery_app import INDEX_QUEUE, INGEST_QUEUE
-from generation.client import GeneratorUnavailable
+from generation.client import GeneratorClient, GeneratorUnavailable
 
 WORKER_PING_S = 1.0
+# /health's own check: short, so that a hung generator or Redis delays no answer by much
+HEALTH_GENERATOR_TIMEOUT_S = 2.0
+HEALTH_REDIS_TIMEOUT_S = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -33,12 +37,21 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def check_components(services: Services) -> dict[str, dict[str, object]]:
-    """Whether Redis, the catalog and the generator answer (and which model serves)."""
+def check_components(
+    services: Services, generator: GeneratorClient | None = None, redis_timeout: float = 2.0
+) -> dict[str, dict[str, object]]:
+    """Whether Redis, the catalog and the generator answer (and which model serves).
+
+    :param generator: the client that asks the generator (default: the service's own).
+    """
     settings, catalog = services.settings, services.catalog
+    generator = generator or services.generator
     components: dict[str, dict[str, object]] = {}
     try:
-        redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+        with redis.Redis.from_url(
+            settings.redis_url, socket_timeout=redis_timeout, socket_connect_timeout=redis_timeout
+        ) as r:
+            r.ping()
         components["redis"] = {"ok": True, "url": redact(settings.redis_url)}
     except redis.RedisError:
         components["redis"] = {"ok": False, "url": redact(settings.redis_url)}
@@ -54,8 +67,8 @@ def check_components(services: Services) -> dict[str, dict[str, object]]:
         components["generator"] = {
             "ok": True,
             "url": gen_url,
-            "models": services.generator.models(),
-            "context": services.generator.context_length(),
+            "models": generator.models(),
+            "context": generator.context_length(),
         }
     except GeneratorUnavailable as e:
         components["generator"] = {"ok": False, "url": gen_url, "error": str(e)}
@@ -64,6 +77,21 @@ def check_components(services: Services) -> dict[str, dict[str, object]]:
     if reranker is not None:
         components["reranker"] = {"ok": True, "optional": True, "model": str(reranker.path)}
     return components
+
+
+def health_cache(services: Services) -> HealthCache:
+    """/health's kept check, with its own generator client of short timeouts."""
+    settings = services.settings
+    probe = GeneratorClient(
+        settings.generator_url,
+        model=settings.generator_model,
+        api_key=settings.generator_api_key,
+        timeout=HEALTH_GENERATOR_TIMEOUT_S,
+    )
+    return HealthCache(
+        lambda: check_components(services, probe, HEALTH_REDIS_TIMEOUT_S),
+        settings.health_ttl_seconds,
+    )
 
 
 def parser_tools() -> dict[str, dict[str, object]]:

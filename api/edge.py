@@ -1,0 +1,187 @@
+"""The API's edge: who is calling and how often, settled before a request's body is read.
+
+``Edge`` is a pure ASGI middleware in front of the body limit and the routes. For every route but
+the open ones it takes the ``Authorization: Bearer`` key from the headers, looks it up (a catalog
+query, in a worker thread) and answers 401 or 429 without ever calling ``receive()``: the body of a
+request nobody may make is never read, spooled or parsed. The caller it found is kept in
+``scope["state"]``, where ``api.deps.current_principal`` takes it from (no second lookup).
+
+Rate limits (``api.ratelimit``): a client address is counted for each request without a valid key,
+before the key is looked up, so that a flood of made-up keys stops at one Redis command each; an
+address past its limit gets 429 without a lookup. A valid key's request is taken back from its
+address's count and counted against the key instead. With auth off nothing here applies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from api.ratelimit import Hit, RateLimiter
+from core.auth import Principal, authenticate
+from core.catalog import Catalog
+from core.settings import Settings
+
+# Where the caller found by the edge waits for the routes: scope["state"][PRINCIPAL].
+PRINCIPAL = "askdocs_principal"
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+NO_KEY_MESSAGE = (
+    "an API key is required: send 'Authorization: Bearer <key>' "
+    "(make one with `askdocs key create USER`)"
+)
+BAD_KEY_MESSAGE = "the API key is unknown, revoked or mistyped"
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    type_: str,
+    message: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    close: bool = False,
+) -> None:
+    """Answer with the API's error envelope (``api.errors``) from an ASGI middleware; ``close``:
+    end the connection after it (a request body that was not read is not waited for)."""
+    body = json.dumps({"error": {"type": type_, "message": message, "detail": None}}).encode()
+    head = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    if close:
+        head.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An answer the edge gives instead of the route's."""
+
+    status: int
+    type: str
+    message: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+CHALLENGE = ((b"www-authenticate", b"Bearer"),)
+NO_KEY = Refusal(401, "unauthorized", NO_KEY_MESSAGE, CHALLENGE)
+BAD_KEY = Refusal(401, "unauthorized", BAD_KEY_MESSAGE, CHALLENGE)
+
+
+def too_many(hit: Hit, limit: int, window_s: int, whose: str) -> Refusal:
+    return Refusal(
+        429,
+        "rate_limited",
+        f"too many requests {whose}: at most {limit} in {window_s} s; "
+        f"try again in {hit.retry_after} s",
+        ((b"retry-after", str(hit.retry_after).encode()),),
+    )
+
+
+class Gate:
+    """Decides one request from its client address and presented key: the caller, or a refusal.
+    Blocking (a catalog query, Redis): run it in a worker thread."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        limiter: RateLimiter | None,
+        per_key: int,
+        per_address: int,
+    ) -> None:
+        self.catalog, self.limiter = catalog, limiter
+        self.per_key, self.per_address = per_key, per_address
+
+    def admit(self, address: str, presented: str | None) -> Principal | Refusal:
+        counted = self._count(f"addr:{address}", self.per_address)
+        if counted is not None and counted.over(self.per_address):
+            return self._too_many(counted, self.per_address, "from this address without a key")
+        if presented is None:
+            return NO_KEY
+        who = authenticate(self.catalog, presented)
+        if who is None:
+            return BAD_KEY
+        if counted is not None and self.limiter is not None:
+            self.limiter.refund(counted)  # a valid key counts against the key, not the address
+        hit = self._count(f"key:{who.key_id or who.user}", self.per_key)
+        if hit is not None and hit.over(self.per_key):
+            return self._too_many(hit, self.per_key, "with this API key")
+        return who
+
+    def _count(self, name: str, limit: int) -> Hit | None:
+        if self.limiter is None or limit == 0:
+            return None
+        return self.limiter.hit(name)
+
+    def _too_many(self, hit: Hit, limit: int, whose: str) -> Refusal:
+        assert self.limiter is not None
+        return too_many(hit, limit, self.limiter.window_s, whose)
+
+
+def bearer_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The key of the first ``Authorization: Bearer <key>`` header, as FastAPI's HTTPBearer reads
+    it (scheme case-insensitive); None without one."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").strip().partition(" ")
+            key = key.strip()
+            return key if scheme.lower() == "bearer" and key else None
+    return None
+
+
+def has_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the request says a body follows (a length above 0, or chunked)."""
+    for name, value in headers:
+        if name == b"content-length" and value.strip() not in (b"", b"0"):
+            return True
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+class Edge:
+    """ASGI middleware: authenticate and rate-limit before the body is read (see the module)."""
+
+    def __init__(
+        self, app: Any, settings: Settings, catalog: Catalog, open_paths: Iterable[str]
+    ) -> None:
+        self.app = app
+        self.auth = settings.auth
+        self.open = frozenset(open_paths) | ({"/metrics"} if settings.metrics_public else set())
+        limited = settings.rate_limit_per_key > 0 or settings.rate_limit_per_address > 0
+        limiter = (
+            RateLimiter(settings.redis_url, settings.rate_limit_window_seconds)
+            if limited and settings.auth
+            else None
+        )
+        self.gate = Gate(
+            catalog, limiter, settings.rate_limit_per_key, settings.rate_limit_per_address
+        )
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        if scope["type"] != "http" or not self.auth or scope["path"] in self.open:
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers") or []
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        verdict = await run_in_threadpool(self.gate.admit, address, bearer_key(headers))
+        if isinstance(verdict, Refusal):
+            await send_error(
+                send,
+                verdict.status,
+                verdict.type,
+                verdict.message,
+                verdict.headers,
+                close=has_body(headers),
+            )
+            return
+        scope.setdefault("state", {})[PRINCIPAL] = verdict
+        await self.app(scope, receive, send)

@@ -1,0 +1,77 @@
+"""Fixed-window request counters in Redis, shared by every API process of a deployment.
+
+A counter is one Redis key per name and window (``askdocs:rate:<name>:<window number>``): INCR and
+EXPIRE in one round trip, gone by itself two windows later. A fixed window lets a caller make up to
+twice the limit across a window's edge; that is the price of one key and one command per request.
+When Redis does not answer the limits are off (fail open, logged at most once a minute): the queue
+is down then too, and a rate limit must not take the whole API down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import redis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "askdocs:rate"
+_WARN_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request counted: the counter's key, the count with it, and the seconds left in its window."""
+
+    key: str
+    count: int
+    retry_after: int
+
+    def over(self, limit: int) -> bool:
+        return self.count > limit
+
+
+class RateLimiter:
+    """Counts requests by name (``key:<key id>``, ``addr:<address>``) in fixed windows of
+    ``window_s`` seconds. Blocking calls: run them off the event loop."""
+
+    def __init__(self, redis_url: str, window_s: int, timeout_s: float = 0.5) -> None:
+        if window_s < 1:
+            raise ValueError("a rate-limit window is at least one second")
+        self.window_s = window_s
+        self._redis = redis.Redis.from_url(
+            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        self._warned_at = -math.inf
+
+    def hit(self, name: str) -> Hit | None:
+        """Count one request of ``name``; None when Redis did not answer (not counted)."""
+        now = time.time()
+        window = int(now // self.window_s)
+        key = f"{PREFIX}:{name}:{window}"
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 2 * self.window_s)
+            count, _ = pipe.execute()
+        except redis.RedisError as e:
+            self._warn(e)
+            return None
+        left = max(1, math.ceil((window + 1) * self.window_s - now))
+        return Hit(key, int(count), left)
+
+    def refund(self, hit: Hit) -> None:
+        """Take back a request counted by ``hit`` (same window's counter)."""
+        try:
+            self._redis.decr(hit.key)
+        except redis.RedisError as e:
+            self._warn(e)
+
+    def _warn(self, e: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("rate limits are off while Redis does not answer: %s", e)
