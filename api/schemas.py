@@ -286,13 +286,6 @@ class HealthOut(BaseModel):
         None, description="Seconds since that check (the answer is kept; see health_ttl_seconds)."
     )
 
-    checked_at: datetime | None = Field(
-        None, description="When the check these components come from finished (UTC)."
-    )
-    age_s: float | None = Field(
-        None, description="Seconds since that check (the answer is kept; see health_ttl_seconds)."
-    )
-
 
 class ContentPart(BaseModel):
     type: str

@@ -325,32 +325,6 @@ class Settings(BaseSettings):
         description="/health answers from a check at most this old (then one check runs in the "
         "background while the last one is served); its age is in the answer.",
     )
-    max_json_bytes: int = Field(
-        1024 * 1024,
-        ge=1,
-        description="Largest request body that is not an upload form (JSON and everything but "
-        "multipart/form-data); uploads have max_request_bytes, once their key is checked.",
-    )
-    rate_limit_per_key: int = Field(
-        600,
-        ge=0,
-        description="Requests one API key may make per rate-limit window (429 beyond); 0 = off.",
-    )
-    rate_limit_per_address: int = Field(
-        120,
-        ge=0,
-        description="Requests without a valid key (none, unknown, revoked) one client address may "
-        "make per rate-limit window; beyond it keys are refused before they are looked up; 0 = off.",
-    )
-    rate_limit_window_seconds: int = Field(
-        60, ge=1, description="The fixed window (seconds) the rate limits count in, kept in Redis."
-    )
-    health_ttl_seconds: float = Field(
-        10.0,
-        gt=0,
-        description="/health answers from a check at most this old (then one check runs in the "
-        "background while the last one is served); its age is in the answer.",
-    )
 
     # Sources (folders, websites, git repositories a collection syncs from)
     start_sources: bool = Field(
