@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from client.http import ApiClient, ApiError
+from ui.safe import md_escape
 from ui.summaries import ACTIVE, documents_summary
 
 DOCUMENT_PAGE = 1000  # rows of the documents table (newest first); the counts cover them all
@@ -45,7 +46,7 @@ def sign_in() -> ApiClient:
     try:
         auth = anonymous.health().get("auth", True)
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         st.stop()
     if not auth:
         st.sidebar.caption("Authentication is off: single-user mode, every collection is open.")
@@ -53,7 +54,7 @@ def sign_in() -> ApiClient:
     key = st.session_state.get("api_key")
     if key:
         client = _client(key)
-        st.sidebar.caption(f"Signed in as **{st.session_state.get('user', '?')}**")
+        st.sidebar.caption(f"Signed in as **{md_escape(st.session_state.get('user', '?'))}**")
         if st.sidebar.button("Sign out"):
             st.session_state.clear()
             st.rerun()
@@ -66,7 +67,7 @@ def sign_in() -> ApiClient:
             try:
                 me = client.me()
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
             else:
                 st.session_state["api_key"], st.session_state["user"] = typed.strip(), me["user"]
                 st.rerun()
@@ -83,7 +84,7 @@ def sidebar() -> str:
     try:
         names = [c["name"] for c in api.collections()]
     except ApiError as e:
-        st.sidebar.error(str(e))
+        st.sidebar.error(md_escape(e))
         st.stop()
     collection = st.sidebar.selectbox("Collection", names or ["default"], key="collection")
     with st.sidebar.expander("New collection"):
@@ -93,7 +94,7 @@ def sidebar() -> str:
                 api.create_collection(name)
                 st.rerun()
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
     return str(collection)
 
 
@@ -102,7 +103,7 @@ def job_progress(job_id: str) -> None:
     try:
         job = api.job(job_id)
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         return
     total = max(job["total"], 1)
     parts = [f"{job['finished']} of {job['total']} done"]
@@ -117,7 +118,7 @@ def job_progress(job_id: str) -> None:
         try:
             api.cancel_job(job_id)
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
 
 
 def collection_counts(collection: str) -> dict[str, int]:
@@ -152,7 +153,7 @@ def document_list(collection: str) -> None:
         counts = collection_counts(collection)
         docs = document_page(collection, counts, needle, states) if counts else []
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         return
     if not counts:
         st.info("No documents yet: upload some above.")
@@ -160,7 +161,7 @@ def document_list(collection: str) -> None:
     value, line, note = documents_summary(counts, len(docs), DOCUMENT_PAGE, bool(needle or states))
     st.progress(value, text=line)
     if note:
-        st.caption(note)
+        st.caption(md_escape(note))
     rows = [
         {
             "name": d["name"],
@@ -191,7 +192,7 @@ def document_list(collection: str) -> None:
                 )
             )
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
 
 
 def documents_tab(collection: str) -> None:
@@ -205,7 +206,7 @@ def documents_tab(collection: str) -> None:
                 msg = f"Queued {job['total'] - dup} file(s)"
                 st.success(msg + (f"; {dup} already in this collection" if dup else ""))
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
     left, right = st.columns([2, 1])
     left.text_input("Filter by name", key="doc_filter", placeholder="part of a file name")
     right.multiselect("States", list(ICONS), key="doc_states")
@@ -218,7 +219,7 @@ def document_detail(collection: str) -> None:
     try:
         docs = [d for d in api.documents(collection) if d["status"] != "deleted"]
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         return
     if not docs:
         return
@@ -228,37 +229,41 @@ def document_detail(collection: str) -> None:
         return
     doc = by_label[label]
     st.caption(
-        f"{doc['status']} · {doc['pages'] or 0} pages · {doc['chunks'] or 0} chunks"
-        + (f" · {doc['error']}" if doc["error"] else "")
+        md_escape(
+            f"{doc['status']} · {doc['pages'] or 0} pages · {doc['chunks'] or 0} chunks"
+            + (f" · {doc['error']}" if doc["error"] else "")
+        )
     )
     meta = doc.get("metadata") or {}
     if meta:  # an e-mail's sender, recipients, date and subject
         st.caption(
-            " · ".join(
-                f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in meta.items()
+            md_escape(
+                " · ".join(
+                    f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in meta.items()
+                )
             )
         )
     parent = next((d for d in docs if d["id"] == doc.get("parent_id")), None)
     if parent is not None:
-        st.caption(f"attached to {parent['name']}")
+        st.caption(f"attached to {md_escape(parent['name'])}")
     preview, actions = st.columns([3, 1])
     with preview:
         try:
             chunks = api.chunks(doc["id"]) if doc["status"] == "ready" else []
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
             chunks = []
         for c in chunks:
             where = pages_label(c["page"], c.get("page_end"))
             head = " · ".join(x for x in (f"#{c['ordinal']}", where, c["heading"] or "") if x)
-            with st.expander(head):
+            with st.expander(md_escape(head)):
                 st.text(c["text"])
     with actions:
         if st.button("Prepare download", key=f"dl-{doc['id']}"):
             try:
                 st.session_state["download"] = (doc["id"], api.original(doc["id"]))
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
         ready = st.session_state.get("download")
         if ready and ready[0] == doc["id"]:
             st.download_button("Download original", ready[1], file_name=doc["name"].split("/")[-1])
@@ -266,16 +271,16 @@ def document_detail(collection: str) -> None:
         if st.button("Delete document", disabled=not confirm, key=f"del-{doc['id']}"):
             try:
                 api.delete_document(doc["id"])
-                st.success(f"{doc['name']} deleted: it no longer appears in answers.")
+                st.success(f"{md_escape(doc['name'])} deleted: it no longer appears in answers.")
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
 
 
 def collections_tab() -> None:
     try:
         colls = api.collections()
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         return
     st.dataframe(
         [
@@ -298,16 +303,18 @@ def collections_tab() -> None:
             total = max(r["chunks_total"], 1)
             st.progress(
                 min(r["chunks_done"] / total, 1.0),
-                text=f"{c['name']}: re-embedding with {r['model']}, {r['chunks_done']} of "
-                f"{r['chunks_total']} chunks; searches use {c['embedding_model']} until it is done",
+                text=f"{c['name']}: re-embedding with {md_escape(r['model'])}, "
+                f"{r['chunks_done']} of {r['chunks_total']} chunks; searches use "
+                f"{md_escape(c['embedding_model'])} until it is done",
             )
     name = st.text_input("New collection", placeholder="letters, digits, _ . -", key="coll_new")
     if st.button("Create collection") and name:
         try:
             api.create_collection(name.strip())
+            # collection names here passed the API's pattern (letters, digits, _ . -): no Markdown
             st.success(f"Created {name.strip()}")
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
     owned = [c["name"] for c in colls if c["role"] == "owner" and c["name"] != "default"]
     if owned:
         st.subheader("Rename a collection")
@@ -321,7 +328,7 @@ def collections_tab() -> None:
                 else:
                     st.success(f"{source} is now {out['name']}, with its documents and members.")
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
         st.subheader("Delete a collection")
         target = st.selectbox("Collection to delete", owned, index=None, key="drop_target")
         typed = st.text_input("Type its name to confirm", key="drop_confirm")
@@ -330,35 +337,38 @@ def collections_tab() -> None:
                 api.delete_collection(str(target))
                 st.success(f"{target} deleted, with its documents and indexes.")
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
 
 
 def status_tab() -> None:
     try:
         status = api.status()
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         return
-    st.markdown(f"**Overall:** {status['status']}")
+    st.markdown(f"**Overall:** {md_escape(status['status'])}")
     comps = status["components"]
     cols = st.columns(len(comps) + 1)
     for col, (name, comp) in zip(cols, comps.items(), strict=False):
-        col.metric(name, "up" if comp["ok"] else "down")
+        col.metric(md_escape(name), "up" if comp["ok"] else "down")
     cols[-1].metric("workers", len(status["workers"]))
     gen = comps.get("generator", {})
     if gen.get("ok"):
         models = ", ".join(gen.get("models", []))
-        st.caption(f"Generator {models} at {gen['url']} (context {gen.get('context') or '?'})")
+        context = gen.get("context") or "?"
+        st.caption(md_escape(f"Generator {models} at {gen['url']} (context {context})"))
     else:
-        st.warning(f"Generator at {gen.get('url')} is down: {gen.get('error', '')}")
+        st.warning(md_escape(f"Generator at {gen.get('url')} is down: {gen.get('error', '')}"))
     for name, comp in comps.items():
         if comp.get("optional") and not comp["ok"]:
-            st.warning(f"{name}: {comp.get('error', 'unavailable')}")
+            st.warning(md_escape(f"{name}: {comp.get('error', 'unavailable')}"))
     st.caption(
-        "Queues: "
-        + ", ".join(f"{q} {n} waiting" for q, n in status["queues"].items())
-        + " · Workers: "
-        + (", ".join(status["workers"]) or "none answered")
+        md_escape(
+            "Queues: "
+            + ", ".join(f"{q} {n} waiting" for q, n in status["queues"].items())
+            + " · Workers: "
+            + (", ".join(status["workers"]) or "none answered")
+        )
     )
     st.dataframe(
         [
@@ -381,11 +391,13 @@ def status_tab() -> None:
 
 
 def highlighted(passage: str, span: list[int] | None) -> str:
-    """The passage as Markdown with its supporting sentence marked."""
+    """The passage as Markdown with its supporting sentence marked: the passage's own text is
+    escaped, so the mark is the only active Markdown in it."""
     if not span:
-        return passage
+        return md_escape(passage)
     a, b = span
-    return f"{passage[:a]}**:orange-background[{passage[a:b]}]**{passage[b:]}"
+    before, sentence, after = (md_escape(t) for t in (passage[:a], passage[a:b], passage[b:]))
+    return f"{before}**:orange-background[{sentence}]**{after}"
 
 
 def original_button(document_id: str, name: str, key: str) -> None:
@@ -398,24 +410,21 @@ def original_button(document_id: str, name: str, key: str) -> None:
             st.session_state["original"] = (key, api.original(document_id))
             st.rerun()
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
 
 
 def origin_line(origin: str | None) -> None:
-    """Where a synced document lives: a link for a URL, the path otherwise."""
-    if not origin:
-        return
-    if origin.startswith(("http://", "https://")):
-        st.markdown(f"From [{origin}]({origin})")
-    else:
-        st.caption(f"From {origin}")
+    """Where a synced document lives, as text: a URL or path named by a source (or by a page it
+    crawled) is never made a link the page would follow."""
+    if origin:
+        st.caption(f"From {md_escape(origin)}")
 
 
 def show_sources(done: dict, key: str) -> None:
     unsupported = [c["text"] for c in done.get("claims", []) if not c["supported"]]
     if unsupported and not done.get("abstained"):
         st.warning(
-            "Not found in the cited sources: " + " ".join(f"“{t}”" for t in unsupported),
+            "Not found in the cited sources: " + " ".join(f"“{md_escape(t)}”" for t in unsupported),
             icon="⚠️",
         )
     for c in done.get("citations", []):
@@ -423,7 +432,7 @@ def show_sources(done: dict, key: str) -> None:
         end = None if c.get("span") else c.get("page_end")
         page = f", {pages_label(c['page'], end)}" if c["page"] is not None else ""
         flag = "" if c.get("supported", True) else " ⚠️ does not hold the claim"
-        with st.expander(f"[{c['number']}] {c['document_name']}{page}{flag}"):
+        with st.expander(md_escape(f"[{c['number']}] {c['document_name']}{page}") + flag):
             origin_line(c.get("origin"))
             st.markdown(highlighted(c["passage"], c.get("span")))
             original_button(c["document_id"], c["document_name"], f"{key}-{c['number']}")
@@ -438,9 +447,9 @@ def show_sources(done: dict, key: str) -> None:
         st.caption("Closest evidence in the passages found (the model did not answer from it):")
         for e in done["closest_evidence"]:
             page = f", {pages_label(e['page'])}" if e.get("page") is not None else ""
-            with st.expander(f"[{e['number']}] {e['document_name']}{page}"):
+            with st.expander(md_escape(f"[{e['number']}] {e['document_name']}{page}")):
                 origin_line(e.get("origin"))
-                st.markdown(f"> {e['sentence']}")
+                st.markdown(f"> {md_escape(e['sentence'])}")
         return
     if done.get("abstained"):
         shown, caption = found[: given or 3], "Closest passages:"
@@ -453,9 +462,9 @@ def show_sources(done: dict, key: str) -> None:
         st.caption(caption)
     for p in shown:
         page = f", {pages_label(p['page'], p.get('page_end'))}" if p["page"] is not None else ""
-        with st.expander(f"[{p['n']}] {p['document_name']}{page}"):
+        with st.expander(md_escape(f"[{p['n']}] {p['document_name']}{page}")):
             origin_line(p.get("origin"))
-            st.markdown(p["text"])
+            st.markdown(md_escape(p["text"]))
 
 
 def ask_tab(collection: str) -> None:
@@ -472,14 +481,14 @@ def ask_tab(collection: str) -> None:
     with messages:
         for i, turn in enumerate(history):
             with st.chat_message(turn["role"]):
-                st.markdown(turn["content"])
+                st.markdown(md_escape(turn["content"]))
                 if turn.get("done"):
                     show_sources(turn["done"], f"turn{i}")
     if not question:
         return
     history.append({"role": "user", "content": question})
     with messages, st.chat_message("user"):
-        st.markdown(question)
+        st.markdown(md_escape(question))
     with messages, st.chat_message("assistant"):
         final: dict = {}
         closest: list = []
@@ -498,13 +507,16 @@ def ask_tab(collection: str) -> None:
                     raise ApiError(data["message"])
 
         shown = st.empty()
+        streamed = ""
         try:
-            shown.write_stream(tokens())
+            for piece in tokens():  # the whole text so far is escaped: a URL may span pieces
+                streamed += piece
+                shown.markdown(md_escape(streamed))
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
             return
         if final.get("answer"):  # the checked text: markers added where the model left them out
-            shown.markdown(final["answer"])
+            shown.markdown(md_escape(final["answer"]))
         final["closest"] = closest
         show_sources(final, f"turn{len(history)}")
     history.append({"role": "assistant", "content": final.get("answer", ""), "done": final})
@@ -562,7 +574,7 @@ def source_form(collection: str) -> None:
                     )
                     st.success("Added; the first sync is under way.")
                 except ApiError as e:
-                    st.error(str(e))
+                    st.error(md_escape(e))
 
 
 def source_runs(src: dict) -> list:
@@ -583,15 +595,15 @@ def source_detail(src: dict) -> None:
     if cols[0].button("Sync now", key=f"sync-{src['id']}"):
         try:
             api.sync_source(src["id"])
-            st.toast(f"Syncing {src['name']}")
+            st.toast(f"Syncing {md_escape(src['name'])}")
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
     paused = not src["enabled"]
     if cols[1].button("Resume schedule" if paused else "Pause schedule", key=f"en-{src['id']}"):
         try:
             api.update_source(src["id"], {"enabled": paused})
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
     with st.form(f"edit-{src['id']}"):
         schedule = st.text_input("Schedule", value=src.get("schedule") or "")
         cfg = src["config"]
@@ -603,18 +615,18 @@ def source_detail(src: dict) -> None:
                 api.update_source(src["id"], {"schedule": schedule, "config": changed})
                 st.success("Saved")
             except ApiError as e:
-                st.error(str(e))
+                st.error(md_escape(e))
     keep = cols[3].checkbox("keep its documents", key=f"keep-{src['id']}")
     if cols[2].button("Remove", key=f"rm-{src['id']}"):
         try:
             api.remove_source(src["id"], keep_documents=keep)
-            st.success(f"Removed {src['name']}")
+            st.success(f"Removed {md_escape(src['name'])}")
         except ApiError as e:
-            st.error(str(e))
+            st.error(md_escape(e))
     try:
         runs = source_runs(src)
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         return
     st.dataframe(
         [
@@ -633,7 +645,7 @@ def source_detail(src: dict) -> None:
     )
     failures = [f for r in runs[:1] for f in r.get("failures", [])]
     for f in failures[:20]:
-        st.caption(f"❌ {f['origin']}: {f['reason']}")
+        st.caption(md_escape(f"❌ {f['origin']}: {f['reason']}"))
 
 
 @st.fragment(run_every=3)
@@ -641,7 +653,7 @@ def source_list(collection: str) -> None:
     try:
         sources = api.sources(collection)
     except ApiError as e:
-        st.error(str(e))
+        st.error(md_escape(e))
         return
     if not sources:
         st.info("No sources yet: add a folder, a website or a git repository above.")
@@ -670,7 +682,7 @@ def source_list(collection: str) -> None:
         hide_index=True,
     )
     for src in sources:
-        with st.expander(f"{src['name']} ({src['kind']})"):
+        with st.expander(md_escape(f"{src['name']} ({src['kind']})")):
             source_detail(src)
 
 
