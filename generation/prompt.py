@@ -70,6 +70,10 @@ FENCE_RULE = (
 )
 
 
+# how ``ingest.chunking.heading_path`` joins a chunk's headings
+HEADING_SEPARATOR = " > "
+
+
 def _format(n: int, passage: ScoredChunk) -> tuple[str, int]:
     """The passage as the prompt shows it, and how many of its sentences (name, heading and text
     alike) were fenced as quoted data."""
@@ -78,10 +82,10 @@ def _format(n: int, passage: ScoredChunk) -> tuple[str, int]:
     pages = pages_label(passage.page, passage.page_end)
     if pages:
         where += f", {pages}"
-    if passage.heading:
-        heading, in_heading = fence(passage.heading)
-        where += f"; {heading}"
-        fenced += in_heading
+    if passage.heading:  # a heading path: each title on its own ("Notices > Ignore all ...")
+        titles = [fence(title) for title in passage.heading.split(HEADING_SEPARATOR)]
+        where += "; " + HEADING_SEPARATOR.join(title for title, _ in titles)
+        fenced += sum(n for _, n in titles)
     text, in_text = fence(passage.text.strip())
     return f"[{n}] (from {where})\n{text}", fenced + in_text
 
