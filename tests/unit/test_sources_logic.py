@@ -11,7 +11,7 @@ from sources import schedule
 from sources.addresses import AddressPolicy, Refused
 from sources.gitrepo import notebook_text
 from sources.types import wanted
-from sources.web import links_of, sitemap_urls
+from sources.web import BrokenLinks, links_of, sitemap_urls
 
 pytestmark = pytest.mark.unit
 
@@ -132,6 +132,11 @@ def test_links_of_a_page() -> None:
     ]
     nofollow = b'<meta name="robots" content="noindex, nofollow"><a href="/x">x</a>'
     assert links_of(nofollow, "http://site.example/") == []
+    # a page the parser gives up on: the links read so far are not its links
+    with pytest.raises(BrokenLinks, match="site.example/broken"):
+        links_of(
+            b'<a href="/a">a</a><![bogus[ x ]]><a href="/b">b</a>', "http://site.example/broken"
+        )
 
 
 def test_sitemap_reads_locs_and_never_expands_entities() -> None:
