@@ -122,11 +122,22 @@ def connector(ctx: SyncContext, src: Source, deadline: float | None = None) -> C
         token = tokens.unseal(ctx.vault, src.secret, cfg.url) if src.secret else None
     except SecretUnreadable as e:
         raise SourceUnavailable(str(e)) from e
+    timeout = ctx.settings.sources_timeout_seconds
     if isinstance(cfg, configs.WebConfig):
-        return WebConnector(cfg, policy, limit, token=token, deadline=deadline)
+        return WebConnector(cfg, policy, limit, token=token, timeout=timeout, deadline=deadline)
     state = json.loads(src.state or "{}")
     mirror = ctx.settings.sources_dir / src.id / "mirror.git"
-    return GitConnector(cfg, mirror, state, limit, policy, token=token, deadline=deadline)
+    return GitConnector(
+        cfg,
+        mirror,
+        state,
+        limit,
+        policy,
+        token=token,
+        deadline=deadline,
+        fetch_max_bytes=ctx.settings.sources_git_max_bytes,
+        timeout=timeout,
+    )
 
 
 # -- runs: queued by the schedule or by hand ------------------------------------------------------
