@@ -26,6 +26,13 @@ from tests.security.access_rules import ROUTES, RouteKey, Rule, markdown, route_
 # the model tests 14, the sources processes 15).
 REDIS_DB = 12
 
+# Several hundred requests a minute from one address, many without a valid key: above the rate
+# limits, which have tests of their own; here every refusal must be the access rule's.
+NO_RATE_LIMITS = {
+    "ASKDOCS_RATE_LIMIT_PER_KEY": "1000000",
+    "ASKDOCS_RATE_LIMIT_PER_ADDRESS": "1000000",
+}
+
 ALICE_SECRET = "ZEBRA-7741"
 BOB_SECRET = "MARMALADE-3309"
 ALICE_TEXT = f"The vault code of the Ashgrove archive is {ALICE_SECRET}. Only Alice knows it."
@@ -121,7 +128,7 @@ def _ask(client: httpx.Client, collection: str, question: str) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("access-matrix")
-    with running_stack(data, REDIS_DB) as stack:
+    with running_stack(data, REDIS_DB, extra_env=NO_RATE_LIMITS) as stack:
         keys = {u: _key(stack, u) for u in ("alice", "bob", "carol", "dave")}
         out = stack.cli("user", "add", "erin")  # the member Alice adds and removes
         assert out.returncode == 0, out.stdout + out.stderr
