@@ -48,7 +48,8 @@ async def send_error(
 ) -> None:
     """Answer with the API's error envelope (``api.errors``) from an ASGI middleware; ``close``:
     end the connection after it (a request body that was not read is not waited for)."""
-    body = json.dumps({"error": {"type": type_, "message": message, "detail": None}}).encode()
+    envelope = {"error": {"type": type_, "message": message, "detail": None}}
+    body = json.dumps(envelope, separators=(",", ":")).encode()  # as JSONResponse writes it
     head = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -25,6 +25,7 @@ import httpx
 from askdocs.supervisor import free_port
 
 KEY_LINE = re.compile(r"first admin key \(shown once\): (askd_\S+)")
+BOUNDARY = "edge-attack"
 
 
 class FakeGenerator:
@@ -167,11 +168,18 @@ class Streamed:
 def stream_post(
     port: int, path: str, total: int, headers: dict[str, str], timeout_s: float = 60
 ) -> Streamed:
-    """POST ``total`` bytes to ``path`` over a raw socket, writing only while no answer has come:
-    how much an attacker gets the server to take before it says no."""
+    """POST a well-formed upload form of ``total`` bytes (one file) to ``path`` over a raw socket,
+    writing only while no answer has come: how much an attacker gets the server to take before
+    it says no."""
+    opening = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="big.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    closing = f"\r\n--{BOUNDARY}--\r\n".encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **headers}
     head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {total}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    chunk = b"x" * 65536
+    filler = b"x" * 65536
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
         sock.sendall(head.encode())
@@ -183,13 +191,20 @@ def stream_post(
                 break
             if time.monotonic() > deadline:
                 raise AssertionError(f"no answer after {sent} bytes")
-            if writable:
-                try:
-                    sent += sock.send(chunk[: total - sent])
-                except BlockingIOError:
-                    continue
-                except (BrokenPipeError, ConnectionResetError):
-                    break
+            if not writable:
+                continue
+            if sent < len(opening):
+                piece = opening[sent:]
+            elif total - sent <= len(closing):
+                piece = closing[len(closing) - (total - sent) :]
+            else:
+                piece = filler[: total - sent - len(closing)]
+            try:
+                sent += sock.send(piece)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
         sock.setblocking(True)
         sock.settimeout(timeout_s)
         raw = b""
