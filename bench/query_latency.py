@@ -84,7 +84,12 @@ def main() -> None:
     settings = Settings(data_dir=data, api_port=port)
     if not (data / f"bench-{args.chunks}-{args.segments}.done").exists():
         build(settings, args.chunks, args.segments)
-    env = {**os.environ, **settings_env(settings), "ASKDOCS_START_GENERATOR": "false"}
+    env = {
+        **os.environ,
+        **settings_env(settings),
+        "ASKDOCS_START_GENERATOR": "false",
+        "ASKDOCS_RATE_LIMIT_PER_KEY": "1000000",  # counted, never refused: this measures search
+    }
     key = bench_key(settings)  # auth stays on: the key check is part of every real request
     api = subprocess.Popen(
         api_argv("127.0.0.1", port),
