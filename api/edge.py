@@ -9,7 +9,13 @@ request nobody may make is never read, spooled or parsed. The caller it found is
 Rate limits (``api.ratelimit``): a client address is counted for each request without a valid key,
 before the key is looked up, so that a flood of made-up keys stops at one Redis command each; an
 address past its limit gets 429 without a lookup. A valid key's request is taken back from its
-address's count and counted against the key instead. With auth off nothing here applies.
+address's count and counted against the key instead.
+
+The open routes (/health, the API docs, a public /metrics) take no key, and none is looked up
+there; every request to them counts against its address's open count (``open:<address>``, a
+limit of its own, ``rate_limit_open_per_address``), on the event loop, so that /health, cheap as
+it is, cannot be asked so often that it crowds out the routes behind a key. With auth off nothing
+here applies.
 """
 
 from __future__ import annotations
@@ -156,8 +162,13 @@ class Edge:
         self.app = app
         self.auth = settings.auth
         self.open = frozenset(open_paths) | ({"/metrics"} if settings.metrics_public else set())
-        limited = settings.rate_limit_per_key > 0 or settings.rate_limit_per_address > 0
-        limiter = (
+        limits = (
+            settings.rate_limit_per_key,
+            settings.rate_limit_per_address,
+            settings.rate_limit_open_per_address,
+        )
+        limited = any(limit > 0 for limit in limits)
+        self.limiter = limiter = (
             RateLimiter(settings.redis_url, settings.rate_limit_window_seconds)
             if limited and settings.auth
             else None
@@ -165,15 +176,19 @@ class Edge:
         self.gate = Gate(
             catalog, limiter, settings.rate_limit_per_key, settings.rate_limit_per_address
         )
+        self.per_open = settings.rate_limit_open_per_address
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if scope["type"] != "http" or not self.auth or scope["path"] in self.open:
+        if scope["type"] != "http" or not self.auth:
             await self.app(scope, receive, send)
             return
         headers = scope.get("headers") or []
         client = scope.get("client")
         address = client[0] if client else "unknown"
-        verdict = await run_in_threadpool(self.gate.admit, address, bearer_key(headers))
+        if scope["path"] in self.open:
+            verdict: Principal | Refusal | None = await self.admit_open(address)
+        else:
+            verdict = await run_in_threadpool(self.gate.admit, address, bearer_key(headers))
         if isinstance(verdict, Refusal):
             await send_error(
                 send,
@@ -184,5 +199,18 @@ class Edge:
                 close=has_body(headers),
             )
             return
-        scope.setdefault("state", {})[PRINCIPAL] = verdict
+        if verdict is not None:
+            scope.setdefault("state", {})[PRINCIPAL] = verdict
         await self.app(scope, receive, send)
+
+    async def admit_open(self, address: str) -> Refusal | None:
+        """A request to an open route: counted against its address's open limit (on the event
+        loop, no worker thread); a refusal past it, None to let it in."""
+        if self.limiter is None or self.per_open == 0:
+            return None
+        hit = await self.limiter.hit_async(f"open:{address}")
+        if hit is None or not hit.over(self.per_open):
+            return None
+        return too_many(
+            hit, self.per_open, self.limiter.window_s, "to the open routes from this address"
+        )

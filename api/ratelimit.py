@@ -5,6 +5,10 @@ EXPIRE in one round trip, gone by itself two windows later. A fixed window lets 
 twice the limit across a window's edge; that is the price of one key and one command per request.
 When Redis does not answer the limits are off (fail open, logged at most once a minute): the queue
 is down then too, and a rate limit must not take the whole API down with it.
+
+``hit`` blocks (run it in a worker thread, next to the key lookup it goes with); ``hit_async``
+counts on the event loop, through a small pool of its own (``ASYNC_CONNECTIONS``), for the open
+routes: a flood of /health must not take the worker threads the other routes need.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ import time
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio
 
 log = logging.getLogger(__name__)
 
 PREFIX = "askdocs:rate"
 _WARN_EVERY_S = 60.0
+# Redis connections the event loop's counts share; a count that waits longer than the timeout for
+# one is not counted (fail open), as when Redis does not answer.
+ASYNC_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,9 @@ class Hit:
 
 
 class RateLimiter:
-    """Counts requests by name (``key:<key id>``, ``addr:<address>``) in fixed windows of
-    ``window_s`` seconds. Blocking calls: run them off the event loop."""
+    """Counts requests by name (``key:<key id>``, ``addr:<address>``, ``open:<address>``) in
+    fixed windows of ``window_s`` seconds. ``hit`` and ``refund`` block: run them off the event
+    loop; ``hit_async`` runs on it."""
 
     def __init__(self, redis_url: str, window_s: int, timeout_s: float = 0.5) -> None:
         if window_s < 1:
@@ -45,13 +54,21 @@ class RateLimiter:
         self._redis = redis.Redis.from_url(
             redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
+        self._async_redis = redis.asyncio.Redis(
+            connection_pool=redis.asyncio.BlockingConnectionPool.from_url(
+                redis_url,
+                max_connections=ASYNC_CONNECTIONS,
+                timeout=timeout_s,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+            )
+        )
         self._warned_at = -math.inf
 
     def hit(self, name: str) -> Hit | None:
         """Count one request of ``name``; None when Redis did not answer (not counted)."""
         now = time.time()
-        window = int(now // self.window_s)
-        key = f"{PREFIX}:{name}:{window}"
+        key = self._key(name, now)
         try:
             pipe = self._redis.pipeline(transaction=False)
             pipe.incr(key)
@@ -60,8 +77,29 @@ class RateLimiter:
         except redis.RedisError as e:
             self._warn(e)
             return None
+        return self._hit(key, int(count), now)
+
+    async def hit_async(self, name: str) -> Hit | None:
+        """``hit`` on the event loop: no worker thread taken, however many callers."""
+        now = time.time()
+        key = self._key(name, now)
+        try:
+            pipe = self._async_redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 2 * self.window_s)
+            count, _ = await pipe.execute()
+        except redis.RedisError as e:
+            self._warn(e)
+            return None
+        return self._hit(key, int(count), now)
+
+    def _key(self, name: str, now: float) -> str:
+        return f"{PREFIX}:{name}:{int(now // self.window_s)}"
+
+    def _hit(self, key: str, count: int, now: float) -> Hit:
+        window = int(now // self.window_s)
         left = max(1, math.ceil((window + 1) * self.window_s - now))
-        return Hit(key, int(count), left)
+        return Hit(key, count, left)
 
     def refund(self, hit: Hit) -> None:
         """Take back a request counted by ``hit`` (same window's counter)."""

@@ -316,6 +316,13 @@ class Settings(BaseSettings):
         description="Requests without a valid key (none, unknown, revoked) one client address may "
         "make per rate-limit window; beyond it keys are refused before they are looked up; 0 = off.",
     )
+    rate_limit_open_per_address: int = Field(
+        600,
+        ge=0,
+        description="Requests to the open routes (/health, the API docs, a public /metrics) one "
+        "client address may make per rate-limit window, with a key or without (it is not looked "
+        "up there); a count of its own, apart from rate_limit_per_address; 0 = off.",
+    )
     rate_limit_window_seconds: int = Field(
         60, ge=1, description="The fixed window (seconds) the rate limits count in, kept in Redis."
     )

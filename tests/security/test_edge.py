@@ -3,11 +3,13 @@ machine's Redis, the real embedding model), a loopback generator that counts its
 
 Large bodies without a valid key are refused before the server reads them; JSON bodies are
 capped; /health costs the generator one request per TTL however often it is asked; a client address
-and a key past their rate limits get 429 with Retry-After, and get in again once the window passes.
+and a key past their rate limits get 429 with Retry-After, and get in again once the window passes;
+so does an address that asks the open routes (/health) too often, on a count of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,7 @@ import redis
 from askdocs.supervisor import free_port
 from core.auth import Principal, add_user, create_key
 from core.catalog import Catalog
+from core.settings import Settings
 from tests.integration.conftest import wait_for
 from tests.security.edge_server import EdgeServer, FakeGenerator, edge_server, stream_post
 
@@ -30,6 +33,8 @@ pytestmark = pytest.mark.integration
 REDIS_DB = 7
 PER_KEY = 10
 PER_ADDRESS = 5
+# Above the 40 concurrent /health calls (and the polls around them) of the health test's window
+OPEN_PER_ADDRESS = 60
 HEALTH_TTL_S = 3.0
 JSON_CAP = 64 * 1024
 ATTACK_BYTES = 200 * 1024 * 1024
@@ -56,6 +61,7 @@ def server(
         generator.url,
         rate_limit_per_key=str(PER_KEY),
         rate_limit_per_address=str(PER_ADDRESS),
+        rate_limit_open_per_address=str(OPEN_PER_ADDRESS),
         rate_limit_window_seconds="1",
         health_ttl_seconds=str(HEALTH_TTL_S),
         max_json_bytes=str(JSON_CAP),
@@ -208,9 +214,26 @@ def test_a_key_past_its_limit_gets_429_others_do_not(server: EdgeServer) -> None
     wait_for(lambda: not_limited(server, key), 10, "the window to pass")
 
 
+def test_an_address_asking_health_too_often_gets_429_on_a_count_of_its_own(
+    server: EdgeServer,
+) -> None:
+    """/health is open and cheap, yet answering it takes the API's time: past its own limit an
+    address gets 429 there, while its keyed requests and its count without a key are untouched."""
+    with client(server, None) as anyone, client(server, server.admin_key) as admin:
+        statuses, r = burst(anyone, "/health", 6 * OPEN_PER_ADDRESS)
+        assert statuses[-1] == 429 and set(statuses[:-1]) == {200}, statuses
+        assert len(statuses) > OPEN_PER_ADDRESS  # not the anonymous limit of the other routes
+        error = r.json()["error"]
+        assert error["type"] == "rate_limited" and "open routes" in error["message"]
+        assert r.headers["retry-after"] == "1"  # the rest of a one-second window
+        assert admin.get("/me").status_code == 200  # a key's requests count elsewhere
+        assert anyone.get("/collections").status_code == 401  # and so do those without a key
+        wait_for(lambda: anyone.get("/health").status_code == 200, 10, "the window to pass")
+
+
 def test_the_limits_fail_open_when_redis_is_down(tmp_path: Path) -> None:
     """A rate limit must not take the API down with Redis: nothing counted, every request in."""
-    from api.edge import Gate
+    from api.edge import Edge, Gate
     from api.ratelimit import RateLimiter
 
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").create()
@@ -223,4 +246,17 @@ def test_the_limits_fail_open_when_redis_is_down(tmp_path: Path) -> None:
     for _ in range(3):
         who = gate.admit("127.0.0.1", key)
         assert isinstance(who, Principal) and who.user == "eve"
+    assert asyncio.run(limiter.hit_async("open:127.0.0.1")) is None
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        rate_limit_open_per_address=1,
+        rate_limit_window_seconds=1,
+    )
+    edge = Edge(None, settings, catalog, open_paths={"/health"})
+
+    async def open_calls() -> list[object]:
+        return [await edge.admit_open("127.0.0.1") for _ in range(3)]
+
+    assert asyncio.run(open_calls()) == [None, None, None]
     catalog.engine.dispose()
