@@ -10,13 +10,17 @@ attacker put in it, and links or HTML could be planted too. The page escapes suc
 from __future__ import annotations
 
 import re
-import string
 
-# CommonMark lets a backslash escape any ASCII punctuation character, and then shows it
-# literally. Escaping all of them, not a hand-picked list, also covers what Streamlit adds to
-# Markdown: `:color[...]` and `:emoji:` (colon), LaTeX (`$`), autolinks (`<`), entities (`&`),
-# tables (`|`) and headings (`#`, `=`).
-_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+# Characters that open or close an inline construct wherever they stand, backslash-escaped
+# (CommonMark then shows them literally): emphasis, strikethrough, code, links, images, autolinks,
+# raw HTML, entities, table cells, and Streamlit's additions: `:color[...]`, `:emoji:` and
+# `:material/icon:` (colon) and LaTeX (`$`).
+INLINE = "\\`*_[]<>~&:$!|"
+_ESCAPES = str.maketrans({c: "\\" + c for c in INLINE})
+# Markers that are active only where a line starts (after its indentation): ATX headings, list
+# items (`-`, `+`, `1.`, `1)`), setext underlines (`=`, `-`) and table delimiter rows (`-`).
+# Escaped there only, so "orchard.txt" or "#0" read the same in the page's source.
+_BLOCK_START = re.compile(r"(?:\A|(?<=[\r\n]))([ \t]*)(#{1,6}(?=[ \t\r\n]|\Z)|[-+=]|\d{1,9}[.)])")
 
 # GitHub's bare-URL links (`https://x`, `www.x`, `a@b.c`) are found in the parsed text, after
 # escapes are undone, so no backslash stops them. An invisible WORD JOINER inside the pattern
@@ -25,8 +29,17 @@ WORD_JOINER = "\u2060"
 _BARE_LINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)(?=[-\w])", re.IGNORECASE)
 
 
+def _escape_block_start(match: re.Match[str]) -> str:
+    indent, marker = match.groups()
+    if marker[-1] in ".)":  # an ordered list's number stays; its dot or parenthesis is escaped
+        return f"{indent}{marker[:-1]}\\{marker[-1]}"
+    return f"{indent}\\{marker}"
+
+
 def md_escape(text: object) -> str:
     """``text`` as Markdown that shows these characters (and, in bare URLs and mail addresses, an
     invisible word joiner): no image, link, bare URL, HTML, entity or emphasis in it is active.
-    Escape a whole text, not pieces of it: a URL split across two pieces would not be broken."""
-    return _BARE_LINK.sub(WORD_JOINER, str(text)).translate(_ESCAPES)
+    Escape a whole text, not pieces of it: a URL split across two pieces would not be broken
+    (each piece's start is taken for a line's start, so pieces get more escapes, never fewer)."""
+    inline = _BARE_LINK.sub(WORD_JOINER, str(text)).translate(_ESCAPES)
+    return _BLOCK_START.sub(_escape_block_start, inline)

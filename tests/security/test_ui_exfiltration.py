@@ -15,12 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Stack, stack, wait_job  # noqa: F401  (the stack fixture)
+from tests.integration.conftest import Stack, running_stack, wait_job
 from tests.integration.test_browser import page  # noqa: F401  (the browser fixture)
 from ui.safe import WORD_JOINER
 
 pytestmark = pytest.mark.integration
 SCREENSHOT = "ui-exfiltration.png"
+# A stack of this module's own, on a Redis database of its own: the integration suite's stack
+# (database 13) runs for the whole session, and a second start on it would flush its queues.
+REDIS_DB = 9
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("ui-exfiltration"), REDIS_DB) as running:
+        yield running
 
 
 class Counter(ThreadingHTTPServer):
@@ -60,7 +69,7 @@ def counter() -> Iterator[Counter]:
 
 
 @pytest.fixture(scope="module")
-def reader(stack: Stack) -> str:  # noqa: F811
+def reader(stack: Stack) -> str:
     """A user of their own, so the page shows exactly one collection: theirs."""
     for args in (("user", "add", "exfil-reader"), ("key", "create", "exfil-reader")):
         out = stack.cli(*args)
@@ -82,7 +91,7 @@ def planted_text(base: str) -> str:
 
 
 def test_planted_image_html_and_links_show_as_text_and_nothing_is_fetched(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     reader: str,
     page,  # noqa: F811
     counter: Counter,

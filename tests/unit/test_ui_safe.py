@@ -11,7 +11,7 @@ import string
 import pytest
 from markdown_it import MarkdownIt
 
-from ui.safe import WORD_JOINER, md_escape
+from ui.safe import INLINE, WORD_JOINER, md_escape
 
 pytestmark = pytest.mark.unit
 LEAK = "http://127.0.0.1:9/leak?q=secret+question"
@@ -28,6 +28,8 @@ PLANTED = {
     "heading": "# Title\nSubtitle\n===",
     "code": "`tick` and\n```\nfence\n```",
     "list and quote": "- item\n1. first\n2) second\n> quoted",
+    "nested lists": "text\n  - nested\n\t+ plus\n 10) ten\n- - -\n\n## h2 ##\n#",
+    "setext and table": "Title\n---\n\na | b\n-- | --\nc | d\n\nOther\n  ===",
     "table": "| a | b |\n|---|---|\n| 1 | 2 |",
     "streamlit color and emoji": ":red[alarm] :orange-background[x] :smile: :material/home:",
     "latex": "$x^2$ and $$\\int f$$",
@@ -72,10 +74,14 @@ def test_unescaped_cases_are_active_so_the_check_means_something() -> None:
     assert len(BARE_MAIL.findall(PLANTED["bare mail"])) == 2
 
 
-def test_every_ascii_punctuation_is_escaped_and_nothing_else_changes() -> None:
-    text = string.punctuation + " plain words, ünïcode – “quotes” 4,800\n"
+def test_inline_characters_are_escaped_and_nothing_else_changes() -> None:
+    text = "x " + string.punctuation + " plain words, ünïcode – “quotes” 4,800\n"
     out = md_escape(text)
-    assert out == "".join("\\" + c if c in string.punctuation else c for c in text)
+    assert out == "".join("\\" + c if c in INLINE else c for c in text)
+    # block markers are left alone away from a line's start
+    assert md_escape("orchard.txt - #0 · 1. + =") == "orchard.txt - #0 · 1. + ="
+    assert md_escape("#0 · page 3") == "#0 · page 3"  # not a heading: no space after the #
+    assert md_escape("unknown, revoked (HTTP 401)") == "unknown, revoked (HTTP 401)"
     assert md_escape("Bramley apples 4800") == "Bramley apples 4800"
     assert WORD_JOINER not in md_escape("a: b // c, the www and @ alone")
 
@@ -88,5 +94,5 @@ def test_page_markup_around_escaped_text_still_works() -> None:
 
 
 def test_non_strings_are_shown_as_their_text() -> None:
-    assert md_escape(ValueError("bad [x](y)")) == "bad \\[x\\]\\(y\\)"
+    assert md_escape(ValueError("bad [x](y)")) == "bad \\[x\\](y)"
     assert md_escape(42) == "42"
