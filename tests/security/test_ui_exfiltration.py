@@ -147,6 +147,10 @@ def test_planted_image_html_and_links_show_as_text_and_nothing_is_fetched(
     # every image the page has is loaded (or failed) by now: had one pointed at the counter,
     # its request would be recorded
     page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
+    # the expander opens with an animation: screenshot once the passage has its full height
+    page.wait_for_function(
+        "el => el.getBoundingClientRect().height > 60", arg=shown.first.element_handle()
+    )
     shot = tmp_path / SCREENSHOT
     page.screenshot(path=str(shot), full_page=True)
     target = os.environ.get("ASKDOCS_SCREENSHOT_DIR")
