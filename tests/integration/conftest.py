@@ -111,8 +111,9 @@ def running_stack(
         # small, so the real path switches Flat -> HNSW and compacts within the tests
         "ASKDOCS_HNSW_THRESHOLD": "12",
         "ASKDOCS_TEST_MARKER": marker,
-        # collection writers may sync folders under the tests' temporary root (sources)
-        "ASKDOCS_SOURCES_FOLDER_ROOTS": str(data.parent),
+        # admins may sync folders under the tests' temporary root, and so may the browser test's
+        # own user (an ordinary user, in a collection of theirs)
+        "ASKDOCS_SOURCES_FOLDER_ROOTS": f"{data.parent}=@browser",
         # web and git sources reach this machine only: a host name the schema fuzz test makes up
         # is refused before any lookup (the network guard would fail the run on one)
         "ASKDOCS_SOURCES_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
