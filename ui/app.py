@@ -522,7 +522,7 @@ def ask_tab(collection: str) -> None:
     history.append({"role": "assistant", "content": final.get("answer", ""), "done": final})
 
 
-RUN_COUNTS = ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed")
+RUN_COUNTS = ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed", "held")
 KIND_HELP = {
     "folder": ("Folder on the server", "/srv/share/handbook"),
     "web": ("Start URL or sitemap (.xml)", "https://intranet.example.com/docs/"),
@@ -646,6 +646,16 @@ def source_detail(src: dict) -> None:
     failures = [f for r in runs[:1] for f in r.get("failures", [])]
     for f in failures[:20]:
         st.caption(md_escape(f"❌ {f['origin']}: {f['reason']}"))
+    last = runs[0] if runs else None
+    if last is not None and last["status"] == "held":
+        st.warning(md_escape(last.get("message") or f"{last['held']} deletions held"))
+        label = f"Delete the {last['held']} documents it no longer lists"
+        if st.button(label, key=f"confirm-{src['id']}"):
+            try:
+                api.sync_source(src["id"], confirm_deletions=True)
+                st.toast(f"Syncing {md_escape(src['name'])}, deletions confirmed")
+            except ApiError as e:
+                st.error(md_escape(e))
 
 
 @st.fragment(run_every=3)

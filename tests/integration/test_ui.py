@@ -8,7 +8,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.integration.conftest import Stack, wait_job
+from tests.integration.conftest import Stack, wait_for, wait_job
 
 pytestmark = pytest.mark.integration
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
@@ -182,3 +182,46 @@ def test_source_form_sent_empty_says_so_and_adds_nothing(
     assert not at.exception
     assert any("Nothing added" in e.value for e in at.error), [e.value for e in at.error]
     assert api.get("/sources").json() == before
+
+
+def test_a_held_sync_is_confirmed_from_the_sources_tab(
+    stack: Stack, api: httpx.Client, monkeypatch, tmp_path: Path
+) -> None:
+    """A share that lists nothing holds its deletions; the Sources tab says so and its button
+    carries them out."""
+    share = tmp_path / "held-share"  # under the stack's folder root (the tests' temp root)
+    share.mkdir()
+    (share / "kiln.txt").write_text("The kiln is fired once a month.")
+    (share / "loom.txt").write_text("The loom weaves wool from the island's sheep.")
+    r = api.post(
+        "/sources",
+        json={
+            "collection": "ui-held",
+            "name": "Held share",
+            "kind": "folder",
+            "config": {"path": str(share)},
+        },
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+
+    def last(status: str) -> dict | None:
+        runs = api.get(f"/sources/{sid}/runs").json()
+        return runs[0] if runs and runs[0]["status"] == status else None
+
+    assert wait_for(lambda: last("done"), 120, "the first sync")["new"] == 2
+    for f in share.iterdir():  # unmounted: the share lists nothing
+        f.unlink()
+    assert api.post(f"/sources/{sid}/sync").status_code == 202
+    held = wait_for(lambda: last("held"), 120, "the held run")
+    assert (held["held"], held["deleted"]) == (2, 0), held
+
+    at = app(stack, monkeypatch).run()
+    at.sidebar.selectbox[0].set_value("ui-held").run()
+    assert not at.exception
+    assert any("2 deletions held" in w.value for w in at.warning), [w.value for w in at.warning]
+    (confirm,) = [b for b in at.button if b.label == "Delete the 2 documents it no longer lists"]
+    confirm.click().run()
+    assert not at.exception
+    done = wait_for(lambda: last("done"), 120, "the confirmed run")
+    assert done["confirm_deletions"] and done["deleted"] == 2, done
