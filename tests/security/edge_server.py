@@ -1,6 +1,6 @@
 """A real API process for the edge's attacks and bench: uvicorn on the real app factory over a
 scratch data dir (SQLite catalog, the machine's Redis), with a small OpenAI-style generator on
-loopback that counts the requests it gets."""
+loopback that counts the requests it gets, or one that hangs."""
 
 from __future__ import annotations
 
@@ -83,6 +83,41 @@ class FakeGenerator:
         self.server.server_close()
 
 
+class HangingGenerator:
+    """A loopback port for a generator: refused (as a generator that is down) until ``hang()``,
+    then taking every connection and never answering nor reading, so that whatever asks it waits
+    for its own timeout. Counts the connections it took."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))  # the port is kept; refused while not listening
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def hang(self) -> None:
+        self._listener.listen(1024)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed on exit
+                return
+            self._held.append(conn)
+            self.connections += 1
+
+    def __enter__(self) -> HangingGenerator:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
 @dataclass
 class EdgeServer:
     url: str
@@ -149,8 +184,10 @@ def edge_server(
 
 
 def _answers(url: str) -> bool:
+    """Whether the API serves requests: its docs page (open, and without /health's wait for a
+    first check, which a hanging generator would make as long as the check's timeout)."""
     try:
-        return httpx.get(url + "/health", timeout=30).status_code == 200
+        return httpx.get(url + "/docs", timeout=30).status_code == 200
     except httpx.HTTPError:
         return False
 
