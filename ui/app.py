@@ -43,11 +43,13 @@ def sign_in() -> ApiClient:
     """The API client of this browser session. With auth on, the key typed here lives in this
     session only: never in a file, a cookie or the URL."""
     anonymous = _client()
-    try:
-        auth = anonymous.health().get("auth", True)
-    except ApiError as e:
-        st.error(md_escape(e))
-        st.stop()
+    auth = st.session_state.get("_auth")
+    if auth is None:  # asked once per browser session: every page shares the UI's address
+        try:
+            auth = st.session_state["_auth"] = anonymous.health().get("auth", True)
+        except ApiError as e:
+            st.error(md_escape(e))
+            st.stop()
     if not auth:
         st.sidebar.caption("Authentication is off: single-user mode, every collection is open.")
         return anonymous
