@@ -7,12 +7,18 @@ kill it), and ``{"exit": CODE}`` when it is done: 0 when the child answered (it 
 next request, up to ``REUSE_MAX`` of them), else the child's exit code (negative: the signal that
 killed it; the next request gets a fresh child). It dies with the process that started it
 (``PR_SET_PDEATHSIG``), and its children exit when it is gone, so no parse outlives a killed worker.
+
+A request may carry a ``confine`` object (``ingest.confine.Confinement``): the child that serves it
+is confined so at its fork (its own session, no network, resource limits, its own user), and a
+request that asks for other confinement than the current child's gets a fresh child. The first
+``{"pid": N}`` of a child carries ``missing``: what of its confinement could not be done.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime
 import gc
 import json
 import os
@@ -23,11 +29,12 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ingest.sandbox import private_bytes
+from ingest import confine
+from ingest.proc_tree import private_bytes
 from ingest.types import ParseProgress
 
 PR_SET_PDEATHSIG = 1
@@ -66,6 +73,33 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise SoftTimeout
 
 
+def _test_parser() -> Any:
+    """Tests only: ``ASKDOCS_TEST_PARSER=module:function`` (forwarded like the failpoints) runs
+    that function in the child before the parsers, with the file, the progress callback and the
+    outcome's path; what it returns, when not None, is the outcome. It is how the tests run hostile code in a child."""
+    target = os.environ.get("ASKDOCS_TEST_PARSER")
+    if not target:
+        return None
+    import importlib
+
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` in types the worker unpickles (``sandbox.read_outcome``): a parser's metadata
+    may hold objects of its own (an e-mail header is a ``str`` subclass)."""
+    if value is None or type(value) in (str, int, float, bool, bytes):
+        return value
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.timedelta)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
 def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
     from core import failpoints
     from ingest import parsing
@@ -81,6 +115,11 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
 
     try:
         failpoints.hit("parse.child")
+        hostile = _test_parser()
+        if hostile is not None and (
+            parsed := hostile(Path(request["path"]), progress, Path(request["out"]))
+        ):
+            return ("ok", parsed)
         parsed = parsing.parse(
             Path(request["path"]),
             name,
@@ -90,7 +129,7 @@ def _outcome(request: dict[str, Any]) -> tuple[Any, ...]:
             pdf_reader=request.get("pdf_reader", "pdfium"),
             progress=progress,
         )
-        return ("ok", parsed)
+        return ("ok", replace(parsed, metadata=_plain(parsed.metadata)))
     except SoftTimeout:
         return ("soft_timeout",)
     except IngestError as e:
@@ -109,11 +148,29 @@ def _write_outcome(request: dict[str, Any], outcome: tuple[Any, ...]) -> None:
     tmp.rename(out)
 
 
-def _child(requests: int, done: int, home: str) -> None:
+def _confine(confinement: confine.Confinement | None, home: str) -> list[str]:
+    """Confine this fresh child (before its first thread); what could not be done."""
+    os.setsid()  # its own session and group: a kill reaches tesseract and LibreOffice too
+    # the server's stdin (the worker's requests) is none of a parser's business
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.umask(0o077)
+    if confinement is None:
+        return []
+    try:
+        return confine.apply(confinement, Path(home))
+    except OSError as e:  # a child that could not drop its user must not parse
+        print(f"askdocs parse child: could not confine it: {e}", file=sys.stderr, flush=True)
+        os._exit(4)
+
+
+def _child(requests: int, done: int, home: str, confinement: confine.Confinement | None) -> None:
     """Parse requests (JSON lines on ``requests``) one after the other, writing each outcome and
-    then ``done`` a line, until one ends badly (a soft stop, memory), REUSE_MAX were served or this
-    child holds REUSE_BYTES of its own: then it exits and the server forks a fresh one."""
-    os.setpgid(0, 0)  # its own group: a kill reaches tesseract too
+    then ``done`` a line, until one ends badly (a soft stop, memory), REUSE_MAX were served, this
+    child holds REUSE_BYTES of its own or used more CPU than one request may: then it exits and the
+    server forks a fresh one."""
+    missing = _confine(confinement, home)
     _orphan_watch()
     signal.signal(signal.SIGTERM, _on_sigterm)
     # LibreOffice keeps a profile in $HOME and refuses a second instance on the same one: each
@@ -124,7 +181,9 @@ def _child(requests: int, done: int, home: str) -> None:
         with os.fdopen(requests, "r") as lines:
             for line in lines:
                 request = json.loads(line)
-                os.write(done, b"start\n")  # taken: from now on this request is ours
+                # taken: from now on this request is ours (the first says what was not confined)
+                first = b" " + json.dumps(missing).encode() if served == 0 else b""
+                os.write(done, b"start" + first + b"\n")
                 os.environ.update(request.get("env") or {})
                 outcome = _outcome(request)
                 _write_outcome(request, outcome)
@@ -133,6 +192,7 @@ def _child(requests: int, done: int, home: str) -> None:
                 if (
                     outcome[0] not in ("ok", "err")
                     or served >= REUSE_MAX
+                    or (confinement is not None and confine.cpu_used() > confinement.cpu_seconds)
                     or (
                         served % REUSE_CHECK_EVERY == 0 and private_bytes(os.getpid()) > REUSE_BYTES
                     )
@@ -146,7 +206,11 @@ def _child(requests: int, done: int, home: str) -> None:
 class _Worker:
     """The server's side of its current child."""
 
-    def __init__(self, home: str, close_in_child: list[Any]) -> None:
+    def __init__(
+        self, home: str, close_in_child: list[Any], confinement: confine.Confinement | None
+    ) -> None:
+        self.confinement = confinement
+        self.missing: list[str] = []
         req_r, self.req_w = os.pipe()
         self.done_r, done_w = os.pipe()
         pid = os.fork()
@@ -156,7 +220,7 @@ class _Worker:
                     f.close()
                 os.close(self.req_w)
                 os.close(self.done_r)
-                _child(req_r, done_w, home)
+                _child(req_r, done_w, home, confinement)
             finally:
                 os._exit(1)
         os.close(req_r)
@@ -171,9 +235,12 @@ class _Worker:
         except OSError:  # EPIPE: it ended
             self.close()
             return False
-        if self._next() is None:
+        started = self._next()
+        if started is None:
             self.close()
             return False
+        if started.startswith(b"start "):
+            self.missing = json.loads(started[6:])
         return True
 
     def wait_done(self) -> int | None:
@@ -206,6 +273,19 @@ class _Worker:
         return os.waitstatus_to_exitcode(status)
 
 
+def _import_encodings() -> None:
+    """Import every codec now: a child that runs as its own user may be unable to read the
+    standard library (a Python installed under /root), and parsers look codecs up by name late
+    (a zip's cp437 member names, a page's declared charset)."""
+    import encodings
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(encodings.__path__):
+        with contextlib.suppress(Exception):
+            importlib.import_module(f"encodings.{module.name}")
+
+
 def _fresh_home() -> str:
     """This server's $HOME for its children; those of servers no longer running are removed."""
     tmp = Path(tempfile.gettempdir())
@@ -230,6 +310,8 @@ def serve() -> None:
 
     import ingest._preload  # noqa: F401  (the parsers, warmed up, shared by every child)
 
+    _import_encodings()
+
     home = _fresh_home()
     # What is loaded now lives as long as the server: out of the collector's sight, a child's
     # garbage collections no longer walk (and so copy, page by page) the server's objects.
@@ -239,17 +321,23 @@ def serve() -> None:
     _say({"ready": True})
     worker: _Worker | None = None
     for line in sys.stdin:
+        asked = json.loads(line).get("confine")
+        confinement = None if asked is None else confine.Confinement.from_json(asked)
+        if worker is not None and worker.confinement != confinement:
+            worker.close()  # idle between two requests: it reads the end of its pipe and exits
+            worker = None
         # a child that ended after its last answer (reuse limit, a late stop, killed from outside)
         # never takes the request: a fresh one does
-        if worker is None or not worker.take(line):
-            worker = _Worker(home, [proto])
+        fresh = worker is None or not worker.take(line)
+        if fresh:
+            worker = _Worker(home, [proto], confinement)
             if not worker.take(line):
                 _say({"pid": worker.pid})
                 code = worker.close()  # a fresh child that ended at once: it crashed
                 _say({"exit": code or 1})
                 worker = None
                 continue
-        _say({"pid": worker.pid})
+        _say({"pid": worker.pid, "missing": worker.missing} if fresh else {"pid": worker.pid})
         ended = worker.wait_done()
         if ended is not None:  # killed, crashed or exited: the next request forks a fresh child
             worker = None

@@ -3,18 +3,30 @@ blows up memory is stopped and the document fails with a reason; the worker goes
 
 Children fork from a parse server (``ingest.parse_server``) that imported and warmed up the parsers
 once, so a child starts in milliseconds, without the embedding model or the worker's threads. The
-client here watches the child's private memory (``/proc``) and the clock: past the soft limit it
-asks the child to stop (SIGTERM, which the child turns into a readable timeout), past the hard limit
-or the memory limit it kills the child's whole process group (tesseract included).
+client here watches the private memory of the child and of every process it started (``/proc``)
+and the clock: past the soft limit it asks the child to stop (SIGTERM, which the child turns into a
+readable timeout), past the hard limit or the memory limit it kills them all (tesseract and
+LibreOffice included). Each child is confined (``ingest.confine``): resource limits, no network,
+and, where the worker runs as root, a user of its own that can read only the copy of the file it
+parses and write only to the private directory its outcome goes to.
+
+The child is not trusted: what it reports (its progress, its outcome) is read as data that may be
+hostile. Its page count adds at most ``max_ocr_seconds`` to the time limits, and its outcome is
+unpickled with only the parse result's own classes allowed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import io
 import json
+import logging
+import math
 import os
 import pickle
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,8 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest import confine
 from ingest.errors import IngestError, ParseTimeout, TooLarge, by_code
-from ingest.types import ParsedDocument, ParseProgress
+from ingest.proc_tree import kill_tree, private_bytes, tree, tree_private_bytes
+from ingest.types import Attachment, Block, ParsedDocument, ParseProgress
+
+__all__ = ["Limits", "ServerGone", "parse_isolated", "private_bytes", "warm"]
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2  # how often the limits are checked; an answer is read at once
 START_SECONDS = 300.0  # the server imports the parsers before it says it is ready
@@ -44,8 +62,28 @@ class Limits:
     ocr: bool = True
     pdf_tables: bool = True
     pdf_reader: str = "pdfium"
-    # each page that needs OCR (~5 s on 2 cores) adds this much to both time limits
+    # each page that needs OCR (~5 s on 2 cores) adds this much to both time limits, in all at
+    # most max_ocr_seconds: the page count comes from the child, which may lie
     ocr_page_seconds: float = 60.0
+    max_ocr_seconds: float = 3600.0
+    # confinement of the child (ingest.confine); the user only where the worker runs as root
+    parse_user: str = "askdocs-parse"
+    address_space_bytes: int = 4 * 2**30
+    max_processes: int = 256
+    max_file_bytes: int = 2**30
+
+    def confinement(self) -> confine.Confinement:
+        """What the child that parses under these limits is held to."""
+        identity = confine.parse_identity(self.parse_user)
+        return confine.Confinement(
+            uid=None if identity is None else identity[0],
+            gid=None if identity is None else identity[1],
+            address_space_bytes=self.address_space_bytes,
+            # single-threaded parsers use at most the wall-clock limit; a second of slack
+            cpu_seconds=math.ceil(self.hard_seconds + self.max_ocr_seconds) + 1,
+            max_processes=self.max_processes,
+            max_file_bytes=self.max_file_bytes,
+        )
 
 
 class ServerGone(RuntimeError):
@@ -131,22 +169,60 @@ def warm(wait: bool = False) -> None:
             _SERVER.running()
 
 
-def private_bytes(pid: int) -> int:
-    """Memory ``pid`` holds of its own (0 once it is gone): what the parse added, not the parser
-    modules it shares with the server."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            return sum(int(line.split()[1]) * 1024 for line in f if line.startswith("Private_"))
-    except (OSError, ValueError, IndexError):
-        return 0
+class _Outcome(pickle.Unpickler):
+    """Unpickles what a child wrote, allowing only the classes of a parse result: a child that
+    was taken over cannot make the worker run code by writing a crafted pickle."""
+
+    ALLOWED = {("ingest.types", c.__name__): c for c in (ParsedDocument, Block, Attachment)} | {
+        ("datetime", c.__name__): c
+        for c in (datetime.datetime, datetime.date, datetime.timedelta, datetime.timezone)
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"a parse outcome may not hold {module}.{name}") from None
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL the child's process group (its tesseract too), and the child itself."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
+def read_outcome(data: bytes) -> tuple[Any, ...]:
+    """The outcome a child wrote; raises ``pickle.UnpicklingError`` when it holds anything else."""
+    outcome = _Outcome(io.BytesIO(data)).load()
+    if not isinstance(outcome, tuple) or not outcome:
+        raise pickle.UnpicklingError("a parse outcome is a non-empty tuple")
+    return outcome
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_missing(missing: list[str]) -> None:
+    """Log, once per process, each part of the confinement the child could not have."""
+    for reason in missing:
+        if reason not in _WARNED:
+            _WARNED.add(reason)
+            log.warning("parse child isolation incomplete: %s", reason)
+
+
+def _private_dir(tmp: Path, identity: tuple[int, int] | None) -> None:
+    """The directory of one parse: only the child's user (and root, the worker) may use it."""
+    if identity is not None:
+        os.chown(tmp, *identity)
+    tmp.chmod(0o700)
+
+
+def _readable_copy(path: Path, tmp: Path, identity: tuple[int, int] | None) -> Path:
+    """The file the child reads: ``path`` itself when it keeps the worker's user; a copy that its
+    own user owns in its private directory when it has one (the blob store is not for it)."""
+    if identity is None:
+        return path
+    copy = tmp / "input" / path.name
+    copy.parent.mkdir(mode=0o700)
+    shutil.copyfile(path, copy)
+    for p in (copy, copy.parent):
+        os.chown(p, *identity)
+    copy.chmod(0o400)
+    return copy
 
 
 def _timeout_message(name: str, seconds: float) -> str:
@@ -160,7 +236,7 @@ def _timeout_message(name: str, seconds: float) -> str:
 def _memory_message(name: str, limit: int) -> str:
     return (
         f"parsing {name} needed more than {limit // 2**20} MiB of memory; split the file or raise "
-        "ASKDOCS_PARSE_MEMORY_MB"
+        "ASKDOCS_PARSE_MEMORY_MB (and ASKDOCS_PARSE_ADDRESS_SPACE_MB above it)"
     )
 
 
@@ -172,31 +248,48 @@ def parse_isolated(
 ) -> ParsedDocument:
     """``parsing.parse`` in a child under ``limits``; raises the ``IngestError`` of its outcome.
     ``on_progress`` hears how far it is (pages, OCR pages) as the child reports it."""
+    confinement = limits.confinement()
+    identity = None if confinement.uid is None else (confinement.uid, confinement.gid or 0)
     with _SERVER._lock, tempfile.TemporaryDirectory(prefix="askdocs-parse-") as tmp:
+        _private_dir(Path(tmp), identity)
+        source = _readable_copy(path, Path(tmp), identity)
         out = Path(tmp) / "outcome.pickle"
+        request = (source, name, limits, confinement, out, on_progress)
         try:
-            code, stopped, soft = _run(_SERVER.running(), path, name, limits, out, on_progress)
+            code, stopped, soft = _run(_SERVER.running(), *request)
         except (ServerGone, BrokenPipeError, OSError, ValueError):
             _SERVER.stop()  # a fresh one next time; this document gets one more go
-            code, stopped, soft = _run(_SERVER.running(), path, name, limits, out, on_progress)
+            code, stopped, soft = _run(_SERVER.running(), *request)
         if stopped is not None:
             raise stopped
         if not out.exists():
+            if code == -signal.SIGXCPU:  # its CPU seconds (RLIMIT_CPU) ran out
+                raise ParseTimeout(_timeout_message(name, soft))
             if code == -signal.SIGKILL:  # not us: the kernel's OOM killer
                 raise TooLarge(_memory_message(name, limits.memory_bytes))
             raise IngestError(f"the parser of {name} stopped without an answer (exit code {code})")
-        outcome = pickle.loads(out.read_bytes())
+        try:
+            outcome = read_outcome(out.read_bytes())
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+            raise IngestError(f"the parser of {name} gave an answer that is not one: {e}") from e
+    return _result(outcome, name, limits, soft)
+
+
+def _result(outcome: tuple[Any, ...], name: str, limits: Limits, soft: float) -> ParsedDocument:
+    """The parsed document of an outcome, or its error raised."""
     kind = outcome[0]
-    if kind == "ok":
+    if kind == "ok" and len(outcome) == 2 and isinstance(outcome[1], ParsedDocument):
         return outcome[1]
     if kind == "soft_timeout":
         raise ParseTimeout(_timeout_message(name, soft))
     if kind == "memory":
         raise TooLarge(_memory_message(name, limits.memory_bytes))
-    _, code_name, message = outcome
-    error = by_code().get(code_name, IngestError)(message)
-    error.code = code_name
-    raise error
+    if kind == "err" and len(outcome) == 3 and all(isinstance(x, str) for x in outcome[1:]):
+        _, code_name, message = outcome
+        error = by_code().get(code_name, IngestError)(message)
+        error.code = code_name
+        raise error
+    raise IngestError(f"the parser of {name} gave an answer that is not one")
 
 
 def _read_progress(path: Path, seen: float) -> tuple[ParseProgress | None, float]:
@@ -210,18 +303,40 @@ def _read_progress(path: Path, seen: float) -> tuple[ParseProgress | None, float
         return None, seen
 
 
+def _ocr_extra(report: ParseProgress, limits: Limits) -> float:
+    """Seconds the OCR pages the child reports add to the time limits: at most max_ocr_seconds,
+    whatever it says (a count that is not a number adds nothing)."""
+    try:
+        pages = max(0, min(int(report.ocr_pages), limits.max_pages))
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return min(pages * limits.ocr_page_seconds, limits.max_ocr_seconds)
+
+
+def _kill_leftovers(pid: int, ended: bool) -> None:
+    """Kill what a request left running: a parser's helper outlives no answer (LibreOffice and
+    tesseract have exited by then; what has not was started to stay). The child itself too when it
+    has ended (its pid is its session's id, so its leftovers are still found)."""
+    for other in tree(pid):
+        if other != pid or ended:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(other, signal.SIGKILL)
+
+
 def _run(
     server: subprocess.Popen[bytes],
     path: Path,
     name: str,
     limits: Limits,
+    confinement: confine.Confinement,
     out: Path,
     on_progress: Callable[[ParseProgress], None] | None,
 ) -> tuple[int | None, IngestError | None, float]:
     """One request: the child's exit code, the error when we stopped it, the soft limit it had."""
     assert server.stdin is not None
     lines = _SERVER.lines
-    env = {k: os.environ.get(k, "") for k in ("ASKDOCS_FAILPOINTS", "ASKDOCS_FAILPOINT_DIR")}
+    forwarded = ("ASKDOCS_FAILPOINTS", "ASKDOCS_FAILPOINT_DIR", "ASKDOCS_TEST_PARSER")
+    env = {k: os.environ.get(k, "") for k in forwarded}
     request = {
         "path": str(path),
         "name": name,
@@ -231,6 +346,7 @@ def _run(
         "pdf_reader": limits.pdf_reader,
         "out": str(out),
         "env": env,
+        "confine": confinement.to_json(),
     }
     server.stdin.write(json.dumps(request).encode() + b"\n")
     server.stdin.flush()
@@ -239,6 +355,7 @@ def _run(
     if hello is None or "pid" not in hello:
         raise ServerGone("the parse server did not start a child")
     pid = int(hello["pid"])
+    _warn_missing(hello.get("missing") or [])
     stopped: IngestError | None = None
     asked_to_stop = False
     progress_file = out.with_suffix(".progress")
@@ -248,6 +365,7 @@ def _run(
         while True:
             done = lines.read(POLL_SECONDS)
             if done is not None:
+                _kill_leftovers(pid, ended=int(done["exit"]) != 0)
                 report, seen = _read_progress(progress_file, seen)  # the last word
                 if report is not None and on_progress is not None:
                     on_progress(report)
@@ -256,21 +374,21 @@ def _run(
                 continue  # killed: wait for the server to reap it
             report, seen = _read_progress(progress_file, seen)
             if report is not None:
-                extra = report.ocr_pages * limits.ocr_page_seconds
+                extra = _ocr_extra(report, limits)
                 if on_progress is not None:
                     on_progress(report)
             elapsed = time.monotonic() - started
-            if private_bytes(pid) > limits.memory_bytes:
+            if tree_private_bytes(pid) > limits.memory_bytes:
                 stopped = TooLarge(_memory_message(name, limits.memory_bytes))
-                _kill_group(pid)
+                kill_tree(pid)
             elif elapsed > limits.hard_seconds + extra:
                 stopped = ParseTimeout(_timeout_message(name, limits.hard_seconds + extra))
-                _kill_group(pid)
+                kill_tree(pid)
             elif elapsed > limits.soft_seconds + extra and not asked_to_stop:
                 asked_to_stop = True
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
     except BaseException:  # the caller is going (a Celery time limit, say): the child goes too
-        _kill_group(pid)
+        kill_tree(pid)
         _SERVER.stop()
         raise
