@@ -27,6 +27,7 @@ from core import metrics
 from core.auth import bootstrap_admin
 from core.catalog import Catalog
 from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
+from core.data_dir import make_private
 from core.offline import go_offline
 from core.settings import Settings
 from generation.prompt import pages_label
@@ -53,7 +54,7 @@ def up() -> None:
 
     go_offline()
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)  # secret.key, catalog, originals: this user's alone
 
     def _interrupt(_sig: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -29,6 +29,7 @@ from core.celery_app import (
     enqueue,
     schedule_ticks,
 )
+from core.data_dir import make_private
 from core.offline import go_offline
 from core.settings import Settings
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"usage: python -m askdocs.worker {'|'.join(roles)}")
     go_offline()
     settings = Settings()
+    make_private(settings.data_dir)  # a parse child (another user) reads nothing of it
     names = {INGEST_QUEUE: "worker", INDEX_QUEUE: "indexer"}
     logs.configure(names.get(role, role), settings.log_format)
     carry_request_ids()

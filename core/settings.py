@@ -73,6 +73,33 @@ class Settings(BaseSettings):
     ocr_page_seconds: float = Field(
         60.0, ge=0, description="Seconds each page that needs OCR adds to both parse time limits."
     )
+    parse_max_ocr_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="Most seconds OCR pages add to the parse time limits in all, whatever page "
+        "count the parser reports.",
+    )
+    parse_user: str = Field(
+        "askdocs-parse",
+        description="User a parse child runs as when the worker runs as root (created by "
+        "scripts/install.sh; nobody, uid 65534, when it does not exist). Ignored when the worker "
+        "is not root: the child keeps the worker's user.",
+    )
+    parse_address_space_mb: int = Field(
+        4096,
+        ge=256,
+        description="Virtual memory (MiB, RLIMIT_AS) each parse process may map beyond what the "
+        "parse child mapped at its fork; keep it above ASKDOCS_PARSE_MEMORY_MB.",
+    )
+    parse_max_processes: int = Field(
+        256,
+        ge=16,
+        description="Processes and threads (RLIMIT_NPROC) the parse user may have at once, all "
+        "parse children of the host together; set only when the child has that user of its own.",
+    )
+    parse_max_file_mb: int = Field(
+        1024, ge=16, description="Largest file (MiB, RLIMIT_FSIZE) a parse process may write."
+    )
     max_pages: int = Field(5000, ge=1, description="Most pages (or slides) one document may have.")
     task_soft_time_limit: int = Field(
         600, description="Seconds before an ingest task (parse and embed) is asked to stop."

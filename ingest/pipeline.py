@@ -80,6 +80,11 @@ def parse_limits(settings: Settings) -> sandbox.Limits:
         pdf_tables=settings.pdf_tables,
         pdf_reader=settings.pdf_reader,
         ocr_page_seconds=settings.ocr_page_seconds,
+        max_ocr_seconds=settings.parse_max_ocr_seconds,
+        parse_user=settings.parse_user,
+        address_space_bytes=settings.parse_address_space_mb * 2**20,
+        max_processes=settings.parse_max_processes,
+        max_file_bytes=settings.parse_max_file_mb * 2**20,
     )
 
 

@@ -34,6 +34,13 @@ if ! command -v soffice >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >
     || echo "askdocs install: LibreOffice not installed; .doc and .ppt files will be refused" >&2
 fi
 
+# A parse child of a worker run as root drops to this user of its own (ASKDOCS_PARSE_USER);
+# without it, it drops to nobody.
+if [ "$(id -u)" = 0 ] && ! id askdocs-parse >/dev/null 2>&1 && command -v useradd >/dev/null; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin askdocs-parse \
+    || echo "askdocs install: could not create the user askdocs-parse; parse children run as nobody" >&2
+fi
+
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 stamp=".venv/.askdocs-installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-${extras:-base}"
 if [ -e "$stamp" ]; then
