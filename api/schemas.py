@@ -11,6 +11,8 @@ from sources.config import FolderConfig, GitConfig, WebConfig
 from sources.schedule import PATTERN as SCHEDULE_PATTERN
 
 COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# printable ASCII without spaces: a token goes into an HTTP header as it is
+TOKEN_PATTERN = r"^[!-~]*$"
 
 
 class ErrorBody(BaseModel):
@@ -385,6 +387,7 @@ class _SourceIn(BaseModel):
     token: str | None = Field(
         None,
         max_length=4096,
+        pattern=TOKEN_PATTERN,
         description="A token for a private website or git host (https only): stored encrypted "
         "with the origin of the source's URL, sent only there, never shown.",
     )
@@ -421,6 +424,7 @@ class SourcePatch(BaseModel):
     token: str | None = Field(
         None,
         max_length=4096,
+        pattern=TOKEN_PATTERN,
         description="'' forgets the token. A change of the URL or hosts forgets it unless it is "
         "sent again; only the source's owner or an admin may change a source that holds one.",
     )

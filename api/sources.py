@@ -22,7 +22,13 @@ from sources import config as configs
 from sources import schedule, tokens
 from sources.addresses import AddressPolicy, Refused
 from sources.roots import PathRefused
-from sources.sync import queue_run, remove_source, server_paths, source_documents
+from sources.sync import (
+    collection_admin_owned,
+    queue_run,
+    remove_source,
+    server_paths,
+    source_documents,
+)
 
 router = APIRouter()
 
@@ -48,15 +54,18 @@ def _server_path(cfg: Any) -> str | None:
     return None
 
 
-def _server_paths_allowed(cfg: Any, settings: Settings, collection: str, who: Principal) -> None:
+def _server_paths_allowed(
+    s: Any, cfg: Any, settings: Settings, collection: str, who: Principal
+) -> None:
     """A folder, or a git repository by path, reads the server's disk: only under a directory the
     operator opened to sources (ASKDOCS_SOURCES_FOLDER_ROOTS), and by a non-admin only where the
-    operator granted that directory to the collection or the user."""
+    operator granted that directory to the collection (while an admin owns it) or the user."""
     path = _server_path(cfg)
     if path is None:
         return
+    admin_owned = collection_admin_owned(s, collection)
     try:
-        server_paths(settings).check(path, collection, who.user, who.admin)
+        server_paths(settings).check(path, collection, who.user, who.admin, admin_owned)
     except PathRefused as e:
         raise ApiError(403, "forbidden", str(e)) from None
 
@@ -180,7 +189,6 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
     once unless ``sync_now`` is false."""
     settings, catalog = services.settings, services.catalog
     cfg = body.config
-    _server_paths_allowed(cfg, settings, body.collection, who)
     _hosts_allowed(cfg, settings)
     interval, cron = _schedule(body.schedule, settings)
     secret = _seal_token(settings, body.token, cfg) if body.token else None
@@ -192,6 +200,7 @@ def create_source(services: ServicesDep, body: SourceIn, who: Caller) -> SourceO
                 raise ApiError(404, "not_found", f"no collection {body.collection!r}")
             catalog.ensure_collection(s, body.collection, owner=owner_of_new(who))
         require(s, who, body.collection, Role.write)
+        _server_paths_allowed(s, cfg, settings, body.collection, who)
         src = Source(
             id=str(uuid.uuid4()),
             collection_id=body.collection,
@@ -270,8 +279,16 @@ def update_source(
             src.name = body.name
         if body.config is not None:
             cfg = _config(src.kind, body.config)
+            if _server_path(old_cfg) is not None and not (who.admin or who.user == src.owner_id):
+                # its runs read with its owner's rights: a writer may not aim them elsewhere
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    "a folder or repository on the server is changed only by its source's "
+                    "owner or an admin",
+                )
             # the caller's own right to the path: globs decide what of the folder is read too
-            _server_paths_allowed(cfg, settings, src.collection_id, who)
+            _server_paths_allowed(s, cfg, settings, src.collection_id, who)
             _hosts_allowed(cfg, settings)
             src.config = cfg.model_dump_json()
         if body.schedule is not None:

@@ -416,7 +416,10 @@ class SourceRun(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     # Deletions the run did not carry out because its listing was doubtful (status "held").
     held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Asked by hand to carry out what a listing says is gone, however much (a held run's follow-up).
+    # JSON list of the origins whose deletion it held: what a confirmation may delete.
+    held_origins: Mapped[str | None] = mapped_column(Text)
+    # Asked by hand to carry out the deletions the source's last held run held back (those still
+    # gone).
     confirm_deletions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # JSON [{"origin": ..., "reason": ...}] of the failed ones (the first 200)
     failures: Mapped[str | None] = mapped_column(Text)

@@ -29,7 +29,8 @@ def scrub(text: str, token: BoundToken | None) -> str:
     text = _USERINFO.sub("***@", text)
     if token is not None and token.value:
         basic = base64.b64encode(f"x-access-token:{token.value}".encode()).decode()
-        text = text.replace(token.value, "***").replace(basic, "***")
+        for form in (token.value, basic, repr(token.value)[1:-1], repr(token.value.encode())[2:-1]):
+            text = text.replace(form, "***")
     return text
 
 

@@ -7,7 +7,10 @@ sources in any collection they may write, or ``*`` for everyone::
 
     /srv/shares/hr=hr|hr-archive, /srv/shares/wiki=*, /srv/git=@alice, /srv/admin-only
 
-A directory without ``=`` is open to admins only. Admins may use every root. A folder source (or a
+A directory without ``=`` is open to admins only. Admins may use every root. A grant to a
+collection's name holds only while an admin owns that collection (a name is free for anyone to
+take; an admin makes the collection and gives its members their roles), and a grant to a user
+only in collections that user may write. A folder source (or a
 git repository given by path) is checked when it is added or changed, and again at every run,
 against the directory the run really opened (``check_opened``), so a folder swapped for a symlink
 between two runs reads nothing outside its root.
@@ -33,10 +36,12 @@ class Root:
     users: frozenset[str] = field(default_factory=frozenset)
     everyone: bool = False
 
-    def admits(self, collection: str, user: str | None, admin: bool) -> bool:
+    def admits(self, collection: str, user: str | None, admin: bool, admin_owned: bool) -> bool:
         if admin or self.everyone:
             return True
-        return collection in self.collections or (user is not None and user in self.users)
+        if admin_owned and collection in self.collections:
+            return True
+        return user is not None and user in self.users
 
 
 def parse_roots(text: str) -> list[Root]:
@@ -70,9 +75,11 @@ class ServerPaths:
     def from_setting(cls, folder_roots: str, data_dir: Path) -> ServerPaths:
         return cls(tuple(parse_roots(folder_roots)), data_dir.resolve())
 
-    def check(self, path: str, collection: str, user: str | None, admin: bool) -> Path:
-        """``path`` resolved, if this caller may have it synced into ``collection``; else
-        ``PathRefused`` with the reason."""
+    def check(
+        self, path: str, collection: str, user: str | None, admin: bool, admin_owned: bool
+    ) -> Path:
+        """``path`` resolved, if ``user`` (an admin or not) may have it synced into
+        ``collection`` (owned by an admin or not); else ``PathRefused`` with the reason."""
         if ":" in path:
             # dulwich reads "host:path" as an ssh address; no directory name needs one here
             raise PathRefused(f"{path[:200]}: a server path may not contain ':'")
@@ -81,14 +88,22 @@ class ServerPaths:
                 "no folder of this server is open to sources: the operator lists the directories "
                 "sources may read in ASKDOCS_SOURCES_FOLDER_ROOTS"
             )
-        return self._admitted(Path(path).resolve(), collection, user, admin, path)
+        return self._admitted(Path(path).resolve(), collection, user, admin, admin_owned, path)
 
-    def check_opened(self, real: Path, collection: str, user: str | None, admin: bool) -> None:
+    def check_opened(
+        self, real: Path, collection: str, user: str | None, admin: bool, admin_owned: bool
+    ) -> None:
         """The directory a run actually opened (its path read back from the open descriptor)."""
-        self._admitted(real, collection, user, admin, str(real))
+        self._admitted(real, collection, user, admin, admin_owned, str(real))
 
     def _admitted(
-        self, real: Path, collection: str, user: str | None, admin: bool, shown: str
+        self,
+        real: Path,
+        collection: str,
+        user: str | None,
+        admin: bool,
+        admin_owned: bool,
+        shown: str,
     ) -> Path:
         data = self.data_dir
         if real.is_relative_to(data) or data.is_relative_to(real):
@@ -101,7 +116,7 @@ class ServerPaths:
                 f"{shown[:200]} is outside the directories open to sources "
                 "(ASKDOCS_SOURCES_FOLDER_ROOTS)"
             )
-        if not any(r.admits(collection, user, admin) for r in under):
+        if not any(r.admits(collection, user, admin, admin_owned) for r in under):
             raise PathRefused(
                 f"{shown[:200]} is not open to the collection {collection!r}: an admin adds the "
                 "source, or the operator grants the directory to the collection in "

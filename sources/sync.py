@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core import failpoints, lifecycle, metrics
+from core.auth import Principal, Role, role_in
 from core.blobs import BlobStore
 from core.catalog import (
     Catalog,
@@ -50,6 +51,7 @@ from sources import schedule, tokens
 from sources.addresses import AddressPolicy
 from sources.folder import FolderConnector
 from sources.gitrepo import GitConnector
+from sources.localgit import LocalGitConnector
 from sources.roots import PathRefused, ServerPaths
 from sources.types import Connector, Entry, Known, Scan, SourceUnavailable
 from sources.web import WebConnector
@@ -79,54 +81,89 @@ def server_paths(settings: Settings) -> ServerPaths:
     return ServerPaths.from_setting(settings.sources_folder_roots, settings.data_dir)
 
 
-def _owner_is_admin(s: Session, src: Source) -> bool:
-    if src.owner_id is None:  # made with auth off: the local admin
+@dataclass(frozen=True)
+class PathRights:
+    """What decides which server folders a source may read: whose it is, and the collection's."""
+
+    user: str | None
+    admin: bool
+    admin_owned: bool  # the collection is an admin's: grants to its name hold
+
+
+def collection_admin_owned(s: Session, collection: str) -> bool:
+    coll = s.get(Collection, collection)
+    if coll is None:
+        return False
+    if coll.owner_id is None:  # made by the service itself, or with auth off
         return True
+    owner = s.get(User, coll.owner_id)
+    return owner is not None and owner.admin
+
+
+def owner_rights(s: Session, src: Source) -> PathRights:
+    """The source's owner as they are now: a revoked admin, or an owner who may no longer write
+    to the collection, reads no server folder."""
+    admin_owned = collection_admin_owned(s, src.collection_id)
+    if src.owner_id is None:  # made with auth off: the local admin
+        return PathRights(None, True, admin_owned)
     user = s.get(User, src.owner_id)
-    return user is not None and user.admin
+    if user is None:
+        raise SourceUnavailable(f"the source's owner {src.owner_id!r} is gone: not synced")
+    role = role_in(s, Principal(user.id, user.admin), src.collection_id)
+    if role is None or role < Role.write:
+        raise SourceUnavailable(
+            f"the source's owner {user.id!r} may no longer write to {src.collection_id!r}"
+        )
+    return PathRights(user.id, user.admin, admin_owned)
 
 
 def connector(ctx: SyncContext, src: Source, deadline: float | None = None) -> Connector:
     """The connector of ``src``. A server path is checked again here, at every run, for the
-    source's owner as they are now (a revoked admin, a root the operator closed or re-granted)."""
+    source's owner as they are now (a revoked admin, a root the operator closed or re-granted),
+    and again against the directory the run really opened."""
     cfg = configs.load(src.kind, src.config)
     policy = AddressPolicy.from_setting(
         ctx.settings.sources_private_hosts, ctx.settings.sources_allowed_hosts
     )
     limit = min(ctx.settings.sources_max_bytes, ctx.settings.max_upload_bytes)
+    timeout = ctx.settings.sources_timeout_seconds
+    state = json.loads(src.state or "{}")
+    mirror = ctx.settings.sources_dir / src.id / "mirror.git"
     local = isinstance(cfg, configs.FolderConfig) or (
         isinstance(cfg, configs.GitConfig) and cfg.local
     )
     if local:
         with ctx.catalog.reader() as s:
-            admin = _owner_is_admin(s, src)
+            who = owner_rights(s, src)
         paths = server_paths(ctx.settings)
         where = cfg.path if isinstance(cfg, configs.FolderConfig) else cfg.url
+        args = (src.collection_id, who.user, who.admin, who.admin_owned)
 
         def check_root(opened: Path) -> None:
             try:
-                paths.check_opened(opened, src.collection_id, src.owner_id, admin)
+                paths.check_opened(opened, *args)
             except PathRefused as e:
                 raise SourceUnavailable(str(e)) from e
 
         try:
-            paths.check(where, src.collection_id, src.owner_id, admin)
+            paths.check(where, *args)
         except PathRefused as e:
             raise SourceUnavailable(str(e)) from e
-        state = json.loads(src.state or "{}")
         if isinstance(cfg, configs.FolderConfig):
             return FolderConnector(cfg, limit, check_root, state)
-        mirror = ctx.settings.sources_dir / src.id / "mirror.git"
-        return GitConnector(cfg, mirror, state, limit, policy, token=None, deadline=deadline)
+        return LocalGitConnector(
+            cfg,
+            check_root,
+            lambda opened: GitConnector(
+                opened, mirror, state, limit, policy, token=None, deadline=deadline
+            ),
+        )
     try:
         token = tokens.unseal(ctx.vault, src.secret, cfg.url) if src.secret else None
     except SecretUnreadable as e:
         raise SourceUnavailable(str(e)) from e
-    timeout = ctx.settings.sources_timeout_seconds
     if isinstance(cfg, configs.WebConfig):
         return WebConnector(cfg, policy, limit, token=token, timeout=timeout, deadline=deadline)
-    state = json.loads(src.state or "{}")
-    mirror = ctx.settings.sources_dir / src.id / "mirror.git"
     return GitConnector(
         cfg,
         mirror,
@@ -252,7 +289,9 @@ class _Run:
             ),
             0,
         )
-        self.confirm_deletions = bool(run.confirm_deletions)
+        # what a confirmation lets this run delete: the last held run's held origins
+        self.confirmed: set[str] = set()
+        self.held_origins: list[str] = []
         self.failures: list[dict[str, str]] = []
         self.items: dict[str, _Item] = {}
         self.seen: set[str] = set()
@@ -504,32 +543,41 @@ class RunDeadline(RuntimeError):
     """The run passed ``sources_run_seconds``."""
 
 
-def _doubt(r: _Run, scan: Scan, gone: list[str], known: int) -> str | None:
-    """Why the deletions ``gone`` must wait for a person (the run ends ``held``), or None.
+def _plan(r: _Run, scan: Scan, gone: list[str], known: int) -> tuple[list[str], str | None]:
+    """Which of the origins ``gone`` this run removes, and why the rest must wait for a person
+    (the run ends ``held``), or None when nothing waits.
 
     A listing is doubted when its connector said so (a robots.txt that refuses, a share on
     another device), when it found nothing where the source held documents (an unmounted share
     looks empty), or when it lost more than ``sources_max_delete_share`` of them. Renames (the
-    same document under another origin of this run) are not deletions. A run asked to confirm
-    deletions carries them out."""
+    same document under another origin of this run) are not deletions and always go through. A
+    run asked to confirm deletions removes those the source's last held run held back (and that
+    are still gone from a whole listing), never more: the rest is judged as in any run."""
     kept_docs = {r.items[o].document_id for o in r.seen if o in r.items}
-    deleting = [o for o in gone if o in r.items and r.items[o].document_id not in kept_docs]
-    if not deleting or r.confirm_deletions:
-        return None
+    deleting = {o for o in gone if o in r.items and r.items[o].document_id not in kept_docs}
+    # a confirmation counts on a whole listing only: a page robots.txt hid may be back
+    confirmed = r.confirmed if scan.complete else set()
+    rest = [o for o in gone if o in deleting and o not in confirmed]
     share = r.ctx.settings.sources_max_delete_share
-    if scan.doubt:
+    if not rest:
+        why = None
+    elif scan.doubt:
         why = scan.doubt
     elif r.counts["listed"] == 0 and known:
         why = f"the source listed nothing, but held {known} documents"
-    elif known and len(deleting) / known > share:
+    elif known and len(rest) / known > share:
         why = f"more than {share:.0%} of its {known} documents would go"
     else:
-        return None
-    r.counts["held"] = len(deleting)
-    return (
-        f"{len(deleting)} deletions held, nothing deleted: {why}. To delete them, sync again "
-        f"with confirmation (askdocs source sync {r.source_id} --confirm-deletions, or the "
-        "Sources tab)"
+        why = None
+    if why is None:
+        return gone, None
+    r.held_origins = rest
+    r.counts["held"] = len(rest)
+    held = set(rest)
+    return [o for o in gone if o not in held], (
+        f"{len(rest)} deletions held, not deleted: {why}. To delete them, sync again with "
+        f"confirmation (askdocs source sync {r.source_id} --confirm-deletions, or the Sources "
+        "tab)"
     )
 
 
@@ -569,6 +617,15 @@ def _claim(ctx: SyncContext, run_id: str) -> _Run | float | None:
         run.status, run.started_at, run.job_id = "running", now, job.id
         s.flush()
         r = _Run(ctx, src, run)
+        if run.confirm_deletions:
+            last_held = s.scalars(
+                select(SourceRun)
+                .where(SourceRun.source_id == src.id, SourceRun.status == "held")
+                .order_by(SourceRun.created_at.desc())
+                .limit(1)
+            ).first()
+            if last_held is not None and last_held.held_origins:
+                r.confirmed = set(json.loads(last_held.held_origins))
         for row in s.scalars(select(SourceItem).where(SourceItem.source_id == src.id)):
             r.items[row.origin] = _Item(
                 row.key,
@@ -595,6 +652,7 @@ def _finish(
             for k, v in r.counts.items():
                 setattr(run, k, v)
             run.failures = json.dumps(r.failures) if r.failures else None
+            run.held_origins = json.dumps(r.held_origins) if r.held_origins else None
             run.status, run.message, run.finished_at = status, message, utcnow()
         src = s.get(Source, r.source_id)
         if src is not None and src.lease_owner == r.ctx.owner:
@@ -652,11 +710,10 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
             if scan.complete or scan.doubt
             else [o for o in scan.gone if o not in r.seen]
         )
-        held = _doubt(r, scan, gone, len(previous))
-        if held is None:
-            for origin in gone:
-                _gone(r, origin)
-                r.keep_lease()
+        removing, held = _plan(r, scan, gone, len(previous))
+        for origin in removing:
+            _gone(r, origin)
+            r.keep_lease()
         r.counts["skipped"] += scan.skipped
     except (SourceUnavailable, RunDeadline) as e:
         _finish(r, "failed", str(e))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from core.auth import add_user, create_key
+from core.catalog import Collection
 from core.secrets import Vault
 from sources.config import FolderConfig
 from sources.folder import FolderConnector
@@ -40,7 +42,8 @@ class World:
     admin: TestClient
     alice: TestClient
     bob: TestClient
-    open_root: Path  # granted to the collection "team" and to @bob
+    carol: TestClient  # no grant of her own
+    open_root: Path  # granted to the collections "team" and "hr" and to @bob
     admin_root: Path  # admins only
     outside: Path  # not a root at all, holding a secret
 
@@ -59,15 +62,15 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         auth=True,
         sources_private_hosts="127.0.0.1",
         sources_allowed_hosts="127.0.0.1,127.0.0.2",
-        sources_folder_roots=f"{open_root}=team|@bob, {admin_root}",
+        sources_folder_roots=f"{open_root}=team|hr|@bob, {admin_root}",
         sources_lease_seconds=30,
     ) as h:
         keys = {}
         with h.services.catalog.session() as s:
             add_user(s, "root", admin=True)
-            for user in ("alice", "bob"):
+            for user in ("alice", "bob", "carol"):
                 add_user(s, user)
-            for user in ("root", "alice", "bob"):
+            for user in ("root", "alice", "bob", "carol"):
                 keys[user] = create_key(s, user)
         clients = {
             u: TestClient(h.client.app, headers={"Authorization": f"Bearer {k}"})
@@ -75,11 +78,16 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         }
         admin, alice = clients["root"], clients["alice"]
         h.client.headers["Authorization"] = f"Bearer {keys['root']}"  # the harness's own reads
-        for coll in ("team", "alices"):
-            assert alice.post("/collections", json={"name": coll}).status_code == 201
-        r = alice.put("/collections/team/members/bob", json={"role": "write"})
-        assert r.status_code in (200, 204), r.text
-        yield World(h, admin, alice, clients["bob"], open_root, admin_root, outside)
+        # "team" is an admin's collection (a grant to a name holds only then); alice and bob
+        # write to it
+        assert admin.post("/collections", json={"name": "team"}).status_code == 201
+        for user in ("alice", "bob"):
+            r = admin.put(f"/collections/team/members/{user}", json={"role": "write"})
+            assert r.status_code in (200, 204), r.text
+        assert alice.post("/collections", json={"name": "alices"}).status_code == 201
+        yield World(
+            h, admin, alice, clients["bob"], clients["carol"], open_root, admin_root, outside
+        )
     broker.flushdb()
 
 
@@ -128,10 +136,11 @@ def test_a_user_cannot_sync_a_folder_no_one_opened_to_them(w: World) -> None:
     (w.admin_root / "hr").mkdir()
     (w.admin_root / "hr" / "salaries.txt").write_text(SECRET)
     # an admins-only root: not for alice, in a new collection or in her own
-    for coll in ("stolen", "alices"):
-        r = folder(w.alice, coll, w.admin_root / "hr")
-        assert r.status_code == 403, r.text
-        assert "not open to the collection" in r.json()["error"]["message"]
+    r = folder(w.alice, "stolen", w.admin_root / "hr")
+    assert r.status_code == 404, r.text  # a folder source makes no collection for a non-admin
+    r = folder(w.alice, "alices", w.admin_root / "hr")
+    assert r.status_code == 403, r.text
+    assert "not open to the collection" in r.json()["error"]["message"]
     # nor through a git repository given by path
     r = w.alice.post(
         "/sources",
@@ -149,8 +158,6 @@ def test_a_user_cannot_sync_a_folder_no_one_opened_to_them(w: World) -> None:
     (w.open_root / "wiki").mkdir()
     assert folder(w.alice, "alices", w.open_root / "wiki").status_code == 403
     with w.h.services.catalog.reader() as s:
-        from core.catalog import Collection
-
         assert s.get(Collection, "team2") is None
     assert folder(w.alice, "team2", w.open_root / "wiki").status_code in (403, 404)
     # where it was granted, it works; an admin may use any root
@@ -201,7 +208,7 @@ def test_the_walk_follows_no_link_swapped_in_during_a_run(w: World, tmp_path: Pa
     paths = ServerPaths.from_setting(w.h.settings.sources_folder_roots, w.h.settings.data_dir)
 
     def check(opened: Path) -> None:
-        paths.check_opened(opened, "team", None, False)
+        paths.check_opened(opened, "team", None, False, True)
 
     # the root swapped after its path was checked: the opened directory is checked again
     shutil.rmtree(share)
@@ -235,7 +242,7 @@ def test_the_walk_follows_no_link_swapped_in_during_a_run(w: World, tmp_path: Pa
         if scan.close:
             scan.close()
     with pytest.raises(PathRefused):
-        paths.check(str(share / "sub"), "team", None, False)
+        paths.check(str(share / "sub"), "team", None, False, True)
 
 
 # -- leaking what was given to you ----------------------------------------------------------------
@@ -431,3 +438,133 @@ def test_a_robots_txt_that_refuses_deletes_no_page(w: World) -> None:
         assert sum(1 for d in w.h.documents("team") if d.get("source_id") == src["id"]) == 3
     finally:
         site.server.shutdown()
+
+
+# -- found by attacking the defences above --------------------------------------------------------
+
+
+def test_a_granted_collection_name_taken_by_a_user_opens_nothing(w: World) -> None:
+    (w.open_root / "hr-files").mkdir(exist_ok=True)
+    (w.open_root / "hr-files" / "salaries.txt").write_text(SECRET)
+    # "hr" is granted by name but no admin made it: carol takes the free name (made or renamed
+    # into, a collection of hers is not the admins' "hr")
+    assert w.carol.post("/collections", json={"name": "hr"}).status_code == 201
+    r = folder(w.carol, "hr", w.open_root / "hr-files")
+    assert r.status_code == 403, r.text
+    # an admin's "team" with the same grant works for its writers (the tests above)
+
+
+def test_a_writer_cannot_aim_an_owners_folder_source_elsewhere(w: World) -> None:
+    (w.admin_root / "board").mkdir(exist_ok=True)
+    (w.admin_root / "board" / "minutes.txt").write_text(SECRET)
+    (w.admin_root / "handbook").mkdir(exist_ok=True)
+    src = folder(w.admin, "team", w.admin_root / "handbook").json()
+    # bob writes to "team": his own right to a path under team's root is not enough, the
+    # source's runs read with the admin's rights
+    (w.open_root / "bobs-link").mkdir(exist_ok=True)
+    for config in (
+        {"path": str(w.open_root / "bobs-link")},
+        {"path": str(w.admin_root / "board")},
+        {"path": str(w.admin_root / "handbook"), "include": ["*"], "hidden": True},
+    ):
+        r = w.bob.patch(f"/sources/{src['id']}", json={"config": config})
+        assert r.status_code == 403, r.text
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_a_repository_on_the_server_reads_nothing_outside_its_root(w: World) -> None:
+    # a repository with a secret in the admins-only root
+    secret_repo = w.admin_root / "secret-repo"
+    secret_repo.mkdir()
+    _git(secret_repo, "init", "-q", "-b", "main")
+    (secret_repo / "secret.md").write_text(SECRET)
+    _git(secret_repo, "add", ".")
+    _git(secret_repo, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "s")
+    # bob's repositories in his own root, each pointing there in a way git follows
+    base = w.open_root / "repos"
+    base.mkdir()
+    linked = base / "linked"
+    linked.mkdir()
+    os.symlink(secret_repo / ".git", linked / ".git")
+    gitfile = base / "gitfile"
+    gitfile.mkdir()
+    (gitfile / ".git").write_text(f"gitdir: {secret_repo / '.git'}\n")
+    alternates = base / "alternates.git"
+    _git(base, "init", "-q", "--bare", "-b", "main", str(alternates))
+    (alternates / "objects" / "info" / "alternates").write_text(
+        str(secret_repo / ".git" / "objects") + "\n"
+    )
+    head = (secret_repo / ".git" / "refs" / "heads" / "main").read_text()
+    (alternates / "refs" / "heads" / "main").write_text(head)
+    assert w.bob.post("/collections", json={"name": "bob-repos"}).status_code in (201, 409)
+    for repo in (linked, gitfile, alternates):
+        r = w.bob.post(
+            "/sources",
+            json={
+                "collection": "bob-repos",
+                "name": repo.name,
+                "kind": "git",
+                "config": {"url": str(repo)},
+                "sync_now": False,
+            },
+        )
+        assert r.status_code == 201, r.text
+        out = sync(w, w.bob, r.json()["id"])
+        assert out["status"] == "failed" and out["new"] == 0, (repo.name, out)
+    assert not any(SECRET[:20] in p["text"] for p in w.h.search("bob-repos", "payroll board"))
+    # a plain repository of his own syncs
+    own = base / "own"
+    own.mkdir()
+    _git(own, "init", "-q", "-b", "main")
+    (own / "notes.md").write_text("# Notes\n\nThe ferry leaves at seven.")
+    _git(own, "add", ".")
+    _git(own, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "n")
+    r = w.bob.post(
+        "/sources",
+        json={
+            "collection": "bob-repos",
+            "name": "own",
+            "kind": "git",
+            "config": {"url": str(own)},
+            "sync_now": False,
+        },
+    )
+    done = sync(w, w.bob, r.json()["id"])
+    assert done["status"] == "done" and done["new"] == 1, done
+
+
+def test_a_confirmation_deletes_only_what_was_held_and_is_still_gone(w: World) -> None:
+    site = _Site()
+    for name in ("c", "d", "e"):
+        site.pages[f"/{name}.html"] = f"<html><body><p>Page {name}.</p></body></html>".encode()
+    links = "".join(f'<a href="/{n}.html">{n}</a> ' for n in "abcde")
+    site.pages["/"] = f"<html><body><p>Start.</p>{links}</body></html>".encode()
+    try:
+        src = web(w.alice, "team", site.url).json()
+        assert sync(w, w.alice, src["id"])["new"] == 6
+        kept = {p: site.pages.pop(p) for p in ("/a.html", "/b.html", "/c.html", "/d.html")}
+        held = sync(w, w.alice, src["id"])
+        assert held["status"] == "held" and held["held"] == 4, held
+        site.pages.update(kept)  # the pages are back, but robots.txt fails as the person confirms
+        site.robots = (503, b"busy")
+        confirmed = sync(w, w.alice, src["id"], confirm=True)
+        assert confirmed["deleted"] == 0, confirmed
+        site.robots = (200, b"User-agent: *\nAllow: /\n")
+        for p in ("/a.html", "/b.html"):  # two really go; a later confirmation deletes those only
+            site.pages.pop(p)
+        again = sync(w, w.alice, src["id"])
+        assert again["status"] == "done" and again["deleted"] == 2, again
+        left = {d["name"] for d in w.h.documents("team") if d.get("source_id") == src["id"]}
+        assert len(left) == 4
+    finally:
+        site.server.shutdown()
+
+
+def test_a_token_that_cannot_go_in_a_header_is_refused(w: World) -> None:
+    for token in ("ghp_SECRET\n", "a b", "tok\r\nX-Evil: 1"):
+        r = web(w.alice, "team", "https://127.0.0.1:8443/", token=token)
+        assert r.status_code == 422, r.text
+        assert "SECRET" not in r.text and "Evil" not in r.text

@@ -1,5 +1,5 @@
-"""Sync runs that hold their deletions: how many a run held back, and whether a run was asked to
-carry held deletions out.
+"""Sync runs that hold their deletions: how many a run held back and which, and whether a run
+was asked to carry held deletions out.
 
 Revision ID: 0005
 Revises: 0004
@@ -22,6 +22,8 @@ def upgrade() -> None:
     with op.batch_alter_table("source_runs") as batch:
         if "held" not in columns:
             batch.add_column(sa.Column("held", sa.Integer(), nullable=False, server_default="0"))
+        if "held_origins" not in columns:
+            batch.add_column(sa.Column("held_origins", sa.Text(), nullable=True))
         if "confirm_deletions" not in columns:
             batch.add_column(
                 sa.Column(
@@ -33,4 +35,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("source_runs") as batch:
         batch.drop_column("confirm_deletions")
+        batch.drop_column("held_origins")
         batch.drop_column("held")
