@@ -4,7 +4,10 @@ with the token scrubbed out, and the run's deadline."""
 from __future__ import annotations
 
 import base64
+import os
 import re
+import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -44,3 +47,60 @@ def remaining(deadline: float | None, cap: float) -> float:
 def passed(deadline: float | None) -> bool:
     """Whether ``deadline`` (a ``time.monotonic()`` value) has passed."""
     return deadline is not None and time.monotonic() >= deadline
+
+
+class Tripwire:
+    """Cuts the connections it watches when the run's deadline passes, wherever they are: a
+    server that drips its answer one byte at a time within every read timeout is stopped by the
+    clock, not by each read. Sockets are remembered by descriptor and inode and shut down (not
+    closed: their owner still closes them), so a descriptor reused meanwhile is never touched."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self._socks: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+        self._tripped = False
+        self._timer: threading.Timer | None = None
+        if deadline is not None:
+            self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.trip)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        fd = sock.fileno()
+        if fd < 0:
+            return
+        with self._lock:
+            self._socks.append((fd, os.fstat(fd).st_ino))
+            tripped = self._tripped
+        if tripped:
+            self._cut(fd, os.fstat(fd).st_ino)
+
+    def trip(self) -> None:
+        with self._lock:
+            self._tripped = True
+            socks, self._socks = self._socks, []
+        for fd, ino in socks:
+            self._cut(fd, ino)
+
+    @staticmethod
+    def _cut(fd: int, ino: int) -> None:
+        try:
+            if os.fstat(fd).st_ino != ino:
+                return  # closed, and the number reused by something else
+            dup = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            return
+        try:
+            dup.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        finally:
+            dup.close()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._socks = []

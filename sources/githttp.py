@@ -18,7 +18,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as u3conn
 
 from sources.addresses import AddressPolicy, Refused
-from sources.egress import DEADLINE_PASSED, passed, remaining
+from sources.egress import DEADLINE_PASSED, Tripwire, passed, remaining
 from sources.types import BoundToken
 
 MAX_REDIRECTS = 5
@@ -29,13 +29,16 @@ class WireStop(Exception):
     """The fetch was stopped: a refused hop, too many bytes, the deadline. The message says why."""
 
 
-def _pinned_connect(policy: AddressPolicy, conn: HTTPConnection) -> socket.socket:
+def _pinned_connect(
+    policy: AddressPolicy, conn: HTTPConnection, tripwire: Tripwire | None
+) -> socket.socket:
     """A socket to one of the checked addresses of ``conn``'s host (never a lookup of its own);
-    TLS, set up after, still verifies the certificate against the host name."""
+    TLS, set up after, still verifies the certificate against the host name. ``tripwire`` cuts
+    it at the run's deadline."""
     last: OSError | None = None
     for addr in policy.addresses(conn._dns_host, conn.port):  # noqa: SLF001 - the host as given
         try:
-            return u3conn.create_connection(
+            sock = u3conn.create_connection(
                 (addr, conn.port),
                 conn.timeout,  # type: ignore[arg-type]
                 source_address=conn.source_address,
@@ -45,17 +48,21 @@ def _pinned_connect(policy: AddressPolicy, conn: HTTPConnection) -> socket.socke
             raise ConnectTimeoutError(conn, f"connection to {conn.host} timed out") from e
         except OSError as e:
             last = e
+            continue
+        if tripwire is not None:
+            tripwire.watch(sock)
+        return sock
     raise NewConnectionError(conn, f"Failed to establish a new connection: {last}")
 
 
-def _pools(policy: AddressPolicy) -> dict[str, type[HTTPConnectionPool]]:
+def _pools(policy: AddressPolicy, tripwire: Tripwire | None) -> dict[str, type[HTTPConnectionPool]]:
     class Conn(HTTPConnection):
         def _new_conn(self) -> socket.socket:
-            return _pinned_connect(policy, self)
+            return _pinned_connect(policy, self, tripwire)
 
     class TLSConn(HTTPSConnection):
         def _new_conn(self) -> socket.socket:
-            return _pinned_connect(policy, self)
+            return _pinned_connect(policy, self, tripwire)
 
     class Pool(HTTPConnectionPool):
         ConnectionCls = Conn
@@ -81,7 +88,8 @@ class GitWire(urllib3.PoolManager):
         deadline: float | None,
     ) -> None:
         super().__init__(retries=False)  # no retry and no redirect behind our back
-        self.pool_classes_by_scheme = _pools(policy)
+        self.tripwire = Tripwire(deadline)  # cuts a connection still open at the deadline
+        self.pool_classes_by_scheme = _pools(policy, self.tripwire)
         self._policy = policy
         self._host = (urlsplit(url).hostname or "").lower()
         self._token = token

@@ -122,6 +122,10 @@ class GitConnector:
             raise SourceUnavailable(scrub(f"cannot fetch {cfg.url}: {why}", self._token)) from None
         except Refused as e:
             raise SourceUnavailable(scrub(f"cannot fetch {cfg.url}: {e}", self._token)) from None
+        finally:
+            wire = getattr(client, "pool_manager", None)
+            if isinstance(wire, GitWire):
+                wire.tripwire.close()
         refs = getattr(result, "refs", seen) or seen
         if ref not in refs:
             branches = sorted(r.decode()[11:] for r in refs if r.startswith(b"refs/heads/"))

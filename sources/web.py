@@ -25,7 +25,7 @@ from lxml import etree
 
 from sources.addresses import AddressPolicy, Refused
 from sources.config import WebConfig
-from sources.egress import DEADLINE_PASSED, bind, passed, remaining, scrub
+from sources.egress import DEADLINE_PASSED, Tripwire, bind, passed, remaining, scrub
 from sources.types import BoundToken, Entry, Known, Scan, SourceUnavailable, wanted
 
 log = logging.getLogger(__name__)
@@ -146,8 +146,9 @@ class _PinnedBackend(httpcore.SyncBackend):
     of its own; TLS still verifies the certificate against the name (httpcore starts TLS with the
     URL's host as server name, whatever address the socket went to)."""
 
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, tripwire: Tripwire | None = None) -> None:
         self._policy = policy
+        self._tripwire = tripwire
 
     def connect_tcp(  # type: ignore[override]
         self, host: str, port: int, timeout: float | None = None, **kwargs: object
@@ -155,20 +156,26 @@ class _PinnedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for addr in self._policy.addresses(host, port):  # Refused goes up as it is
             try:
-                return super().connect_tcp(addr, port, timeout, **kwargs)  # type: ignore[arg-type]
+                stream = super().connect_tcp(addr, port, timeout, **kwargs)  # type: ignore[arg-type]
             except httpcore.ConnectError as e:
                 last = e
+                continue
+            if self._tripwire is not None:
+                self._tripwire.watch(stream.get_extra_info("socket"))
+            return stream
         raise last or httpcore.ConnectError(f"{host} has no address")
 
 
-def pinned_transport(policy: AddressPolicy) -> httpx.HTTPTransport:
+def pinned_transport(
+    policy: AddressPolicy, tripwire: Tripwire | None = None
+) -> httpx.HTTPTransport:
     """An httpx transport whose every connection goes to an address ``policy`` checked, and which
     reads no proxy or .netrc from the environment (a proxy would make the lookup elsewhere)."""
     transport = httpx.HTTPTransport(trust_env=False)
     pool = transport._pool  # noqa: SLF001 - httpx has no public way to give httpcore a backend
     if not hasattr(pool, "_network_backend"):
         raise RuntimeError("this httpcore keeps its network backend elsewhere: update web.py")
-    pool._network_backend = _PinnedBackend(policy)  # noqa: SLF001
+    pool._network_backend = _PinnedBackend(policy, tripwire)  # noqa: SLF001
     return transport
 
 
@@ -192,8 +199,9 @@ class WebConnector:
         self._timeout = timeout
         self._deadline = deadline
         self._hosts = {_host(config.url)} | {h.lower() for h in config.allowed_hosts}
+        self._tripwire = Tripwire(deadline)  # cuts a connection still open at the deadline
         self._client = httpx.Client(
-            transport=pinned_transport(policy),
+            transport=pinned_transport(policy, self._tripwire),
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": USER_AGENT},
@@ -323,12 +331,20 @@ class WebConnector:
         cfg = self._config
         is_sitemap = urlsplit(cfg.url).path.lower().endswith(".xml")
         if is_sitemap:
-            start = [(u, cfg.max_depth) for u in self._sitemap()]
+            try:
+                start = [(u, cfg.max_depth) for u in self._sitemap()]
+            except BaseException:
+                self.close()
+                raise
         else:
             start = [(urldefrag(cfg.url)[0], 0)]
-        scan = Scan(iter(()), close=self._client.close)
+        scan = Scan(iter(()), close=self.close)
         scan.entries = self._crawl(start, previous, scan)
         return scan
+
+    def close(self) -> None:
+        self._tripwire.close()
+        self._client.close()
 
     @staticmethod
     def _doubt(scan: Scan, why: str) -> None:

@@ -397,3 +397,76 @@ def test_the_token_never_appears_in_an_error(
     assert len(failures) == 4
     for text in failures:
         assert TOKEN not in text and basic not in text, text
+
+
+# -- a server that drips its answer within every read timeout --------------------------------------
+
+
+@pytest.fixture
+def drip() -> Iterator[int]:
+    """A server on 127.0.0.1 that answers a status line, then one header byte every 0.3 s,
+    forever: each read succeeds within any timeout, so only the run's deadline can stop it."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    stop = threading.Event()
+
+    def one(c: socket.socket) -> None:
+        try:
+            c.recv(65536)
+            c.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.3):
+                c.sendall(b"X")
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=one, args=(c,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield srv.getsockname()[1]
+    stop.set()
+    srv.close()
+
+
+def _ends_by(work: Callable[[], object], seconds: float) -> tuple[float, object]:
+    """Run ``work`` in a thread; how long it took (or ``seconds`` if still going) and its result
+    or exception."""
+    out: dict[str, object] = {}
+
+    def go() -> None:
+        try:
+            out["result"] = work()
+        except Exception as e:  # noqa: BLE001 - the outcome is what is checked
+            out["result"] = e
+
+    t0 = time.monotonic()
+    th = threading.Thread(target=go, daemon=True)
+    th.start()
+    th.join(seconds)
+    return time.monotonic() - t0, out.get("result")
+
+
+def test_a_dripping_site_is_cut_at_the_runs_deadline(drip: int) -> None:
+    conn = web(f"http://127.0.0.1:{drip}/", timeout=2, deadline=time.monotonic() + 3)
+    took, result = _ends_by(lambda: consume(conn.scan({})), 20)
+    assert took < 10, f"still reading after {took:.0f} s"
+    assert isinstance(result, SourceUnavailable | list), result
+
+
+def test_a_dripping_git_host_is_cut_at_the_runs_deadline(drip: int, tmp_path: Path) -> None:
+    conn = git_source(
+        f"http://127.0.0.1:{drip}/r.git", tmp_path, timeout=2, deadline=time.monotonic() + 3
+    )
+    took, result = _ends_by(lambda: conn.scan({}), 20)
+    assert took < 10, f"still fetching after {took:.0f} s"
+    assert isinstance(result, SourceUnavailable), result
