@@ -20,7 +20,10 @@ here applies.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +37,7 @@ from core.settings import Settings
 
 # Where the caller found by the edge waits for the routes: scope["state"][PRINCIPAL].
 PRINCIPAL = "askdocs_principal"
+KNOWN_KEYS = 10_000  # valid keys remembered per process (a revoked one is forgotten when seen)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -105,14 +109,36 @@ class Gate:
     ) -> None:
         self.catalog, self.limiter = catalog, limiter
         self.per_key, self.per_address = per_key, per_address
+        # keys (by SHA-256) that were valid here lately: their holders are not held back by
+        # junk sent from the same address (a NAT, a proxy, the UI's server)
+        self._known: OrderedDict[bytes, None] = OrderedDict()
+        self._known_lock = threading.Lock()
+
+    def _is_known(self, digest: bytes) -> bool:
+        with self._known_lock:
+            return digest in self._known
+
+    def _remember(self, digest: bytes, valid: bool) -> None:
+        with self._known_lock:
+            if not valid:
+                self._known.pop(digest, None)
+                return
+            self._known[digest] = None
+            self._known.move_to_end(digest)
+            while len(self._known) > KNOWN_KEYS:
+                self._known.popitem(last=False)
 
     def admit(self, address: str, presented: str | None) -> Principal | Refusal:
-        counted = self._count(f"addr:{address}", self.per_address)
-        if counted is not None and counted.over(self.per_address):
-            return self._too_many(counted, self.per_address, "from this address without a key")
+        digest = hashlib.sha256(presented.encode()).digest() if presented else b""
+        counted = None
+        if not (presented and self._is_known(digest)):
+            counted = self._count(f"addr:{address}", self.per_address)
+            if counted is not None and counted.over(self.per_address):
+                return self._too_many(counted, self.per_address, "from this address without a key")
         if presented is None:
             return NO_KEY
         who = authenticate(self.catalog, presented)
+        self._remember(digest, who is not None)
         if who is None:
             return BAD_KEY
         if counted is not None and self.limiter is not None:

@@ -89,6 +89,18 @@ def not_limited(server: EdgeServer, key: str) -> bool:
         return c.get("/me").status_code == 200
 
 
+def address_free(server: EdgeServer) -> bool:
+    """Whether this address may ask without a valid key again (a key valid here before is not
+    counted against the address, so it cannot tell)."""
+    with client(server, None) as c:
+        return c.get("/me").status_code == 401
+
+
+def fresh(server: EdgeServer) -> bool:
+    """Whether a new window has begun, for the address and for the admin key alike."""
+    return address_free(server) and not_limited(server, server.admin_key)
+
+
 @pytest.mark.parametrize(
     ("who", "message"),
     [
@@ -100,7 +112,7 @@ def not_limited(server: EdgeServer, key: str) -> bool:
 def test_a_big_upload_without_a_valid_key_is_refused_before_it_is_read(
     server: EdgeServer, who: str | None, message: str
 ) -> None:
-    wait_for(lambda: not_limited(server, server.admin_key), 10, "a fresh rate-limit window")
+    wait_for(lambda: fresh(server), 10, "a fresh rate-limit window")
     rss_before = server.rss_bytes()
     headers = {"Authorization": f"Bearer {who}"} if who else {}
     got = stream_post(server.port, "/documents", ATTACK_BYTES, headers)
@@ -113,7 +125,7 @@ def test_a_big_upload_without_a_valid_key_is_refused_before_it_is_read(
 
 
 def test_json_bodies_are_capped_uploads_are_not(server: EdgeServer) -> None:
-    wait_for(lambda: not_limited(server, server.admin_key), 10, "a fresh rate-limit window")
+    wait_for(lambda: fresh(server), 10, "a fresh rate-limit window")
     with client(server, server.admin_key) as admin:
         big = b'{"collection": "default", "query": "' + b"q" * JSON_CAP + b'"}'
         declared = admin.post("/search", content=big, headers={"Content-Type": "application/json"})
@@ -194,13 +206,29 @@ def test_an_address_past_its_limit_gets_429_then_gets_in_again(
 ) -> None:
     """Made-up keys count against the address before they are looked up: past the limit they
     get 429, not a lookup and a 401."""
-    wait_for(lambda: not_limited(server, server.admin_key), 10, "a fresh rate-limit window")
+    wait_for(lambda: fresh(server), 10, "a fresh rate-limit window")
     with client(server, key) as attacker:
         statuses, r = burst(attacker, "/collections", 6 * PER_ADDRESS)
     assert statuses[-1] == 429 and set(statuses[:-1]) == {401}, statuses
     assert r.json()["error"]["type"] == "rate_limited"
     assert r.headers["retry-after"] == "1"  # the rest of a one-second window
-    wait_for(lambda: not_limited(server, server.admin_key), 10, "the window to pass")
+    wait_for(lambda: address_free(server), 10, "the window to pass")
+
+
+def test_junk_from_an_address_does_not_lock_out_a_valid_key_from_it(server: EdgeServer) -> None:
+    """Behind one NAT or proxy, made-up keys use up the address's count; a key that was valid
+    here before still gets in (it is not counted against the address)."""
+    key = new_key(server, "behind-nat")
+    wait_for(lambda: not_limited(server, key), 10, "the key known as valid here")
+    with client(server, "askd_0123456789ab_" + "z" * 43) as junk, client(server, key) as user:
+        for _ in range(3):  # statuses of the same window: the junk is refused, the key is not
+            statuses, _r = burst(junk, "/collections", 6 * PER_ADDRESS)
+            assert statuses[-1] == 429, statuses
+            if user.get("/me").status_code == 200 and junk.get("/me").status_code == 429:
+                break
+        else:
+            raise AssertionError("the valid key was held back with the junk")
+    wait_for(lambda: address_free(server), 10, "the window to pass")
 
 
 def test_a_key_past_its_limit_gets_429_others_do_not(server: EdgeServer) -> None:
