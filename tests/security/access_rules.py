@@ -102,18 +102,24 @@ ROUTES: dict[RouteKey, Rule] = {
     ("POST", "/sources"): _r(
         "collection",
         "write",
-        "a folder must lie under ASKDOCS_SOURCES_FOLDER_ROOTS, a URL's "
-        "host be allowed (ASKDOCS_SOURCES_ALLOWED_HOSTS), for admins too",
+        "a folder or server repository: admins, or where ASKDOCS_SOURCES_FOLDER_ROOTS grants "
+        "its directory to the collection (an admin's) or the user; a URL's host must be "
+        "allowed (ASKDOCS_SOURCES_ALLOWED_HOSTS), for admins too",
     ),
     ("GET", "/sources"): _r(
         "collection", "read", "without `collection`: the sources of every collection readable"
     ),
     ("GET", "/sources/{source_id}"): _r("source", "read", "a token is never shown"),
     ("PATCH", "/sources/{source_id}"): _r(
-        "source", "write", "a source that holds a token: its owner or an admin only"
+        "source",
+        "write",
+        "a source that holds a token, or a folder's or server repository's config: its owner "
+        "or an admin only",
     ),
     ("DELETE", "/sources/{source_id}"): _r("source", "write"),
-    ("POST", "/sources/{source_id}/sync"): _r("source", "write"),
+    ("POST", "/sources/{source_id}/sync"): _r(
+        "source", "write", "`confirm_deletions=true` carries out what the last held run held"
+    ),
     ("GET", "/sources/{source_id}/runs"): _r("source", "read"),
 }
 
