@@ -9,6 +9,7 @@ last, after which nothing of this can be undone.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pwd
@@ -84,16 +85,18 @@ def _isolate_network() -> str | None:
             return None
         uid, gid = os.getuid(), os.getgid()
         _unshare(CLONE_NEWUSER | CLONE_NEWNET)
-        # the same ids inside as outside, so files the child writes stay the worker's
-        Path("/proc/self/setgroups").write_text("deny")
-        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
-        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
-        return None
     except OSError as e:
         return (
             f"no network namespace ({e.strerror or e}): parsers may open network connections; "
             "run the worker as root or allow unprivileged user namespaces"
         )
+    # Show the same ids inside as outside. Files it writes are the worker's either way (the kernel
+    # keeps the real ids); unmapped, the child only sees itself as uid 65534.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    return None
 
 
 def _vm_size() -> int:

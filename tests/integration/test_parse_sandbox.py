@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,12 +26,18 @@ LIMITS = Limits(soft_seconds=60, hard_seconds=90, memory_bytes=3 * 2**30, max_pa
 
 
 @pytest.fixture
-def armed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def armed(monkeypatch: pytest.MonkeyPatch):
+    # the child may run as a user of its own (a worker run as root): its failpoint marker goes to a
+    # directory that user may write to, not to root's tmp_path
+    fired = Path(tempfile.mkdtemp(prefix="askdocs-failpoints-"))
+    fired.chmod(0o777)
+
     def arm(action: str) -> None:
         monkeypatch.setenv("ASKDOCS_FAILPOINTS", f"parse.child={action}")
-        monkeypatch.setenv("ASKDOCS_FAILPOINT_DIR", str(tmp_path))
+        monkeypatch.setenv("ASKDOCS_FAILPOINT_DIR", str(fired))
 
-    return arm
+    yield arm
+    shutil.rmtree(fired, ignore_errors=True)
 
 
 def _note(tmp_path: Path) -> Path:
