@@ -176,6 +176,10 @@ def _child(requests: int, done: int, home: str, confinement: confine.Confinement
     # LibreOffice keeps a profile in $HOME and refuses a second instance on the same one: each
     # server (one per worker process) gives its children their own, so workers never collide.
     os.environ["HOME"] = home
+    # and its shared-extensions cache in the same place: the system one
+    # (/var/spool/libreoffice/uno_packages) is made 0700 by the first soffice run as root, after
+    # which a soffice of any other user fails ("DeploymentException")
+    os.environ["UNO_SHARED_PACKAGES_CACHE"] = f"{Path(home).as_uri()}/uno-shared"
     served = 0
     try:
         with os.fdopen(requests, "r") as lines:

@@ -159,3 +159,24 @@ def test_one_child_serves_many_documents_and_a_killed_one_is_replaced(tmp_path: 
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_a_legacy_doc_converts_in_the_confined_child(tmp_path: Path) -> None:
+    """LibreOffice runs in the child, as the child's user where the worker is root (after a soffice
+    run as this process's user, which may leave the system's extension cache closed to others)."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("The Orlen bridge has nine arches.")
+    d.save(tmp_path / "report.docx")
+    subprocess.run(
+        ["soffice", "--headless", "--convert-to", "doc", "--outdir", str(tmp_path / "legacy")]
+        + [str(tmp_path / "report.docx")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    parsed = parse_isolated(tmp_path / "legacy" / "report.doc", "report.doc", LIMITS)
+    assert "nine arches" in " ".join(b.text for b in parsed.blocks)
