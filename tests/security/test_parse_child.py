@@ -221,3 +221,20 @@ def test_nothing_the_child_started_outlives_its_answer(
     assert _saw(tmp_path, pids=str(pids)) == "answered"
     (left,) = json.loads(pids.read_text())
     _wait_for(lambda: not _alive(left))
+
+
+def test_address_space_limit_stops_a_hog_before_the_memory_watch(
+    tmp_path: Path, shared_dir: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ASKDOCS_FAILPOINTS", "parse.child=hog")
+    monkeypatch.setenv("ASKDOCS_FAILPOINT_DIR", str(shared_dir))
+    # the watch would allow 16 GiB (more than this machine has); RLIMIT_AS allows 256 MiB more
+    limits = Limits(
+        soft_seconds=60,
+        hard_seconds=90,
+        memory_bytes=16 * 2**30,
+        max_pages=50,
+        address_space_bytes=256 * 2**20,
+    )
+    with pytest.raises(TooLarge):
+        parse_isolated(_orders(tmp_path), "orders.json", limits)
