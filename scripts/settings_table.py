@@ -15,7 +15,8 @@ HEADER = "| variable | default | meaning |"
 def table() -> str:
     rows = [HEADER, "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
-        default = "" if field.default is None else field.default
+        value = field.get_default(call_default_factory=True)  # a default_factory's value too
+        default = "" if value is None else value
         rows.append(f"| `ASKDOCS_{name.upper()}` | `{default}` | {field.description} |")
     return "\n".join(rows)
 
