@@ -28,6 +28,7 @@ import pickle
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,8 @@ __all__ = ["Limits", "ServerGone", "parse_isolated", "private_bytes", "warm"]
 
 log = logging.getLogger(__name__)
 
+OUTCOME_BYTES = 2**30  # a parsed document's pickle: text and elements of at most the upload limit
+PROGRESS_BYTES = 64 * 1024
 POLL_SECONDS = 0.2  # how often the limits are checked; an answer is read at once
 START_SECONDS = 300.0  # the server imports the parsers before it says it is ready
 
@@ -134,6 +137,7 @@ class _Server:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=Path(__file__).resolve().parent.parent,
+            env=server_env(os.environ),
         )
         assert proc.stdout is not None
         self._proc, self._ready = proc, False
@@ -158,6 +162,33 @@ class _Server:
 
 
 _SERVER = _Server()
+
+# Test hooks the parse server reads (each parse request forwards its own too).
+_SERVER_HOOKS = {"ASKDOCS_FAILPOINTS", "ASKDOCS_FAILPOINT_DIR", "ASKDOCS_TEST_PARSER"}
+_SECRET_WORDS = (
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "TOKEN",
+    "KEY",
+    "CREDENTIAL",
+    "AUTH",
+    "_URL",
+    "DSN",
+)
+
+
+def server_env(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The parse server's environment: the worker's, without askdocs' settings (the catalog URL,
+    ASKDOCS_SECRET_KEY, the generator's key) and without anything named like a secret, so a
+    parser that is taken over finds none of them to copy into its document's text."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k in _SERVER_HOOKS
+        or k == "ASKDOCS_NETGUARD_LOG"
+        or (not k.startswith("ASKDOCS_") and not any(w in k.upper() for w in _SECRET_WORDS))
+    }
 
 
 def warm(wait: bool = False) -> None:
@@ -205,24 +236,40 @@ def _warn_missing(missing: list[str]) -> None:
 
 
 def _private_dir(tmp: Path, identity: tuple[int, int] | None) -> None:
-    """The directory of one parse: only the child's user (and root, the worker) may use it."""
-    if identity is not None:
-        os.chown(tmp, *identity)
+    """The directory of one parse: only the child's user (and root, the worker) may use it.
+    Handed over last, once everything the worker puts in it is there: while the child's user
+    owns it, it could swap what is inside for links."""
     tmp.chmod(0o700)
+    if identity is not None:
+        os.chown(tmp, *identity, follow_symlinks=False)
 
 
 def _readable_copy(path: Path, tmp: Path, identity: tuple[int, int] | None) -> Path:
     """The file the child reads: ``path`` itself when it keeps the worker's user; a copy that its
-    own user owns in its private directory when it has one (the blob store is not for it)."""
+    own user owns in its private directory when it has one (the blob store is not for it). Made
+    while the directory is still the worker's alone."""
     if identity is None:
         return path
     copy = tmp / "input" / path.name
     copy.parent.mkdir(mode=0o700)
     shutil.copyfile(path, copy)
-    for p in (copy, copy.parent):
-        os.chown(p, *identity)
     copy.chmod(0o400)
+    for p in (copy, copy.parent):
+        os.chown(p, *identity, follow_symlinks=False)
     return copy
+
+
+def _read_child_file(path: Path, limit: int) -> bytes:
+    """A file the child wrote in its directory, read without following a link, only when it is
+    a regular file, and at most ``limit`` bytes (the child could plant a FIFO, /dev/zero...)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path.name} is over {limit} bytes")
+    return data
 
 
 def _timeout_message(name: str, seconds: float) -> str:
@@ -251,8 +298,8 @@ def parse_isolated(
     confinement = limits.confinement()
     identity = None if confinement.uid is None else (confinement.uid, confinement.gid or 0)
     with _SERVER._lock, tempfile.TemporaryDirectory(prefix="askdocs-parse-") as tmp:
-        _private_dir(Path(tmp), identity)
         source = _readable_copy(path, Path(tmp), identity)
+        _private_dir(Path(tmp), identity)
         out = Path(tmp) / "outcome.pickle"
         request = (source, name, limits, confinement, out, on_progress)
         try:
@@ -262,15 +309,22 @@ def parse_isolated(
             code, stopped, soft = _run(_SERVER.running(), *request)
         if stopped is not None:
             raise stopped
-        if not out.exists():
+        if not out.exists() and not out.is_symlink():
             if code == -signal.SIGXCPU:  # its CPU seconds (RLIMIT_CPU) ran out
                 raise ParseTimeout(_timeout_message(name, soft))
             if code == -signal.SIGKILL:  # not us: the kernel's OOM killer
                 raise TooLarge(_memory_message(name, limits.memory_bytes))
             raise IngestError(f"the parser of {name} stopped without an answer (exit code {code})")
         try:
-            outcome = read_outcome(out.read_bytes())
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+            outcome = read_outcome(_read_child_file(out, OUTCOME_BYTES))
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            OSError,
+        ) as e:
             raise IngestError(f"the parser of {name} gave an answer that is not one: {e}") from e
     return _result(outcome, name, limits, soft)
 
@@ -295,10 +349,10 @@ def _result(outcome: tuple[Any, ...], name: str, limits: Limits, soft: float) ->
 def _read_progress(path: Path, seen: float) -> tuple[ParseProgress | None, float]:
     """The child's latest progress report when it changed since ``seen`` (its mtime)."""
     try:
-        mtime = path.stat().st_mtime
+        mtime = path.lstat().st_mtime
         if mtime == seen:
             return None, seen
-        return ParseProgress(**json.loads(path.read_text())), mtime
+        return ParseProgress(**json.loads(_read_child_file(path, PROGRESS_BYTES))), mtime
     except (OSError, ValueError, TypeError):
         return None, seen
 

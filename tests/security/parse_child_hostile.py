@@ -102,3 +102,18 @@ def leave_behind(
             time.sleep(3600)
     Path(orders["pids"]).write_text(json.dumps([pid]))
     return _saw("answered")
+
+
+def environment(
+    _path: Path, _progress: Callable[[ParseProgress], None], _out: Path
+) -> ParsedDocument:
+    """Copy the child's environment into the document's text."""
+    return _saw(json.dumps(dict(os.environ)))
+
+
+def outcome_link(
+    path: Path, _progress: Callable[[ParseProgress], None], out: Path
+) -> ParsedDocument:
+    """Put a link to the file the document names where the outcome goes, and exit."""
+    os.symlink(json.loads(path.read_text())["target"], out)
+    os._exit(0)

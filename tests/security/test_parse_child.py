@@ -22,7 +22,7 @@ import pytest
 from core.blobs import BlobStore
 from core.data_dir import make_private
 from core.secrets import Vault
-from ingest import confine
+from ingest import confine, sandbox
 from ingest.errors import IngestError, ParseTimeout, TooLarge
 from ingest.sandbox import Limits, parse_isolated
 
@@ -238,3 +238,26 @@ def test_address_space_limit_stops_a_hog_before_the_memory_watch(
     )
     with pytest.raises(TooLarge):
         parse_isolated(_orders(tmp_path), "orders.json", limits)
+
+
+def test_the_child_finds_no_secret_in_its_environment(
+    tmp_path: Path, hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASKDOCS_SECRET_KEY", "sealing-key-7781")
+    monkeypatch.setenv("ASKDOCS_DATABASE_URL", "postgresql://askdocs:pw-5512@db/askdocs")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-parsers")
+    sandbox._SERVER.stop()  # a server started with this environment
+    try:
+        hostile("environment")
+        seen = json.loads(_saw(tmp_path))
+    finally:
+        sandbox._SERVER.stop()
+    leaked = {k: v for k, v in seen.items() if any(s in v for s in ("7781", "5512", "sk-not"))}
+    assert leaked == {}
+    assert "PATH" in seen  # what a parser needs is still there
+
+
+def test_a_planted_outcome_link_is_not_followed(tmp_path: Path, hostile) -> None:
+    hostile("outcome_link")
+    with pytest.raises(IngestError, match="not one"):
+        _saw(tmp_path, target="/dev/zero")
