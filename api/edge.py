@@ -111,39 +111,46 @@ class Gate:
         self.per_key, self.per_address = per_key, per_address
         # keys (by SHA-256) that were valid here lately: their holders are not held back by
         # junk sent from the same address (a NAT, a proxy, the UI's server)
-        self._known: OrderedDict[bytes, None] = OrderedDict()
+        self._known: OrderedDict[bytes, str] = OrderedDict()
         self._known_lock = threading.Lock()
 
-    def _is_known(self, digest: bytes) -> bool:
+    def _known_as(self, digest: bytes) -> str | None:
+        """The key id a key that was valid here had (None: not known)."""
         with self._known_lock:
-            return digest in self._known
+            return self._known.get(digest)
 
-    def _remember(self, digest: bytes, valid: bool) -> None:
+    def _remember(self, digest: bytes, key: str | None) -> None:
         with self._known_lock:
-            if not valid:
+            if key is None:
                 self._known.pop(digest, None)
                 return
-            self._known[digest] = None
+            self._known[digest] = key
             self._known.move_to_end(digest)
             while len(self._known) > KNOWN_KEYS:
                 self._known.popitem(last=False)
 
     def admit(self, address: str, presented: str | None) -> Principal | Refusal:
         digest = hashlib.sha256(presented.encode()).digest() if presented else b""
-        counted = None
-        if not (presented and self._is_known(digest)):
+        known = self._known_as(digest) if presented else None
+        counted = hit = None
+        if known is not None:  # counted against its key before it is looked up again
+            hit = self._count(f"key:{known}", self.per_key)
+            if hit is not None and hit.over(self.per_key):
+                return self._too_many(hit, self.per_key, "with this API key")
+        else:
             counted = self._count(f"addr:{address}", self.per_address)
             if counted is not None and counted.over(self.per_address):
                 return self._too_many(counted, self.per_address, "from this address without a key")
         if presented is None:
             return NO_KEY
         who = authenticate(self.catalog, presented)
-        self._remember(digest, who is not None)
+        self._remember(digest, None if who is None else (who.key_id or who.user))
         if who is None:
             return BAD_KEY
         if counted is not None and self.limiter is not None:
             self.limiter.refund(counted)  # a valid key counts against the key, not the address
-        hit = self._count(f"key:{who.key_id or who.user}", self.per_key)
+        if hit is None:
+            hit = self._count(f"key:{who.key_id or who.user}", self.per_key)
         if hit is not None and hit.over(self.per_key):
             return self._too_many(hit, self.per_key, "with this API key")
         return who

@@ -24,6 +24,7 @@ from sources.addresses import AddressPolicy, Refused
 from sources.roots import PathRefused
 from sources.sync import (
     collection_admin_owned,
+    last_held,
     queue_run,
     remove_source,
     server_paths,
@@ -335,7 +336,7 @@ def delete_source(
     "/sources/{source_id}/sync",
     response_model=SourceRunOut,
     status_code=202,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 409),
 )
 def sync_source(
     services: ServicesDep,
@@ -343,18 +344,23 @@ def sync_source(
     who: Caller,
     confirm_deletions: bool = Query(
         False,
-        description="Carry out the deletions the listing asks for, however many (after a run "
-        "ended 'held').",
+        description="Carry out the deletions the source's last run held back (it ended 'held'); "
+        "409 when it holds none.",
     ),
 ) -> SourceRunOut:
     """Sync now (a run already waiting is returned instead of a second one)."""
     with services.catalog.session() as s:
         src = _source_for(s, who, source_id, Role.write)
-        run = queue_run(s, src, "manual", confirm_deletions=confirm_deletions)
+        confirms = None
         if confirm_deletions:
-            audit(
-                s, who.user, "source_confirm_deletions", src.collection_id, None, {"source": src.id}
-            )
+            confirms = last_held(s, src.id)
+            if confirms is None:
+                raise ApiError(
+                    409, "conflict", "the source's last run holds no deletions: nothing to confirm"
+                )
+            detail = {"source": src.id, "run": confirms.id, "held": confirms.held}
+            audit(s, who.user, "source_confirm_deletions", src.collection_id, None, detail)
+        run = queue_run(s, src, "manual", confirms=confirms)
         out = run_out(run)
     enqueue(services.celery, services.settings, SYNC_TASK, out.id)
     return out

@@ -418,9 +418,10 @@ class SourceRun(Base):
     held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # JSON list of the origins whose deletion it held: what a confirmation may delete.
     held_origins: Mapped[str | None] = mapped_column(Text)
-    # Asked by hand to carry out the deletions the source's last held run held back (those still
-    # gone).
+    # Asked by hand to carry out the deletions a held run held back (those still gone).
     confirm_deletions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The held run whose deletions it carries out (the one the person saw when confirming).
+    confirms_run: Mapped[str | None] = mapped_column(String(36))
     # JSON [{"origin": ..., "reason": ...}] of the failed ones (the first 200)
     failures: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)

@@ -87,10 +87,16 @@ class Tripwire:
     @staticmethod
     def _cut(fd: int, ino: int) -> None:
         try:
-            if os.fstat(fd).st_ino != ino:
-                return  # closed, and the number reused by something else
-            dup = socket.socket(fileno=os.dup(fd))
+            copy = os.dup(fd)  # first: the number cannot be reused under a copy being checked
         except OSError:
+            return
+        try:
+            if os.fstat(copy).st_ino != ino:
+                os.close(copy)
+                return  # closed, and the number reused by something else
+            dup = socket.socket(fileno=copy)
+        except OSError:
+            os.close(copy)
             return
         try:
             dup.shutdown(socket.SHUT_RDWR)

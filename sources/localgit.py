@@ -2,8 +2,9 @@
 the root it was granted under.
 
 A repository can point elsewhere in several ways git itself follows: ``.git`` as a symbolic link
-or as a ``gitdir:`` file, a ``commondir`` file, ``objects/info/alternates``, or a link anywhere in
-its directories. The repository's directory is opened once, checked where it really is
+or as a ``gitdir:`` file (at its top, or inside its git directory), a ``commondir`` file,
+``objects/info/alternates``, a config that includes other files, or a link anywhere in its
+directories. The repository's directory is opened once, checked where it really is
 (``check_root``), refused if it holds any of those, and handed to dulwich as the open descriptor's
 ``/proc/self/fd/N`` path, so a directory swapped for a link after the check is not what is read.
 """
@@ -11,6 +12,7 @@ its directories. The repository's directory is opened once, checked where it rea
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +23,7 @@ from sources.types import Known, Scan, SourceUnavailable
 
 # files that make git read another directory
 _POINTERS = ("commondir", "objects/info/alternates", "objects/info/http-alternates")
+CONFIG_BYTES = 64 * 1024
 
 
 def _exists(name: str, dir_fd: int) -> bool:
@@ -61,16 +64,40 @@ def open_git_dir(path: str, check_root: RootCheck) -> int:
                 raise SourceUnavailable(
                     f"{path} reads objects from another directory ({name}): not synced"
                 )
-        for here, _dirs, files, here_fd in os.fwalk(".", dir_fd=git, follow_symlinks=False):
+        _refuse_includes(path, git)
+        for here, dirs, files, here_fd in os.fwalk(".", dir_fd=git, follow_symlinks=False):
+            if ".git" in dirs or ".git" in files:  # dulwich would open that one instead
+                raise SourceUnavailable(
+                    f"{path}'s git directory holds a .git of its own: not synced"
+                )
             for name in files:  # links to directories are listed as files here
-                if stat.S_ISLNK(os.stat(name, dir_fd=here_fd, follow_symlinks=False).st_mode):
+                mode = os.stat(name, dir_fd=here_fd, follow_symlinks=False).st_mode
+                if not stat.S_ISREG(mode):
                     raise SourceUnavailable(
-                        f"{path}'s git directory holds a symbolic link ({here}/{name}): not synced"
+                        f"{path}'s git directory holds a link or a special file "
+                        f"({here}/{name}): not synced"
                     )
     except BaseException:
         os.close(git)
         raise
     return git
+
+
+def _refuse_includes(path: str, git: int) -> None:
+    """git's config may include other files (``[include]``, ``[includeIf]``), which dulwich reads
+    wherever they are: a repository on the server may not."""
+    try:
+        fd = os.open("config", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=git)
+    except FileNotFoundError:
+        return
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SourceUnavailable(f"{path}'s git config is not a file: not synced")
+        text = f.read(CONFIG_BYTES + 1)
+    if len(text) > CONFIG_BYTES:
+        raise SourceUnavailable(f"{path}'s git config is over {CONFIG_BYTES} bytes: not synced")
+    if re.search(rb"^\s*\[\s*include", text, re.IGNORECASE | re.MULTILINE):
+        raise SourceUnavailable(f"{path}'s git config includes other files: not synced")
 
 
 class LocalGitConnector:

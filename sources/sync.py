@@ -180,21 +180,37 @@ def connector(ctx: SyncContext, src: Source, deadline: float | None = None) -> C
 # -- runs: queued by the schedule or by hand ------------------------------------------------------
 
 
-def queue_run(s: Session, src: Source, trigger: str, confirm_deletions: bool = False) -> SourceRun:
+def last_held(s: Session, source_id: str) -> SourceRun | None:
+    """The source's newest run, when it ended held (an older held run was followed by others)."""
+    newest = s.scalars(
+        select(SourceRun)
+        .where(SourceRun.source_id == source_id, SourceRun.status.not_in(("queued", "running")))
+        .order_by(SourceRun.created_at.desc())
+        .limit(1)
+    ).first()
+    return newest if newest is not None and newest.status == "held" else None
+
+
+def queue_run(
+    s: Session, src: Source, trigger: str, confirms: SourceRun | None = None
+) -> SourceRun:
     """A run for ``src`` (the caller sends its task after commit); a run already waiting is
-    returned instead of a second one (asked to confirm deletions now, if this one is)."""
+    returned instead of a second one. ``confirms``: the held run whose deletions it carries out
+    (the one the person saw), whichever run ends held meanwhile."""
     waiting = s.scalars(
         select(SourceRun).where(SourceRun.source_id == src.id, SourceRun.status == "queued")
     ).first()
     if waiting is not None:
-        waiting.confirm_deletions = waiting.confirm_deletions or confirm_deletions
+        if confirms is not None:
+            waiting.confirm_deletions, waiting.confirms_run = True, confirms.id
         return waiting
     run = SourceRun(
         id=str(uuid.uuid4()),
         source_id=src.id,
         trigger=trigger,
         status="queued",
-        confirm_deletions=confirm_deletions,
+        confirm_deletions=confirms is not None,
+        confirms_run=confirms.id if confirms is not None else None,
         held=0,
     )
     for n in ("listed", "new", "changed", "unchanged", "renamed", "deleted", "failed", "skipped"):
@@ -551,8 +567,8 @@ def _plan(r: _Run, scan: Scan, gone: list[str], known: int) -> tuple[list[str], 
     another device), when it found nothing where the source held documents (an unmounted share
     looks empty), or when it lost more than ``sources_max_delete_share`` of them. Renames (the
     same document under another origin of this run) are not deletions and always go through. A
-    run asked to confirm deletions removes those the source's last held run held back (and that
-    are still gone from a whole listing), never more: the rest is judged as in any run."""
+    run asked to confirm deletions removes those the held run it confirms held back (and that are
+    still gone from a whole listing), never more: the rest is judged as in any run."""
     kept_docs = {r.items[o].document_id for o in r.seen if o in r.items}
     deleting = {o for o in gone if o in r.items and r.items[o].document_id not in kept_docs}
     # a confirmation counts on a whole listing only: a page robots.txt hid may be back
@@ -617,15 +633,9 @@ def _claim(ctx: SyncContext, run_id: str) -> _Run | float | None:
         run.status, run.started_at, run.job_id = "running", now, job.id
         s.flush()
         r = _Run(ctx, src, run)
-        if run.confirm_deletions:
-            last_held = s.scalars(
-                select(SourceRun)
-                .where(SourceRun.source_id == src.id, SourceRun.status == "held")
-                .order_by(SourceRun.created_at.desc())
-                .limit(1)
-            ).first()
-            if last_held is not None and last_held.held_origins:
-                r.confirmed = set(json.loads(last_held.held_origins))
+        confirmed = s.get(SourceRun, run.confirms_run) if run.confirms_run else None
+        if confirmed is not None and confirmed.source_id == src.id and confirmed.held_origins:
+            r.confirmed = set(json.loads(confirmed.held_origins))
         for row in s.scalars(select(SourceItem).where(SourceItem.source_id == src.id)):
             r.items[row.origin] = _Item(
                 row.key,
@@ -723,7 +733,8 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
         return Outcome("interrupted")
     except Exception as e:
         log.exception("sync run %s failed", run_id)
-        _finish(r, "failed", f"internal error: {type(e).__name__}: {e}")
+        # the exception's text may hold what the source made it read: it stays in the log
+        _finish(r, "failed", f"internal error ({type(e).__name__}): see the sources worker's log")
         raise
     finally:
         try:  # documents admitted before an error still get their task

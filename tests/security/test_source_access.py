@@ -125,6 +125,11 @@ def sync(w: World, client: TestClient, source_id: str, confirm: bool = False) ->
     return runs[0]
 
 
+def source_documents(w: World, source_id: str) -> int:
+    """How many live documents the source holds (GET /sources/{id})."""
+    return w.admin.get(f"/sources/{source_id}").json()["documents"]
+
+
 def live_names(w: World, collection: str) -> set[str]:
     return {d["name"] for d in w.h.documents(collection) if d["status"] != "deleted"}
 
@@ -374,7 +379,7 @@ def test_losing_more_than_half_is_held_and_less_is_not(w: World) -> None:
         (share / f"doc{i}.txt").unlink()
     big = sync(w, w.alice, src["id"])
     assert big["status"] == "held" and big["held"] == 4 and big["deleted"] == 0, big
-    assert sum(1 for d in w.h.documents("team") if d.get("source_id") == src["id"]) >= 5
+    assert source_documents(w, src["id"]) >= 5
 
 
 def test_a_missing_marker_file_fails_the_run_and_deletes_nothing(w: World) -> None:
@@ -393,13 +398,16 @@ def test_a_missing_marker_file_fails_the_run_and_deletes_nothing(w: World) -> No
 class _Site:
     """A website on 127.0.0.1 whose robots.txt answer can be changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, tag: str = "") -> None:
         self.robots: tuple[int, bytes] = (200, b"User-agent: *\nAllow: /\n")
         self.pages = {
             "/": b'<html><body><p>Start.</p><a href="/a.html">a</a> <a href="/b.html">b</a>'
             b"</body></html>",
             "/a.html": b"<html><body><p>The ferry leaves at seven.</p></body></html>",
             "/b.html": b"<html><body><p>The bakery opens on Thursdays.</p></body></html>",
+        }
+        self.pages = {
+            k: v.replace(b"</body>", tag.encode() + b"</body>") for k, v in self.pages.items()
         }
         site = self
 
@@ -435,7 +443,7 @@ def test_a_robots_txt_that_refuses_deletes_no_page(w: World) -> None:
         held = sync(w, w.alice, src["id"])
         assert held["status"] == "held" and held["deleted"] == 0 and held["held"] == 3, held
         assert "robots.txt" in held["message"]
-        assert sum(1 for d in w.h.documents("team") if d.get("source_id") == src["id"]) == 3
+        assert source_documents(w, src["id"]) == 3
     finally:
         site.server.shutdown()
 
@@ -499,8 +507,17 @@ def test_a_repository_on_the_server_reads_nothing_outside_its_root(w: World) -> 
     )
     head = (secret_repo / ".git" / "refs" / "heads" / "main").read_text()
     (alternates / "refs" / "heads" / "main").write_text(head)
+    nested = base / "nested"  # a real .git whose own .git names the secret one
+    nested.mkdir()
+    _git(nested, "init", "-q", "-b", "main")
+    (nested / ".git" / ".git").write_text(f"gitdir: {secret_repo / '.git'}\n")
+    included = base / "included"  # a config that makes git read any file
+    included.mkdir()
+    _git(included, "init", "-q", "-b", "main")
+    with (included / ".git" / "config").open("a") as f:
+        f.write(f"[include]\n\tpath = {w.h.settings.data_dir / 'secret.key'}\n")
     assert w.bob.post("/collections", json={"name": "bob-repos"}).status_code in (201, 409)
-    for repo in (linked, gitfile, alternates):
+    for repo in (linked, gitfile, alternates, nested, included):
         r = w.bob.post(
             "/sources",
             json={
@@ -514,6 +531,7 @@ def test_a_repository_on_the_server_reads_nothing_outside_its_root(w: World) -> 
         assert r.status_code == 201, r.text
         out = sync(w, w.bob, r.json()["id"])
         assert out["status"] == "failed" and out["new"] == 0, (repo.name, out)
+        assert "internal error" not in out["message"], out
     assert not any(SECRET[:20] in p["text"] for p in w.h.search("bob-repos", "payroll board"))
     # a plain repository of his own syncs
     own = base / "own"
@@ -537,7 +555,7 @@ def test_a_repository_on_the_server_reads_nothing_outside_its_root(w: World) -> 
 
 
 def test_a_confirmation_deletes_only_what_was_held_and_is_still_gone(w: World) -> None:
-    site = _Site()
+    site = _Site(tag="<p>Confirmed by a person.</p>")
     for name in ("c", "d", "e"):
         site.pages[f"/{name}.html"] = f"<html><body><p>Page {name}.</p></body></html>".encode()
     links = "".join(f'<a href="/{n}.html">{n}</a> ' for n in "abcde")
@@ -557,8 +575,7 @@ def test_a_confirmation_deletes_only_what_was_held_and_is_still_gone(w: World) -
             site.pages.pop(p)
         again = sync(w, w.alice, src["id"])
         assert again["status"] == "done" and again["deleted"] == 2, again
-        left = {d["name"] for d in w.h.documents("team") if d.get("source_id") == src["id"]}
-        assert len(left) == 4
+        assert source_documents(w, src["id"]) == 4
     finally:
         site.server.shutdown()
 
@@ -568,3 +585,20 @@ def test_a_token_that_cannot_go_in_a_header_is_refused(w: World) -> None:
         r = web(w.alice, "team", "https://127.0.0.1:8443/", token=token)
         assert r.status_code == 422, r.text
         assert "SECRET" not in r.text and "Evil" not in r.text
+
+
+def test_a_crawl_cut_short_deletes_no_page(w: World) -> None:
+    site = _Site(tag="<p>Kept whole by the page limit.</p>")
+    try:
+        src = web(w.alice, "team", site.url).json()
+        assert sync(w, w.alice, src["id"])["new"] == 3
+        # the page limit stops the next crawl after the start page: the rest is not gone
+        r = w.alice.patch(
+            f"/sources/{src['id']}", json={"config": {"url": site.url, "max_pages": 1}}
+        )
+        assert r.status_code == 200, r.text
+        cut = sync(w, w.alice, src["id"])
+        assert cut["deleted"] == 0 and cut["listed"] == 1, cut
+        assert source_documents(w, src["id"]) == 3
+    finally:
+        site.server.shutdown()

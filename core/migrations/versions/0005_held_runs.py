@@ -24,6 +24,8 @@ def upgrade() -> None:
             batch.add_column(sa.Column("held", sa.Integer(), nullable=False, server_default="0"))
         if "held_origins" not in columns:
             batch.add_column(sa.Column("held_origins", sa.Text(), nullable=True))
+        if "confirms_run" not in columns:
+            batch.add_column(sa.Column("confirms_run", sa.String(36), nullable=True))
         if "confirm_deletions" not in columns:
             batch.add_column(
                 sa.Column(
@@ -36,4 +38,5 @@ def downgrade() -> None:
     with op.batch_alter_table("source_runs") as batch:
         batch.drop_column("confirm_deletions")
         batch.drop_column("held_origins")
+        batch.drop_column("confirms_run")
         batch.drop_column("held")
