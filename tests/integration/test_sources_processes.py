@@ -35,6 +35,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str]]]:
         redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}",
         auth=False,
         sources_tick_seconds=0.5,
+        sources_min_interval_seconds=1,  # the test schedules a run every second
         sources_lease_seconds=4,
         sources_folder_roots=str(tmp_path),
         start_generator=False,

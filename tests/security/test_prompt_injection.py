@@ -21,7 +21,7 @@ import pytest
 from api.answering import AnswerService, Question
 from core.auth import LOCAL
 from generation.client import GeneratorClient
-from generation.injection import FENCE_CLOSE, FENCE_OPEN
+from generation.injection import FENCE_CLOSE, FENCE_OPEN, quote
 from generation.prompt import FENCE_RULE
 from tests.service.conftest import in_process
 
@@ -105,17 +105,18 @@ def test_planted_instructions_reach_the_model_fenced_and_nothing_is_removed(
     prompt, sources, done = _ask(answers, "tenancy")
     # the attack in the text, in the document's name and in its heading: each inside a fence
     fenced = _FENCED.findall(prompt)
-    assert f"{FENCE_OPEN}{IN_TEXT}{FENCE_CLOSE}" in fenced, prompt
-    assert f"{FENCE_OPEN}{NAME}{FENCE_CLOSE}" in fenced, prompt
-    assert any(IN_HEADING in f for f in fenced), prompt
+    assert quote(IN_TEXT) in fenced, prompt
+    assert quote(NAME) in fenced, prompt
+    assert quote(IN_HEADING) in fenced, prompt
+    assert "ACCESS GRANTED" not in prompt.upper(), "the payload stays out of the model's copy"
     # nothing outside a fence still carries an attack
     outside = _FENCED.sub(" ", prompt)
     for planted in ("ACCESS GRANTED", "Ignore all previous", "Disregard everything"):
         assert planted not in outside.replace("\u200b", ""), outside
-    # the ordinary sentence is there, unfenced; every sentence of the document is there
+    # the ordinary sentences are there, unfenced; the attack is marked where it stood
     assert ORDINARY in outside
-    for sentence in (ORDINARY, IN_TEXT, "Notices are delivered to the flat by hand."):
-        assert sentence in prompt
+    for sentence in (ORDINARY, "Notices are delivered to the flat by hand."):
+        assert sentence in outside
     assert FENCE_RULE in prompt
     # the user sees the document as stored: no fence in the passages, the citation or its span
     assert done["instructions_removed"] == [1], done
