@@ -28,7 +28,6 @@ import pickle
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.files import read_regular
 from ingest import confine
 from ingest.errors import IngestError, ParseTimeout, TooLarge, by_code
 from ingest.proc_tree import kill_tree, private_bytes, tree, tree_private_bytes
@@ -259,19 +259,6 @@ def _readable_copy(path: Path, tmp: Path, identity: tuple[int, int] | None) -> P
     return copy
 
 
-def _read_child_file(path: Path, limit: int) -> bytes:
-    """A file the child wrote in its directory, read without following a link, only when it is
-    a regular file, and at most ``limit`` bytes (the child could plant a FIFO, /dev/zero...)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path.name} is not a regular file")
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{path.name} is over {limit} bytes")
-    return data
-
-
 def _timeout_message(name: str, seconds: float) -> str:
     return (
         f"parsing {name} took longer than {seconds:g} s; split the file or raise "
@@ -316,7 +303,7 @@ def parse_isolated(
                 raise TooLarge(_memory_message(name, limits.memory_bytes))
             raise IngestError(f"the parser of {name} stopped without an answer (exit code {code})")
         try:
-            outcome = read_outcome(_read_child_file(out, OUTCOME_BYTES))
+            outcome = read_outcome(read_regular(out, OUTCOME_BYTES))
         except (
             pickle.UnpicklingError,
             EOFError,
@@ -352,7 +339,7 @@ def _read_progress(path: Path, seen: float) -> tuple[ParseProgress | None, float
         mtime = path.lstat().st_mtime
         if mtime == seen:
             return None, seen
-        return ParseProgress(**json.loads(_read_child_file(path, PROGRESS_BYTES))), mtime
+        return ParseProgress(**json.loads(read_regular(path, PROGRESS_BYTES))), mtime
     except (OSError, ValueError, TypeError):
         return None, seen
 

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from core.files import UnsafeFile, read_regular
 from sources.config import GitConfig
 from sources.folder import DIR_FLAGS, RootCheck
 from sources.types import Known, Scan, SourceUnavailable
@@ -87,15 +88,13 @@ def _refuse_includes(path: str, git: int) -> None:
     """git's config may include other files (``[include]``, ``[includeIf]``), which dulwich reads
     wherever they are: a repository on the server may not."""
     try:
-        fd = os.open("config", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=git)
+        text = read_regular("config", CONFIG_BYTES, dir_fd=git)
     except FileNotFoundError:
         return
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SourceUnavailable(f"{path}'s git config is not a file: not synced")
-        text = f.read(CONFIG_BYTES + 1)
-    if len(text) > CONFIG_BYTES:
-        raise SourceUnavailable(f"{path}'s git config is over {CONFIG_BYTES} bytes: not synced")
+    except (OSError, UnsafeFile) as e:
+        raise SourceUnavailable(
+            f"{path}'s git config cannot be read safely ({e}): not synced"
+        ) from None
     if re.search(rb"^\s*\[\s*include", text, re.IGNORECASE | re.MULTILINE):
         raise SourceUnavailable(f"{path}'s git config includes other files: not synced")
 
