@@ -305,7 +305,7 @@ class _Run:
             ),
             0,
         )
-        # what a confirmation lets this run delete: the last held run's held origins
+        # what a confirmation lets this run delete: the held origins of the run it confirms
         self.confirmed: set[str] = set()
         self.held_origins: list[str] = []
         self.failures: list[dict[str, str]] = []
