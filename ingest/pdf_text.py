@@ -121,6 +121,15 @@ class PdfText:
     empty_pages: list[int] = field(default_factory=list)
 
 
+def joined(text: str) -> str:
+    """``text`` with the UTF-16 surrogate pairs pdfium hands over one half at a time (characters
+    beyond U+FFFF: mathematical alphanumerics of unicode-math papers and Word equations, emoji)
+    made whole, and a half without its pair replaced by U+FFFD (a tokenizer refuses it)."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def read_lines(path: Path) -> tuple[int, list[list[Line]]]:
     """Every page's lines (pages numbered from 1), in the content order pdfium reads them."""
     pdf = pdfium.PdfDocument(str(path))
@@ -154,7 +163,8 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[Line]:
         def end_word() -> None:
             nonlocal chars, box, bold
             if chars:
-                words.append(Word("".join(chars), box[0], box[1], box[2], box[3], box[4], bold))
+                text = joined("".join(chars))
+                words.append(Word(text, box[0], box[1], box[2], box[3], box[4], bold))
             chars, box, bold = [], [], False
 
         def end_line() -> None:
