@@ -101,17 +101,21 @@ def ctx(h: Harness) -> SyncContext:
     )
 
 
+def add_source(
+    client: TestClient,
+    collection: str,
+    kind: str,
+    config: dict,
+    name: str = "share",
+    **body: object,
+) -> object:
+    """POST /sources without a first sync; ``body`` adds fields (token, schedule)."""
+    payload = {"collection": collection, "name": name, "kind": kind, "config": config}
+    return client.post("/sources", json={**payload, "sync_now": False, **body})
+
+
 def folder(client: TestClient, collection: str, path: Path | str, **config: object) -> object:
-    return client.post(
-        "/sources",
-        json={
-            "collection": collection,
-            "name": "share",
-            "kind": "folder",
-            "config": {"path": str(path), **config},
-            "sync_now": False,
-        },
-    )
+    return add_source(client, collection, "folder", {"path": str(path), **config})
 
 
 def sync(w: World, client: TestClient, source_id: str, confirm: bool = False) -> dict:
@@ -147,16 +151,7 @@ def test_a_user_cannot_sync_a_folder_no_one_opened_to_them(w: World) -> None:
     assert r.status_code == 403, r.text
     assert "not open to the collection" in r.json()["error"]["message"]
     # nor through a git repository given by path
-    r = w.alice.post(
-        "/sources",
-        json={
-            "collection": "alices",
-            "name": "repo",
-            "kind": "git",
-            "config": {"url": str(w.admin_root / "hr")},
-            "sync_now": False,
-        },
-    )
+    r = add_source(w.alice, "alices", "git", {"url": str(w.admin_root / "hr")}, name="repo")
     assert r.status_code == 403, r.text
     # a root granted to "team" is not open to alice's other collection, and naming a collection
     # that does not exist yet does not make it hers under that grant
@@ -175,16 +170,7 @@ def test_a_user_cannot_sync_a_folder_no_one_opened_to_them(w: World) -> None:
     # outside every root, and ':' (dulwich's ssh form), for everyone
     assert folder(w.admin, "alices", w.outside).status_code == 403
     assert folder(w.admin, "alices", f"{w.open_root}/a:b").status_code == 422
-    r = w.admin.post(
-        "/sources",
-        json={
-            "collection": "alices",
-            "name": "ssh",
-            "kind": "git",
-            "config": {"url": f"{w.open_root}/host:repo"},
-            "sync_now": False,
-        },
-    )
+    r = add_source(w.admin, "alices", "git", {"url": f"{w.open_root}/host:repo"}, name="ssh")
     assert r.status_code == 422, r.text
 
 
@@ -254,16 +240,8 @@ def test_the_walk_follows_no_link_swapped_in_during_a_run(w: World, tmp_path: Pa
 
 
 def web(client: TestClient, collection: str, url: str, token: str | None = None) -> object:
-    body = {
-        "collection": collection,
-        "name": "intranet",
-        "kind": "web",
-        "config": {"url": url},
-        "sync_now": False,
-    }
-    if token is not None:
-        body["token"] = token
-    return client.post("/sources", json=body)
+    extra = {} if token is None else {"token": token}
+    return add_source(client, collection, "web", {"url": url}, name="intranet", **extra)
 
 
 def test_a_collection_writer_cannot_redirect_the_owners_token(w: World) -> None:
@@ -290,16 +268,8 @@ def test_a_collection_writer_cannot_redirect_the_owners_token(w: World) -> None:
     # a token is never sent over plain http, nor to a folder
     assert web(w.alice, "team", "http://127.0.0.1:8080/", token="t").status_code == 422
     (w.open_root / "tok").mkdir(exist_ok=True)
-    r = w.alice.post(
-        "/sources",
-        json={
-            "collection": "team",
-            "name": "f",
-            "kind": "folder",
-            "config": {"path": str(w.open_root / "tok")},
-            "token": "t",
-            "sync_now": False,
-        },
+    r = add_source(
+        w.alice, "team", "folder", {"path": str(w.open_root / "tok")}, name="f", token="t"
     )
     assert r.status_code == 422, r.text
     listed = w.alice.get("/sources", params={"collection": "team"}).text
@@ -310,29 +280,23 @@ def test_a_collection_writer_cannot_redirect_the_owners_token(w: World) -> None:
 def test_a_schedule_more_often_than_the_minimum_is_refused(w: World) -> None:
     (w.open_root / "sched").mkdir(exist_ok=True)
     for every in ("every 1s", "30", "59s"):
-        r = w.alice.post(
-            "/sources",
-            json={
-                "collection": "team",
-                "name": "s",
-                "kind": "folder",
-                "config": {"path": str(w.open_root / "sched")},
-                "schedule": every,
-                "sync_now": False,
-            },
+        r = add_source(
+            w.alice,
+            "team",
+            "folder",
+            {"path": str(w.open_root / "sched")},
+            name="s",
+            schedule=every,
         )
         assert r.status_code == 422, (every, r.text)
         assert "ASKDOCS_SOURCES_MIN_INTERVAL_SECONDS" in r.text
-    ok = w.alice.post(
-        "/sources",
-        json={
-            "collection": "team",
-            "name": "s",
-            "kind": "folder",
-            "config": {"path": str(w.open_root / "sched")},
-            "schedule": "*/5 * * * *",
-            "sync_now": False,
-        },
+    ok = add_source(
+        w.alice,
+        "team",
+        "folder",
+        {"path": str(w.open_root / "sched")},
+        name="s",
+        schedule="*/5 * * * *",
     )
     assert ok.status_code == 201, ok.text
 
@@ -518,16 +482,7 @@ def test_a_repository_on_the_server_reads_nothing_outside_its_root(w: World) -> 
         f.write(f"[include]\n\tpath = {w.h.settings.data_dir / 'secret.key'}\n")
     assert w.bob.post("/collections", json={"name": "bob-repos"}).status_code in (201, 409)
     for repo in (linked, gitfile, alternates, nested, included):
-        r = w.bob.post(
-            "/sources",
-            json={
-                "collection": "bob-repos",
-                "name": repo.name,
-                "kind": "git",
-                "config": {"url": str(repo)},
-                "sync_now": False,
-            },
-        )
+        r = add_source(w.bob, "bob-repos", "git", {"url": str(repo)}, name=repo.name)
         assert r.status_code == 201, r.text
         out = sync(w, w.bob, r.json()["id"])
         assert out["status"] == "failed" and out["new"] == 0, (repo.name, out)
@@ -540,16 +495,7 @@ def test_a_repository_on_the_server_reads_nothing_outside_its_root(w: World) -> 
     (own / "notes.md").write_text("# Notes\n\nThe ferry leaves at seven.")
     _git(own, "add", ".")
     _git(own, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "n")
-    r = w.bob.post(
-        "/sources",
-        json={
-            "collection": "bob-repos",
-            "name": "own",
-            "kind": "git",
-            "config": {"url": str(own)},
-            "sync_now": False,
-        },
-    )
+    r = add_source(w.bob, "bob-repos", "git", {"url": str(own)}, name="own")
     done = sync(w, w.bob, r.json()["id"])
     assert done["status"] == "done" and done["new"] == 1, done
 
