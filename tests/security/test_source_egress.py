@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -406,8 +407,6 @@ def test_the_token_never_appears_in_an_error(
 def drip() -> Iterator[int]:
     """A server on 127.0.0.1 that answers a status line, then one header byte every 0.3 s,
     forever: each read succeeds within any timeout, so only the run's deadline can stop it."""
-    import socket
-
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(8)
