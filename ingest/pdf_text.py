@@ -33,6 +33,7 @@ from pypdfium2 import PdfiumError
 
 from ingest.pdf_tables import PdfTable, inside
 from ingest.tables import to_markdown
+from ingest.text import whole_pairs
 from ingest.types import Block
 
 __all__ = ["PdfText", "PdfiumError", "read", "read_lines"]
@@ -121,15 +122,6 @@ class PdfText:
     empty_pages: list[int] = field(default_factory=list)
 
 
-def joined(text: str) -> str:
-    """``text`` with the UTF-16 surrogate pairs pdfium hands over one half at a time (characters
-    beyond U+FFFF: mathematical alphanumerics of unicode-math papers and Word equations, emoji)
-    made whole, and a half without its pair replaced by U+FFFD (a tokenizer refuses it)."""
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
 def read_lines(path: Path) -> tuple[int, list[list[Line]]]:
     """Every page's lines (pages numbered from 1), in the content order pdfium reads them."""
     pdf = pdfium.PdfDocument(str(path))
@@ -162,8 +154,8 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[Line]:
 
         def end_word() -> None:
             nonlocal chars, box, bold
-            if chars:
-                text = joined("".join(chars))
+            if chars:  # a word's length counts characters, not UTF-16 halves
+                text = whole_pairs("".join(chars))
                 words.append(Word(text, box[0], box[1], box[2], box[3], box[4], bold))
             chars, box, bold = [], [], False
 

@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from core import failpoints, lifecycle, metrics
+from core import blob_refs, failpoints, lifecycle, metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, DocStatus, Document, JobDocument
 from core.celery_app import TaskOutOfTime
@@ -31,6 +31,7 @@ from core.settings import Settings
 from ingest import guards, parsing, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
+from ingest.text import normal_document
 from ingest.types import Attachment, ChunkDraft, ParsedDocument, ParseProgress
 from retrieval.embedding import Embedder, model_label, passage_text
 
@@ -401,6 +402,7 @@ def _prepare(ctx: IngestContext, work: _Work, owner: str) -> None:
         parsed = parsing.parse(path, name, ocr=False, kind=kind)
     else:
         parsed = sandbox.parse_isolated(path, name, parse_limits(ctx.settings), progress)
+    parsed = normal_document(parsed)  # every parser's text in one form before chunking
     metrics.PARSE_SECONDS.labels(metrics.file_type(name)).observe(time.perf_counter() - started)
     metrics.PARSE_PAGES.labels(metrics.file_type(name)).inc(parsed.pages or 0)
     failpoints.hit("ingest.parsing")
@@ -455,9 +457,16 @@ def _write_pending(ctx: IngestContext, works: list[_Work], owner: str) -> list[s
     if not works:
         return []
     blobs = {w.document_id: [ctx.blobs.put(a.data) for a in _parsed(w).attachments] for w in works}
+    attached = {
+        b: a.data
+        for w in works
+        for b, a in zip(blobs[w.document_id], _parsed(w).attachments, strict=True)
+    }
     written: list[tuple[_Work, list[str]]] = []
     rows: list[dict[str, object]] = []
-    with ctx.blobs.lock(), ctx.catalog.session() as s:
+    with ctx.catalog.session() as s:
+        for sha, data in sorted(attached.items()):  # in use before any row names them
+            blob_refs.hold(s, ctx.blobs, sha, len(data), lambda data=data: ctx.blobs.put(data))
         locked = lifecycle.lock_documents(s, [w.document_id for w in works])
         for w in works:
             drafts, parsed = w.drafts or [], _parsed(w)

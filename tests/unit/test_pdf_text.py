@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pdf_text import joined, read
+from ingest.pdf_text import read
 
 pytestmark = pytest.mark.unit
 
@@ -128,11 +128,3 @@ def test_a_font_scaled_up_from_one_point_still_reads_as_words(tmp_path: Path) ->
     c.showPage()
     c.save()
     assert [b.text for b in read(path).blocks] == ["Menopause and fertility after treatment"]
-
-
-def test_characters_beyond_the_basic_plane_are_made_whole() -> None:
-    # pdfium hands U+1D400 (mathematical bold A, as unicode-math and Word equations set it) over
-    # as its two UTF-16 halves; the tokenizer refused the halves and the document failed
-    assert joined("\ud835\udc00 = \ud835\udc01\ud835\udc02") == "\U0001d400 = \U0001d401\U0001d402"
-    assert joined("a\ud835b") == "a\ufffdb"  # a half without its pair
-    assert joined("plain text, é") == "plain text, é"
