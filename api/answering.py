@@ -24,11 +24,18 @@ from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.condense import HISTORY_TURNS, PastTurn, condense
 from generation.rag import Answer, Token, answer
+from retrieval.query_encoders import EncoderUnavailable
 from retrieval.search import Retriever
 from retrieval.types import ScoredChunk
 
 # Tokens of a prompt that are not passages: the rules, the question twice, the chat template.
 PROMPT_OVERHEAD = 256
+# The answer while the model of a collection's vectors cannot encode the question in this process.
+UNJUDGED = (
+    "The relevance of the passages to this question cannot be judged while the embedding model "
+    "of this collection is unavailable on the server; it is loaded again automatically. Please "
+    "ask again in a few minutes."
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class Prepared:
     relevance: float
     gated: bool  # below the relevance gate: the generator never sees the passages
     received: float = field(default_factory=time.monotonic)  # when the question arrived
+    # why the relevance could not be judged (the gate refused for that reason), else None
+    unjudged: str | None = None
 
 
 def timed(events: Iterator[Token | Answer], received: float) -> Iterator[Token | Answer]:
@@ -127,6 +136,8 @@ def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, Any]:
         "second_look": ev.second_look,
         "relevance": round(prepared.relevance, 4),
         "below_relevance_threshold": prepared.gated,
+        # the gate refused because it could not judge (the embedding model is unavailable)
+        "relevance_unjudged": prepared.unjudged is not None,
         "standalone_question": prepared.standalone,
     }
 
@@ -184,11 +195,19 @@ class AnswerService:
                 collection, standalone, k or self.settings.top_k, None, document_ids
             )
         )
-        relevance = self.retriever.best_similarity(standalone, passages)
-        gated = relevance < self.settings.relevance_threshold
+        threshold = self.settings.relevance_threshold
+        try:
+            relevance, unjudged = self.retriever.best_similarity(standalone, passages), None
+        except EncoderUnavailable:
+            # nothing says whether the passages bear on the question: refuse rather than let the
+            # generator answer from whatever BM25 found (unless the gate is off: threshold -1)
+            relevance, unjudged = -1.0, UNJUDGED
+        gated = relevance < threshold if unjudged is None else threshold > -1
         if not gated:
             _ = self.generator.model  # fail now, not inside the stream
-        return Prepared(collection, question, standalone, passages, relevance, gated, received)
+        return Prepared(
+            collection, question, standalone, passages, relevance, gated, received, unjudged
+        )
 
     def passage_budget(self) -> int:
         """The passages' token budget: the setting, or less where the served model's context
@@ -207,6 +226,8 @@ class AnswerService:
         return max(budget, 0)
 
     def generate(self, prepared: Prepared) -> Iterator[Token | Answer]:
+        if prepared.gated and prepared.unjudged:
+            return iter([Token(prepared.unjudged), Answer(prepared.unjudged, [], [], True)])
         if prepared.gated:
             return timed(answer(prepared.standalone, [], self.generator), prepared.received)
         return timed(

@@ -37,6 +37,7 @@ from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from retrieval.embedding import Embedder, Reranker
 from retrieval.index_store import IndexCache, ServedModel
+from retrieval.query_encoders import Backoff, QueryEncoders
 from retrieval.search import Retriever, SearchConfig
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,10 @@ def build_services(settings: Settings) -> Services:
         ),
         Reranker(settings.rerank_model) if settings.rerank_model else None,
         segment_threads=settings.segment_search_threads,
+        encoders=QueryEncoders(
+            embedder,
+            Backoff(settings.embedding_retry_seconds, settings.embedding_retry_max_seconds),
+        ),
     )
     generator = GeneratorClient(
         settings.generator_url,

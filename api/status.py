@@ -109,6 +109,27 @@ def parser_tools() -> dict[str, dict[str, object]]:
     }
 
 
+def embedding_models(services: Services) -> dict[str, object]:
+    """The query encoders of this API process: each model asked for, loaded or not, and for one
+    that failed its error's class, failures in a row and seconds to the next try (dense search of
+    its collections is off, and answers over them refused, until it loads)."""
+    states = services.retriever.encoders.states()
+    return {
+        "ok": all(st.loaded for st in states),
+        "models": {
+            st.model: {"loaded": True}
+            if st.loaded
+            else {
+                "loaded": False,
+                "error": st.error,
+                "failures": st.failures,
+                "retry_in_s": st.retry_in_s,
+            }
+            for st in states
+        },
+    }
+
+
 router = APIRouter(tags=["status"])
 
 
@@ -116,6 +137,7 @@ router = APIRouter(tags=["status"])
 def status(services: ServicesDep, who: Caller) -> StatusOut:
     settings, catalog = services.settings, services.catalog
     components = check_components(services)
+    components["embedding"] = embedding_models(services)
     queues: dict[str, int] = {}
     try:
         r = redis.Redis.from_url(settings.redis_url, socket_timeout=2)

@@ -9,7 +9,9 @@ process without it (a test, the CLI) keeps its metrics in memory and reports its
 
 What describes state rather than events (documents by state, index generation, segments and vectors
 per collection, queue depth) is read at scrape time from the catalog and the broker, by collectors
-the API adds (``render``'s ``extra``), so they are right whichever process changed them.
+the API adds (``render``'s ``extra``), so they are right whichever process changed them. The few
+gauges of a process's own state (``EMBEDDING_MODEL_UP``) take a "live" multiprocess mode: the files
+of processes that died (an API process killed and restarted by uvicorn) are dropped at each scrape.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from prometheus_client import (  # noqa: E402
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -98,6 +101,21 @@ SOURCE_RUN_SECONDS = Histogram(
     "Time of one sync run (listing, fetching and queueing; not the ingestion that follows).",
     ["kind"],
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
+# One gauge of a process's own state (kept in memory, unlike the catalog's at scrape time): with
+# several API processes, the lowest of the live ones, so that 0 means some process cannot encode.
+EMBEDDING_MODEL_UP = Gauge(
+    "askdocs_embedding_model_up",
+    "1 when an API process encodes queries with this embedding model, 0 while its load fails "
+    "(dense search of its collections off; tried again with backoff); the lowest of the live "
+    "API processes.",
+    ["model"],
+    multiprocess_mode="livemin",
+)
+EMBEDDING_MODEL_LOAD_FAILURES = Counter(
+    "askdocs_embedding_model_load_failures",
+    "Failed loads of an embedding model in the API, by the exception's class.",
+    ["model", "error"],
 )
 SOURCE_DOCUMENTS = Counter(
     "askdocs_source_documents",
@@ -176,9 +194,34 @@ class _Own:
         yield from REGISTRY.collect()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
+
+
+def forget_dead_processes(path: Path) -> list[int]:
+    """Drop the live-mode gauge files of processes that are gone (prometheus-client's
+    ``mark_process_dead``); their counters and histograms stay counted. Returns their pids."""
+    dead = set()
+    for f in path.glob("gauge_live*_*.db"):
+        pid = f.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            dead.add(int(pid))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, str(path))
+    return sorted(dead)
+
+
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
-    if multiprocess_dir() is not None:
+    path = multiprocess_dir()
+    if path is not None:
+        forget_dead_processes(path)
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_Own())

@@ -439,6 +439,24 @@ class Settings(BaseSettings):
 
     @property
     def catalog_url(self) -> str:
+    api_processes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="API processes (uvicorn workers) behind the one port: a process that dies is "
+        "replaced while the others answer. Each holds its own query encoder and small index "
+        "segments (large ones are memory-mapped, shared through the page cache); about one per "
+        "core the API may use.",
+    )
+    embedding_retry_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="After a failed load of a collection's embedding model (dense search of it "
+        "off, answers refused), seconds before the API tries again; doubles at each failure.",
+    )
+    embedding_retry_max_seconds: float = Field(
+        300.0, gt=0, description="Longest wait between two tries to load an embedding model."
+    )
         return self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
 
     @property

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from sqlalchemy import select
 
 from core import metrics
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
-from retrieval.embedding import Embedder, Reranker, model_label, passage_text
+from retrieval.embedding import Embedder, Reranker, passage_text
 from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.index_store import CollectionIndexes, IndexCache
+from retrieval.query_encoders import EncoderUnavailable, QueryEncoders
 from retrieval.segments import SearchThreads
 from retrieval.types import ScoredChunk
 
@@ -63,16 +63,18 @@ class Retriever:
         config: SearchConfig | None = None,
         reranker: Reranker | None = None,
         segment_threads: int | None = None,
+        encoders: QueryEncoders | None = None,
     ) -> None:
+        """:param encoders: the query encoders by model (default: ``embedder``'s, others loaded
+        on first use with the default backoff)."""
         self._catalog = catalog
         self._embedder = embedder
         self._indexes = indexes
         self.config = config or SearchConfig()
         self.reranker = reranker
-        # Query encoders by model label: a collection still served by the index of an earlier
-        # model (while it is re-embedded) gets its queries embedded by that model.
-        self._embedders: dict[str, Embedder | None] = {model_label(embedder.name): embedder}
-        self._embedders_lock = threading.Lock()
+        # A collection still served by the index of an earlier model (while it is re-embedded)
+        # gets its queries embedded by that model.
+        self.encoders = encoders or QueryEncoders(embedder)
         # the lexical side of hybrid searches, beside the dense side of the calling thread
         self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
         # threads that search some of a collection's vector segments beside the calling thread
@@ -83,17 +85,10 @@ class Retriever:
         return self._indexes.get(collection)
 
     def embedder_for(self, model: str) -> Embedder | None:
-        """The query encoder of ``model``; None when that model cannot be loaded here (its
-        directory is gone): the dense side of such a collection is off until it is re-embedded."""
-        with self._embedders_lock:
-            if model not in self._embedders:
-                try:
-                    self._embedders[model] = Embedder(model).load()
-                    log.info("loaded %s for collections still indexed with it", model)
-                except Exception:  # noqa: BLE001 - any failure: serve lexical results only
-                    log.warning("cannot load embedding model %s; dense search off", model)
-                    self._embedders[model] = None
-            return self._embedders[model]
+        """The query encoder of ``model``; None while that model cannot be loaded here (its
+        directory unreadable or gone): the dense side of such a collection is off, and the load
+        is tried again with backoff (``QueryEncoders``)."""
+        return self.encoders.get(model)
 
     def _allowed_chunks(self, document_ids: list[str]) -> np.ndarray:
         with self._catalog.reader() as s:
@@ -151,7 +146,9 @@ class Retriever:
 
     def best_similarity(self, query: str, passages: list[ScoredChunk]) -> float:
         """Highest cosine between the query and the passages (fused scores are relative; the
-        relevance gate needs an absolute one)."""
+        relevance gate needs an absolute one); -1 without passages. Raises EncoderUnavailable
+        while the model of the passages' vectors cannot encode the query here: nothing can say
+        then whether they are relevant."""
         if not passages:
             return -1.0
         with self._catalog.reader() as s:  # vectors and the model that made them, together
@@ -165,7 +162,8 @@ class Retriever:
             return -1.0
         encoder = self.embedder_for(model) if model else self._embedder
         if encoder is None:
-            return 1.0  # no way to judge here: let the generator see the passages
+            assert model is not None
+            raise EncoderUnavailable(self.encoders.state(model))
         q = encoder.embed_query(query)
         return float((vectors.reshape(-1, q.shape[0]) @ q).max())
 
