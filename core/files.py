@@ -26,3 +26,13 @@ def read_regular(name: str | Path, limit: int, dir_fd: int | None = None) -> byt
     if len(data) > limit:
         raise UnsafeFile(f"{Path(name).name} is over {limit} bytes")
     return data
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Flush ``path``'s entries (a name just created, renamed into it or unlinked) to disk: a file's
+    own fsync does not make its name durable (POSIX; ext4 and XFS lose a fresh rename without it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
