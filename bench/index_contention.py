@@ -112,8 +112,8 @@ def main() -> None:
         )
 
         stop = threading.Event()
-        searches: list[tuple[float, float]] = []  # (finished at, seconds)
-        other_writes: list[tuple[float, float]] = []
+        searches: list[tuple[float, float]] = []  # (started at, seconds)
+        other_writes: list[tuple[float, float]] = []  # (started at, seconds)
         other_errors: list[str] = []
         rng = np.random.default_rng(7)
         queries = rng.normal(size=(64, DIM)).astype(np.float32)
@@ -124,7 +124,7 @@ def main() -> None:
             while not stop.is_set():
                 t = time.perf_counter()
                 cache.get("small").vectors.search(queries[i % len(queries)], 10)
-                searches.append((time.perf_counter(), time.perf_counter() - t))
+                searches.append((t, time.perf_counter() - t))
                 i += 1
 
         writer_catalog = Catalog(catalog.url)  # an upload's or a worker's process
@@ -139,7 +139,7 @@ def main() -> None:
                         coll.reembed_at = utcnow()
                 except Exception as e:  # noqa: BLE001 - counted and printed
                     other_errors.append(type(e).__name__)
-                other_writes.append((time.perf_counter(), time.perf_counter() - t))
+                other_writes.append((t, time.perf_counter() - t))
                 stop.wait(0.05)
 
         threads = [
@@ -171,10 +171,10 @@ def main() -> None:
             theirs = [d for at, d in other_writes if start <= at <= end]
             longest = max(writes.durations[before:], default=0.0)
             print(f"{name}: {end - start:.1f} s")
-            print(f"  small-collection search during it: {ms(during)}")
+            print(f"  small-collection searches started during it: {ms(during)}")
             print(f"  large-collection read started 0.5 s in: {ms(big_reads)}")
             print(f"  indexer's longest write transaction: {longest * 1e3:.1f} ms")
-            print(f"  another writer's transaction: {ms(theirs)}")
+            print(f"  another writer's transactions started during it: {ms(theirs)}")
 
         print(f"large: {args.chunks} vectors in {args.segments} Flat segments; small: {args.small}")
         idle = [d for at, d in searches if idle_from <= at <= idle_to]
