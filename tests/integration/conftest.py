@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from askdocs.supervisor import free_port
+from tests import redis_server
 
 TEST_REDIS_DB = 13
 READY_LINE = "askdocs is ready"
@@ -90,7 +91,7 @@ def running_stack(
     """`askdocs up` on free ports with ``data`` as its data dir; stopped (Ctrl-C) on exit, and
     nothing it started may outlive it. ``admin_key``: the key of an earlier start on the same data
     dir (only the first start prints one)."""
-    machine = f"redis://127.0.0.1:6379/{redis_db}"
+    machine = redis_server.url(redis_db)
     try:
         redis.Redis.from_url(machine, socket_connect_timeout=1).flushdb()
         redis_url = machine

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import select
 
 from askdocs.stack import settings_env, worker_argv
 from core.catalog import Catalog, DocStatus, Document, SourceItem, SourceRun
 from core.settings import Settings
+from tests import redis_server
 from tests.integration.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,11 +28,11 @@ REDIS_DB = 15
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str]]]:
-    broker = redis.Redis(port=6379, db=REDIS_DB)
+    broker = redis_server.client(REDIS_DB)
     broker.flushdb()
     settings = Settings(
         data_dir=tmp_path / "data",
-        redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        redis_url=redis_server.url(REDIS_DB),
         auth=False,
         sources_tick_seconds=0.5,
         sources_min_interval_seconds=1,  # the test schedules a run every second

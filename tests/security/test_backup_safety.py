@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -33,6 +32,7 @@ from core.auth import add_user, create_key
 from core.catalog import Source
 from core.secrets import Vault
 from core.settings import Settings
+from tests import redis_server
 from tests.service.conftest import SERVICE_REDIS_DB, in_process
 
 pytestmark = pytest.mark.service
@@ -65,7 +65,7 @@ class Made:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
     root = tmp_path_factory.mktemp("backup_safety")
-    redis.Redis(port=6379, db=SERVICE_REDIS_DB).flushdb()
+    redis_server.client(SERVICE_REDIS_DB).flushdb()
     data = root / "data"
     with in_process(data) as h:
         h.upload("kept", *FILES.items())
@@ -92,7 +92,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
         keyed = cli(data, "backup", str(root / "keyed"), "--with-key")
         assert keyed.returncode == 0, keyed.stdout + keyed.stderr
     yield Made(data, root / "plain", root / "keyed", plain.stdout, source_id, keys)
-    redis.Redis(port=6379, db=SERVICE_REDIS_DB).flushdb()
+    redis_server.client(SERVICE_REDIS_DB).flushdb()
 
 
 def _manifest(backup: Path) -> dict:
@@ -238,7 +238,7 @@ def _api(data: Path) -> Iterator[TestClient]:
     """The restored service with auth on."""
     settings = Settings(
         data_dir=data,
-        redis_url=f"redis://127.0.0.1:6379/{SERVICE_REDIS_DB}",
+        redis_url=redis_server.url(SERVICE_REDIS_DB),
         auth=True,
         start_generator=False,
         generator_url="http://127.0.0.1:9/v1",

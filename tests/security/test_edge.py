@@ -23,6 +23,7 @@ from askdocs.supervisor import free_port
 from core.auth import Principal, add_user, create_key
 from core.catalog import Catalog
 from core.settings import Settings
+from tests import redis_server
 from tests.integration.conftest import wait_for
 from tests.security.edge_server import EdgeServer, FakeGenerator, edge_server, stream_post
 
@@ -53,7 +54,7 @@ def generator() -> Iterator[FakeGenerator]:
 def server(
     tmp_path_factory: pytest.TempPathFactory, generator: FakeGenerator
 ) -> Iterator[EdgeServer]:
-    redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    redis_url = redis_server.url(REDIS_DB)
     redis.Redis.from_url(redis_url).flushdb()
     with edge_server(
         tmp_path_factory.mktemp("edge"),

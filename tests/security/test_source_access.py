@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from core.auth import add_user, create_key
@@ -29,6 +28,7 @@ from sources.config import FolderConfig
 from sources.folder import FolderConnector
 from sources.roots import PathRefused, ServerPaths
 from sources.sync import SyncContext, run
+from tests import redis_server
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
 
 pytestmark = pytest.mark.service
@@ -55,7 +55,7 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for d in (open_root, admin_root, outside):
         d.mkdir()
     (outside / "payroll.txt").write_text(SECRET)
-    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    broker = redis_server.client(SERVICE_REDIS_DB)
     broker.flushdb()
     with in_process(
         tmp_path_factory.mktemp("data"),

@@ -24,6 +24,7 @@ from core.settings import Settings
 from ingest.pipeline import IngestContext, process_document
 from retrieval.embedding import model_dim, model_label
 from retrieval.indexer import Indexer
+from tests import redis_server
 
 # The broker database of these tests (the integration stack uses 13 and 14); flushed around them.
 SERVICE_REDIS_DB = 11
@@ -104,7 +105,7 @@ class Harness:
 @contextmanager
 def in_process(data: Path, **settings: object) -> Iterator[Harness]:
     """The API over ``data`` in this process, with the worker's and indexer's steps at hand."""
-    broker = f"redis://127.0.0.1:6379/{SERVICE_REDIS_DB}"
+    broker = redis_server.url(SERVICE_REDIS_DB)
     defaults: dict[str, object] = {
         "auth": False,
         "rename_wait_seconds": 0,
@@ -135,7 +136,7 @@ def in_process(data: Path, **settings: object) -> Iterator[Harness]:
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    broker = redis_server.client(SERVICE_REDIS_DB)
     broker.flushdb()
     with in_process(tmp_path_factory.mktemp("service")) as h:
         yield h

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
+from tests import redis_server
 from tests.pg import fresh_database
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
 
@@ -49,7 +49,7 @@ def searches(h: Harness) -> list[list[tuple[int, str, float]]]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalogs(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, str | None]]:
     """The source's and the restore target's database URLs (None: SQLite in the data dir)."""
-    redis.Redis(port=6379, db=SERVICE_REDIS_DB).flushdb()
+    redis_server.client(SERVICE_REDIS_DB).flushdb()
     if request.param == "sqlite":
         yield None, None
         return

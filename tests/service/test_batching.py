@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import redis
 from celery import current_app
 from sqlalchemy import event, select
 
@@ -21,6 +20,7 @@ from ingest.pipeline import IngestContext, process_document, process_documents
 from ingest.types import ParsedDocument
 from retrieval import index_tasks, indexer
 from retrieval.embedding import passage_text
+from tests import redis_server
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, sent_ingest_tasks
 
 pytestmark = pytest.mark.service
@@ -289,7 +289,7 @@ def test_small_text_is_parsed_in_the_worker_and_the_rest_in_the_child(
 
 
 def test_an_upload_sends_one_task_per_batch_of_small_files(harness: Harness) -> None:
-    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    broker = redis_server.client(SERVICE_REDIS_DB)
     broker.delete("ingest")
     notes = [_note(i) for i in range(20)]
     large = ("large.txt", b"large text file. " * 20_000)  # above ingest_batch_bytes

@@ -4,12 +4,12 @@ retry, cancel, rename, drop. Each step is checked in the catalog, the index and 
 from __future__ import annotations
 
 import pytest
-import redis
 
 from api import documents as document_routes
 from core import lifecycle
 from core.catalog import Document
 from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
+from tests import redis_server
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, sent_ingest_tasks
 
 pytestmark = pytest.mark.service
@@ -126,7 +126,7 @@ def test_a_collections_failures_are_retried_at_once_by_status_and_code(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(document_routes, "RETRY_STEP", 2)  # several steps in one request
-    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    broker = redis_server.client(SERVICE_REDIS_DB)
     empties = [(f"empty{i}.txt", b" \n" * (i + 1)) for i in range(3)]
     binary = ("program.bin", b"\x7fELF\x02\x01\x01" + bytes(300))
     harness.upload("retry-all", ("kiln.txt", KILN), *empties, binary)

@@ -7,16 +7,16 @@ import json
 import logging
 
 import pytest
-import redis
 
 from core import logs
+from tests import redis_server
 from tests.service.conftest import SERVICE_REDIS_DB, Harness
 
 pytestmark = pytest.mark.service
 
 
 def test_a_request_id_is_answered_and_sent_with_the_tasks(harness: Harness) -> None:
-    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    broker = redis_server.client(SERVICE_REDIS_DB)
     broker.delete("ingest")
     r = harness.client.post(
         "/documents",

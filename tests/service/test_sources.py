@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from core.catalog import DocStatus, Document, Source, SourceItem
@@ -21,6 +20,7 @@ from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
 from core.secrets import Vault
 from sources import tokens
 from sources.sync import SyncContext, run
+from tests import redis_server
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
 
 pytestmark = pytest.mark.service
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.service
 
 @pytest.fixture(scope="module")
 def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    broker = redis.Redis(port=6379, db=SERVICE_REDIS_DB)
+    broker = redis_server.client(SERVICE_REDIS_DB)
     broker.flushdb()
     with in_process(
         tmp_path_factory.mktemp("sources"),
