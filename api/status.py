@@ -110,10 +110,19 @@ def parser_tools() -> dict[str, dict[str, object]]:
 
 
 def embedding_models(services: Services) -> dict[str, object]:
-    """The query encoders of this API process: each model asked for, loaded or not, and for one
-    that failed its error's class, failures in a row and seconds to the next try (dense search of
-    its collections is off, and answers over them refused, until it loads)."""
-    states = services.retriever.encoders.states()
+    """The query encoders of this API process (each process has its own): each model asked for,
+    loaded or not, and for one that failed (while a live collection still uses it) its error's
+    class, failures in a row and seconds to the next try; dense search of its collections is off,
+    and answers over them refused, until it loads."""
+    with services.catalog.reader() as s:  # a failed model no collection uses any more: gone
+        in_use = set(
+            s.scalars(
+                select(Collection.embedding_model)
+                .where(Collection.deleted_at.is_(None), Collection.embedding_model.is_not(None))
+                .distinct()
+            )
+        )
+    states = [st for st in services.retriever.encoders.states() if st.loaded or st.model in in_use]
     return {
         "ok": all(st.loaded for st in states),
         "models": {
