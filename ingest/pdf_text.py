@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import re
 import statistics
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -144,7 +145,8 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[Line]:
         words: list[Word] = []
         chars: list[str] = []
         box: list[float] = []  # x0, x1, top, bottom, size of the word being read
-        band: list[float] = []  # top, bottom and right end of the line being read
+        band: list[float] = []  # top, bottom, right and left end of the last character read
+        rtl = False  # the last character read is right-to-left (Arabic, Hebrew)
         spaced = False  # pdfium put a space of its own after the last character
         bold = False
         font = ctypes.create_string_buffer(128)
@@ -191,15 +193,18 @@ def _page_lines(pdf: pdfium.PdfDocument, index: int) -> list[Line]:
                 drawn = loose.top - loose.bottom
                 scales[size] = drawn / size if size > 0 and not 0.5 < drawn / size < 2 else 1.0
             size = size * scales[size] or (y1 - y0)
+            here_rtl = unicodedata.bidirectional(ch) in ("R", "AL")
             if band:
-                gap = x0 - band[2]
+                # right-to-left text runs leftwards: its gap is from this character's right
+                # end to the last one's left end
+                gap = band[3] - x1 if here_rtl and rtl else x0 - band[2]
                 same_line = y0 < band[1] and y1 > band[0]  # overlaps the line's band
                 if not same_line or gap < -size:  # a jump back or to another line
                     end_line()
                 elif gap > WORD_GAP_EM * size or (spaced and gap > 0.1 * size):
                     end_word()
-            spaced = False
-            band = [min(band[0], y0), max(band[1], y1), x1] if band else [y0, y1, x1]
+            spaced, rtl = False, here_rtl
+            band = [min(band[0], y0), max(band[1], y1), x1, x0] if band else [y0, y1, x1, x0]
             if not box:  # a word's first character tells its font
                 pdfium_raw.FPDFText_GetFontInfo(raw, j, font, len(font), ctypes.byref(flags))
                 bold = pdfium_raw.FPDFText_GetFontWeight(raw, j) >= 600 or bool(
