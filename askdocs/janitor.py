@@ -1,14 +1,22 @@
-"""The janitor: finds documents whose task was lost and sends it again.
+"""The janitor: finds documents and collections whose task was lost and sends it again.
 
 Runs as a thread of the indexer (one per deployment). Lost means: a worker's lease ran out (it died:
 SIGKILL, out of memory, machine gone), or a document has waited past ``requeue_after`` while its
 queue is empty (the message vanished, e.g. Redis restarted without it). Sending twice is harmless:
 tasks claim a lease and skip documents that are done.
+
+A collection's drop or rename is lost when it was asked more than ``requeue_after`` ago and no
+message of it waits in the index queue (it vanished, or the indexer died running it); it is sent
+again at most once per ``requeue_after``. Both tasks do nothing once done, so a copy that was not
+lost after all costs one catalog read.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import math
 import threading
 from datetime import datetime, timedelta
 
@@ -16,14 +24,16 @@ import redis
 from celery import Celery
 from sqlalchemy import and_, or_, select, update
 
-from core.catalog import Catalog, Chunk, Collection, DocStatus, Document, utcnow
+from core.catalog import AuditEvent, Catalog, Chunk, Collection, DocStatus, Document, utcnow
 from core.celery_app import (
     APPLY_TASK,
+    DROP_TASK,
     INDEX_QUEUE,
     INGEST_QUEUE,
     PROCESS_TASK,
     REEMBED_TASK,
     REMOVE_TASK,
+    RENAME_TASK,
     enqueue,
 )
 from core.settings import Settings
@@ -31,6 +41,10 @@ from retrieval.embedding import model_label
 
 log = logging.getLogger(__name__)
 BATCH = 500
+# Set (for requeue_after seconds) when the janitor sends a collection's task again.
+RESENT_KEY = "askdocs:janitor:resent:{task}:{key}"
+# The audit action a rename request writes in its transaction: when it was asked.
+RENAME_ASKED = "collection_renamed"
 
 
 def _queue_empty(settings: Settings, queue: str) -> bool:
@@ -89,6 +103,89 @@ def sweep(
     if any(sent.values()):
         log.warning("janitor sent again: %s", sent)
     sent[REEMBED_TASK] = sweep_models(catalog, celery, settings, now, ingest_idle)
+    sent.update(sweep_collections(catalog, celery, settings, now))
+    return sent
+
+
+def _waiting(client: redis.Redis, queue: str, task: str) -> set[str]:
+    """The argument of each message of ``task`` waiting in ``queue`` (kombu's JSON envelope with a
+    base64 body of [args, kwargs, embed])."""
+    keys: set[str] = set()
+    for raw in client.lrange(queue, 0, -1):  # type: ignore[union-attr]
+        try:
+            message = json.loads(raw)
+            if message["headers"]["task"] != task:
+                continue
+            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            keys.add(str(args[0]))
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue  # not a message of ours
+    return keys
+
+
+def lost_collection_tasks(
+    catalog: Catalog, now: datetime, requeue_after: float
+) -> dict[str, list[str]]:
+    """The collections, by task, whose drop or rename was asked more than ``requeue_after``
+    seconds before ``now`` and is not done: deleted ones still in the catalog, and pending renames
+    (of live collections) whose last request is older (the request's audit row says when)."""
+    stale = now - timedelta(seconds=requeue_after)
+    with catalog.reader() as s:
+        drops = list(
+            s.scalars(
+                select(Collection.id).where(
+                    Collection.deleted_at.is_not(None), Collection.deleted_at < stale
+                )
+            )
+        )
+        renaming = list(
+            s.scalars(
+                select(Collection.id).where(
+                    Collection.renaming_to.is_not(None), Collection.deleted_at.is_(None)
+                )
+            )
+        )
+        recent = (
+            set(
+                s.scalars(
+                    select(AuditEvent.collection_id).where(
+                        AuditEvent.at >= stale,
+                        AuditEvent.action == RENAME_ASKED,
+                        AuditEvent.collection_id.in_(renaming),
+                    )
+                )
+            )
+            if renaming
+            else set()
+        )
+    return {DROP_TASK: drops, RENAME_TASK: [c for c in renaming if c not in recent]}
+
+
+def sweep_collections(
+    catalog: Catalog, celery: Celery, settings: Settings, now: datetime
+) -> dict[str, int]:
+    """Send again the drop and rename tasks that were lost (``lost_collection_tasks``, and no
+    message of theirs waits in the index queue); returns how many, by task."""
+    lost = lost_collection_tasks(catalog, now, settings.requeue_after)
+    sent = {task: 0 for task in lost}
+    if not any(lost.values()):
+        return sent
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    try:
+        for task, names in lost.items():
+            waiting = _waiting(client, INDEX_QUEUE, task) if names else set()
+            for name in names:
+                if name in waiting:
+                    continue
+                marker = RESENT_KEY.format(task=task, key=name)
+                if not client.set(marker, 1, nx=True, ex=math.ceil(settings.requeue_after)):
+                    continue  # sent again lately: it may be running now
+                enqueue(celery, settings, task, name)
+                sent[task] += 1
+    finally:
+        client.close()
+    if any(sent.values()):
+        log.warning("janitor sent collection tasks again: %s", sent)
     return sent
 
 
