@@ -2,8 +2,10 @@
 
 For every ready document: chunks in the catalog = vectors in FAISS = chunks in the lexical index; for
 every other document: none (documents being indexed right now may have either, and are left alone).
-A segment file the manifest lists but the disk lacks counts its vectors as missing; a segment file
-no manifest lists is an orphan (``remove_orphans`` deletes them under the generation lock).
+A segment file the manifest lists but the disk lacks counts its vectors as missing; a chunk live in
+two segments is a duplicate (a search would return it twice); a segment file no manifest lists is an
+orphan (``remove_orphans`` deletes them under the build lock, so never a file a build has written
+and not committed yet).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from sqlalchemy import select
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.index_store import (
     ServedModel,
+    build_lock,
     collection_dir,
     generation_lock,
     manifest_of,
     served_model,
 )
 from retrieval.lexical_index import LexicalIndex
-from retrieval.segments import Manifest, Segment, orphans
+from retrieval.segments import Manifest, Segment, orphans, remove_files
 from retrieval.vector_index import VectorIndex
 
 
@@ -40,12 +43,17 @@ class Report:
     leftover_chunks: int  # catalog chunk rows of failed or cancelled documents
     orphan_files: int = 0  # segment files no manifest lists (a write a crash cut short)
     missing_files: int = 0  # segment files the manifest lists that are not on disk
+    duplicate_vectors: int = 0  # chunks live in more than one segment
     unfinished: dict[str, int] = field(default_factory=dict)  # documents per non-terminal state
 
     @property
     def index_ok(self) -> bool:
         return not (
-            self.missing_vectors or self.extra_vectors or self.missing_lexical or self.extra_lexical
+            self.missing_vectors
+            or self.extra_vectors
+            or self.missing_lexical
+            or self.extra_lexical
+            or self.duplicate_vectors
         )
 
     @property
@@ -83,7 +91,7 @@ def check(catalog: Catalog, index_dir: Path, collection: str, default: ServedMod
     in_flight = {int(i) for i, st in rows if st == DocStatus.indexing}
     leftover = sum(1 for _, st in rows if st in (DocStatus.failed, DocStatus.cancelled))
     directory = collection_dir(index_dir, collection)
-    vectors, missing_files = _vectors(directory, manifest, model)
+    vectors, missing_files, duplicates = _vectors(directory, manifest, model)
     orphan_files = len(orphans(directory, [manifest])) if manifest is not None else 0
     lexical = set(LexicalIndex(directory).chunk_ids())
     return Report(
@@ -99,39 +107,45 @@ def check(catalog: Catalog, index_dir: Path, collection: str, default: ServedMod
         leftover_chunks=leftover,
         orphan_files=orphan_files,
         missing_files=missing_files,
+        duplicate_vectors=duplicates,
         unfinished=unfinished,
     )
 
 
 def _vectors(
     directory: Path, manifest: Manifest | None, model: ServedModel
-) -> tuple[set[int], int]:
+) -> tuple[set[int], int, int]:
     """Live vector ids of the manifest's segments (of the one file of a collection indexed before
-    segments), and how many listed segment files could not be read."""
+    segments), how many listed segment files could not be read, and how many live ids more than
+    one segment holds."""
     if manifest is None:
         legacy = VectorIndex.load(directory, model.dim, model.label)
-        return {int(i) for i in legacy.live_ids()}, 0
+        return {int(i) for i in legacy.live_ids()}, 0, 0
     ids: set[int] = set()
-    missing = 0
+    missing = duplicates = 0
     for entry in manifest.segments:
         try:
             segment = Segment.load(directory, entry, model.dim)
         except (OSError, RuntimeError):  # FAISS raises RuntimeError for a file it cannot read
             missing += 1
             continue
-        ids.update(int(i) for i in segment.vectors.live_ids())
-    return ids, missing
+        live = {int(i) for i in segment.vectors.live_ids()}
+        duplicates += len(ids & live)
+        ids |= live
+    return ids, missing, duplicates
 
 
 def remove_orphans(catalog: Catalog, index_dir: Path, collection: str) -> int:
-    """Delete the collection's segment files that its manifest does not list, under the
-    generation lock (so never a segment the indexer has written and is about to commit)."""
-    with generation_lock(index_dir, collection, exclusive=True):
+    """Delete the collection's segment files that its manifest does not list, under the build
+    lock (so never a segment the indexer has written and not committed yet) and the generation
+    lock (so never while a backup copies)."""
+    with (
+        build_lock(catalog, index_dir, collection),
+        generation_lock(index_dir, collection, exclusive=True),
+    ):
         with catalog.reader() as s:
             manifest = manifest_of(s.get(Collection, collection))
         if manifest is None:
             return 0
-        found = orphans(collection_dir(index_dir, collection), [manifest])
-        for path in found:
-            path.unlink(missing_ok=True)
-    return len(found)
+        directory = collection_dir(index_dir, collection)
+        return remove_files(directory, orphans(directory, [manifest]))

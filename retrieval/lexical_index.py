@@ -1,14 +1,21 @@
 """The one wrapper of tantivy: a BM25 index of chunks (body + title fields, English stemming and
-stop words). The indexer writes it; readers open it and reload when the catalog generation moves."""
+stop words). The indexer writes it; readers open it and reload when the catalog generation moves.
+
+A change is staged (``replace_documents``/``replace_all`` with ``commit=False``), invisible to
+readers, then made visible and durable at once by ``commit`` (tantivy fsyncs its files and its
+``meta.json``; the directory is fsynced here too); ``rollback`` drops what was staged."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import tantivy
+
+from core.files import fsync_dir
 
 LEXICAL_DIR = "lexical"
 # What the indexer puts in the fields (``retrieval.indexer.lexical_doc``), stamped beside the index:
@@ -62,6 +69,7 @@ class LexicalIndex:
         self._analyzer = _analyzer()
         self._index: tantivy.Index | None = None
         self._writer = None
+        self._restamp = False  # replace_all staged: stamp the format at its commit
         if writable:
             self._path.mkdir(parents=True, exist_ok=True)
             new = not self._exists()
@@ -87,8 +95,12 @@ class LexicalIndex:
     def stamp(self) -> None:
         """Record that the content is of ``LEXICAL_FORMAT`` (a new index, or after replace_all)."""
         tmp = self._path / f"{FORMAT_FILE}.tmp"
-        tmp.write_text(f"{LEXICAL_FORMAT}\n")
+        with open(tmp, "w") as f:
+            f.write(f"{LEXICAL_FORMAT}\n")
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(self._path / FORMAT_FILE)
+        fsync_dir(self._path)
 
     def _exists(self) -> bool:
         # tantivy raises, rather than answering False, for a directory that is not there
@@ -132,16 +144,36 @@ class LexicalIndex:
         self.replace_documents({document_id: docs})
 
     def replace_documents(
-        self, docs: dict[str, Sequence[LexicalDoc]], removed: Sequence[str] = ()
+        self,
+        docs: dict[str, Sequence[LexicalDoc]],
+        removed: Sequence[str] = (),
+        commit: bool = True,
     ) -> None:
-        """Replace the chunks of many documents, and remove ``removed``, in one commit."""
+        """Replace the chunks of many documents, and remove ``removed``, in one commit (with
+        ``commit=False``: staged for the next ``commit``)."""
         assert self._writer is not None, "read-only lexical index"
         for document_id in [*docs, *removed]:
             self._writer.delete_documents_by_term("document_id", document_id)
         for chunks in docs.values():
             for d in chunks:
                 self._writer.add_document(self._doc(d))
+        if commit:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make what was staged visible to readers that reload, and durable."""
+        assert self._writer is not None, "read-only lexical index"
         self._writer.commit()
+        fsync_dir(self._path)
+        if self._restamp:
+            self.stamp()
+            self._restamp = False
+
+    def rollback(self) -> None:
+        """Drop what was staged since the last commit."""
+        assert self._writer is not None, "read-only lexical index"
+        self._writer.rollback()
+        self._restamp = False
 
     @staticmethod
     def _doc(d: LexicalDoc) -> tantivy.Document:
@@ -152,14 +184,16 @@ class LexicalIndex:
         doc.add_text("title", d.title)
         return doc
 
-    def replace_all(self, docs: Sequence[LexicalDoc]) -> None:
-        """Swap the whole content in one commit: readers see the old or the new, never empty."""
+    def replace_all(self, docs: Sequence[LexicalDoc], commit: bool = True) -> None:
+        """Swap the whole content in one commit: readers see the old or the new, never empty
+        (with ``commit=False``: staged for the next ``commit``)."""
         assert self._writer is not None, "read-only lexical index"
         self._writer.delete_all_documents()
         for d in docs:
             self._writer.add_document(self._doc(d))
-        self._writer.commit()
-        self.stamp()
+        self._restamp = True
+        if commit:
+            self.commit()
 
     def remove_document(self, document_id: str) -> None:
         self.replace_document(document_id, [])

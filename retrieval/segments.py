@@ -30,6 +30,7 @@ import faiss
 import numpy as np
 
 from core import failpoints
+from core.files import fsync_dir
 from retrieval.chunk_documents import ChunkDocuments, as_ids
 from retrieval.vector_index import VectorIndex
 
@@ -131,7 +132,8 @@ def _token() -> str:
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temp file in the same directory, fsync, rename into place."""
+    """Write through a temp file in the same directory, fsync, rename into place, fsync the
+    directory: when this returns, the file is on disk under its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     os.close(fd)
     try:
@@ -139,6 +141,7 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -154,7 +157,8 @@ def write_segment(
     hnsw_m: int = 32,
 ) -> SegmentEntry:
     """A new segment of ``vectors`` (chunk ``ids``, of ``documents``, aligned), Flat or HNSW by its
-    size; its files are on disk (fsynced) when this returns, listed by no manifest yet."""
+    size; its files are on disk (fsynced, and their names) when this returns, listed by no
+    manifest yet."""
     directory.mkdir(parents=True, exist_ok=True)
     ids = np.asarray(ids, dtype=np.int64)
     index = VectorIndex.build(ids, vectors, dim, hnsw_threshold, hnsw_m)
@@ -187,6 +191,17 @@ def write_tombstones(directory: Path, entry: SegmentEntry, deleted: np.ndarray) 
 
     _atomic_write(directory / name, write)
     return replace(entry, deleted=int(deleted.size), tombstones=name)
+
+
+def remove_files(directory: Path, paths: Iterable[Path]) -> int:
+    """Unlink ``paths`` (files of ``directory``), then make their removal durable."""
+    removed = 0
+    for path in paths:
+        path.unlink(missing_ok=True)
+        removed += 1
+    if removed and directory.is_dir():
+        fsync_dir(directory)
+    return removed
 
 
 def orphans(directory: Path, manifests: Iterable[Manifest]) -> list[Path]:
