@@ -77,6 +77,7 @@ def build_services(settings: Settings) -> Services:
             catalog,
             settings.index_dir,
             ServedModel.of(settings.embedding_model),
+            idle_seconds=settings.index_idle_seconds,
         ),
         SearchConfig(
             mode=settings.retrieval_mode,

@@ -263,6 +263,13 @@ class Settings(BaseSettings):
     )
     generator_model: str | None = Field(
         None, description="Model name at the generator; default: the first it lists."
+    index_idle_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="An API process drops a collection's indexes from memory when no search read "
+        "it for this long (the next search loads them again: a second or two for a large one); "
+        "a dropped or renamed collection goes at once.",
+    )
     )
     generator_api_key: str = Field("not-needed", description="API key sent to the generator.")
     generator_timeout: float = Field(120.0, description="Seconds to wait for the generator.")
