@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
@@ -23,8 +24,9 @@ from api.schemas import (
     RetryIn,
 )
 from api.views import doc_out, job_out
-from core import lifecycle
+from core import blob_refs, lifecycle
 from core.auth import Role, audit, readable, role_in
+from core.blobs import BlobStore, TooLarge
 from core.catalog import (
     RESTARTABLE,
     Chunk,
@@ -62,13 +64,43 @@ def parse_tags(text: str | None) -> list[str]:
 router = APIRouter()
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """One file of an upload, in the blob store."""
+
+    content: str  # sha256
+    size: int
+    name: str
+    content_type: str | None
+    upload: UploadFile
+
+
+def _store(blobs: BlobStore, f: UploadFile, limit: int) -> _Stored:
+    """Stream one uploaded file into the blob store (413 past ``limit``, nothing kept of it)."""
+    name = clean_name(f.filename or "upload")
+    f.file.seek(0)
+    try:
+        content, size = blobs.put_stream(f.file, limit)
+    except TooLarge:
+        raise ApiError(
+            413, "too_large", f"{name} is larger than the limit of {limit} bytes"
+        ) from None
+    return _Stored(content, size, name, (f.content_type or "")[:128] or None, f)
+
+
+def _store_again(blobs: BlobStore, x: _Stored) -> None:
+    """Put a file's bytes back: the blob sweep removed the original since ``_store``."""
+    x.upload.file.seek(0)
+    blobs.put_stream(x.upload.file, x.size)
+
+
 @router.post(
     "/documents",
     response_model=JobOut,
     status_code=202,
     responses=errors(401, 403, 404, 409, 413),
 )
-async def upload(
+def upload(
     services: ServicesDep,
     who: Caller,
     files: list[UploadFile] = File(..., description="One or more files", min_length=1),  # noqa: B008
@@ -90,7 +122,9 @@ async def upload(
     ),
 ) -> JobOut:
     """Store the files by hash and queue each new one; a collection that does not exist yet is
-    made, owned by the caller. The same bytes again are no new work."""
+    made, owned by the caller. The same bytes again are no new work. A plain function: FastAPI
+    runs it in its thread pool, so storing large files never holds up other requests; each file
+    is streamed from its spooled copy into the blob store in pieces."""
     settings, catalog, blobs = services.settings, services.catalog, services.blobs
     labels = parse_tags(tags)
     if len(files) > settings.max_files_per_upload:
@@ -110,44 +144,33 @@ async def upload(
                 raise ApiError(
                     409, "conflict", f"job {job_id} belongs to collection {job.collection_id!r}"
                 )
-    stored: list[tuple[str, str, str | None, int, UploadFile]] = []
-    for f in files:
-        data = await f.read(settings.max_upload_bytes + 1)
-        name = clean_name(f.filename or "upload")
-        if len(data) > settings.max_upload_bytes:
-            raise ApiError(
-                413,
-                "too_large",
-                f"{name} is larger than the limit of {settings.max_upload_bytes} bytes",
-            )
-        content = blobs.put(data)
-        ctype = (f.content_type or "")[:128] or None
-        stored.append((content, name, ctype, len(data), f))
+    stored = [_store(blobs, f, settings.max_upload_bytes) for f in files]
     job_id = job_id or lifecycle.new_job_id()
     to_enqueue: list[str] = []
     small: set[str] = set()  # batched by the workers: sent together, one task per batch
     duplicates: set[str] = set()
-    # Under the blob lock: a concurrent removal of the last document using the same bytes cannot
-    # delete the blob between our check and our commit.
-    with blobs.lock(), catalog.session() as s:
+    with catalog.session() as s:
+        # each original marked in use first: the blob sweep cannot remove it under our rows
+        by_content: dict[str, _Stored] = {}
+        for x in stored:
+            by_content.setdefault(x.content, x)
+        for content, x in sorted(by_content.items()):
+            blob_refs.hold(s, blobs, content, x.size, lambda x=x: _store_again(blobs, x))
         if s.get(Collection, collection) is None:
             catalog.ensure_collection(s, collection, owner=owner_of_new(who))
         require(s, who, collection, Role.write)
         if s.get(Job, job_id) is None:
             s.add(Job(id=job_id, collection_id=collection, created_by=who.user))
             s.flush()
-        known = KnownDocuments.read(s, collection, [content for content, *_ in stored])
-        for content, name, ctype, size, f in stored:
-            if not blobs.path(content).exists():  # removed since we stored it
-                await f.seek(0)
-                blobs.put(await f.read())
+        known = KnownDocuments.read(s, collection, [x.content for x in stored])
+        for x in stored:
             got = lifecycle.admit(
                 s,
                 collection,
-                content,
-                name,
-                size,
-                content_type=ctype,
+                x.content,
+                x.name,
+                x.size,
+                content_type=x.content_type,
                 tags=labels,
                 keep_both=not replace,
                 job_ids=[job_id],
@@ -157,9 +180,9 @@ async def upload(
                 duplicates.add(got.document_id)
                 continue
             to_enqueue.append(got.document_id)
-            if size <= settings.ingest_batch_bytes:
+            if x.size <= settings.ingest_batch_bytes:
                 small.add(got.document_id)
-            detail = {"name": got.name, "bytes": size}
+            detail = {"name": got.name, "bytes": x.size}
             audit(s, who.user, "upload", collection, got.document_id, detail)
     enqueue_ingest(services.celery, settings, to_enqueue, small)
     return job_out(catalog, job_id, who, duplicates, only=[*to_enqueue, *duplicates])

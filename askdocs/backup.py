@@ -3,12 +3,14 @@ bringing it back into an empty data dir.
 
 A backup holds the catalog (SQLite's online backup API, or ``pg_dump`` of a PostgreSQL catalog),
 the originals the catalog refers to, and each collection's index files of the generation the
-catalog records. Consistency comes from the locks the service already takes: every collection's
-generation lock, shared, so the indexer cannot commit a new generation while the snapshot and the
-copy of its files are made (readers and ingest workers go on); and the originals' lock while the
-catalog is copied and the originals it names are linked or copied, so no original the snapshot
-names is removed meanwhile. Documents that were between queued and indexing at the snapshot are
-queued again when restored (the janitor sends their tasks at the first start).
+catalog records. Consistency comes from every collection's generation lock, taken shared, so the
+indexer cannot commit a new generation while the snapshot and the copy of its files are made
+(readers and ingest workers go on). The originals need no lock: the ones copied are those the
+snapshot itself names (read from the copy of a SQLite catalog, or in the transaction whose
+snapshot ``pg_dump`` exports), and each of them was in use at the snapshot, so the blob sweep
+unlinks it at the earliest ``blob_grace_seconds`` after it (``core.blob_sweep``): the copy has
+that long. Documents that were between queued and indexing at the snapshot are queued again when
+restored (the janitor sends their tasks at the first start).
 
 A backup is private (directories 0700, files 0600: ``askdocs.archive``) and lists the sha256 and size
 of every file it holds in ``backup.json``, which ``askdocs.restore`` verifies before it writes
@@ -30,8 +32,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
 
 from askdocs.archive import (
     BackupError,
@@ -83,7 +86,27 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _snapshot_catalog(settings: Settings, out: Path) -> str:
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a catalog snapshot holds, read from the snapshot itself."""
+
+    kind: str  # "sqlite" or "postgresql"
+    documents: int
+    originals: set[str]  # the sha256 of every original a document of the snapshot uses
+
+
+def _references(conn: Connection) -> tuple[int, set[str]]:
+    """How many documents the catalog on ``conn`` holds, and the originals they use."""
+    originals = {
+        sha or doc_id  # older rows: the document id was the blob's name
+        for doc_id, sha in conn.execute(select(Document.id, Document.content_sha256))
+    }
+    documents = conn.scalar(select(func.count()).select_from(Document)) or 0
+    return documents, originals
+
+
+def _snapshot_catalog(settings: Settings, out: Path, references: bool = True) -> _Snapshot:
+    """Copy the catalog into ``out``; with ``references``, read what the copy holds."""
     url = settings.catalog_url
     if is_sqlite(url):
         os.close(create_private(out / SQLITE_FILE))  # made 0600 before SQLite writes into it
@@ -95,17 +118,37 @@ def _snapshot_catalog(settings: Settings, out: Path) -> str:
             target.close()
         finally:
             source.close()
-        return "sqlite"
+        if not references:
+            return _Snapshot("sqlite", 0, set())
+        # read, then closed: SQLite removes the -wal and -shm files it made beside the copy
+        copy = create_engine(f"sqlite:///{out / SQLITE_FILE}", poolclass=NullPool)
+        with copy.connect() as conn:
+            return _Snapshot("sqlite", *_references(conn))
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():  # pg_dump reads this transaction's snapshot, and so do we
+                exported = conn.scalar(text("SELECT pg_export_snapshot()"))
+                _pg_dump(url, out, str(exported))
+                found = _references(conn) if references else (0, set())
+    finally:
+        engine.dispose()
+    return _Snapshot("postgresql", *found)
+
+
+def _pg_dump(url: str, out: Path, snapshot: str) -> None:
     fd = create_private(out / PG_FILE)
     try:
         done = subprocess.run(
-            ["pg_dump", "--format=custom", pg_url(url)], stdout=fd, stderr=subprocess.PIPE
+            ["pg_dump", "--format=custom", f"--snapshot={snapshot}", pg_url(url)],
+            stdout=fd,
+            stderr=subprocess.PIPE,
         )
     finally:
         os.close(fd)
     if done.returncode != 0:
         raise BackupError(f"pg_dump failed: {done.stderr.decode(errors='replace').strip()[:500]}")
-    return "postgresql"
 
 
 def _ignored(name: str) -> bool:
@@ -203,26 +246,23 @@ def _snapshot(settings: Settings, out: Path, echo: Callable[[str], None]) -> Bac
         with catalog.reader() as s:
             names = list(s.scalars(select(Collection.id)))
         with _frozen(settings, names):
-            # Under these locks neither the collections' manifests nor the set of originals in use
-            # can change, so what the live catalog says now is what the snapshot holds.
-            with blobs.lock():
-                kind = _snapshot_catalog(settings, out)
-                with catalog.reader() as s:
-                    collections = s.scalars(select(Collection)).all()
-                    if not {c.id for c in collections} <= set(names):
-                        raise BackupError("a collection was made during the backup: run it again")
-                    used = {
-                        sha or doc_id  # older rows: the document id was the blob's name
-                        for doc_id, sha in s.execute(select(Document.id, Document.content_sha256))
-                    }
-                    documents = s.scalar(select(func.count()).select_from(Document)) or 0
-                    manifests = {c.id: manifest_of(c) for c in collections}
-                    generations = {c.id: c.index_generation for c in collections}
-                    revision = _revision(catalog)
-                for blob in sorted(used):
-                    if blobs.path(blob).exists():  # an upload whose row is not written yet
-                        copy_private(blobs.path(blob), out / "blobs" / blob[:2] / blob)
-                echo(f"catalog ({kind}): {documents} documents, {len(used)} originals")
+            # Under these locks no collection's manifest can change, so what the live catalog
+            # says of them now is what the snapshot holds.
+            snap = _snapshot_catalog(settings, out)
+            with catalog.reader() as s:
+                collections = s.scalars(select(Collection)).all()
+                if not {c.id for c in collections} <= set(names):
+                    raise BackupError("a collection was made during the backup: run it again")
+                manifests = {c.id: manifest_of(c) for c in collections}
+                generations = {c.id: c.index_generation for c in collections}
+                revision = _revision(catalog)
+            for blob in sorted(snap.originals):
+                if blobs.path(blob).exists():  # a document whose original never got stored
+                    copy_private(blobs.path(blob), out / "blobs" / blob[:2] / blob)
+            echo(
+                f"catalog ({snap.kind}): {snap.documents} documents, "
+                f"{len(snap.originals)} originals"
+            )
             for name, manifest in manifests.items():
                 src = collection_dir(settings.index_dir, name)
                 dst = out / "index" / name
@@ -234,7 +274,7 @@ def _snapshot(settings: Settings, out: Path, echo: Callable[[str], None]) -> Bac
                 echo(f"index of {name}: generation {generations[name]}")
     finally:
         catalog.engine.dispose()
-    return BackupInfo(FORMAT, revision, kind, documents, len(used), generations)
+    return BackupInfo(FORMAT, revision, snap.kind, snap.documents, len(snap.originals), generations)
 
 
 def _revision(catalog: Catalog) -> str | None:
@@ -260,7 +300,7 @@ def before_upgrade(settings: Settings, echo: Callable[[str], None] = print) -> P
     out = settings.data_dir / "backups" / f"pre-upgrade-{revision or 'unversioned'}-{stamp}"
     with private_umask():
         make_dirs(out)
-        kind = _snapshot_catalog(settings, out)
+        kind = _snapshot_catalog(settings, out, references=False).kind
         _write_manifest(out, BackupInfo(FORMAT, revision, kind, 0, 0, {}))
     echo(f"catalog at schema {revision or 'before versions'}: copied to {out} before upgrading it")
     return out

@@ -1,5 +1,5 @@
 """Operators' commands, run on the server against the catalog and the index files: `askdocs check
-[--repair]`, `askdocs backup DIR`, `askdocs restore DIR`."""
+[--repair] [--deep]`, `askdocs backup DIR`, `askdocs restore DIR`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from sqlalchemy import delete, select
 
 from askdocs import backup as backups
 from askdocs import janitor
 from askdocs import restore as restores
+from core.blob_check import BadOriginal, check_originals, originals_size
+from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
 from core.settings import Settings
@@ -33,8 +43,15 @@ def check(
         "rows, send lost tasks again.",
     ),
     timeout: float = typer.Option(600, help="Seconds to wait for the indexer's rebuilds."),
+    deep: bool = typer.Option(
+        False,
+        "--deep",
+        help="Also re-hash every original the catalog refers to (reads them all); without it, "
+        "originals are checked by their size.",
+    ),
 ) -> None:
-    """Do the catalog, FAISS and the lexical index agree, collection by collection?"""
+    """Do the catalog, FAISS and the lexical index agree, collection by collection? Are the
+    originals of the documents there, whole?"""
     settings = Settings()
     catalog = Catalog(settings.catalog_url).create()
     model = ServedModel.of(settings.embedding_model)
@@ -107,9 +124,45 @@ def check(
             f"{r.collection}: {'ok' if r.ok else 'PROBLEM'}"
             + (f" ({', '.join(problems_of(r))})" if not r.ok else "")
         )
+    bad = _check_originals(settings, catalog, collection, deep)
     catalog.engine.dispose()
-    if not all(r.ok for r in reports):
+    if bad or not all(r.ok for r in reports):
         raise typer.Exit(1)
+
+
+def _check_originals(
+    settings: Settings, catalog: Catalog, collection: str | None, deep: bool
+) -> list[BadOriginal]:
+    """Check the originals (re-hashed with ``deep``, else by size), print what is wrong."""
+    count, size = originals_size(catalog, collection)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(
+            f"{'re-hashing' if deep else 'checking'} {count} originals", total=size
+        )
+        bad = check_originals(
+            catalog,
+            BlobStore(settings.blob_dir),
+            collection,
+            deep=deep,
+            progress=lambda n: progress.advance(task, n),
+        )
+    if bad:
+        table = Table("collection", "document", "id", "original")
+        for b in bad:
+            table.add_row(b.collection, b.name, b.document_id, f"[red]{b.problem}[/red]")
+        console.print(table)
+    how = "re-hashed" if deep else "checked by size"
+    print(f"originals: {count} {how}, {len(bad)} documents with a missing or changed one")
+    for b in bad:  # one plain line each, for scripts
+        print(f"original {b.problem}: {b.collection}/{b.name} ({b.document_id}, {b.sha256})")
+    return bad
 
 
 def problems_of(r: Report) -> list[str]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -278,9 +279,33 @@ class Document(Base):
     source_id: Mapped[str | None] = mapped_column(String(36), index=True)
     origin: Mapped[str | None] = mapped_column(Text)
 
+    __table_args__ = (
+        # a sync finds a source's documents by origin when it leaves the source; a hash index on
+        # PostgreSQL (equality is all it needs, and a B-tree refuses a key past ~2.7 kB: URLs)
+        Index("ix_documents_origin", "origin", postgresql_using="hash"),
+    )
+
     @property
     def blob(self) -> str:
         return self.content_sha256 or self.id
+
+
+class Blob(Base):
+    """An original in the blob store, by the sha256 of its bytes: what lets a writer and the
+    blob sweep agree on whether the file may go, without a lock over the whole store.
+
+    A writer (an upload, a worker storing attachments, a sync) puts the file, then in the
+    transaction that adds its document upserts this row (``core.blob_refs.hold``), which clears
+    ``orphaned_at`` and waits for a sweep deleting it. The sweep (``core.blob_sweep``) marks a
+    row no document uses, and unlinks the file only a grace period later, with the row locked
+    and the documents read again."""
+
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When a sweep found no document using it (None: in use, or stored since).
+    orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 def status_counts(s: Session, collection: str) -> dict[str, int]:

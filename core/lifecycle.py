@@ -2,13 +2,13 @@
 
 A document moves queued -> parsing -> embedding (a worker holds its lease) -> indexing (its chunks
 wait in the catalog) -> ready (searchable), or ends failed, cancelled or deleted; a deleted one
-leaves the catalog once the indexer has taken its vectors out, and its original goes with the
-last document that uses it. A collection is renamed or dropped by the indexer, which moves or
+leaves the catalog once the indexer has taken its vectors out; its original, once no document
+has used it for a grace period, goes by the blob sweep (``core.blob_sweep``). A collection is renamed or dropped by the indexer, which moves or
 removes its index files in the same step.
 
 The functions that take a ``Session`` change rows in the caller's transaction (so a route, a
 worker or the indexer commits its own work with them in one step); the ones that take the
-``Catalog`` and ``BlobStore`` open their own. Nothing here sends a task: callers enqueue the ids
+``Catalog`` open their own. Nothing here sends a task: callers enqueue the ids
 they get back, after their commit.
 """
 
@@ -18,15 +18,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.blobs import BlobStore
 from core.catalog import (
     IN_WORKER,
     RESTARTABLE,
@@ -115,7 +114,8 @@ def admit(
     document, or one that was deleted, failed or cancelled before run again. The same bytes live
     in the collection already are no new work (``queued`` False). ``keep_both`` gives the new one a
     numbered name beside a live document of that name (else it replaces it once indexed). The
-    document joins ``job_ids`` either way. Call it under the blob store's lock. ``known``: read
+    document joins ``job_ids`` either way. Call it after ``core.blob_refs.hold`` of ``blob`` in
+    the same transaction (nothing may remove the original under the new row). ``known``: read
     once for many files of one transaction (an upload's), kept up to date here."""
     if known is None:
         doc = find_document(s, collection, blob, lock=True)
@@ -597,70 +597,107 @@ def rename(s: Session, old: Collection, new: str) -> Collection:
     return moved
 
 
-def _unused(s: Session, blobs: Iterable[str]) -> list[str]:
-    """The originals among ``blobs`` that no document (of any collection) uses any more."""
-    return [
-        b
-        for b in blobs
-        if not s.scalar(
-            select(func.count())
-            .select_from(Document)
-            .where(or_(Document.content_sha256 == b, Document.id == b))
-        )
-    ]
-
-
-def forget(catalog: Catalog, blobs: BlobStore, document_id: str) -> bool:
-    """A deleted document whose vectors are out of the index leaves the catalog; its original too
-    when no other document uses it. False when it is not (or no longer) deleted."""
-    with blobs.lock():
-        with catalog.session() as s:
-            doc = s.get(Document, document_id, with_for_update=True)
-            if doc is None or doc.status != DocStatus.deleted:
-                return False
-            blob, collection = doc.blob, doc.collection_id
-            s.execute(delete(Chunk).where(Chunk.document_id == document_id))
-            s.delete(doc)
-            coll = s.get(Collection, collection)
-            if coll is not None:
-                coll.index_generation += 1
-            s.flush()
-            unused = _unused(s, [blob])
-        for b in unused:
-            blobs.delete(b)
+def forget(catalog: Catalog, document_id: str) -> bool:
+    """A deleted document whose vectors are out of the index leaves the catalog. Its original
+    stays: the blob sweep (``core.blob_sweep``) removes it once no document has used it for a
+    grace period. False when it is not (or no longer) deleted."""
+    with catalog.session() as s:
+        doc = s.get(Document, document_id, with_for_update=True)
+        if doc is None or doc.status != DocStatus.deleted:
+            return False
+        collection = doc.collection_id
+        s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+        s.delete(doc)
+        coll = s.get(Collection, collection)
+        if coll is not None:
+            coll.index_generation += 1
     return True
 
 
-def drop(catalog: Catalog, blobs: BlobStore, collection: str) -> int:
+# Documents (with their chunks) or other rows deleted per transaction when a collection is dropped.
+DROP_STEP = 200
+
+
+def drop(catalog: Catalog, collection: str, step: int | None = None) -> int:
     """A deleted collection's rows go (documents, chunks, jobs, memberships, conversations,
-    sources, the collection), and the originals no other document uses. The caller removed its
-    index files first. Returns how many originals were deleted."""
-    with blobs.lock():
+    sources), ``step`` at a time in short transactions, and the collection's row last: stopped
+    half-way, it is run again from where it stopped. The originals stay for the blob sweep. The
+    caller removed the index files first. Returns how many documents it deleted.
+
+    :param step: rows per transaction (default ``DROP_STEP``)."""
+    step = step or DROP_STEP
+    documents = 0
+    while True:
         with catalog.session() as s:
-            docs = select(Document.id).where(Document.collection_id == collection)
-            held = {
-                sha or doc_id  # Document.blob, without loading whole rows
-                for sha, doc_id in s.execute(
-                    select(Document.content_sha256, Document.id).where(
-                        Document.collection_id == collection
-                    )
+            ids = list(
+                s.scalars(
+                    select(Document.id).where(Document.collection_id == collection).limit(step)
                 )
-            }
-            s.execute(delete(Chunk).where(Chunk.document_id.in_(docs)))
-            s.execute(delete(JobDocument).where(JobDocument.document_id.in_(docs)))
-            convs = select(Conversation.id).where(Conversation.collection_id == collection)
-            s.execute(delete(Turn).where(Turn.conversation_id.in_(convs)))
-            sources = select(Source.id).where(Source.collection_id == collection)
-            s.execute(delete(SourceItem).where(SourceItem.source_id.in_(sources)))
-            s.execute(delete(SourceRun).where(SourceRun.source_id.in_(sources)))
-            for model in (Document, Job, Membership, Conversation, Source):  # children first
-                s.execute(delete(model).where(model.collection_id == collection))
-            s.execute(delete(Collection).where(Collection.id == collection))
-            s.flush()
-            unused = _unused(s, held)
-        for blob in unused:
-            blobs.delete(blob)
-    return len(unused)
+            )
+            _delete_documents(s, ids)
+        documents += len(ids)
+        if len(ids) < step:
+            break
+    _drop_in_steps(
+        catalog,
+        select(Conversation.id).where(Conversation.collection_id == collection),
+        step,
+        lambda s, ids: (
+            s.execute(delete(Turn).where(Turn.conversation_id.in_(ids))),
+            s.execute(delete(Conversation).where(Conversation.id.in_(ids))),
+        ),
+    )
+    with catalog.reader() as s:
+        sources = list(s.scalars(select(Source.id).where(Source.collection_id == collection)))
+    for source in sources:
+        _drop_in_steps(
+            catalog,
+            select(SourceItem.key).where(SourceItem.source_id == source),
+            step,
+            lambda s, keys, source=source: s.execute(
+                delete(SourceItem).where(SourceItem.source_id == source, SourceItem.key.in_(keys))
+            ),
+        )
+        _drop_in_steps(
+            catalog,
+            select(SourceRun.id).where(SourceRun.source_id == source),
+            step,
+            lambda s, ids: s.execute(delete(SourceRun).where(SourceRun.id.in_(ids))),
+        )
+    with catalog.session() as s:
+        # what came in meanwhile (a sync run of the collection finishing a step), then the rest
+        late = list(s.scalars(select(Document.id).where(Document.collection_id == collection)))
+        _delete_documents(s, late)
+        jobs = select(Job.id).where(Job.collection_id == collection)
+        s.execute(delete(JobDocument).where(JobDocument.job_id.in_(jobs)))
+        for model in (Job, Membership, Conversation, Source):
+            s.execute(delete(model).where(model.collection_id == collection))
+        s.execute(delete(Collection).where(Collection.id == collection))
+    return documents + len(late)
+
+
+def _delete_documents(s: Session, ids: list[str]) -> None:
+    """Documents' rows and what hangs on them (chunks, job entries)."""
+    if ids:
+        s.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
+        s.execute(delete(JobDocument).where(JobDocument.document_id.in_(ids)))
+        s.execute(delete(Document).where(Document.id.in_(ids)))
+
+
+def _drop_in_steps(
+    catalog: Catalog,
+    keys: Select[tuple[str]],
+    step: int,
+    remove: Callable[[Session, list[str]], object],
+) -> None:
+    """``remove`` the rows ``keys`` selects, ``step`` keys per transaction, until none is left."""
+    while True:
+        with catalog.session() as s:
+            found = list(s.scalars(keys.limit(step)))
+            if found:
+                remove(s, found)
+        if len(found) < step:
+            return
 
 
 def new_job_id() -> str:

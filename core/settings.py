@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds before a document whose task seems lost (queue empty) is sent again.",
     )
+    blob_grace_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="Seconds an original no document uses stays in the blob store before the "
+        "janitor removes it (a backup copies the originals its catalog snapshot names within "
+        "this time).",
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description="Log lines of every process: JSON objects (with the request id that follows "

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from core import failpoints, lifecycle, metrics
+from core import blob_refs, failpoints, lifecycle, metrics
 from core.auth import Principal, Role, role_in
 from core.blobs import BlobStore
 from core.catalog import (
@@ -471,9 +471,8 @@ def _one(r: _Run, e: Entry) -> None:
     blob = ctx.blobs.put(data)
     to_process: str | None = None
     to_remove: list[str] = []
-    with ctx.blobs.lock(), ctx.catalog.session() as s:
-        if not ctx.blobs.path(blob).exists():  # removed meanwhile by the last user of the bytes
-            ctx.blobs.put(data)
+    with ctx.catalog.session() as s:
+        blob_refs.hold(s, ctx.blobs, blob, len(data), lambda: ctx.blobs.put(data))
         got = lifecycle.admit(
             s,
             r.collection,

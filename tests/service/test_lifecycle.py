@@ -3,11 +3,14 @@ retry, cancel, rename, drop. Each step is checked in the catalog, the index and 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from api import documents as document_routes
 from core import lifecycle
-from core.catalog import Document
+from core.blob_sweep import sweep_blobs
+from core.catalog import Document, utcnow
 from core.celery_app import PROCESS_MANY_TASK, PROCESS_TASK
 from tests import redis_server
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, sent_ingest_tasks
@@ -20,6 +23,14 @@ GLAZE = b"The Harrow studio glaze is a cobalt blue made from local clay."
 
 def _names(passages: list[dict]) -> list[str]:
     return [p["document_name"] for p in passages]
+
+
+def _swept(harness: Harness) -> None:
+    """The janitor's blob sweep: once to find the unused originals, once past their grace."""
+    catalog, blobs, settings = harness.services.catalog, harness.services.blobs, harness.settings
+    now = utcnow()
+    sweep_blobs(catalog, blobs, settings, now)
+    sweep_blobs(catalog, blobs, settings, now + timedelta(seconds=settings.blob_grace_seconds + 1))
 
 
 def test_the_same_bytes_twice_are_one_document(harness: Harness) -> None:
@@ -76,6 +87,7 @@ def test_a_new_version_replaces_the_old_one(harness: Harness) -> None:
     assert texts and all("cobalt" in t for t in texts)
     with harness.services.catalog.reader() as s:
         assert s.get(Document, old["id"]) is None  # forgotten once its vectors left
+    _swept(harness)
     assert not harness.services.blobs.path(old["sha256"]).exists()
     assert harness.services.blobs.path(new["sha256"]).exists()
 
@@ -98,6 +110,7 @@ def test_delete_hides_at_once_and_the_indexer_forgets(harness: Harness) -> None:
     harness.work()
     with harness.services.catalog.reader() as s:
         assert s.get(Document, doc["id"]) is None
+    _swept(harness)
     assert not harness.services.blobs.path(doc["sha256"]).exists()
     # the same bytes again are a new upload, queued and searchable
     again = harness.upload("deleting", ("kiln.txt", KILN + b" Deleted."))
@@ -261,6 +274,7 @@ def test_drop_removes_everything_it_held(harness: Harness) -> None:
     harness.work()
     with harness.services.catalog.reader() as s:
         assert s.query(Document).filter(Document.collection_id == "doomed").count() == 0
+    _swept(harness)
     blobs = harness.services.blobs
     assert blobs.path(kept["sha256"]).exists()  # the same bytes live on in another collection
     only_here = next(d for d in gone if d["name"] == "pots.txt")
