@@ -73,9 +73,12 @@ def worker_argv(role: str) -> list[str]:
     return [sys.executable, "-m", "askdocs.worker", role]
 
 
-def api_argv(host: str, port: int) -> list[str]:
-    """The command of the API on uvicorn (settings from the ASKDOCS_ environment)."""
-    return [
+def api_argv(host: str, port: int, processes: int = 1) -> list[str]:
+    """The command of the API on uvicorn (settings from the ASKDOCS_ environment). With
+    ``processes`` above 1, uvicorn's master process holds the port and keeps that many API
+    processes, starting a new one when one dies; their metrics meet in PROMETHEUS_MULTIPROC_DIR
+    (which `askdocs up` sets)."""
+    argv = [
         sys.executable,
         "-m",
         "uvicorn",
@@ -87,6 +90,7 @@ def api_argv(host: str, port: int) -> list[str]:
         str(port),
         "--no-access-log",
     ]
+    return argv + ["--workers", str(processes)] if processes > 1 else argv
 
 
 def worker(settings: Settings, role: str) -> Service:
@@ -102,7 +106,7 @@ def worker(settings: Settings, role: str) -> Service:
 def api(settings: Settings) -> Service:
     return Service(
         name="api",
-        argv=api_argv(settings.api_host, settings.api_port),
+        argv=api_argv(settings.api_host, settings.api_port, settings.api_processes),
         env=settings_env(settings),
         ready=http_ok(f"http://127.0.0.1:{settings.api_port}/health"),
         ready_timeout=180,
