@@ -24,6 +24,8 @@ import redis
 from celery import Celery
 from sqlalchemy import and_, or_, select, update
 
+from core.blob_sweep import sweep_blobs
+from core.blobs import BlobStore
 from core.catalog import AuditEvent, Catalog, Chunk, Collection, DocStatus, Document, utcnow
 from core.celery_app import (
     APPLY_TASK,
@@ -104,6 +106,7 @@ def sweep(
         log.warning("janitor sent again: %s", sent)
     sent[REEMBED_TASK] = sweep_models(catalog, celery, settings, now, ingest_idle)
     sent.update(sweep_collections(catalog, celery, settings, now))
+    sweep_blobs(catalog, BlobStore(settings.blob_dir), settings, now)  # originals nobody uses
     return sent
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from askdocs import janitor
 from core import blob_refs, blob_sweep, lifecycle
 from core.blobs import TMP_PREFIX
 from core.catalog import Blob, Chunk, Collection, Document, Job, utcnow
@@ -124,6 +125,18 @@ def test_an_original_used_again_within_its_grace_period_stays(harness: Harness) 
     assert _row(harness, first["sha256"]).orphaned_at is None  # type: ignore[union-attr]
     blob_sweep.sweep(catalog, blobs, harness.settings, t0 + timedelta(seconds=GRACE + 1))
     assert blobs.path(first["sha256"]).read_bytes() == data
+
+
+def test_the_janitor_runs_the_blob_sweep(harness: Harness) -> None:
+    gone = harness.upload("janitor", ("old.txt", b"A notice nobody needs any more."))
+    doc = gone["documents"][0]
+    _forget(harness, doc["id"])
+    catalog, celery = harness.services.catalog, harness.services.celery
+    t0 = utcnow()
+    janitor.sweep(catalog, celery, harness.settings, t0)
+    assert harness.services.blobs.path(doc["sha256"]).exists()
+    janitor.sweep(catalog, celery, harness.settings, t0 + timedelta(seconds=GRACE + 1))
+    assert not harness.services.blobs.path(doc["sha256"]).exists()
 
 
 def test_a_file_without_a_row_and_an_old_temporary_are_cleaned_up(harness: Harness) -> None:
