@@ -15,12 +15,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 
 from askdocs import janitor
 from core import blob_refs, blob_sweep, lifecycle
 from core.blobs import TMP_PREFIX
-from core.catalog import Blob, Chunk, Collection, Document, Job, utcnow
+from core.catalog import Blob, Catalog, Chunk, Collection, Document, Job, utcnow
 from tests import redis_server
 from tests.pg import fresh_database
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
@@ -353,3 +353,50 @@ def test_a_sweep_passes_over_an_original_a_writer_is_claiming(racing: Harness) -
     sweeper.join(60)
     assert not sweeper.is_alive() and result == [(0, 0)]
     assert blobs.path(sha).read_bytes() == data
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    with fresh_database("askdocs_blob_rows") as url:
+        yield url
+
+
+def test_the_upgrade_gives_every_original_in_use_a_row_and_indexes_the_origin(
+    catalog_url: str,
+) -> None:
+    old_row, shared = hashlib.sha256(b"a").hexdigest(), hashlib.sha256(b"bb").hexdigest()
+    catalog = Catalog(catalog_url).create()
+    with catalog.session() as s:
+        catalog.ensure_collection(s, "old")
+        # a row older than the content column (its id was the hash), and two users of one original
+        s.add(Document(id=old_row, collection_id="old", name="a.txt", size_bytes=1))
+        for i in range(2):
+            s.add(
+                Document(
+                    id=f"{i}" * 64,
+                    content_sha256=shared,
+                    collection_id="old",
+                    name=f"b{i}.txt",
+                    size_bytes=2,
+                    origin=f"https://example.org/b{i}",
+                )
+            )
+    with catalog.engine.begin() as conn:  # the catalog as the schema before the blob rows left it
+        conn.execute(text("DROP INDEX ix_documents_origin"))
+        conn.execute(text("DROP TABLE blobs"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    catalog.engine.dispose()
+
+    catalog = Catalog(catalog_url).create()
+    with catalog.reader() as s:
+        rows = s.scalars(select(Blob)).all()
+    assert {(r.sha256, r.size, r.orphaned_at) for r in rows} == {
+        (old_row, 1, None),
+        (shared, 2, None),
+    }
+    indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("documents")}
+    assert {"ix_documents_origin", "ix_documents_content_sha256"} <= indexes
+    catalog.engine.dispose()
