@@ -7,10 +7,18 @@ leaves the catalog consistent and the next run finishes the work. One run at a t
 lease in the catalog, renewed while the run works, that runs out when its worker dies. Nothing is
 deleted when the source could not be read as a whole, or when the listing met errors (a page that
 failed to load is not gone).
+
+A run's memory does not grow with the catalog's side of the source: the listing is handled a page
+of entries at a time (their items looked up in one query), and what is gone is found by reading
+the source's items a page at a time by key. What it keeps per listed origin is 8 bytes (the first
+64 bits of its key: ``Keys``), 8 more for a new one, and the origins of the deletions it holds
+back. Two origins whose keys share 64 bits would only keep an item that is gone: never a wrong
+deletion.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -19,7 +27,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -59,6 +68,9 @@ from sources.web import WebConnector
 log = logging.getLogger(__name__)
 
 MAX_FAILURES_KEPT = 200
+# Entries of the listing handled together (their items read in one query), and items read from the
+# catalog at once when looking for what is gone: a run's memory follows this, not the source's size.
+PAGE_ITEMS = 500
 # A small new document waits at most this long for others to share its ingest task.
 SEND_WAIT_SECONDS = 2.0
 
@@ -71,6 +83,7 @@ class SyncContext:
     vault: Vault
     enqueue: Callable[[str, str | list[str]], None]  # (task, id or ids)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    page_size: int = PAGE_ITEMS  # entries looked up, and items read, at once
 
 
 def item_key(origin: str) -> str:
@@ -278,6 +291,120 @@ class _Item:
     document_id: str | None
     owns: bool
     meta: dict[str, Any]
+    origin: str = ""
+
+
+def _item(row: SourceItem) -> _Item:
+    meta = json.loads(row.meta) if row.meta else {}
+    return _Item(
+        row.key, row.fingerprint, row.content_sha256, row.document_id, row.owns, meta, row.origin
+    )
+
+
+class Keys:
+    """A set of item keys kept in 8 bytes each (their first 64 bits), for sets as large as a
+    source: the origins a run listed, the ones it added. A key that shares its 64 bits with one
+    added reads as in the set."""
+
+    def __init__(self) -> None:
+        self._values = array("Q")
+        self._sorted = 0  # how many of ``_values``, from the start, are in order
+
+    @staticmethod
+    def _short(key: str) -> int:
+        return int(key[:16], 16)
+
+    def add(self, key: str) -> None:
+        self._values.append(self._short(key))
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if self._sorted != len(self._values):
+            self._values = array("Q", sorted(self._values))
+            self._sorted = len(self._values)
+        short = self._short(key)
+        at = bisect.bisect_left(self._values, short)
+        return at < len(self._values) and self._values[at] == short
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+class _Previous(Mapping[str, Known]):
+    """What the last runs recorded of the source's origins whose document is still there, read
+    from the catalog when a connector asks (one origin, or all of them a page at a time), never
+    held whole. ``len`` is their number when the run started."""
+
+    def __init__(self, catalog: Catalog, source_id: str, page_size: int) -> None:
+        self._catalog, self._source, self._page = catalog, source_id, page_size
+        with catalog.reader() as s:
+            self._count = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(SourceItem)
+                    .join(Document, Document.id == SourceItem.document_id)
+                    .where(SourceItem.source_id == source_id, Document.status != DocStatus.deleted)
+                )
+                or 0
+            )
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, origin: str) -> Known:
+        with self._catalog.reader() as s:
+            found = s.execute(
+                select(SourceItem.fingerprint, SourceItem.meta)
+                .join(Document, Document.id == SourceItem.document_id)
+                .where(
+                    SourceItem.source_id == self._source,
+                    SourceItem.key == item_key(origin),
+                    Document.status != DocStatus.deleted,
+                )
+            ).first()
+        if found is None:
+            raise KeyError(origin)
+        return Known(found.fingerprint, json.loads(found.meta) if found.meta else {})
+
+    def __iter__(self) -> Iterator[str]:
+        for page in _item_pages(self._catalog, self._source, self._page):
+            with self._catalog.reader() as s:
+                live = _live(s, {i.document_id for i in page if i.document_id})
+            yield from (i.origin for i in page if i.document_id in live)
+
+
+def _item_pages(catalog: Catalog, source_id: str, page_size: int) -> Iterator[list[_Item]]:
+    """Every item of the source, ``page_size`` at a time in key order (each page its own short
+    read: items removed meanwhile are not read again, none is skipped)."""
+    after = ""
+    while True:
+        with catalog.reader() as s:
+            rows = list(
+                s.scalars(
+                    select(SourceItem)
+                    .where(SourceItem.source_id == source_id, SourceItem.key > after)
+                    .order_by(SourceItem.key)
+                    .limit(page_size)
+                )
+            )
+            page = [_item(row) for row in rows]
+        if not page:
+            return
+        yield page
+        after = page[-1].key
+
+
+def _pages(items: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    """``items`` in lists of at most ``size``, each taken from the iterator only when asked."""
+    page: list[Entry] = []
+    for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 class _Run:
@@ -309,11 +436,12 @@ class _Run:
         self.confirmed: set[str] = set()
         self.held_origins: list[str] = []
         self.failures: list[dict[str, str]] = []
+        # the items of the page of entries being handled (``_load``), as this run leaves them
         self.items: dict[str, _Item] = {}
-        self.seen: set[str] = set()
-        # documents of the items not deleted, read once at the start (and the ones this run makes)
+        # which of their documents are not deleted (and the ones this run makes)
         self.live_docs: set[str] = set()
-        self.new_here: set[str] = set()
+        self.seen = Keys()  # every origin listed
+        self.new_here = Keys()  # the origins this run added
         self.lease = timedelta(seconds=ctx.settings.sources_lease_seconds)
         self.done = threading.Event()
         self.lost = False
@@ -398,6 +526,17 @@ def _live(s: Session, doc_ids: set[str]) -> set[str]:
     return found
 
 
+def _load(r: _Run, entries: list[Entry]) -> None:
+    """Read the items of a page of entries, and which of their documents are not deleted."""
+    keys = list({item_key(e.origin) for e in entries})
+    with r.ctx.catalog.reader() as s:
+        rows = s.scalars(
+            select(SourceItem).where(SourceItem.source_id == r.source_id, SourceItem.key.in_(keys))
+        )
+        r.items = {row.origin: _item(row) for row in rows}
+        r.live_docs = _live(s, {i.document_id for i in r.items.values() if i.document_id})
+
+
 def _save_item(s: Session, r: _Run, e: Entry, sha: str, doc_id: str, owns: bool) -> None:
     key = item_key(e.origin)
     row = s.get(SourceItem, (r.source_id, key))
@@ -410,7 +549,7 @@ def _save_item(s: Session, r: _Run, e: Entry, sha: str, doc_id: str, owns: bool)
     row.owns = owns
     row.meta = json.dumps(dict(e.meta)) if e.meta else None
     row.synced_at = utcnow()
-    r.items[e.origin] = _Item(key, e.fingerprint, sha, doc_id, owns, dict(e.meta))
+    r.items[e.origin] = _Item(key, e.fingerprint, sha, doc_id, owns, dict(e.meta), e.origin)
     r.live_docs.add(doc_id)
 
 
@@ -442,7 +581,7 @@ def _referenced(s: Session, doc_id: str, but: tuple[str, str]) -> list[SourceIte
 def _one(r: _Run, e: Entry) -> None:
     ctx = r.ctx
     r.counts["listed"] += 1
-    r.seen.add(e.origin)
+    r.seen.add(item_key(e.origin))
     if e.error is not None:
         r.fail_one(e.origin, e.error)
         return
@@ -505,20 +644,17 @@ def _one(r: _Run, e: Entry) -> None:
                 to_remove = lifecycle.delete_document(s, old_doc)
     r.counts["changed" if item is not None else "new"] += 1
     if item is None:
-        r.new_here.add(e.origin)
+        r.new_here.add(item_key(e.origin))
     if to_process:
         r.send(to_process, len(data))
     for doc_id in to_remove:
         ctx.enqueue(REMOVE_TASK, doc_id)
 
 
-def _gone(r: _Run, origin: str) -> None:
-    """``origin`` left the source: its item goes, and its document unless another origin holds
-    the same bytes (a renamed file: the document takes the new name)."""
-    ctx = r.ctx
-    item = r.items.pop(origin, None)
-    if item is None:
-        return
+def _gone(r: _Run, item: _Item) -> None:
+    """``item``'s origin left the source: the item goes, and its document unless another origin
+    holds the same bytes (a renamed file: the document takes the new name)."""
+    ctx, origin = r.ctx, item.origin
     to_remove: list[str] = []
     renamed = False
     with ctx.catalog.session() as s:
@@ -534,7 +670,7 @@ def _gone(r: _Run, origin: str) -> None:
             elif doc.origin == origin and ours:
                 doc.origin = ours[0].origin
                 doc.name = ours[0].origin[:512]
-                renamed = ours[0].origin in r.new_here
+                renamed = item_key(ours[0].origin) in r.new_here
         # an older version of it still searchable (its newer one failed, say) goes too
         for older in s.scalars(
             select(Document).where(
@@ -558,9 +694,51 @@ class RunDeadline(RuntimeError):
     """The run passed ``sources_run_seconds``."""
 
 
-def _plan(r: _Run, scan: Scan, gone: list[str], known: int) -> tuple[list[str], str | None]:
-    """Which of the origins ``gone`` this run removes, and why the rest must wait for a person
-    (the run ends ``held``), or None when nothing waits.
+def _unseen(r: _Run, scan: Scan) -> Iterator[list[_Item]]:
+    """Pages of the items gone from the listing: every item of an origin not listed when the
+    listing was whole (a doubtful listing too: it counts what a whole one would delete), else
+    those of the origins the connector said are gone (``scan.gone``) and were not listed."""
+    if scan.complete or scan.doubt:
+        for page in _item_pages(r.ctx.catalog, r.source_id, r.ctx.page_size):
+            unseen = [i for i in page if i.key not in r.seen]
+            if unseen:
+                yield unseen
+        return
+    keys = list(dict.fromkeys(k for k in map(item_key, scan.gone) if k not in r.seen))
+    for at in range(0, len(keys), r.ctx.page_size):
+        with r.ctx.catalog.reader() as s:
+            rows = s.scalars(
+                select(SourceItem)
+                .where(
+                    SourceItem.source_id == r.source_id,
+                    SourceItem.key.in_(keys[at : at + r.ctx.page_size]),
+                )
+                .order_by(SourceItem.key)
+            )
+            page = [_item(row) for row in rows]
+        if page:
+            yield page
+
+
+def _deletions(r: _Run, page: list[_Item]) -> list[tuple[_Item, bool]]:
+    """Each item of ``page``, and whether removing it deletes its document: not when an origin
+    this run listed holds the same document (a rename, or a copy)."""
+    docs = list({i.document_id for i in page if i.document_id})
+    kept: set[str] = set()
+    if docs:
+        with r.ctx.catalog.reader() as s:
+            rows = s.execute(
+                select(SourceItem.key, SourceItem.document_id).where(
+                    SourceItem.source_id == r.source_id, SourceItem.document_id.in_(docs)
+                )
+            )
+            kept = {doc for key, doc in rows if key in r.seen}
+    return [(i, i.document_id not in kept) for i in page]
+
+
+def _plan(r: _Run, scan: Scan, known: int) -> str | None:
+    """Why the deletions of this run must wait for a person (the run ends ``held``), or None
+    when nothing waits. Counts them a page of items at a time; ``_remove_gone`` then does it.
 
     A listing is doubted when its connector said so (a robots.txt that refuses, a share on
     another device), when it found nothing where the source held documents (an unmounted share
@@ -568,11 +746,14 @@ def _plan(r: _Run, scan: Scan, gone: list[str], known: int) -> tuple[list[str], 
     same document under another origin of this run) are not deletions and always go through. A
     run asked to confirm deletions removes those the held run it confirms held back (and that are
     still gone from a whole listing), never more: the rest is judged as in any run."""
-    kept_docs = {r.items[o].document_id for o in r.seen if o in r.items}
-    deleting = {o for o in gone if o in r.items and r.items[o].document_id not in kept_docs}
     # a confirmation counts on a whole listing only: a page robots.txt hid may be back
     confirmed = r.confirmed if scan.complete else set()
-    rest = [o for o in gone if o in deleting and o not in confirmed]
+    rest = sum(
+        1
+        for page in _unseen(r, scan)
+        for item, deletes in _deletions(r, page)
+        if deletes and item.origin not in confirmed
+    )
     share = r.ctx.settings.sources_max_delete_share
     if not rest:
         why = None
@@ -580,20 +761,31 @@ def _plan(r: _Run, scan: Scan, gone: list[str], known: int) -> tuple[list[str], 
         why = scan.doubt
     elif r.counts["listed"] == 0 and known:
         why = f"the source listed nothing, but held {known} documents"
-    elif known and len(rest) / known > share:
+    elif known and rest / known > share:
         why = f"more than {share:.0%} of its {known} documents would go"
     else:
         why = None
     if why is None:
-        return gone, None
-    r.held_origins = rest
-    r.counts["held"] = len(rest)
-    held = set(rest)
-    return [o for o in gone if o not in held], (
-        f"{len(rest)} deletions held, not deleted: {why}. To delete them, sync again with "
+        return None
+    return (
+        f"{rest} deletions held, not deleted: {why}. To delete them, sync again with "
         f"confirmation (askdocs source sync {r.source_id} --confirm-deletions, or the Sources "
         "tab)"
     )
+
+
+def _remove_gone(r: _Run, scan: Scan, held: bool) -> None:
+    """Remove what left the source, a page of items at a time; when the run ``held`` its
+    deletions, only renames and what a confirmation covers go, the rest is recorded as held."""
+    confirmed = r.confirmed if scan.complete else set()
+    for page in _unseen(r, scan):
+        for item, deletes in _deletions(r, page):
+            if held and deletes and item.origin not in confirmed:
+                r.held_origins.append(item.origin)
+                continue
+            _gone(r, item)
+            r.keep_lease()
+    r.counts["held"] = len(r.held_origins)
 
 
 def _claim(ctx: SyncContext, run_id: str) -> _Run | float | None:
@@ -635,15 +827,6 @@ def _claim(ctx: SyncContext, run_id: str) -> _Run | float | None:
         confirmed = s.get(SourceRun, run.confirms_run) if run.confirms_run else None
         if confirmed is not None and confirmed.source_id == src.id and confirmed.held_origins:
             r.confirmed = set(json.loads(confirmed.held_origins))
-        for row in s.scalars(select(SourceItem).where(SourceItem.source_id == src.id)):
-            r.items[row.origin] = _Item(
-                row.key,
-                row.fingerprint,
-                row.content_sha256,
-                row.document_id,
-                row.owns,
-                json.loads(row.meta) if row.meta else {},
-            )
     return r
 
 
@@ -692,37 +875,27 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
     held: str | None = None
     holder = r.hold()
     try:
-        with ctx.catalog.reader() as s:
-            r.live_docs = _live(s, {i.document_id for i in r.items.values() if i.document_id})
-        previous: Mapping[str, Known] = {
-            o: Known(i.fingerprint, i.meta)
-            for o, i in r.items.items()
-            if i.document_id in r.live_docs
-        }
+        previous = _Previous(ctx.catalog, r.source_id, ctx.page_size)
         deadline = started + ctx.settings.sources_run_seconds
         scan = connector(ctx, src, deadline=deadline).scan(previous)
-        for entry in scan.entries:
-            _one(r, entry)
-            r.flush_due()
-            failpoints.hit("sources.after_entry")
-            r.keep_lease()
-            if time.monotonic() > deadline:
-                raise RunDeadline(
-                    f"the run passed its deadline of {ctx.settings.sources_run_seconds} s "
-                    "(ASKDOCS_SOURCES_RUN_SECONDS): what it listed is kept, nothing was deleted; "
-                    "the next run goes on"
-                )
+        # entries that hold their bytes already (a web page's body) are taken one at a time
+        for page in _pages(scan.entries, ctx.page_size if scan.read_ahead else 1):
+            _load(r, page)
+            for entry in page:
+                _one(r, entry)
+                r.flush_due()
+                failpoints.hit("sources.after_entry")
+                r.keep_lease()
+                if time.monotonic() > deadline:
+                    raise RunDeadline(
+                        f"the run passed its deadline of {ctx.settings.sources_run_seconds} s "
+                        "(ASKDOCS_SOURCES_RUN_SECONDS): what it listed is kept, nothing was "
+                        "deleted; the next run goes on"
+                    )
         # a doubtful listing counts what a whole one would delete: held, or carried out when a
         # person confirmed it
-        gone = (
-            [o for o in list(r.items) if o not in r.seen]
-            if scan.complete or scan.doubt
-            else [o for o in scan.gone if o not in r.seen]
-        )
-        removing, held = _plan(r, scan, gone, len(previous))
-        for origin in removing:
-            _gone(r, origin)
-            r.keep_lease()
+        held = _plan(r, scan, len(previous))
+        _remove_gone(r, scan, held is not None)
         r.counts["skipped"] += scan.skipped
     except (SourceUnavailable, RunDeadline) as e:
         _finish(r, "failed", str(e))

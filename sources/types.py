@@ -91,6 +91,10 @@ class Scan:
     # nothing and ends ``held`` with this reason.
     doubt: str | None = None
     close: Callable[[], None] | None = None  # the connector's resources, once the run is done
+    # Whether the sync may take a page of entries before it handles them (their items are read
+    # in one query). False where each entry already holds its bytes (a web page's body): then
+    # entries are taken one at a time, so that no more than one body is held.
+    read_ahead: bool = True
 
 
 class Connector(Protocol):

@@ -338,7 +338,7 @@ class WebConnector:
                 raise
         else:
             start = [(urldefrag(cfg.url)[0], 0)]
-        scan = Scan(iter(()), close=self.close)
+        scan = Scan(iter(()), close=self.close, read_ahead=False)
         scan.entries = self._crawl(start, previous, scan)
         return scan
 
