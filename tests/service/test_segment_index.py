@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from core.catalog import Chunk, Collection, DocStatus, Document
+from retrieval import indexer as indexer_module
 from retrieval.consistency import check, remove_orphans
 from retrieval.index_store import ServedModel, collection_dir, manifest_of
 from retrieval.indexer import Indexer
-from retrieval.segments import MergePolicy, write_segment
+from retrieval.segments import MergePolicy, merged, write_segment
 from retrieval.vector_index import VectorIndex
 from tests.service.conftest import Harness
 
@@ -113,3 +114,48 @@ def test_an_uncommitted_segment_is_an_orphan(harness: Harness) -> None:
     h.upload("orphans", ("b.txt", _text(101)))
     h.work()
     assert check(h.services.catalog, h.settings.index_dir, "orphans", model).ok
+
+
+def test_a_build_whose_collection_moved_meanwhile_is_given_up_and_its_files_removed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit checks the row is at the generation the build read: a merge that finds it moved
+    records nothing and leaves no file behind; the next write merges."""
+    h = harness
+    small = Indexer(
+        h.services.catalog,
+        h.services.blobs,
+        h.settings.index_dir,
+        h.indexer._model_label,
+        h.indexer._dim,
+        merge_policy=MergePolicy(factor=2, floor=1),
+    )
+    h.indexer = small
+    h.upload("moved", ("a.txt", _text(200)))
+    h.work()
+    model = ServedModel.of(h.settings.embedding_model)
+    directory = collection_dir(h.settings.index_dir, "moved")
+    built: list[str] = []
+
+    def merged_while_moving(*args, **kwargs):  # type: ignore[no-untyped-def]
+        entry = merged(*args, **kwargs)
+        built.append(entry.name)
+        with h.services.catalog.session() as s:  # another commit lands while the merge builds
+            coll = s.get(Collection, "moved")
+            assert coll is not None
+            coll.index_generation += 1
+        return entry
+
+    monkeypatch.setattr(indexer_module, "merged", merged_while_moving)
+    h.upload("moved", ("b.txt", _text(201)))
+    h.work()  # two segments: the policy merges them, and the row moves meanwhile
+    monkeypatch.setattr(indexer_module, "merged", merged)
+    assert len(built) == 1
+    manifest = _manifest(h, "moved")
+    assert len(manifest.segments) == 2 and built[0] not in {e.name for e in manifest.segments}
+    report = check(h.services.catalog, h.settings.index_dir, "moved", model)
+    assert report.ok and report.orphan_files == 0, report
+    assert {p.name for p in directory.iterdir() if p.name.startswith("seg-")} == manifest.files
+    assert small.merge_if_needed("moved")
+    assert len(_manifest(h, "moved").segments) == 1
+    assert check(h.services.catalog, h.settings.index_dir, "moved", model).ok
