@@ -230,7 +230,9 @@ class Segment:
     def load(cls, directory: Path, entry: SegmentEntry, dim: int) -> Segment:
         faiss.omp_set_num_threads(1)  # as VectorIndex.load: 2 threads made one query 3-4x slower
         path = directory / f"{entry.name}.faiss"
-        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if entry.size >= MMAP_OVER else 0
+        # MMAP_IFC maps a Flat or HNSW index's vectors (page cache, shared by every API process);
+        # IO_FLAG_MMAP alone copied them into each process (bench/api_memory.py)
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if entry.size >= MMAP_OVER else 0
         index = faiss.read_index(str(path), flags)
         if index.d != dim:
             raise ValueError(f"{path} holds {index.d}-d vectors, the model makes {dim}-d ones")
