@@ -5,6 +5,7 @@ samples are summed up per window of the run afterwards."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -112,6 +113,10 @@ def first_token(http: httpx.Client, collection: str, question: str) -> tuple[str
                     got, at = "ok", time.monotonic()
             elif line.startswith("data:") and event == "error" and at is None:
                 got = "error_event:" + str(json.loads(line[5:]).get("type", "?"))
+            elif line.startswith("data:") and event == "done" and at is None:
+                done = json.loads(line[5:])
+                # refused before the generator: no first token to time
+                got = "gated" if done.get("below_relevance_threshold") else got
     return got, at
 
 
@@ -173,12 +178,14 @@ class Clients:
             self._paced(pace_s, pace_s * i / 4, step)
 
     def _asker(self) -> None:
-        rng = random.Random(99)
+        # in turn, never the same twice running: the generator keeps the last prompt's state,
+        # and the same prompt again would skip reading it
+        questions = itertools.cycle(self.questions)
         with self.http() as http:
             while not self.stopping.is_set():
                 t0 = time.monotonic()
                 try:
-                    got, at = first_token(http, self.collection, rng.choice(self.questions))
+                    got, at = first_token(http, self.collection, next(questions))
                 except httpx.HTTPError as e:
                     got, at = type(e).__name__, None
                 ms = ((at or time.monotonic()) - t0) * 1000
