@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from core import failpoints
 from core.files import fsync_dir
 
 # Bytes read and written at a time: memory per stored stream is this, whatever its size.
@@ -132,5 +133,7 @@ class BlobStore:
     def _place(self, tmp: Path, sha256: str) -> None:
         """Rename a complete, flushed file to ``sha256``'s name, then flush the rename."""
         dest = self.path(sha256)
+        failpoints.hit("blobs.before_rename")
         os.replace(tmp, dest)
+        failpoints.hit("blobs.before_dir_sync")
         fsync_dir(dest.parent)

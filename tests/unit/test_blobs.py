@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,3 +91,36 @@ def test_a_name_from_outside_is_never_a_path(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a sha256"):
         blobs.path("../../etc/passwd")
     assert not blobs.intact("0" * 64, 0)
+
+
+STORE_ONE = """
+import sys
+from pathlib import Path
+from core.blobs import BlobStore
+with open(sys.argv[2], "rb") as f:
+    BlobStore(Path(sys.argv[1])).put_stream(f, 1 << 30)
+"""
+
+
+@pytest.mark.parametrize("point", ["blobs.before_rename", "blobs.before_dir_sync"])
+def test_a_writer_killed_mid_store_leaves_no_file_or_a_whole_one(
+    tmp_path: Path, point: str
+) -> None:
+    data = os.urandom(PIECE + 99)
+    source = tmp_path / "upload.bin"
+    source.write_bytes(data)
+    root = tmp_path / "blobs"
+    env = {
+        **os.environ,
+        "ASKDOCS_FAILPOINTS": f"{point}=kill",
+        "ASKDOCS_FAILPOINT_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", STORE_ONE, str(root), str(source)], env=env, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL
+    path = BlobStore(root).path(hashlib.sha256(data).hexdigest())
+    if point == "blobs.before_rename":
+        assert not path.exists() and len(_leftovers(root)) == 1  # the sweep removes it later
+    else:
+        assert path.read_bytes() == data and _leftovers(root) == []
