@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,12 +17,19 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
 
+from askdocs.stack import api_argv
+from askdocs.supervisor import free_port
+from core.catalog import ApiKey, Catalog, Collection, User
+from tests import redis_server
 from tests.integration.conftest import Stack, running_stack, wait_for
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.integration
 
 HEALTH = {"route": "/health", "method": "GET", "status": "200"}
+PROCESSES = 2
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +156,53 @@ def test_metrics_sum_both_processes_and_a_killed_one_is_replaced(two_apis: Stack
             if s.name == "askdocs_embedding_model_up"
         ]
         assert [s.value for s in up] == [1.0], up  # one model, up in every live process
+
+
+def test_api_processes_starting_at_once_on_a_new_catalog_make_one_admin(tmp_path: Path) -> None:
+    """Started as docker compose starts it (uvicorn workers, nothing prepared): every process
+    migrates, makes the first admin and the default collection at once, on PostgreSQL; all come
+    up, and there is one admin with one key, printed once."""
+    with fresh_database("askdocs_api_start") as database_url:
+        env = {
+            **os.environ,
+            "ASKDOCS_DATA_DIR": str(tmp_path / "data"),
+            "ASKDOCS_DATABASE_URL": database_url,
+            "ASKDOCS_REDIS_URL": redis_server.url(12),
+            "ASKDOCS_START_GENERATOR": "false",
+            "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{free_port()}/v1",
+        }
+        port = free_port()
+        log = tmp_path / "api.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                api_argv("127.0.0.1", port, PROCESSES),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+
+            def all_up() -> bool:
+                assert proc.poll() is None, log.read_text()
+                started = log.read_text().count("Application startup complete")
+                return started == PROCESSES and len(api_processes(proc.pid)) == PROCESSES
+
+            wait_for(all_up, 300, "every API process to start", interval=0.5)
+            keys = re.findall(r"first admin key \(shown once\): (askd_\S+)", log.read_text())
+            assert len(keys) == 1, log.read_text()
+            me = httpx.get(
+                f"http://127.0.0.1:{port}/me",
+                headers={"Authorization": f"Bearer {keys[0]}"},
+                timeout=30,
+            )
+            assert me.status_code == 200 and me.json()["user"] == "admin", me.text
+            catalog = Catalog(database_url)
+            with catalog.reader() as s:
+                assert s.scalar(select(func.count()).select_from(User)) == 1
+                assert s.scalar(select(func.count()).select_from(ApiKey)) == 1
+                assert [c.id for c in s.scalars(select(Collection))] == ["default"]
+            catalog.engine.dispose()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
