@@ -1,7 +1,8 @@
 """Crash safety with real processes and real signals: a worker child killed mid-parse, a whole
-worker killed mid-embedding, the indexer killed while writing an index generation, and Redis (AOF on)
-killed and restarted under a 50-document job. After restarting what was killed, every document ends
-ready or failed with a reason, and catalog, FAISS and the lexical index agree.
+worker killed mid-embedding, the indexer killed while writing an index generation and between each
+pair of writes of an apply and of a merge, and Redis (AOF on) killed and restarted under a
+50-document job. After restarting what was killed, every document ends ready or failed with a
+reason, catalog, FAISS and the lexical index agree, and every ready document is found exactly once.
 
 The processes are the ones `askdocs up` runs, started one by one so that each can be killed. Leases,
 the janitor and requeue delays are shortened so that recovery takes seconds, not minutes.
@@ -20,12 +21,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from askdocs import redis_service
 from askdocs.stack import api_argv, worker_argv
-from core.catalog import Catalog, Collection
+from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from core.settings import Settings
-from retrieval.consistency import check
+from retrieval.consistency import Report, check
 from retrieval.index_store import ServedModel, manifest_of
 from retrieval.segments import orphans
 from tests.integration.conftest import free_port, service_logs, wait_for
@@ -110,6 +112,38 @@ class Crashable:
             catalog.engine.dispose()
         assert report.ok, report
         assert not report.unfinished, report
+
+    def report(self, collection: str) -> Report:
+        settings = Settings(data_dir=self.data)
+        catalog = Catalog(self.catalog_url)
+        try:
+            return check(
+                catalog, settings.index_dir, collection, ServedModel.of(settings.embedding_model)
+            )
+        finally:
+            catalog.engine.dispose()
+
+    def ready_texts(self, collection: str) -> dict[str, str]:
+        """Ready document id -> the text of its one chunk."""
+        catalog = Catalog(self.catalog_url)
+        try:
+            with catalog.reader() as s:
+                rows = s.execute(
+                    select(Document.id, Chunk.text)
+                    .join(Chunk, Chunk.document_id == Document.id)
+                    .where(Document.collection_id == collection, Document.status == DocStatus.ready)
+                ).all()
+        finally:
+            catalog.engine.dispose()
+        return {doc_id: text for doc_id, text in rows}
+
+    def search(self, collection: str, query: str, mode: str) -> list[dict]:
+        with httpx.Client(base_url=self.api_url, timeout=60) as http:
+            r = http.post(
+                "/search", json={"collection": collection, "query": query, "k": 20, "mode": mode}
+            )
+        assert r.status_code == 200, r.text
+        return r.json()["passages"]
 
     def orphan_files(self, collection: str) -> list[Path]:
         """Segment files of ``collection`` that its committed manifest does not list."""
@@ -255,7 +289,8 @@ def test_worker_killed_mid_embedding_then_restarted(crash: Crashable) -> None:
 
 
 def test_indexer_killed_while_writing_a_generation(crash: Crashable) -> None:
-    crash.kill("indexer")
+    if "indexer" in crash.procs:  # an earlier test's
+        crash.kill("indexer")
     crash.start("indexer", "index.before_replace=kill")
     crash.start("worker")
     job_id = crash.upload("c", _docs("c", 3))
@@ -300,3 +335,75 @@ def test_redis_restarted_under_a_50_document_job(crash: Crashable) -> None:
     with catalog.reader() as s:
         assert s.get(Collection, "d") is not None
     catalog.engine.dispose()
+
+
+# Where the indexer is killed: between each pair of writes of an apply (files, lexical commit,
+# catalog commit, unlinking) and of a merge (reading, files, catalog commit, unlinking).
+KILL_POINTS = [
+    "index.apply.written",
+    "index.apply.lexical_committed",
+    "index.apply.catalog_committed",
+    "index.merge",
+    "index.merge.written",
+    "index.merge.catalog_committed",
+]
+# Flat segments merge into one HNSW segment once they hold this many vectors together: the second
+# batch of a collection triggers a merge.
+SMALL_HNSW = {"ASKDOCS_HNSW_THRESHOLD": "4"}
+
+
+def _restart(crash: Crashable, role: str, failpoints: str | None = None) -> None:
+    if role in crash.procs:
+        crash.kill(role)
+    crash.start(role, failpoints, SMALL_HNSW if role == "indexer" else None)
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_indexer_killed_between_two_writes_leaves_a_whole_generation(
+    crash: Crashable, point: str
+) -> None:
+    """A first batch is indexed; a second one, which replaces one of the first batch's documents
+    and makes the indexer merge, is cut short by a SIGKILL at ``point``. After the restart (and
+    the janitor's resend of what was not ready), the index agrees with the catalog, no file is
+    missing, no chunk is in two segments, and every ready document is found exactly once, by its
+    words and by its meaning; the next commit removes what the cut-short write left behind."""
+    name = "k" + point.replace(".", "-").replace("_", "-")
+    (crash.failpoints / f"{point}.fired").unlink(missing_ok=True)
+    _restart(crash, "indexer")
+    if "worker" not in crash.procs:
+        crash.start("worker")
+    try:
+        first = crash.wait_done(crash.upload(name, _docs("p", 3)))
+        assert first["counts"] == {"ready": 3}, first
+        _restart(crash, "indexer", f"{point}=kill")
+        second = {
+            "p0.txt": b"Record p-0 revised: the p ledger now lists 7 crates.",
+            **_docs("q", 2),
+        }
+        job_id = crash.upload(name, second)
+        wait_for(lambda: crash.fired(point), 120, f"the indexer to reach {point}")
+        wait_for(lambda: crash.procs["indexer"].poll() is not None, 30, "the indexer to die")
+        crash.procs.pop("indexer")
+        after_kill = crash.report(name)
+        assert not after_kill.missing_files and not after_kill.duplicate_vectors, after_kill
+        _restart(crash, "indexer")
+        job = crash.wait_done(job_id)
+        assert job["counts"] == {"ready": 3}, job
+        report = crash.report(name)
+        assert report.index_ok and not report.missing_files and not report.unfinished, report
+        ready = crash.ready_texts(name)
+        assert len(ready) == 5  # p1, p2, the new p0, q0, q1
+        old_p0 = next(d["id"] for d in first["documents"] if d["name"] == "p0.txt")
+        assert old_p0 not in ready  # replaced
+        for doc_id, text in ready.items():
+            for mode in ("lexical", "dense"):
+                found = [p["document_id"] for p in crash.search(name, text, mode)]
+                assert found.count(doc_id) == 1, (mode, text, found)
+                assert len(found) == len(set(found)), found  # one chunk each: no duplicates
+        # the next commit removes what the cut-short write left behind
+        crash.wait_done(crash.upload(name, {"r0.txt": b"Record r-0: one more crate."}))
+        crash.assert_consistent(name)
+        assert not crash.orphan_files(name)
+    finally:
+        if "indexer" in crash.procs:
+            crash.kill("indexer")
