@@ -18,7 +18,6 @@ deletion.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import logging
@@ -27,8 +26,7 @@ import socket
 import threading
 import time
 import uuid
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -60,9 +58,10 @@ from sources import schedule, tokens
 from sources.addresses import AddressPolicy
 from sources.folder import FolderConnector
 from sources.gitrepo import GitConnector
+from sources.items import Item, Keys, Previous, item_key, item_of, item_pages, live_documents, pages
 from sources.localgit import LocalGitConnector
 from sources.roots import PathRefused, ServerPaths
-from sources.types import Connector, Entry, Known, Scan, SourceUnavailable
+from sources.types import Connector, Entry, Scan, SourceUnavailable
 from sources.web import WebConnector
 
 log = logging.getLogger(__name__)
@@ -84,10 +83,6 @@ class SyncContext:
     enqueue: Callable[[str, str | list[str]], None]  # (task, id or ids)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     page_size: int = PAGE_ITEMS  # entries looked up, and items read, at once
-
-
-def item_key(origin: str) -> str:
-    return hashlib.sha256(origin.encode()).hexdigest()
 
 
 def server_paths(settings: Settings) -> ServerPaths:
@@ -283,130 +278,6 @@ def due(catalog: Catalog, limit: int = 100, resend_after: float = 300.0) -> list
 # -- a run -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Item:
-    key: str
-    fingerprint: str | None
-    sha: str | None
-    document_id: str | None
-    owns: bool
-    meta: dict[str, Any]
-    origin: str = ""
-
-
-def _item(row: SourceItem) -> _Item:
-    meta = json.loads(row.meta) if row.meta else {}
-    return _Item(
-        row.key, row.fingerprint, row.content_sha256, row.document_id, row.owns, meta, row.origin
-    )
-
-
-class Keys:
-    """A set of item keys kept in 8 bytes each (their first 64 bits), for sets as large as a
-    source: the origins a run listed, the ones it added. A key that shares its 64 bits with one
-    added reads as in the set."""
-
-    def __init__(self) -> None:
-        self._values = array("Q")
-        self._sorted = 0  # how many of ``_values``, from the start, are in order
-
-    @staticmethod
-    def _short(key: str) -> int:
-        return int(key[:16], 16)
-
-    def add(self, key: str) -> None:
-        self._values.append(self._short(key))
-
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        if self._sorted != len(self._values):
-            self._values = array("Q", sorted(self._values))
-            self._sorted = len(self._values)
-        short = self._short(key)
-        at = bisect.bisect_left(self._values, short)
-        return at < len(self._values) and self._values[at] == short
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
-class _Previous(Mapping[str, Known]):
-    """What the last runs recorded of the source's origins whose document is still there, read
-    from the catalog when a connector asks (one origin, or all of them a page at a time), never
-    held whole. ``len`` is their number when the run started."""
-
-    def __init__(self, catalog: Catalog, source_id: str, page_size: int) -> None:
-        self._catalog, self._source, self._page = catalog, source_id, page_size
-        with catalog.reader() as s:
-            self._count = (
-                s.scalar(
-                    select(func.count())
-                    .select_from(SourceItem)
-                    .join(Document, Document.id == SourceItem.document_id)
-                    .where(SourceItem.source_id == source_id, Document.status != DocStatus.deleted)
-                )
-                or 0
-            )
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, origin: str) -> Known:
-        with self._catalog.reader() as s:
-            found = s.execute(
-                select(SourceItem.fingerprint, SourceItem.meta)
-                .join(Document, Document.id == SourceItem.document_id)
-                .where(
-                    SourceItem.source_id == self._source,
-                    SourceItem.key == item_key(origin),
-                    Document.status != DocStatus.deleted,
-                )
-            ).first()
-        if found is None:
-            raise KeyError(origin)
-        return Known(found.fingerprint, json.loads(found.meta) if found.meta else {})
-
-    def __iter__(self) -> Iterator[str]:
-        for page in _item_pages(self._catalog, self._source, self._page):
-            with self._catalog.reader() as s:
-                live = _live(s, {i.document_id for i in page if i.document_id})
-            yield from (i.origin for i in page if i.document_id in live)
-
-
-def _item_pages(catalog: Catalog, source_id: str, page_size: int) -> Iterator[list[_Item]]:
-    """Every item of the source, ``page_size`` at a time in key order (each page its own short
-    read: items removed meanwhile are not read again, none is skipped)."""
-    after = ""
-    while True:
-        with catalog.reader() as s:
-            rows = list(
-                s.scalars(
-                    select(SourceItem)
-                    .where(SourceItem.source_id == source_id, SourceItem.key > after)
-                    .order_by(SourceItem.key)
-                    .limit(page_size)
-                )
-            )
-            page = [_item(row) for row in rows]
-        if not page:
-            return
-        yield page
-        after = page[-1].key
-
-
-def _pages(items: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
-    """``items`` in lists of at most ``size``, each taken from the iterator only when asked."""
-    page: list[Entry] = []
-    for item in items:
-        page.append(item)
-        if len(page) >= size:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
 class _Run:
     """The state of one run in progress."""
 
@@ -437,7 +308,7 @@ class _Run:
         self.held_origins: list[str] = []
         self.failures: list[dict[str, str]] = []
         # the items of the page of entries being handled (``_load``), as this run leaves them
-        self.items: dict[str, _Item] = {}
+        self.items: dict[str, Item] = {}
         # which of their documents are not deleted (and the ones this run makes)
         self.live_docs: set[str] = set()
         self.seen = Keys()  # every origin listed
@@ -511,21 +382,6 @@ class LeaseLost(RuntimeError):
     pass
 
 
-def _live(s: Session, doc_ids: set[str]) -> set[str]:
-    """Which of ``doc_ids`` are documents not deleted (one query per thousand ids)."""
-    ids = sorted(doc_ids)
-    found: set[str] = set()
-    for i in range(0, len(ids), 1000):
-        found.update(
-            s.scalars(
-                select(Document.id).where(
-                    Document.id.in_(ids[i : i + 1000]), Document.status != DocStatus.deleted
-                )
-            )
-        )
-    return found
-
-
 def _load(r: _Run, entries: list[Entry]) -> None:
     """Read the items of a page of entries, and which of their documents are not deleted."""
     keys = list({item_key(e.origin) for e in entries})
@@ -533,8 +389,8 @@ def _load(r: _Run, entries: list[Entry]) -> None:
         rows = s.scalars(
             select(SourceItem).where(SourceItem.source_id == r.source_id, SourceItem.key.in_(keys))
         )
-        r.items = {row.origin: _item(row) for row in rows}
-        r.live_docs = _live(s, {i.document_id for i in r.items.values() if i.document_id})
+        r.items = {row.origin: item_of(row) for row in rows}
+        r.live_docs = live_documents(s, {i.document_id for i in r.items.values() if i.document_id})
 
 
 def _save_item(s: Session, r: _Run, e: Entry, sha: str, doc_id: str, owns: bool) -> None:
@@ -549,7 +405,7 @@ def _save_item(s: Session, r: _Run, e: Entry, sha: str, doc_id: str, owns: bool)
     row.owns = owns
     row.meta = json.dumps(dict(e.meta)) if e.meta else None
     row.synced_at = utcnow()
-    r.items[e.origin] = _Item(key, e.fingerprint, sha, doc_id, owns, dict(e.meta), e.origin)
+    r.items[e.origin] = Item(key, e.fingerprint, sha, doc_id, owns, dict(e.meta), e.origin)
     r.live_docs.add(doc_id)
 
 
@@ -651,7 +507,7 @@ def _one(r: _Run, e: Entry) -> None:
         ctx.enqueue(REMOVE_TASK, doc_id)
 
 
-def _gone(r: _Run, item: _Item) -> None:
+def _gone(r: _Run, item: Item) -> None:
     """``item``'s origin left the source: the item goes, and its document unless another origin
     holds the same bytes (a renamed file: the document takes the new name)."""
     ctx, origin = r.ctx, item.origin
@@ -694,12 +550,12 @@ class RunDeadline(RuntimeError):
     """The run passed ``sources_run_seconds``."""
 
 
-def _unseen(r: _Run, scan: Scan) -> Iterator[list[_Item]]:
+def _unseen(r: _Run, scan: Scan) -> Iterator[list[Item]]:
     """Pages of the items gone from the listing: every item of an origin not listed when the
     listing was whole (a doubtful listing too: it counts what a whole one would delete), else
     those of the origins the connector said are gone (``scan.gone``) and were not listed."""
     if scan.complete or scan.doubt:
-        for page in _item_pages(r.ctx.catalog, r.source_id, r.ctx.page_size):
+        for page in item_pages(r.ctx.catalog, r.source_id, r.ctx.page_size):
             unseen = [i for i in page if i.key not in r.seen]
             if unseen:
                 yield unseen
@@ -715,12 +571,12 @@ def _unseen(r: _Run, scan: Scan) -> Iterator[list[_Item]]:
                 )
                 .order_by(SourceItem.key)
             )
-            page = [_item(row) for row in rows]
+            page = [item_of(row) for row in rows]
         if page:
             yield page
 
 
-def _deletions(r: _Run, page: list[_Item]) -> list[tuple[_Item, bool]]:
+def _deletions(r: _Run, page: list[Item]) -> list[tuple[Item, bool]]:
     """Each item of ``page``, and whether removing it deletes its document: not when an origin
     this run listed holds the same document (a rename, or a copy)."""
     docs = list({i.document_id for i in page if i.document_id})
@@ -875,11 +731,11 @@ def run(ctx: SyncContext, run_id: str) -> Outcome:
     held: str | None = None
     holder = r.hold()
     try:
-        previous = _Previous(ctx.catalog, r.source_id, ctx.page_size)
+        previous = Previous(ctx.catalog, r.source_id, ctx.page_size)
         deadline = started + ctx.settings.sources_run_seconds
         scan = connector(ctx, src, deadline=deadline).scan(previous)
         # entries that hold their bytes already (a web page's body) are taken one at a time
-        for page in _pages(scan.entries, ctx.page_size if scan.read_ahead else 1):
+        for page in pages(scan.entries, ctx.page_size if scan.read_ahead else 1):
             _load(r, page)
             for entry in page:
                 _one(r, entry)
