@@ -164,7 +164,6 @@ def main() -> None:
         **settings_env(settings),
         "ASKDOCS_START_GENERATOR": "false",
         "ASKDOCS_RATE_LIMIT_PER_KEY": "1000000",
-        "ASKDOCS_ONNX_QUERIES": "false",  # the torch encoder, as each process loads it by default
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     key = bench_key(settings)
