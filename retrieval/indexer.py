@@ -24,9 +24,10 @@ manifest lists (orphans, removed at the next commit) and documents not ready, wh
 indexes; between the lexical and the catalog commit, lexical entries of documents the catalog does
 not call ready (never returned: the retriever keeps ready documents only; the rerun replaces them)
 and an earlier version's entries gone while it is still ready (found by its vectors until the rerun
-lands); after 3, files no longer listed (orphans). The failpoints ``index.before_replace`` and
-``index.<step>.written``, ``index.<step>.lexical_committed``, ``index.<step>.catalog_committed``
-(step: apply, remove, merge, compact, switch) stop the process at each of these points.
+lands); after 3, files no longer listed (orphans). The failpoints ``index.merge`` (before a merge
+writes), ``index.before_replace`` (an apply's files written), ``index.<step>.written``,
+``index.<step>.lexical_committed`` and ``index.<step>.catalog_committed`` (step: apply, remove,
+merge, compact, switch) and ``index.rename.moved`` stop the process at each of these points.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ writes a new tombstone file for the segments it touches, a merge writes one segm
 several. A reader at generation G loads exactly the files of G's manifest, reusing the segments it
 holds already (only new files are read; a changed tombstone file is a small read); large segments
 are memory-mapped. A file that no manifest lists (a write cut short by a crash, or one a later
-generation replaced) is an orphan: ``orphans`` finds them, the indexer removes them.
+generation replaced) is an orphan: ``orphans`` finds them, the indexer removes them. Every file is
+fsynced, and then its directory, before it is listed (``_atomic_write``), so a listed file is whole
+after a power cut.
 
 Files, in the collection's index directory: ``seg-<token>.faiss`` (a plain FAISS ``IndexIDMap2``,
 Flat or HNSW), ``seg-<token>.docs.npz`` (its chunk ids, sorted, and their documents), and
