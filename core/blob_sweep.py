@@ -1,10 +1,11 @@
 """The blob sweep: an original no document uses leaves the blob store a grace period after a sweep
 first found it unused. Run by the janitor; nothing else unlinks an original.
 
-Each pass, in short transactions of ``BATCH`` rows:
+Each sweep, in short transactions:
 
-- **mark**: rows no document uses get ``orphaned_at = now`` (each row locked, the documents read
-  again in a new statement: a writer that committed a document before we got the row is seen);
+- **mark**, at most once per tenth of the grace period (it reads every row): rows no document
+  uses get ``orphaned_at = now`` (each row locked, the documents read again in a new statement:
+  a writer that committed a document before we got the row is seen);
 - **delete**: rows still orphaned since before ``now - grace`` are locked, the documents read
   again; the file of a row still unused is unlinked and the row deleted in that transaction,
   and a row in use again loses its mark. A writer's ``core.blob_refs.hold`` upserts the same row,
@@ -40,8 +41,14 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH = 200
-# In the blob store's root: when the last stray scan ran (an ISO time).
+# Rows whose files are unlinked per transaction (an unlink can take milliseconds, and on SQLite
+# every writer waits for this transaction).
+DELETE_BATCH = 50
+# In the blob store's root, when the last stray scan and the last mark pass ran (ISO times): each
+# reads every row or file, so they run once per grace period and once per tenth of it.
 STRAYS_STAMP = ".strays-scanned"
+MARK_STAMP = ".marked"
+MARK_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -82,11 +89,13 @@ def sweep(
     """One pass of the blob sweep, with what it did."""
     now = now or utcnow()
     grace = timedelta(seconds=settings.blob_grace_seconds)
-    strays, temporaries = (0, 0)
-    if _strays_due(blobs, now, grace):
+    strays = temporaries = marked = 0
+    if _due(blobs, STRAYS_STAMP, now, grace):
         strays, temporaries = adopt_strays(catalog, blobs, now - grace, now)
-        _stamp_strays(blobs, now)
-    marked = mark(catalog, now)
+        _stamp(blobs, STRAYS_STAMP, now)
+    if _due(blobs, MARK_STAMP, now, grace * MARK_SHARE):
+        marked = mark(catalog, now)
+        _stamp(blobs, MARK_STAMP, now)
     deleted, reused = delete_orphans(catalog, blobs, now - grace)
     done = Swept(marked, deleted, reused, strays, temporaries)
     if deleted or strays or temporaries:
@@ -131,19 +140,17 @@ def delete_orphans(catalog: Catalog, blobs: BlobStore, cutoff: datetime) -> tupl
     """Unlink the originals orphaned before ``cutoff`` that are still unused, and delete their
     rows; unmark those in use again. Returns (deleted, unmarked)."""
     deleted = reused = 0
-    after = ""
-    while True:
+    while True:  # each row read leaves the set: deleted, or unmarked
         with catalog.session() as s:
             rows = s.scalars(
                 select(Blob)
-                .where(Blob.orphaned_at < cutoff, Blob.sha256 > after)
-                .order_by(Blob.sha256)
-                .limit(BATCH)
+                .where(Blob.orphaned_at < cutoff)
+                .order_by(Blob.orphaned_at)  # along its index: no scan of the rows in use
+                .limit(DELETE_BATCH)
                 .with_for_update(skip_locked=True)  # a writer holds it: it is in use
             ).all()
             if not rows:
                 return deleted, reused
-            after = rows[-1].sha256
             used = in_use(s, [r.sha256 for r in rows])  # a new statement, after the locks
             for row in rows:
                 if row.sha256 in used:
@@ -222,17 +229,18 @@ def _adopt(catalog: Catalog, files: dict[str, int], now: datetime) -> int:
     return len(missing)
 
 
-def _strays_due(blobs: BlobStore, now: datetime, grace: timedelta) -> bool:
-    """No stray scan within the last grace period (it reads the whole store)."""
+def _due(blobs: BlobStore, stamp: str, now: datetime, every: timedelta) -> bool:
+    """The pass of ``stamp`` last ran ``every`` or longer before ``now`` (or never, or after
+    ``now``: the clock went back)."""
     try:
-        last = datetime.fromisoformat((blobs.root / STRAYS_STAMP).read_text().strip())
+        last = datetime.fromisoformat((blobs.root / stamp).read_text().strip())
     except (OSError, ValueError):
         return True
     if last.tzinfo is None:
         last = last.replace(tzinfo=UTC)
-    return now - last >= grace or last > now
+    return now - last >= every or last > now
 
 
-def _stamp_strays(blobs: BlobStore, now: datetime) -> None:
+def _stamp(blobs: BlobStore, stamp: str, now: datetime) -> None:
     blobs.root.mkdir(parents=True, exist_ok=True)
-    (blobs.root / STRAYS_STAMP).write_text(now.isoformat())
+    (blobs.root / stamp).write_text(now.isoformat())
