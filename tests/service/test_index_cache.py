@@ -4,11 +4,9 @@ build, and the cache lets go of collections that were dropped, renamed or not re
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +20,7 @@ from retrieval.index_store import (
 )
 from retrieval.indexer import Indexer
 from tests.integration.conftest import wait_for
+from tests.locks import flock_waiting
 from tests.service.conftest import Harness
 
 pytestmark = pytest.mark.service
@@ -48,18 +47,6 @@ def _bump(h: Harness, collection: str) -> None:
         coll = s.get(Collection, collection)
         assert coll is not None
         coll.index_generation += 1
-
-
-def _blocked_on(path: Path) -> bool:
-    """Whether some process waits for a ``flock`` on ``path`` (``/proc/locks`` lists waiters
-    with ``->``)."""
-    inode = os.stat(path).st_ino
-    for line in Path("/proc/locks").read_text().splitlines():
-        fields = line.split()
-        waiting = len(fields) > 6 and fields[1] == "->" and fields[2] == "FLOCK"
-        if waiting and fields[6].rsplit(":", 1)[-1] == str(inode):
-            return True
-    return False
 
 
 @contextmanager
@@ -108,7 +95,9 @@ def test_a_reader_of_one_collection_never_waits_on_another_collections_lock(
             assert holding.wait(30)
             with _in_thread(lambda: cache.get("held-a")) as (a_done, a_out):
                 lock = collection_dir(h.settings.index_dir, "held-a") / ".generation.lock"
-                wait_for(lambda: _blocked_on(lock), 30, "the reader of held-a to wait on its lock")
+                wait_for(
+                    lambda: flock_waiting(lock), 30, "the reader of held-a to wait on its lock"
+                )
                 with _in_thread(lambda: cache.get("free-b")) as (b_done, b_out):
                     assert b_done.wait(60), "the reader of free-b waited on held-a's lock"
                     assert not a_done.is_set()  # held-a's reader is still waiting meanwhile
