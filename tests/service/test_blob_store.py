@@ -272,14 +272,18 @@ def racing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
 
 
 def _race_round(h: Harness, i: int, errors: list[BaseException]) -> None:
-    """The last document using some bytes is forgotten, its original marked long ago; then an
-    upload of the same bytes to another collection and the sweep's delete start together."""
+    """The last document using some bytes goes; then an upload of the same bytes to another
+    collection and the sweep start together. Even rounds: the document was forgotten and its
+    original marked long before; odd rounds: the sweeping thread forgets it, marks and deletes."""
     catalog, blobs = h.services.catalog, h.services.blobs
     data = f"Round {i}: the tide table for the north pier, kept by the harbour office.".encode()
     first = h.upload("race-a", (f"tide{i}.txt", data))["documents"][0]
-    _forget(h, first["id"])
     marked_at = utcnow() - timedelta(seconds=2 * GRACE)
-    blob_sweep.mark(catalog, marked_at)
+    if i % 2 == 0:
+        _forget(h, first["id"])
+        blob_sweep.mark(catalog, marked_at)
+    else:
+        assert h.client.delete(f"/documents/{first['id']}").status_code == 202
     start = threading.Barrier(2)
 
     def upload() -> None:
@@ -292,6 +296,9 @@ def _race_round(h: Harness, i: int, errors: list[BaseException]) -> None:
     def sweep() -> None:
         try:
             start.wait(10)
+            if i % 2:
+                assert lifecycle.forget(catalog, first["id"])
+                blob_sweep.mark(catalog, marked_at)
             blob_sweep.delete_orphans(catalog, blobs, marked_at + timedelta(seconds=1))
         except BaseException as e:  # noqa: BLE001 - reported by the test
             errors.append(e)
