@@ -263,13 +263,6 @@ class Settings(BaseSettings):
         description="Threads beside a search's own that search a collection's vector segments "
         "(unset: one per other core, at most 3; 0: the search's thread alone).",
     )
-
-    # Generation
-    generator_url: str = Field(
-        "http://127.0.0.1:8010/v1", description="OpenAI-compatible server (vLLM or llama.cpp)."
-    )
-    generator_model: str | None = Field(
-        None, description="Model name at the generator; default: the first it lists."
     index_idle_seconds: float = Field(
         1800.0,
         gt=0,
@@ -277,6 +270,13 @@ class Settings(BaseSettings):
         "it for this long (the next search loads them again: a second or two for a large one); "
         "a dropped or renamed collection goes at once.",
     )
+
+    # Generation
+    generator_url: str = Field(
+        "http://127.0.0.1:8010/v1", description="OpenAI-compatible server (vLLM or llama.cpp)."
+    )
+    generator_model: str | None = Field(
+        None, description="Model name at the generator; default: the first it lists."
     )
     generator_api_key: str = Field("not-needed", description="API key sent to the generator.")
     generator_timeout: float = Field(120.0, description="Seconds to wait for the generator.")
@@ -446,13 +446,6 @@ class Settings(BaseSettings):
     # HTTP
     api_host: str = Field("127.0.0.1", description="Where the API listens.")
     api_port: int = Field(8000, description="API port.")
-    api_url: str | None = Field(
-        None, description="Where the UI and CLI find the API; default: this machine's API port."
-    )
-    ui_port: int = Field(8501, description="Streamlit port.")
-
-    @property
-    def catalog_url(self) -> str:
     api_processes: int = Field(
         2,
         ge=1,
@@ -471,6 +464,13 @@ class Settings(BaseSettings):
     embedding_retry_max_seconds: float = Field(
         300.0, gt=0, description="Longest wait between two tries to load an embedding model."
     )
+    api_url: str | None = Field(
+        None, description="Where the UI and CLI find the API; default: this machine's API port."
+    )
+    ui_port: int = Field(8501, description="Streamlit port.")
+
+    @property
+    def catalog_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
 
     @property
