@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from core.catalog import Collection
+from retrieval import index_store
 from retrieval.index_store import (
     GONE_CHECK_SECONDS,
     IndexCache,
@@ -189,3 +190,31 @@ def test_the_cache_lets_go_of_dropped_renamed_and_idle_collections(harness: Harn
     now[0] += 600.0
     cache.get("evict-renamed")
     assert cache.loaded() == ["evict-renamed"]
+
+
+def test_a_reader_whose_files_were_replaced_under_it_reads_the_row_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers load vector files without a lock: a commit may replace (and unlink) the files of
+    the manifest a reader has just read; it then reads the row again and loads the new ones."""
+    h = harness
+    h.upload("replaced", ("kiln.txt", KILN))
+    h.work()
+    h.upload("replaced", ("mill.txt", MILL))
+    h.work()
+    cache = _cache(h)
+    real_load = index_store.load_vectors
+    loads: list[object] = []
+
+    def load_after_a_commit(catalog, directory, collection, manifest, *args):  # type: ignore[no-untyped-def]
+        loads.append(manifest)
+        if len(loads) == 1:  # the indexer compacts between the reader's row read and its load
+            assert h.indexer.compact("replaced")
+            assert not all((directory / f).exists() for f in manifest.files)
+        return real_load(catalog, directory, collection, manifest, *args)
+
+    monkeypatch.setattr(index_store, "load_vectors", load_after_a_commit)
+    got = cache.get("replaced")
+    assert len(loads) == 2 and loads[0] != loads[1]
+    assert got.generation == cache.generation("replaced")
+    assert len(got.vectors.segments) == 1 and got.vectors.size == 2
