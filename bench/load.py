@@ -194,6 +194,13 @@ def main() -> None:
     ap.add_argument("--api-processes", type=int, help="ASKDOCS_API_PROCESSES, where it exists")
     ap.add_argument("--no-ask", action="store_true", help="no generator, no /ask")
     ap.add_argument("--answer-tokens", type=int, default=16)
+    ap.add_argument(
+        "--supervise",
+        choices=["up", "bench"],
+        default="up",
+        help="up: `askdocs up` runs the processes (the bench restarts what it does not); bench: "
+        "the bench starts `askdocs up`'s processes itself and starts a killed one again at once",
+    )
     ap.add_argument("--no-faults", action="store_true")
     ap.add_argument("--fault-gap", type=float, default=15, help="seconds after each recovery")
     ap.add_argument("--restart-wait", type=float, default=60)
@@ -219,17 +226,23 @@ def main() -> None:
     queries = corpus.questions + [r.title for r in corpus.records[: corpus.seeded] if r.title]
 
     redis.Redis.from_url(args.redis_url).flushdb()
-    stack = BenchStack.make(args.repo, scratch / "data", stack_settings(args, scratch))
+    stack = BenchStack.make(
+        args.repo, scratch / "data", stack_settings(args, scratch), args.supervise
+    )
     report: dict[str, object] = {
         "repo": str(args.repo),
         "args": vars(args) | {"repo": str(args.repo)},
     }
     rec = Recorder()
-    say("starting askdocs up")
-    say(f"  ready in {stack.start():.0f} s")
-    assert stack.key is not None
-    clients = Clients(stack.api_url, stack.key, COLLECTION, queries, corpus.questions, rec)
+    say(
+        "starting askdocs up"
+        + (" (its processes, by the bench)" if args.supervise == "bench" else "")
+    )
+    clients: Clients | None = None
     try:
+        say(f"  ready in {stack.start():.0f} s")
+        assert stack.key is not None
+        clients = Clients(stack.api_url, stack.key, COLLECTION, queries, corpus.questions, rec)
         with clients.http() as http:
             say(f"seeding {len(seed)} documents")
             seed_job = upload(http, rec, COLLECTION, seed, "seed", op="seed_upload")
@@ -323,7 +336,8 @@ def main() -> None:
                 }
             )
     finally:
-        clients.stop()
+        if clients is not None:
+            clients.stop()
         stack.stop()
     print(table(report), flush=True)
     if args.json:

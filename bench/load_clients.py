@@ -113,10 +113,12 @@ def first_token(http: httpx.Client, collection: str, question: str) -> tuple[str
                     got, at = "ok", time.monotonic()
             elif line.startswith("data:") and event == "error" and at is None:
                 got = "error_event:" + str(json.loads(line[5:]).get("type", "?"))
-            elif line.startswith("data:") and event == "done" and at is None:
+            elif line.startswith("data:") and event == "done":
                 done = json.loads(line[5:])
-                # refused before the generator: no first token to time
-                got = "gated" if done.get("below_relevance_threshold") else got
+                if done.get("below_relevance_threshold") and at is None:
+                    got = "gated"  # refused before the generator: no first token to time
+                elif done.get("passages_given") == 0:
+                    got = "no_passages"  # the fixed "not in the documents", not the generator
     return got, at
 
 

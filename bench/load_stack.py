@@ -6,6 +6,7 @@ the stack does not."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -19,6 +20,27 @@ import httpx
 
 KEY_LINE = re.compile(r"First admin key \(shown once; keep it\): (\S+)")
 READY_LINE = "askdocs is ready"
+# run with the checkout's code: the processes `askdocs up` would start, as JSON on the last line
+# (the bench then starts and restarts them itself: ``--supervise bench``)
+PLAN = """
+import json, os
+from askdocs import stack
+from askdocs.cli import _first_admin_key
+from core import metrics
+from core.data_dir import make_private
+from core.offline import go_offline
+from core.settings import Settings
+before = dict(os.environ)
+go_offline()
+s = Settings()
+make_private(s.data_dir)
+env = {k: v for k, v in os.environ.items() if before.get(k) != v}
+env.update(metrics.fresh_multiprocess_dir(s.data_dir / "metrics"))
+key = _first_admin_key(s)
+svcs = [stack.generator(s)] if s.start_generator and not stack.generator_answers(s) else []
+svcs += [stack.worker(s, r) for r in ("ingest", "index", "sources", "beat")] + [stack.api(s)]
+print(json.dumps({"key": key, "env": env, "services": [[v.name, v.argv, v.env] for v in svcs]}))
+"""
 # the first marker found in a command line names the process's role; a process without one (a
 # uvicorn worker started by multiprocessing, a Celery pool child) has its parent's
 MARKERS = (
@@ -96,6 +118,13 @@ def processes(data: Path) -> list[Proc]:
     return out
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
 def rss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:
@@ -118,20 +147,28 @@ class BenchStack:
     proc: subprocess.Popen[bytes] | None = None
     started_by_bench: list[subprocess.Popen[bytes]] = field(default_factory=list)
     starts: int = 0
+    supervise: str = "up"  # "up": `askdocs up` runs the processes; "bench": this bench does
+    services: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    pieces: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @classmethod
-    def make(cls, repo: Path, data: Path, settings: dict[str, str]) -> BenchStack:
-        """``settings``: ASKDOCS_ variables (full names); the stack's code comes from ``repo``."""
+    def make(
+        cls, repo: Path, data: Path, settings: dict[str, str], supervise: str = "up"
+    ) -> BenchStack:
+        """``settings``: ASKDOCS_ variables (full names); the stack's code comes from ``repo``;
+        ``supervise``: ``up`` (`askdocs up` runs the processes) or ``bench`` (the bench does)."""
         env = {
             **os.environ,
             **settings,
             "ASKDOCS_DATA_DIR": str(data),
             "PYTHONPATH": str(repo),  # ahead of the editable install's path
         }
-        return cls(repo, data, env, settings["ASKDOCS_API_URL"])
+        return cls(repo, data, env, settings["ASKDOCS_API_URL"], supervise=supervise)
 
     def start(self, timeout: float = 900) -> float:
         """Start `askdocs up` and wait until it says it is ready; the seconds it took."""
+        if self.supervise == "bench":
+            return self.start_pieces(timeout)
         self.data.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         log = self.data / f"up-{self.starts}.log"
@@ -157,7 +194,52 @@ class BenchStack:
             time.sleep(0.5)  # polling the start's log, bounded by the deadline
         raise SystemExit(f"askdocs up not ready after {timeout:.0f} s: see {log}")
 
+    def start_pieces(self, timeout: float) -> float:
+        """The processes `askdocs up` would start, started by the bench, each ready in turn."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        t0 = time.monotonic()
+        plan = subprocess.run(
+            [sys.executable, "-c", PLAN],
+            env=self.env,
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        got = json.loads(plan.stdout.strip().splitlines()[-1])
+        self.key = self.key or got["key"]
+        self.env.update(got["env"])
+        for name, argv, env in got["services"]:
+            self.services[name] = (argv, env)
+            self.start_piece(name, t0 + timeout)
+        return time.monotonic() - t0
+
+    def start_piece(self, name: str, deadline: float) -> None:
+        argv, env = self.services[name]
+        (self.data / "logs").mkdir(parents=True, exist_ok=True)
+        log = (self.data / "logs" / f"{name}.log").open("ab")
+        self.pieces[name] = proc = subprocess.Popen(
+            argv,
+            env={**self.env, **env},
+            cwd=self.repo,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        ready = {
+            "api": self.api_url + "/health",
+            "generator": self.env.get("ASKDOCS_GENERATOR_URL", "").rstrip("/") + "/models",
+        }.get(name)
+        while ready and not _answers(ready):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start: see {log.name}")
+            time.sleep(0.5)  # polling its readiness, bounded by the deadline
+
     def alive(self) -> bool:
+        if self.supervise == "bench":
+            return True
         return self.proc is not None and self.proc.poll() is None
 
     def of_role(self, role: str) -> list[Proc]:
@@ -167,10 +249,7 @@ class BenchStack:
         return rss_bytes([p.pid for p in self.of_role("api")])
 
     def health_ok(self) -> bool:
-        try:
-            return httpx.get(self.api_url + "/health", timeout=2).status_code < 500
-        except httpx.HTTPError:
-            return False
+        return _answers(self.api_url + "/health")
 
     def target(self, role: str) -> Proc | None:
         """The process of ``role`` a kill hits: for the API, one of several serving processes
@@ -194,6 +273,9 @@ class BenchStack:
         os.kill(victim.pid, signal.SIGKILL)
         t0 = time.monotonic()
         say(f"  kill -9 {role} pid {victim.pid}" + ("" if was_top else " (a serving child)"))
+        if self.supervise == "bench" and was_top:  # the bench is the supervisor: at once
+            self.start_piece(role, t0 + 600)  # service names are the roles' names
+            return Recovery(role, victim.pid, "bench restarted it", time.monotonic() - t0)
         deadline = t0 + restart_wait
         while time.monotonic() < deadline:
             if not self.alive():
@@ -262,6 +344,18 @@ class BenchStack:
                     os.kill(p.pid, signal.SIGKILL)
 
     def stop(self) -> None:
+        for proc in self.pieces.values():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.pieces.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group
+            proc.wait()
+        if self.pieces:  # children of a killed piece outlive its group's leader
+            self.wait_gone(30)
+        self.pieces.clear()
         for extra in self.started_by_bench:
             if extra.poll() is None:
                 os.killpg(extra.pid, signal.SIGTERM)
