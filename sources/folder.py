@@ -51,14 +51,26 @@ def open_beneath(root_fd: int, rel: str) -> int:
     return fd
 
 
+READ_PIECE = 2**20
+
+
 def read_beneath(root_fd: int, rel: str, max_bytes: int) -> bytes:
+    """The bytes of ``rel`` under ``root_fd``; ValueError past ``max_bytes``. Read in pieces: a
+    single read of ``max_bytes + 1`` sets that much memory aside whatever the file's size."""
     fd = open_beneath(root_fd, rel)
+    pieces: list[bytes] = []
+    total = 0
     with os.fdopen(fd, "rb") as f:
         os.set_blocking(fd, True)
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
+        while total <= max_bytes:
+            piece = f.read(min(READ_PIECE, max_bytes + 1 - total))
+            if not piece:
+                break
+            pieces.append(piece)
+            total += len(piece)
+    if total > max_bytes:
         raise ValueError(f"{rel} is over the limit of {max_bytes} bytes")
-    return data
+    return b"".join(pieces)
 
 
 class FolderConnector:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -70,8 +71,9 @@ class Keys:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        if self._sorted != len(self._values):
-            self._values = array("Q", sorted(self._values))
+        if self._sorted != len(self._values):  # sorted as 8-byte values, not Python ints
+            ordered = np.sort(np.frombuffer(self._values, dtype=np.uint64))
+            self._values = array("Q", ordered.tobytes())
             self._sorted = len(self._values)
         short = self._short(key)
         at = bisect.bisect_left(self._values, short)
