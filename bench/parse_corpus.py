@@ -102,8 +102,9 @@ def _steps(  # type: ignore[no-untyped-def]
     """Size limit, guards, the parse child, the normalisation, chunking: as ``ingest.pipeline``."""
     if path.stat().st_size > settings.max_upload_bytes:
         raise TooLarge(f"{rel} is above the limit of {settings.max_upload_bytes} bytes")
-    guards.check(path, path.name, settings)
-    parsed = normal_document(sandbox.parse_isolated(path, path.name, parse_limits(settings)))
+    name = rel.rsplit("/", 1)[-1]  # an attachment by its own name, not its copy's
+    guards.check(path, name, settings)
+    parsed = normal_document(sandbox.parse_isolated(path, name, parse_limits(settings)))
     if attachments is not None:
         attachments += parsed.attachments
     seconds = time.perf_counter() - started
