@@ -14,7 +14,9 @@ PDF, each carrying a token of its own), then:
   ``--sync-files`` files and a trickle of one-document uploads (each its own index batch: enough
   of them make the indexer merge segments) run;
 - faults: while that work goes on, SIGKILL an API process, the ingest worker and the indexer, one
-  after another; whatever the stack does not start again, the bench does, and says so;
+  after another (the last two once a burst of ``--burst`` uploaded documents is being parsed or
+  indexed); whatever the stack does not start again, the bench does, and says so (``--supervise
+  bench``: the bench runs `askdocs up`'s processes itself and starts a killed one again at once);
 - end: waits until every acknowledged upload's job is done, runs `askdocs check`, and searches
   each document's token (lexical): found in exactly one document, in none (lost; or failed, with
   the reason), or in several (duplicated).
@@ -173,6 +175,30 @@ def ingest(clients: Clients, rec: Recorder, files: list[MadeFile]) -> None:
             upload(http, rec, COLLECTION, files[i : i + BATCH], "ingest", job, op="batch_upload")
 
 
+# before each kill, a burst of documents is uploaded and the kill waits until one of them is in
+# a state the killed process works on (the indexer's state is brief: caught when the poll sees it)
+AIM = {"worker": ("parsing", "embedding"), "indexer": ("indexing",)}
+
+
+def aim(http: httpx.Client, rec: Recorder, files: list[MadeFile], states: tuple[str, ...]) -> str:
+    """Upload ``files`` in one request and wait (30 s at most) until one of them is in one of
+    ``states``; what was seen."""
+    job = upload(http, rec, COLLECTION, files, "burst", op="burst_upload")
+    if job is None:
+        return "the burst upload failed"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            docs = http.get(f"/jobs/{job}", params={"documents": "true"}).json()["documents"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            docs = []
+        busy = sorted({d["status"] for d in docs} & set(states))
+        if busy:
+            return f"a burst document was {busy[0]}"
+        time.sleep(0.1)  # polling for the moment to strike, bounded by the deadline
+    return f"no burst document seen {'/'.join(states)} within 30 s"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repo", type=Path, default=ROOT, help="checkout whose stack runs")
@@ -201,6 +227,9 @@ def main() -> None:
         help="up: `askdocs up` runs the processes (the bench restarts what it does not); bench: "
         "the bench starts `askdocs up`'s processes itself and starts a killed one again at once",
     )
+    ap.add_argument(
+        "--burst", type=int, default=8, help="documents uploaded just before a worker/indexer kill"
+    )
     ap.add_argument("--no-faults", action="store_true")
     ap.add_argument("--fault-gap", type=float, default=15, help="seconds after each recovery")
     ap.add_argument("--restart-wait", type=float, default=60)
@@ -221,6 +250,7 @@ def main() -> None:
     batch = make_files(scratch / "files", take(args.ingest), run, "ingest")
     trickle = make_files(scratch / "files", take(args.trickle), run, "trickle")
     synced = make_files(scratch / "folder", take(args.sync_files), run, "sync")
+    bursts = make_files(scratch / "files", take(2 * args.burst), run, "burst")
     say(f"making the {args.big_mb} MiB PDF")
     big = make_big(scratch / "files", next(records), run, args.big_mb)
     queries = corpus.questions + [r.title for r in corpus.records[: corpus.seeded] if r.title]
@@ -296,6 +326,9 @@ def main() -> None:
             if not args.no_faults:
                 say("faults: kill -9 one process of each role while the work goes on")
                 for role in ("api", "worker", "indexer"):
+                    if role in AIM:
+                        files, bursts = bursts[: args.burst], bursts[args.burst :]
+                        say(f"  {aim(http, rec, files, AIM[role])}")
                     got = stack.kill(role, args.restart_wait, say)
                     say(f"  {role}: {got.outcome} after {got.seconds:.1f} s {got.detail}")
                     recoveries.append(got)
