@@ -109,21 +109,40 @@ class Gate:
     ) -> None:
         self.catalog, self.limiter = catalog, limiter
         self.per_key, self.per_address = per_key, per_address
-        # keys (by SHA-256) that were valid here lately: their holders are not held back by
-        # junk sent from the same address (a NAT, a proxy, the UI's server)
+        # keys (by SHA-256) that were valid lately, here or (through Redis) in another API
+        # process: their holders are not held back by junk sent from the same address (a NAT, a
+        # proxy, the UI's server)
         self._known: OrderedDict[bytes, str] = OrderedDict()
         self._known_lock = threading.Lock()
 
     def _known_as(self, digest: bytes) -> str | None:
-        """The key id a key that was valid here had (None: not known)."""
+        """The key id a key that was valid lately had, here or in another API process (None: not
+        known)."""
         with self._known_lock:
-            return self._known.get(digest)
+            key = self._known.get(digest)
+        if key is None and self.limiter is not None:
+            key = self.limiter.known(digest)
+            if key is not None:
+                self._keep(digest, key)
+        return key
 
     def _remember(self, digest: bytes, key: str | None) -> None:
+        """What the lookup of a key found, here and for the other processes (written only when it
+        changes what this process knew)."""
         with self._known_lock:
-            if key is None:
+            changed = self._known.get(digest) != key
+        if not changed:
+            return
+        if key is None:
+            with self._known_lock:
                 self._known.pop(digest, None)
-                return
+        else:
+            self._keep(digest, key)
+        if self.limiter is not None:
+            self.limiter.remember(digest, key)
+
+    def _keep(self, digest: bytes, key: str) -> None:
+        with self._known_lock:
             self._known[digest] = key
             self._known.move_to_end(digest)
             while len(self._known) > KNOWN_KEYS:

@@ -24,6 +24,10 @@ import redis.asyncio
 log = logging.getLogger(__name__)
 
 PREFIX = "askdocs:rate"
+# Keys seen valid lately, by the SHA-256 of the key, shared by the API processes (the edge counts
+# their requests against the key, not against the address they come from).
+KNOWN_PREFIX = "askdocs:known"
+KNOWN_TTL_S = 24 * 3600
 _WARN_EVERY_S = 60.0
 # Redis connections the event loop's counts share; a count that waits longer than the timeout for
 # one is not counted (fail open), as when Redis does not answer.
@@ -92,6 +96,27 @@ class RateLimiter:
             self._warn(e)
             return None
         return self._hit(key, int(count), now)
+
+    def known(self, digest: bytes) -> str | None:
+        """The key id a key (by its SHA-256) had when some API process last found it valid; None
+        when none did lately, or Redis did not answer."""
+        try:
+            got = self._redis.get(f"{KNOWN_PREFIX}:{digest.hex()}")
+        except redis.RedisError as e:
+            self._warn(e)
+            return None
+        return got.decode() if isinstance(got, bytes) else None
+
+    def remember(self, digest: bytes, key: str | None) -> None:
+        """Record that a key is valid with id ``key`` (None: it is not, forget it)."""
+        name = f"{KNOWN_PREFIX}:{digest.hex()}"
+        try:
+            if key is None:
+                self._redis.delete(name)
+            else:
+                self._redis.set(name, key, ex=KNOWN_TTL_S)
+        except redis.RedisError as e:
+            self._warn(e)
 
     def _key(self, name: str, now: float) -> str:
         return f"{PREFIX}:{name}:{int(now // self.window_s)}"

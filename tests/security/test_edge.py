@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 import redis
 
 from askdocs.supervisor import free_port
-from core.auth import Principal, add_user, create_key
+from core.auth import Principal, add_user, create_key, revoke_key
 from core.catalog import Catalog
 from core.settings import Settings
 from tests import redis_server
@@ -259,6 +260,37 @@ def test_an_address_asking_health_too_often_gets_429_on_a_count_of_its_own(
         assert admin.get("/me").status_code == 200  # a key's requests count elsewhere
         assert anyone.get("/collections").status_code == 401  # and so do those without a key
         wait_for(lambda: anyone.get("/health").status_code == 200, 10, "the window to pass")
+
+
+def test_a_key_valid_in_one_api_process_is_known_to_the_others(tmp_path: Path) -> None:
+    """With several API processes, junk from a shared address must not lock a valid key out of a
+    process that has not looked it up yet: which keys are valid is shared through Redis, and a
+    revoked key is forgotten by all of them."""
+    from api.edge import BAD_KEY, Gate
+    from api.ratelimit import RateLimiter
+
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").create()
+    with catalog.session() as s:
+        add_user(s, "nat-user")
+        key = create_key(s, "nat-user")
+    address = f"proxy-{uuid.uuid4()}"  # a counter of its own, in a window longer than the test
+
+    def process() -> Gate:  # each API process has its own gate and its own Redis connection
+        limiter = RateLimiter(redis_server.url(REDIS_DB), window_s=3600)
+        return Gate(catalog, limiter, per_key=100, per_address=1)
+
+    first, second = process(), process()
+    assert isinstance(first.admit(address, key), Principal)
+    junk = [second.admit(address, "askd_0123456789ab_" + "q" * 43) for _ in range(3)]
+    assert getattr(junk[-1], "status", None) == 429, junk
+    who = second.admit(address, key)  # never looked up in this process
+    assert isinstance(who, Principal) and who.user == "nat-user"
+    with catalog.session() as s:
+        revoke_key(s, who.key_id or "")
+    assert second.admit(address, key) == BAD_KEY
+    third = process()
+    assert getattr(third.admit(address, key), "status", None) == 429  # counted as an address again
+    catalog.engine.dispose()
 
 
 def test_the_limits_fail_open_when_redis_is_down(tmp_path: Path) -> None:
