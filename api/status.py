@@ -180,10 +180,9 @@ def status(services: ServicesDep, who: Caller) -> StatusOut:
                 )
             )
     for row in rows:
-        idx = services.retriever.indexes(row.name)
-        row.vectors, row.index_kind = idx.vectors.size, idx.vectors.kind
-        row.segments = len(idx.vectors.segments)
-        row.lexical_chunks = idx.lexical.size
+        held = services.retriever.index_summary(row.name)  # not a read: loads nothing new
+        row.vectors, row.index_kind = held.vectors, held.kind
+        row.segments, row.lexical_chunks = held.segments, held.lexical
     ok = all(c["ok"] for c in components.values()) and bool(workers)
     return StatusOut(
         status="ok" if ok else "degraded",

@@ -198,6 +198,16 @@ def served_model(coll: Collection | None, default: ServedModel) -> ServedModel:
     return ServedModel(coll.embedding_model, coll.embedding_dim)
 
 
+@dataclass(frozen=True)
+class IndexSummary:
+    """What a collection's indexes hold, for status pages."""
+
+    vectors: int  # live ones
+    kind: str  # "flat", "hnsw" or "flat+hnsw"
+    segments: int
+    lexical: int  # chunks in the lexical index
+
+
 @dataclass
 class _Held:
     """One collection's place in the cache: its own lock, what it holds, when it was last read."""
@@ -260,6 +270,35 @@ class IndexCache:
                 return cached
             held.indexes = self._load(collection, cached)
             return held.indexes
+
+    def summary(self, collection: str) -> IndexSummary:
+        """What ``collection``'s indexes hold, without counting as a read (a dashboard polling
+        ``/status`` must not keep every collection in memory): from what this process holds when
+        that is the current generation, else from the catalog's manifest and the lexical index's
+        own count. A collection indexed before segments (no manifest) is loaded."""
+        stamp = self.generation(collection)
+        with self._lock:
+            held = self._held.get(collection)
+            indexes = held.indexes if held is not None else None
+        if indexes is None or indexes.generation != stamp:
+            with self._catalog.reader() as s:
+                manifest = manifest_of(s.get(Collection, collection))
+            if manifest is not None:
+                directory = collection_dir(self._index_dir, collection)
+                kinds = sorted({e.kind for e in manifest.segments})
+                return IndexSummary(
+                    vectors=manifest.live,
+                    kind="+".join(kinds) if kinds else "flat",
+                    segments=len(manifest.segments),
+                    lexical=LexicalIndex(directory).size if directory.is_dir() else 0,
+                )
+            indexes = self.get(collection)
+        return IndexSummary(
+            indexes.vectors.size,
+            indexes.vectors.kind,
+            len(indexes.vectors.segments),
+            indexes.lexical.size,
+        )
 
     def _forget_idle(self, now: float) -> None:
         """Under the cache-wide lock: drop the collections not read for ``idle_seconds`` (one

@@ -18,7 +18,7 @@ from core import metrics
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from retrieval.embedding import Embedder, Reranker, passage_text
 from retrieval.fusion import minmax, minmax_by_document, rrf
-from retrieval.index_store import CollectionIndexes, IndexCache
+from retrieval.index_store import CollectionIndexes, IndexCache, IndexSummary
 from retrieval.query_encoders import EncoderUnavailable, QueryEncoders
 from retrieval.segments import SearchThreads
 from retrieval.types import ScoredChunk
@@ -81,8 +81,12 @@ class Retriever:
         self._segment_threads = SearchThreads.make(segment_threads)
 
     def indexes(self, collection: str) -> CollectionIndexes:
-        """The collection's indexes as searches see them now (for status pages)."""
+        """The collection's indexes as searches see them now."""
         return self._indexes.get(collection)
+
+    def index_summary(self, collection: str) -> IndexSummary:
+        """What the collection's indexes hold, for status pages (not counted as a read)."""
+        return self._indexes.summary(collection)
 
     def embedder_for(self, model: str) -> Embedder | None:
         """The query encoder of ``model``; None while that model cannot be loaded here (its

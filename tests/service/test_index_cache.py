@@ -218,3 +218,25 @@ def test_a_reader_whose_files_were_replaced_under_it_reads_the_row_again(
     assert len(loads) == 2 and loads[0] != loads[1]
     assert got.generation == cache.generation("replaced")
     assert len(got.vectors.segments) == 1 and got.vectors.size == 2
+
+
+def test_status_reports_every_collection_without_loading_it(harness: Harness) -> None:
+    """A dashboard polling /status must not keep every collection in memory: its counts come from
+    the catalog's manifest and the lexical index, and they agree with a loaded collection's."""
+    h = harness
+    h.upload("status-a", ("kiln.txt", KILN), ("mill.txt", MILL))
+    h.upload("status-b", ("light.txt", LIGHT))
+    h.work()
+    indexes = h.services.retriever._indexes  # the API's own cache
+    before = set(indexes.loaded())
+    r = h.client.get("/status")
+    assert r.status_code == 200
+    rows = {c["name"]: c for c in r.json()["collections"]}
+    assert (rows["status-a"]["vectors"], rows["status-a"]["lexical_chunks"]) == (2, 2)
+    assert (rows["status-b"]["vectors"], rows["status-b"]["lexical_chunks"]) == (1, 1)
+    assert rows["status-a"]["segments"] >= 1 and rows["status-a"]["index_kind"] == "flat"
+    assert not {"status-a", "status-b"} & (set(indexes.loaded()) - before)
+    loaded = indexes.get("status-a")
+    summary = indexes.summary("status-a")
+    assert (summary.vectors, summary.lexical) == (loaded.vectors.size, loaded.lexical.size)
+    assert summary.segments == len(loaded.vectors.segments)
