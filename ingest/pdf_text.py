@@ -32,9 +32,9 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_raw
 from pypdfium2 import PdfiumError
 
+from core.text import whole_pairs
 from ingest.pdf_tables import PdfTable, inside
 from ingest.tables import to_markdown
-from ingest.text import whole_pairs
 from ingest.types import Block
 
 __all__ = ["PdfText", "PdfiumError", "read", "read_lines"]

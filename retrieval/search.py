@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from core import metrics
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
+from core.text import normal
 from retrieval.embedding import Embedder, Reranker, passage_text
 from retrieval.fusion import minmax, minmax_by_document, rrf
 from retrieval.index_store import CollectionIndexes, IndexCache, IndexSummary
@@ -111,6 +112,7 @@ class Retriever:
         """Fused (chunk id, score) candidates, best first, before the catalog check."""
         cfg = config or self.config
         mode = mode or cfg.mode
+        query = normal(query)
         idx = indexes or self._indexes.get(collection)
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
@@ -232,6 +234,7 @@ class Retriever:
         files searched may lack what the catalog now calls ready, so search again on the new files.
         """
         started = time.perf_counter()
+        query = normal(query)  # the form the passages were stored in
         for _ in range(SEARCH_ATTEMPTS):
             indexes = self._indexes.get(collection)
             found = self._search_once(collection, query, k, mode, document_ids, config, indexes)

@@ -36,3 +36,27 @@ def test_a_pdf_beyond_the_basic_plane_ends_ready(harness: Harness) -> None:
     assert unicodedata.is_normalized("NFC", text)
     hits = harness.search("forms", f"{corpus.CJK} {corpus.ARABIC}")
     assert [h["document_name"] for h in hits][:1] == ["proof.pdf"]
+
+
+def test_a_question_typed_with_a_combining_accent_finds_the_composed_word(
+    harness: Harness,
+) -> None:
+    """A question is made the same form as the passages: "Pe\u0301rez" (e + U+0301, as some
+    keyboards and copied text give it) finds a document that spells it with é, by its words."""
+    harness.upload(
+        "accents",
+        ("ledger.txt", "Señor Pérez audited the Quetzaltenango cooperative in March.".encode()),
+        ("other.txt", b"The harbour master counts trawlers at dawn."),
+    )
+    harness.work()
+    query = "Pe\u0301rez Quetzaltenango"
+    assert not unicodedata.is_normalized("NFC", query)
+    r = harness.client.post(
+        "/search", json={"collection": "accents", "query": query, "k": 1, "mode": "lexical"}
+    )
+    assert r.status_code == 200, r.text
+    assert [p["document_name"] for p in r.json()["passages"]] == ["ledger.txt"]
+    r = harness.client.post(
+        "/search", json={"collection": "accents", "query": "Pe\u0301rez", "k": 1, "mode": "lexical"}
+    )
+    assert [p["document_name"] for p in r.json()["passages"]] == ["ledger.txt"]

@@ -7,7 +7,8 @@ import unicodedata
 
 import pytest
 
-from ingest.text import normal, normal_document, whole_pairs
+from core.text import normal, whole_pairs
+from ingest.text import normal_document
 from ingest.types import Attachment, Block, ParsedDocument
 
 pytestmark = pytest.mark.unit
