@@ -621,14 +621,18 @@ DROP_STEP = 200
 def drop(catalog: Catalog, collection: str, step: int | None = None) -> int:
     """A deleted collection's rows go (documents, chunks, jobs, memberships, conversations,
     sources), ``step`` at a time in short transactions, and the collection's row last: stopped
-    half-way, it is run again from where it stopped. The originals stay for the blob sweep. The
-    caller removed the index files first. Returns how many documents it deleted.
+    half-way, it is run again from where it stopped. Each step first reads that the collection is
+    still marked deleted: a run that comes late (a task sent twice) stops where another ended the
+    drop and the name was made again. The originals stay for the blob sweep. The caller removed
+    the index files first. Returns how many documents it deleted.
 
     :param step: rows per transaction (default ``DROP_STEP``)."""
     step = step or DROP_STEP
     documents = 0
     while True:
         with catalog.session() as s:
+            if not _marked_deleted(s, collection):
+                return documents  # ended by another run, and the name maybe made again
             ids = list(
                 s.scalars(
                     select(Document.id).where(Document.collection_id == collection).limit(step)
@@ -640,6 +644,7 @@ def drop(catalog: Catalog, collection: str, step: int | None = None) -> int:
             break
     _drop_in_steps(
         catalog,
+        collection,
         select(Conversation.id).where(Conversation.collection_id == collection),
         step,
         lambda s, ids: (
@@ -652,6 +657,7 @@ def drop(catalog: Catalog, collection: str, step: int | None = None) -> int:
     for source in sources:
         _drop_in_steps(
             catalog,
+            collection,
             select(SourceItem.key).where(SourceItem.source_id == source),
             step,
             lambda s, keys, source=source: s.execute(
@@ -660,11 +666,14 @@ def drop(catalog: Catalog, collection: str, step: int | None = None) -> int:
         )
         _drop_in_steps(
             catalog,
+            collection,
             select(SourceRun.id).where(SourceRun.source_id == source),
             step,
             lambda s, ids: s.execute(delete(SourceRun).where(SourceRun.id.in_(ids))),
         )
     with catalog.session() as s:
+        if not _marked_deleted(s, collection):
+            return documents
         # what came in meanwhile (a sync run of the collection finishing a step), then the rest
         late = list(s.scalars(select(Document.id).where(Document.collection_id == collection)))
         _delete_documents(s, late)
@@ -672,8 +681,24 @@ def drop(catalog: Catalog, collection: str, step: int | None = None) -> int:
         s.execute(delete(JobDocument).where(JobDocument.job_id.in_(jobs)))
         for model in (Job, Membership, Conversation, Source):
             s.execute(delete(model).where(model.collection_id == collection))
-        s.execute(delete(Collection).where(Collection.id == collection))
+        s.execute(
+            delete(Collection).where(
+                Collection.id == collection, Collection.deleted_at.is_not(None)
+            )
+        )
     return documents + len(late)
+
+
+def _marked_deleted(s: Session, collection: str) -> bool:
+    """The collection ``collection`` is there, marked deleted (read without a lock: a writer
+    holding a document of it may be about to update its row)."""
+    return bool(
+        s.scalar(
+            select(Collection.id).where(
+                Collection.id == collection, Collection.deleted_at.is_not(None)
+            )
+        )
+    )
 
 
 def _delete_documents(s: Session, ids: list[str]) -> None:
@@ -686,13 +711,17 @@ def _delete_documents(s: Session, ids: list[str]) -> None:
 
 def _drop_in_steps(
     catalog: Catalog,
+    collection: str,
     keys: Select[tuple[str]],
     step: int,
     remove: Callable[[Session, list[str]], object],
 ) -> None:
-    """``remove`` the rows ``keys`` selects, ``step`` keys per transaction, until none is left."""
+    """``remove`` the rows ``keys`` selects, ``step`` keys per transaction, until none is left
+    (or ``collection`` is no longer marked deleted)."""
     while True:
         with catalog.session() as s:
+            if not _marked_deleted(s, collection):
+                return
             found = list(s.scalars(keys.limit(step)))
             if found:
                 remove(s, found)

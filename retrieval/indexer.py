@@ -805,14 +805,16 @@ class Indexer:
         memberships and conversations in steps, its row last (the blob sweep removes the originals
         no other document uses). Safe to run twice; a no-op for a collection that is not marked
         deleted."""
-        with self._catalog.reader() as s:
-            coll = s.get(Collection, collection)
-            if coll is None or coll.deleted_at is None:
-                return
+        if not self._marked_deleted(collection):  # done: no lock files made for a gone name
+            return
         with (
             self._building(collection),
             generation_lock(self._index_dir, collection, exclusive=True),
         ):
+            # read under the locks: a copy of this task that ran meanwhile may have ended the drop
+            # and the name been made again (its files are written under the build lock)
+            if not self._marked_deleted(collection):
+                return
             self._open.pop(collection, None)
             self._lexical.pop(collection, None)  # releases tantivy's writer lock
             shutil.rmtree(collection_dir(self._index_dir, collection), ignore_errors=True)
@@ -820,6 +822,11 @@ class Indexer:
                 fsync_dir(self._index_dir)
         documents = lifecycle.drop(self._catalog, collection)
         log.info("dropped collection %s (%d documents)", collection, documents)
+
+    def _marked_deleted(self, collection: str) -> bool:
+        with self._catalog.reader() as s:
+            coll = s.get(Collection, collection)
+            return coll is not None and coll.deleted_at is not None
 
 
 def _has_index(directory: Path) -> bool:
