@@ -47,7 +47,7 @@ from askdocs.archive import (
     private_umask,
     write_private,
 )
-from core import schema
+from core import blob_sweep, schema
 from core.blobs import BlobStore
 from core.catalog import Catalog, Collection, Document
 from core.settings import Settings
@@ -256,9 +256,8 @@ def _snapshot(settings: Settings, out: Path, echo: Callable[[str], None]) -> Bac
                 manifests = {c.id: manifest_of(c) for c in collections}
                 generations = {c.id: c.index_generation for c in collections}
                 revision = _revision(catalog)
-            for blob in sorted(snap.originals):
-                if blobs.path(blob).exists():  # a document whose original never got stored
-                    copy_private(blobs.path(blob), out / "blobs" / blob[:2] / blob)
+            missing = [b for b in sorted(snap.originals) if not _copy_original(blobs, b, out)]
+            _judge_missing(catalog, settings, missing, echo)
             echo(
                 f"catalog ({snap.kind}): {snap.documents} documents, "
                 f"{len(snap.originals)} originals"
@@ -275,6 +274,42 @@ def _snapshot(settings: Settings, out: Path, echo: Callable[[str], None]) -> Bac
     finally:
         catalog.engine.dispose()
     return BackupInfo(FORMAT, revision, snap.kind, snap.documents, len(snap.originals), generations)
+
+
+def _copy_original(blobs: BlobStore, sha: str, out: Path) -> bool:
+    """Copy one original into the backup; False when it is not in the store."""
+    path = blobs.path(sha)
+    if not path.exists():
+        return False
+    try:
+        copy_private(path, out / "blobs" / sha[:2] / sha)
+    except BackupError:
+        if path.exists() or path.is_symlink():
+            raise
+        return False  # removed while it was opened
+    return True
+
+
+def _judge_missing(
+    catalog: Catalog, settings: Settings, missing: list[str], echo: Callable[[str], None]
+) -> None:
+    """Originals the snapshot names that were not in the store: one no document uses any more
+    was removed by the blob sweep since the snapshot (the copy took longer than the grace
+    period), and the backup fails; one still in use was missing before (``askdocs check`` lists
+    its documents), and the backup goes on without it."""
+    if not missing:
+        return
+    with catalog.reader() as s:
+        used = blob_sweep.in_use(s, missing)
+    swept = [b for b in missing if b not in used]
+    if swept:
+        raise BackupError(
+            f"{len(swept)} originals the catalog snapshot names were removed by the blob sweep "
+            "before they were copied: the copy took longer than blob_grace_seconds "
+            f"({settings.blob_grace_seconds:g} s). Raise it, or back up to a faster disk, and "
+            "run the backup again"
+        )
+    echo(f"{len(missing)} originals missing from the blob store (see askdocs check): not copied")
 
 
 def _revision(catalog: Catalog) -> str | None:
