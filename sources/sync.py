@@ -316,6 +316,8 @@ class _Run:
         self.lease = timedelta(seconds=ctx.settings.sources_lease_seconds)
         self.done = threading.Event()
         self.lost = False
+        # when the hold was last renewed (monotonic; the claim took it just before)
+        self.renewed = time.monotonic()
         # new small documents not sent yet: one ingest task per batch of them (``flush``)
         self.small: list[str] = []
         self.small_since = 0.0
@@ -358,24 +360,42 @@ class _Run:
         def beat() -> None:
             every = self.lease.total_seconds() / 3
             while not self.done.wait(every):
-                with self.ctx.catalog.session() as s:
-                    held = s.execute(
-                        update(Source)
-                        .where(Source.id == self.source_id, Source.lease_owner == self.ctx.owner)
-                        .values(lease_until=utcnow() + self.lease)
-                    ).rowcount
+                asked = time.monotonic()
+                if asked - self.renewed > self.lease.total_seconds():
+                    self.lost = True  # ran out: another run may hold it now, renewed or not
+                    return
+                try:
+                    with self.ctx.catalog.session() as s:
+                        held = s.execute(
+                            update(Source)
+                            .where(
+                                Source.id == self.source_id, Source.lease_owner == self.ctx.owner
+                            )
+                            .values(lease_until=utcnow() + self.lease)
+                        ).rowcount
+                except Exception:  # noqa: BLE001 - tried again at the next beat; ``keep_lease`` judges
+                    log.warning(
+                        "renewing the hold of source %s failed", self.source_id, exc_info=True
+                    )
+                    continue
                 if not held:
                     self.lost = True
                     return
+                self.renewed = asked
 
         thread = threading.Thread(target=beat, name=f"source-lease-{self.source_id}", daemon=True)
         thread.start()
         return thread
 
     def keep_lease(self) -> None:
-        """Stop when the hold was lost (the run stalled past its lease and was taken over)."""
+        """Stop when the hold was lost (the run stalled past its lease and was taken over), or
+        was not renewed for two thirds of the lease (two beats failed, or the process stalled):
+        another run may take the source over any moment, and what it adds this run never listed."""
         if self.lost:
             raise LeaseLost("another run took the source over (this one stalled past its lease)")
+        if time.monotonic() - self.renewed > self.lease.total_seconds() * 2 / 3:
+            self.lost = True
+            raise LeaseLost("the hold on the source could not be renewed in time")
 
 
 class LeaseLost(RuntimeError):
@@ -639,8 +659,8 @@ def _remove_gone(r: _Run, scan: Scan, held: bool) -> None:
             if held and deletes and item.origin not in confirmed:
                 r.held_origins.append(item.origin)
                 continue
+            r.keep_lease()  # before: what another run added meanwhile is not in this listing
             _gone(r, item)
-            r.keep_lease()
     r.counts["held"] = len(r.held_origins)
 
 
