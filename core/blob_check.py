@@ -65,13 +65,19 @@ def _originals(catalog: Catalog, collection: str | None) -> Iterator[tuple[str, 
         if len(found) < STEP:
             break
         after = found[-1][0]
-    with catalog.reader() as s:  # rows older than the content column: the id was the hash
-        old = s.execute(
-            select(Document.id, Document.size_bytes).where(
-                _scope(collection), Document.content_sha256.is_(None)
-            )
-        ).all()
-    yield from ((str(i), int(size)) for i, size in old)
+    after = ""
+    while True:  # rows older than the content column: the id was the hash
+        with catalog.reader() as s:
+            old = s.execute(
+                select(Document.id, Document.size_bytes)
+                .where(_scope(collection), Document.content_sha256.is_(None), Document.id > after)
+                .order_by(Document.id)
+                .limit(STEP)
+            ).all()
+        yield from ((str(i), int(size)) for i, size in old)
+        if len(old) < STEP:
+            break
+        after = old[-1][0]
 
 
 def check_originals(
