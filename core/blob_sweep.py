@@ -214,7 +214,8 @@ def _adopt(catalog: Catalog, files: dict[str, int], now: datetime) -> int:
         return 0
     with catalog.reader() as s:
         known = set(s.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(files)))))
-    missing = [sha for sha in files if sha not in known]
+    # in sha256 order, as writers claim rows (``core.blob_refs.hold``): no circle of row locks
+    missing = sorted(sha for sha in files if sha not in known)
     if not missing:
         return 0
     with catalog.session() as s:
