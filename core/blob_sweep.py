@@ -49,6 +49,9 @@ DELETE_BATCH = 50
 STRAYS_STAMP = ".strays-scanned"
 MARK_STAMP = ".marked"
 MARK_SHARE = 0.1
+# A temporary file is a write under way while it keeps changing: one left alone this long (or the
+# grace period, when longer) is a crash's leftover, whatever the grace period is set to.
+TEMP_MAX_AGE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -183,9 +186,10 @@ def adopt_strays(
     catalog: Catalog, blobs: BlobStore, older_than: datetime, now: datetime
 ) -> tuple[int, int]:
     """Give an orphaned row to each original in the store without one (last changed before
-    ``older_than``), and remove temporary files older than that. Returns (rows made, temporaries
+    ``older_than``), and remove temporary files older than that and than ``TEMP_MAX_AGE``. Returns (rows made, temporaries
     removed)."""
     limit = older_than.timestamp()
+    temp_limit = min(older_than, now - TEMP_MAX_AGE).timestamp()
     temporaries = 0
     candidates: dict[str, int] = {}
     adopted = 0
@@ -197,8 +201,9 @@ def adopt_strays(
         if st.st_mtime >= limit:
             continue
         if entry.name.startswith(TMP_PREFIX):
-            Path(entry.path).unlink(missing_ok=True)
-            temporaries += 1
+            if st.st_mtime < temp_limit:
+                Path(entry.path).unlink(missing_ok=True)
+                temporaries += 1
         elif SHA256.fullmatch(entry.name) and Path(entry.path).parent.name == entry.name[:2]:
             candidates[entry.name] = st.st_size
             if len(candidates) >= BATCH:

@@ -122,6 +122,10 @@ def running_stack(
         # limits stay on (counted in Redis) but out of reach; tests/security/test_edge.py has small ones
         "ASKDOCS_RATE_LIMIT_PER_KEY": "1000000",
         "ASKDOCS_RATE_LIMIT_PER_ADDRESS": "1000000",
+        # an original no document uses leaves within seconds (the janitor's blob sweep), so the
+        # tests see it go
+        "ASKDOCS_BLOB_GRACE_SECONDS": "2",
+        "ASKDOCS_JANITOR_INTERVAL": "1",
         **(extra_env or {}),
     }
     log = data / "up.log"

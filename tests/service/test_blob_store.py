@@ -156,6 +156,20 @@ def test_a_file_without_a_row_and_an_old_temporary_are_cleaned_up(harness: Harne
     assert not blobs.path(stray).exists() and _row(harness, stray) is None
 
 
+def test_a_temporary_being_written_outlives_a_short_grace_period(harness: Harness) -> None:
+    """An upload under way keeps writing its temporary file: a grace period of seconds (the setting
+    allows it) must not remove it; one left alone for TEMP_MAX_AGE is a crash's leftover."""
+    catalog, blobs = harness.services.catalog, harness.services.blobs
+    writing = blobs.root / f"{TMP_PREFIX}under-way"
+    writing.write_bytes(b"the first MiB of a large upload")
+    soon = utcnow() + timedelta(seconds=5)
+    assert blob_sweep.adopt_strays(catalog, blobs, soon - timedelta(seconds=1), soon)[1] == 0
+    assert writing.exists()
+    later = utcnow() + blob_sweep.TEMP_MAX_AGE + timedelta(seconds=1)
+    assert blob_sweep.adopt_strays(catalog, blobs, later - timedelta(seconds=1), later)[1] == 1
+    assert not writing.exists()
+
+
 def test_a_writer_whose_original_was_swept_after_it_stored_it_puts_it_back(
     harness: Harness,
 ) -> None:
