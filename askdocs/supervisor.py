@@ -1,5 +1,7 @@
-"""`askdocs up`: start every process of the embedded default, wait until each is ready, and stop all
-of them (process groups included) on Ctrl-C or when one dies."""
+"""`askdocs up`: start every process of the embedded default, wait until each is ready, start again
+one that dies (its whole process group first goes: a Celery worker's pool children, uvicorn's
+workers), and stop all of them (process groups included) on Ctrl-C, or when one keeps dying right
+after its start."""
 
 from __future__ import annotations
 
@@ -29,6 +31,12 @@ class ServiceFailed(RuntimeError):
     pass
 
 
+# A process that ran this long before it died is started again at once; one that dies sooner
+# RESTART_LIMIT times in a row is broken (a bad setting, a port taken): askdocs up stops.
+STABLE_SECONDS = 30.0
+RESTART_LIMIT = 3
+
+
 def free_port() -> int:
     """A TCP port free on loopback now (tests and benches start servers on it)."""
     with socket.socket() as s:
@@ -51,6 +59,8 @@ class Supervisor:
         self.log_dir = log_dir
         self.echo = echo
         self.running: list[tuple[Service, subprocess.Popen[bytes]]] = []
+        self._started_at: dict[str, float] = {}
+        self._quick_exits: dict[str, int] = {}
 
     def start(self, svc: Service) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -64,6 +74,7 @@ class Supervisor:
             start_new_session=True,  # its own process group: we stop its children too
         )
         self.running.append((svc, proc))
+        self._started_at[svc.name] = time.monotonic()
         self.echo(
             f"  started {svc.name} (pid {proc.pid}), log: {self.log_dir / (svc.name + '.log')}"
         )
@@ -91,15 +102,32 @@ class Supervisor:
             return ""
         return "\n" + "\n".join(text.splitlines()[-lines:])
 
-    def watch(self) -> None:
-        """Block until a service exits (an error) or the user interrupts."""
-        while True:
-            for svc, proc in self.running:
+    def watch(self, until: Callable[[], bool] = lambda: False) -> None:
+        """Until the user interrupts (or ``until()``): start again every service that exits.
+        Raises ServiceFailed when one exits RESTART_LIMIT times in a row within STABLE_SECONDS of
+        its start."""
+        while not until():
+            for svc, proc in list(self.running):
                 if proc.poll() is not None:
-                    raise ServiceFailed(
-                        f"{svc.name} exited with {proc.returncode}: {self.tail(svc)}"
-                    )
-            time.sleep(1.0)
+                    self.restart(svc, proc)
+            time.sleep(1.0)  # polling the children's state
+
+    def restart(self, svc: Service, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        """``svc``'s process exited: its group goes (children it left), then it starts again."""
+        ran = time.monotonic() - self._started_at.get(svc.name, 0.0)
+        quick = self._quick_exits.get(svc.name, 0) + 1 if ran < STABLE_SECONDS else 0
+        self._quick_exits[svc.name] = quick
+        if quick >= RESTART_LIMIT:
+            raise ServiceFailed(
+                f"{svc.name} exited with {proc.returncode} {quick} times within "
+                f"{STABLE_SECONDS:.0f} s of its start: {self.tail(svc)}"
+            )
+        self.echo(
+            f"  {svc.name} exited with {proc.returncode} after {ran:.0f} s: starting it again"
+        )
+        _signal_group(proc, signal.SIGKILL)
+        self.running = [(s, p) for s, p in self.running if p is not proc]
+        return self.start(svc)
 
     def stop_all(self, grace: float = 15.0) -> None:
         for svc, proc in reversed(self.running):
