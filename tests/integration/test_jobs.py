@@ -158,6 +158,9 @@ def test_folder_sync_and_check_repair(stack: Stack, api: httpx.Client, tmp_path:
     )
     db.commit()
     db.close()
+    broken = "f" + doc_id[1:]  # a row of before content hashes: its original is named by its id
+    (stack.data_dir / "blobs" / broken[:2]).mkdir(exist_ok=True)
+    (stack.data_dir / "blobs" / broken[:2] / broken).write_bytes(b"x")
     out = stack.cli("check", "-c", "tree")
     assert out.returncode == 1
     assert (
