@@ -154,7 +154,7 @@ def bootstrap_admin(catalog: Catalog) -> str | None:
             key = create_key(s, "admin", label="first admin key")
             audit(s, "admin", "user_created", detail={"user": "admin", "admin": True})
             return key
-    except IntegrityError:
+    except (IntegrityError, AuthConflict):  # another process made it between our check and ours
         return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from core.auth import (
     AuthError,
@@ -18,7 +19,7 @@ from core.auth import (
     set_member,
     verify_key,
 )
-from core.catalog import ApiKey, Catalog
+from core.catalog import ApiKey, Catalog, User
 
 pytestmark = pytest.mark.unit
 
@@ -116,3 +117,25 @@ def test_older_catalog_gains_new_columns(tmp_path: Path) -> None:
     with catalog.session() as s:
         coll = catalog.ensure_collection(s, "old")
         assert coll.index_generation == 3 and coll.owner_id is None
+
+
+def test_a_first_admin_made_by_another_process_meanwhile_is_not_an_error(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API processes starting at once on a new catalog: one finds no user, then finds the admin
+    the other just committed (PostgreSQL's READ COMMITTED sees it mid-transaction); it starts
+    anyway, without a key of its own."""
+    from core import auth
+
+    made = bootstrap_admin(catalog)
+    assert made is not None
+    real_select = auth.select
+
+    def no_user_seen(*columns: object) -> object:  # the check ran before the other's commit
+        return real_select(User.id).where(User.id == "")
+
+    monkeypatch.setattr(auth, "select", no_user_seen)
+    assert bootstrap_admin(catalog) is None  # saw "no users", then add_user found "admin"
+    monkeypatch.undo()
+    with catalog.session() as s:
+        assert s.scalar(select(func.count(ApiKey.id))) == 1
