@@ -42,7 +42,7 @@ class _Common(BaseModel):
     )
 
 
-ABSOLUTE_PATH = r"^/[^\x00]*$"
+ABSOLUTE_PATH = r"^/[^\x00:]*$"  # no ":": dulwich reads host:path as an ssh address
 # No `\s` in the pattern: regex engines disagree on what it holds (U+0085 passed the schema fuzzer's
 # engine and failed pydantic's), so the characters a URL may not hold are listed: controls, spaces.
 HTTP_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\x00-\x20\x7f-\xa0]*)?$"
@@ -65,9 +65,11 @@ class FolderConfig(_Common):
         "a share that is not mounted lacks it, and its run fails without deleting anything.",
     )
 
-    @field_validator("path")
+    @field_validator("path", mode="before")  # before the pattern: a reason a person can read
     @classmethod
-    def _absolute(cls, v: str) -> str:
+    def _absolute(cls, v: object) -> object:
+        if not isinstance(v, str):
+            return v
         if not Path(v).is_absolute():
             raise ValueError("the folder must be an absolute path on the server")
         if ":" in v:
@@ -106,9 +108,11 @@ class GitConfig(_Common):
     )
     branch: str = Field("main", min_length=1, max_length=255, pattern=r"^[^\x00]+$")
 
-    @field_validator("url")
+    @field_validator("url", mode="before")  # before the pattern: a reason a person can read
     @classmethod
-    def _where(cls, v: str) -> str:
+    def _where(cls, v: object) -> object:
+        if not isinstance(v, str):
+            return v
         parts = urlsplit(v)
         if parts.scheme in ("http", "https"):
             return v
