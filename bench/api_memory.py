@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from askdocs.stack import api_argv, settings_env  # noqa: E402
 from askdocs.supervisor import free_port  # noqa: E402
 from bench import big_collection  # noqa: E402
-from core.auth import bootstrap_admin, create_key  # noqa: E402
+from bench.query_latency import bench_key  # noqa: E402
 from core.catalog import Catalog  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from retrieval.embedding import model_label  # noqa: E402
@@ -58,15 +58,6 @@ def build(settings: Settings, name: str, chunks: int, seed: int) -> None:
         seed=seed,  # chunk ids come from the seed: one per collection
     )
     done.write_text("ok")
-
-
-def bench_key(settings: Settings) -> str:
-    catalog = Catalog(settings.catalog_url).create()
-    key = bootstrap_admin(catalog)
-    if key is None:
-        with catalog.session() as s:
-            key = create_key(s, "admin", label="bench")
-    return key
 
 
 def children(master: int) -> list[int]:

@@ -6,8 +6,7 @@ model again after its backoff (a small one here), without a restart."""
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from core.auth import LOCAL
 from core.catalog import Collection
 from retrieval.embedding import resolve_model_path
 from tests import redis_server
+from tests.integration.conftest import wait_for
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
 
 pytestmark = pytest.mark.service
@@ -28,16 +28,6 @@ FERRY = (
 )
 # shares no word with the passage: only the dense side finds it
 PARAPHRASE = "boat departure timetable"
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)  # polling a condition, bounded by the deadline
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,19 +20,10 @@ from core.catalog import Collection, utcnow
 from core.celery_app import DROP_TASK, INDEX_QUEUE, RENAME_TASK, create_celery, enqueue
 from retrieval.index_store import collection_dir
 from tests import redis_server
+from tests.integration.conftest import wait_for
 from tests.service.conftest import SERVICE_REDIS_DB, Harness, in_process
 
 pytestmark = pytest.mark.service
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)  # polling a condition, bounded by the deadline
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def waiting_index_tasks(broker: redis.Redis) -> list[tuple[str, str]]:
