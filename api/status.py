@@ -87,6 +87,7 @@ def health_cache(services: Services) -> HealthCache:
         model=settings.generator_model,
         api_key=settings.generator_api_key,
         timeout=HEALTH_GENERATOR_TIMEOUT_S,
+        retries=0,  # a generator slower than the timeout is reported, not asked again meanwhile
     )
     return HealthCache(
         lambda: check_components(services, probe, HEALTH_REDIS_TIMEOUT_S),

@@ -44,7 +44,10 @@ class GeneratorClient:
         api_key: str = "not-needed",
         timeout: float = 120.0,
         extra_body: dict[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
+        """:param retries: tries again after a connection error or a timeout (the SDK's
+        ``max_retries``); a probe that must not stack requests on a hanging server passes 0."""
         self.base_url = base_url
         self._root = base_url.rstrip("/").removesuffix("/v1")
         self._timeout = timeout
@@ -58,7 +61,7 @@ class GeneratorClient:
         self._prompt_rate: float | None = None
         # Retries on connection errors are the SDK's (max_retries); it does not retry 4xx.
         self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=2
+            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=retries
         )
 
     def models(self) -> list[str]:

@@ -189,6 +189,19 @@ def test_health_is_answered_from_one_check_per_ttl(
         assert generator.most_in_flight == 1
         assert generator.requests > asked
 
+        # slower than the probe's timeout: reported as down, and not asked again meanwhile (a
+        # retry would stack a second request on a server that hangs)
+        generator.delay_s = 2.5
+        try:
+            wait_for(
+                lambda: not anyone.get("/health").json()["components"]["generator"]["ok"],
+                30,
+                "a check that timed out",
+            )
+        finally:
+            generator.delay_s = 0.0
+        assert generator.most_in_flight == 1
+
 
 def burst(c: httpx.Client, path: str, most: int) -> tuple[list[int], httpx.Response]:
     """Requests to ``path`` until one gets 429 (``most`` at most): the statuses and the last."""
