@@ -360,42 +360,48 @@ class _Run:
         def beat() -> None:
             every = self.lease.total_seconds() / 3
             while not self.done.wait(every):
-                asked = time.monotonic()
-                if asked - self.renewed > self.lease.total_seconds():
-                    self.lost = True  # ran out: another run may hold it now, renewed or not
-                    return
                 try:
-                    with self.ctx.catalog.session() as s:
-                        held = s.execute(
-                            update(Source)
-                            .where(
-                                Source.id == self.source_id, Source.lease_owner == self.ctx.owner
-                            )
-                            .values(lease_until=utcnow() + self.lease)
-                        ).rowcount
+                    self._renew()
                 except Exception:  # noqa: BLE001 - tried again at the next beat; ``keep_lease`` judges
                     log.warning(
                         "renewing the hold of source %s failed", self.source_id, exc_info=True
                     )
                     continue
-                if not held:
-                    self.lost = True
+                if self.lost:
                     return
-                self.renewed = asked
 
         thread = threading.Thread(target=beat, name=f"source-lease-{self.source_id}", daemon=True)
         thread.start()
         return thread
 
+    def _renew(self) -> None:
+        """Push the hold's end a lease ahead while this run still holds the source; ``lost`` when
+        another run holds it (it claimed the source once this one's lease ran out)."""
+        asked = time.monotonic()
+        with self.ctx.catalog.session() as s:
+            held = s.execute(
+                update(Source)
+                .where(Source.id == self.source_id, Source.lease_owner == self.ctx.owner)
+                .values(lease_until=utcnow() + self.lease)
+            ).rowcount
+        if held:
+            self.renewed = max(self.renewed, asked)
+        else:
+            self.lost = True
+
     def keep_lease(self) -> None:
-        """Stop when the hold was lost (the run stalled past its lease and was taken over), or
-        was not renewed for two thirds of the lease (two beats failed, or the process stalled):
-        another run may take the source over any moment, and what it adds this run never listed."""
+        """Stop when the hold was lost (the run stalled past its lease and was taken over). When
+        it was not renewed for two thirds of the lease (beats failed, or the process stalled),
+        renew it here first: only a run that still holds the source goes on, since what another
+        run added this one never listed."""
+        if not self.lost and time.monotonic() - self.renewed > self.lease.total_seconds() * 2 / 3:
+            try:
+                self._renew()
+            except Exception as e:  # noqa: BLE001 - cannot tell: stop rather than delete on doubt
+                self.lost = True
+                raise LeaseLost("the hold on the source could not be renewed") from e
         if self.lost:
             raise LeaseLost("another run took the source over (this one stalled past its lease)")
-        if time.monotonic() - self.renewed > self.lease.total_seconds() * 2 / 3:
-            self.lost = True
-            raise LeaseLost("the hold on the source could not be renewed in time")
 
 
 class LeaseLost(RuntimeError):
