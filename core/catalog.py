@@ -278,6 +278,11 @@ class Document(Base):
     # The source it was synced from and where it lives there (a path or a URL); None: uploaded.
     source_id: Mapped[str | None] = mapped_column(String(36), index=True)
     origin: Mapped[str | None] = mapped_column(Text)
+    # Who the document is about and which reporting period it covers, read off its file name,
+    # title and first page at ingestion (``ingest.doc_fields``); search matches them against the
+    # question. None: nothing found, or a document ingested before these columns.
+    issuer: Mapped[str | None] = mapped_column(String(256))
+    period: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # a sync finds a source's documents by origin when it leaves the source; a hash index on
