@@ -152,7 +152,7 @@ def test_sources_tab_adds_a_folder_and_shows_its_runs(
         def handbooks() -> list[dict]:
             return [s for s in c.get("/sources").json() if s["name"] == "Staff handbook"]
 
-        # On a busy machine (full suite: 3 of 5 runs at one stop) the submit was sometimes lost:
+        # On a busy machine (the full suite on 2 cores: 3 of 5 runs) the submit was sometimes lost:
         # the fields held their values and no request reached the API. The cause is not found (a
         # clash with the page's timed refreshes is suspected). A person sees nothing happen and
         # clicks again: so does this, once, and only when nothing was added; the source must then
