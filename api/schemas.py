@@ -135,6 +135,12 @@ class DocumentOut(BaseModel):
     parent_id: str | None = Field(None, description="The e-mail this attachment came from.")
     source_id: str | None = Field(None, description="The source it was synced from.")
     origin: str | None = Field(None, description="Where it lives at its source (path or URL).")
+    issuer: str | None = Field(
+        None, description="Who it is about, read off its cover (search matches it to questions)."
+    )
+    period: str | None = Field(
+        None, description='The reporting period it covers, e.g. "2023 Q3, ended 2023-07-01".'
+    )
 
 
 class JobIn(BaseModel):
@@ -181,11 +187,15 @@ class LookupOut(BaseModel):
 class Tuning(BaseModel):
     """Per-request overrides of the server's retrieval settings (for evaluation and tuning)."""
 
-    fusion: Literal["rrf", "minmax", "minmax_doc"] | None = None
+    fusion: Literal["rrf", "minmax", "minmax_doc", "passages"] | None = None
     rrf_k: float | None = Field(None, gt=0, le=1e6)
     dense_weight: float | None = Field(None, ge=0, le=1)
     chunk_weight: float | None = Field(None, ge=0, le=10)
     chunk_dense_weight: float | None = Field(None, ge=0, le=1)
+    document_share: float | None = Field(None, ge=0, le=1)
+    prior_weight: float | None = Field(None, ge=0, le=10)
+    per_document: int | None = Field(None, ge=0, le=200)
+    spread_margin: float | None = Field(None, ge=0, le=10)
     dense_depth: int | None = Field(None, ge=1, le=2000)
     lexical_depth: int | None = Field(None, ge=1, le=2000)
     title_boost: float | None = Field(None, ge=0, le=100)

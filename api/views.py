@@ -36,6 +36,8 @@ def doc_out(d: Document, duplicate: bool = False) -> DocumentOut:
         parent_id=d.parent_id,
         source_id=d.source_id,
         origin=d.origin,
+        issuer=d.issuer,
+        period=d.period,
     )
 
 

@@ -347,6 +347,7 @@ def eval_retrieval(
         chosen = [m.strip() for m in modes.split(",") if m.strip()] or ev.default_modes(http)
         for mode in chosen:
             qtask = bar.add_task(f"queries ({mode})", total=len(qs))
+            tops: dict[str, list[str]] = {}
             run, took = ev.run_queries(
                 http,
                 collection,
@@ -355,8 +356,10 @@ def eval_retrieval(
                 doc_of,
                 options={"tuning": json.loads(tuning)},
                 on_query=lambda t=qtask: bar.advance(t),
+                tops=tops,
             )
-            rows.append(ev.summary_row(mode, ev.evaluate(judged, run), took))
+            found = {**ev.evaluate(judged, run), **ev.document_spread(tops, judged)}
+            rows.append(ev.summary_row(mode, found, took))
     table = Table(*rows[0].keys(), title=f"{len(qs)} queries, {len(docs)} documents")
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))

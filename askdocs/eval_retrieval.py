@@ -91,6 +91,21 @@ def evaluate(
     }
 
 
+def document_spread(
+    tops: dict[str, list[str]], qrels: dict[str, dict[str, int]]
+) -> dict[str, float]:
+    """How many distinct documents the first five passages hold (mean), and the share of queries
+    whose first passage comes from a document judged relevant."""
+    queries = [q for q in qrels if q in tops]
+    if not queries:
+        return {"docs_in_top5": 0.0, "first_relevant": 0.0}
+    first = sum(1 for q in queries if tops[q] and qrels[q].get(tops[q][0], 0) > 0)
+    return {
+        "docs_in_top5": sum(len(set(tops[q])) for q in queries) / len(queries),
+        "first_relevant": first / len(queries),
+    }
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -134,8 +149,10 @@ def run_queries(
     k: int = 200,
     options: dict | None = None,
     on_query: Callable[[], None] | None = None,
+    tops: dict[str, list[str]] | None = None,
 ) -> tuple[dict[str, dict[str, float]], list[float]]:
-    """Search every query; returns the document run and the server-side latencies (ms)."""
+    """Search every query; returns the document run and the server-side latencies (ms), and
+    fills ``tops`` (when given) with the corpus ids of each query's first five passages."""
     run: dict[str, dict[str, float]] = {}
     took: list[float] = []
     for qid, text in queries:
@@ -144,6 +161,8 @@ def run_queries(
         out = api.search(body)
         took.append(out["took_ms"])
         run[qid] = to_doc_run(out["passages"], lambda p: doc_of.get(p["document_id"], "?"))
+        if tops is not None:
+            tops[qid] = [doc_of.get(p["document_id"], "?") for p in out["passages"][:5]]
         if on_query:
             on_query()
     return run, took

@@ -39,6 +39,7 @@ from core.celery_app import (
     enqueue,
 )
 from core.settings import Settings
+from retrieval.doc_fields_fill import fill_missing
 from retrieval.embedding import model_label
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def sweep(
     sent[REEMBED_TASK] = sweep_models(catalog, celery, settings, now, ingest_idle)
     sent.update(sweep_collections(catalog, celery, settings, now))
     sweep_blobs(catalog, BlobStore(settings.blob_dir), settings, now)  # originals nobody uses
+    fill_missing(catalog, BATCH)  # issuer and period of documents ingested before they were read
     return sent
 
 

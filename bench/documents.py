@@ -20,6 +20,9 @@ Printed per pipeline:
 - evidence@5: the share of questions whose top 5 passages hold the gold answer's figures (any one of
   them), or, for an answer without figures, at least half of its key words (words of 4+ letters
   that are not in the question and not common words);
+- per mode, the mean number of distinct documents among the top 5, and the share of questions
+  whose first passage comes from a document the question is about (the QA file's ``Source Docs``
+  column: file-name patterns such as ``*2023 Q3 AAPL*``);
 - pages/s.
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import json
 import re
 import sqlite3
@@ -126,6 +130,16 @@ def read_qa(path: Path) -> list[tuple[str, str]]:
         return [(r["Question"], r["Answer"]) for r in csv.DictReader(f)]
 
 
+def read_about(path: Path) -> list[list[str]]:
+    """Per question, the file-name patterns of the documents it is about (the ``Source Docs``
+    column, comma-separated, e.g. ``*2023 Q3 AAPL*``); empty lists where the file has none."""
+    with path.open(encoding="utf-8-sig") as f:
+        return [
+            [p.strip() for p in (r.get("Source Docs") or "").split(",") if p.strip()]
+            for r in csv.DictReader(f)
+        ]
+
+
 def documents(folder: Path, pattern: str) -> list[Path]:
     return sorted(p for p in folder.rglob(pattern) if p.is_file())
 
@@ -136,9 +150,11 @@ def run_askdocs(
     reuse: Path | None,
     settings: dict[str, str],
     tuning: dict[str, object] | None = None,
+    abouts: list[list[str]] | None = None,
 ) -> dict[str, object]:
     """Ingest ``files`` into a fresh stack (or search the one ingested before in ``reuse``, with
     ``settings`` changed) and measure it."""
+    abouts = abouts or [[] for _ in qa]
     data = reuse or Path(tempfile.mkdtemp(prefix="askdocs-documents-"))
     if reuse is not None:
         settings = {"auth": "false", **settings}
@@ -154,9 +170,11 @@ def run_askdocs(
                 time.sleep(0.5)
             took = time.monotonic() - t0
         hits: dict[str, int] = {}
+        spread: dict[str, dict[str, float]] = {}
         for mode in ("hybrid", "dense", "lexical"):
             hits[mode] = 0
-            for question, answer in qa:
+            docs_seen = first_right = 0
+            for (question, answer), about in zip(qa, abouts, strict=True):
                 found = http.search(
                     {
                         "collection": "bench",
@@ -168,6 +186,14 @@ def run_askdocs(
                 )
                 passages = [f"{p.get('heading') or ''}\n{p['text']}" for p in found["passages"]]
                 hits[mode] += has_evidence(question, answer, passages)
+                docs_seen += len({p["document_id"] for p in found["passages"]})
+                if found["passages"] and about:
+                    name = found["passages"][0]["document_name"]
+                    first_right += any(fnmatch.fnmatch(name, pat) for pat in about)
+            spread[mode] = {
+                "docs_in_top5": round(docs_seen / len(qa), 2),
+                "first_from_its_document": round(first_right / len(qa), 3),
+            }
     db = sqlite3.connect(data / "catalog.db")
     docs = db.execute("SELECT name, status, error_code, pages FROM documents").fetchall()
     pages = sum(p or 0 for _, status, _, p in docs if status == "ready")
@@ -182,6 +208,7 @@ def run_askdocs(
         "evidence_at_5_hybrid": round(hits["hybrid"] / len(qa), 3),
         "evidence_at_5_dense": round(hits["dense"] / len(qa), 3),
         "evidence_at_5_lexical": round(hits["lexical"] / len(qa), 3),
+        **{f"{k}_{mode}": v for mode, d in spread.items() for k, v in d.items()},
         "seconds": round(took, 1) if took else "-",
         "pages_per_s": round(pages / took, 2) if took else "-",
         "data_dir": str(data),
@@ -269,7 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     if not args.no_askdocs:
         settings = dict(kv.split("=", 1) for kv in args.set)
-        results.append(run_askdocs(files, qa, args.reuse, settings, json.loads(args.tuning)))
+        results.append(
+            run_askdocs(
+                files, qa, args.reuse, settings, json.loads(args.tuning), read_about(args.qa)
+            )
+        )
         print(json.dumps(results[-1], indent=2), flush=True)
     if not args.no_peer:
         results.append(run_peer(files, qa))

@@ -283,6 +283,8 @@ class Document(Base):
     # question. None: nothing found, or a document ingested before these columns.
     issuer: Mapped[str | None] = mapped_column(String(256))
     period: Mapped[str | None] = mapped_column(String(64))
+    # whether they were looked for (False: ingested before; the janitor reads them from its chunks)
+    fields_read: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         # a sync finds a source's documents by origin when it leaves the source; a hash index on

@@ -198,48 +198,8 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
         "hybrid", description="Dense (FAISS), lexical (BM25, tantivy) or both fused."
     )
-    fusion: Literal["rrf", "minmax", "minmax_doc"] = Field(
-        "minmax_doc",
-        description="Hybrid fusion: reciprocal rank, min-max scores per chunk, or per document.",
-    )
-    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(
-        0.45,
-        ge=0,
-        le=1,
-        description="Min-max fusion: weight of the dense side (lexical gets the rest).",
-    )
-    chunk_weight: float = Field(
-        0.01,
-        ge=0,
-        le=10,
-        description="Per-document fusion: weight of a chunk's own fused score beside its "
-        "document's (low: the best document's chunks come first; higher: the best chunks of "
-        "several documents mix).",
-    )
-    chunk_dense_weight: float = Field(
-        0.8,
-        ge=0,
-        le=1,
-        description="Per-document fusion: dense weight of the order of chunks within a document "
-        "(the document itself is chosen with dense_weight).",
-    )
     dense_depth: int = Field(100, ge=1, le=2000, description="Candidates from the dense side.")
     lexical_depth: int = Field(100, ge=1, le=2000, description="Candidates from the lexical side.")
-    title_boost: float = Field(
-        2.0,
-        ge=0,
-        description="BM25 weight of the title field (the document's label: what its file name "
-        "says in words); 0 = off.",
-    )
-    common_df: float = Field(
-        0.05,
-        gt=0,
-        le=1,
-        description="BM25: a query term found in more than this share of a collection's chunks "
-        "adds to the score of chunks that match a rarer query term but does not make a chunk a "
-        "candidate by itself (Lucene's common-terms query; same scores, fewer postings); 1 = off.",
-    )
     rerank_model: Path | None = Field(
         None,
         description="A sentence-transformers CrossEncoder directory: rescore the best hybrid "

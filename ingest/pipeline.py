@@ -28,11 +28,11 @@ from core.catalog import Catalog, Chunk, DocStatus, Document, JobDocument
 from core.celery_app import TaskOutOfTime
 from core.lifecycle import Claim
 from core.settings import Settings
-from ingest import guards, parsing, sandbox
+from ingest import doc_fields, guards, parsing, sandbox
 from ingest.chunking import chunk_blocks
 from ingest.errors import EmptyDocument, IngestError, MissingOriginal, TooLarge
 from ingest.text import normal_document
-from ingest.types import Attachment, ChunkDraft, ParsedDocument, ParseProgress
+from ingest.types import Attachment, ChunkDraft, PageBoxes, ParsedDocument, ParseProgress
 from retrieval.embedding import Embedder, model_label, passage_text
 
 log = logging.getLogger(__name__)
@@ -474,6 +474,7 @@ def _write_pending(ctx: IngestContext, works: list[_Work], owner: str) -> list[s
             if doc is None:
                 continue
             doc.meta = json.dumps(parsed.metadata, default=str) if parsed.metadata else None
+            doc_fields.set_fields(doc, parsed)
             children = _add_attachments(s, doc, parsed.attachments, blobs[w.document_id])
             assert w.vectors is not None, "only embedded documents are written"
             rows += [

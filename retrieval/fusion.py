@@ -64,3 +64,77 @@ def _normalised(run: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
     lo, hi = min(values), max(values)
     span = hi - lo
     return [(item, (s - lo) / span if span > 0 else 1.0) for item, s in run]
+
+
+def minmax_passages(
+    runs: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+    document_of: dict[int, str],
+    document_share: float,
+    priors: dict[str, float] | None = None,
+    prior_weight: float = 0.0,
+) -> list[tuple[int, float]]:
+    """Min-max fusion at the passage level with a document prior.
+
+    A passage scores ``(1 - document_share)`` of its own fused score plus ``document_share`` of its
+    document's (each side's best passage, MaxP, as ``minmax_by_document``), plus ``prior_weight``
+    times its document's prior in [-1, 1] (what the question names of issuer and period:
+    ``retrieval.doc_fields.priors``). A document whose lexical and dense evidence sit in different
+    passages still rises, but its weaker passages no longer outrank another document's better one
+    (with the document score alone, all top five went to one report, often the wrong period's).
+    """
+    doc_scores: dict[str, float] = {}
+    own: dict[int, float] = {}
+    for run, w in zip(runs, weights, strict=True):
+        best: dict[str, float] = {}
+        for item, s in _normalised(run):
+            doc = document_of.get(item)
+            if doc is None:
+                continue
+            best[doc] = max(best.get(doc, 0.0), s)
+            own[item] = own.get(item, 0.0) + w * s
+        for doc, s in best.items():
+            doc_scores[doc] = doc_scores.get(doc, 0.0) + w * s
+    prior = priors or {}
+    fused = {
+        item: (1.0 - document_share) * s
+        + document_share * doc_scores[document_of[item]]
+        + prior_weight * prior.get(document_of[item], 0.0)
+        for item, s in own.items()
+        if item in document_of
+    }
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def spread(
+    ranked: Sequence[tuple[int, float]],
+    document_of: dict[int, str],
+    k: int,
+    per_document: int,
+    margin: float = 0.0,
+) -> list[tuple[int, float]]:
+    """The first ``k`` of ``ranked`` with at most ``per_document`` passages of one document, unless
+    its next passage beats every other document's remaining best by more than ``margin`` (evidence
+    for one document that is overwhelming); the passages passed over follow, in order."""
+    if per_document <= 0 or per_document >= k:
+        return list(ranked)
+    taken: list[tuple[int, float]] = []
+    later: list[tuple[int, float]] = []
+    counts: dict[str, int] = {}
+    rest = list(ranked)
+    i = 0
+    while i < len(rest) and len(taken) < k:
+        item, score = rest[i]
+        doc = document_of.get(item, str(item))
+        if counts.get(doc, 0) < per_document:
+            taken.append((item, score))
+            counts[doc] = counts.get(doc, 0) + 1
+        else:
+            other = next((s for it, s in rest[i + 1 :] if document_of.get(it) != doc), None)
+            if other is None or score - other > margin:
+                taken.append((item, score))
+                counts[doc] = counts.get(doc, 0) + 1
+            else:
+                later.append((item, score))
+        i += 1
+    return taken + later + rest[i:]

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from core import metrics
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from core.text import normal
+from retrieval import doc_fields
 from retrieval.embedding import Embedder, Reranker, passage_text
-from retrieval.fusion import minmax, minmax_by_document, rrf
+from retrieval.fusion import minmax, minmax_by_document, minmax_passages, rrf, spread
 from retrieval.index_store import CollectionIndexes, IndexCache, IndexSummary
 from retrieval.query_encoders import EncoderUnavailable, QueryEncoders
 from retrieval.segments import SearchThreads
@@ -33,22 +34,76 @@ SEARCH_ATTEMPTS = 4
 
 @dataclass(frozen=True)
 class SearchConfig:
+    """How a search runs. The weights are constants chosen by measurement (``bench/fusion_tune.py``,
+    leave-one-set-out over the dev sets; docs/search.md has the table), not settings: an operator
+    cannot tune them without judged questions. ``POST /search``'s ``tuning`` overrides them per
+    request for such measurements."""
+
     mode: Mode = "hybrid"
-    fusion: Literal["rrf", "minmax", "minmax_doc"] = "minmax_doc"
+    # passages: min-max per passage with a document prior (the default); minmax_doc: the document
+    # first, its passages after (all top k from one document, often the wrong report); minmax:
+    # per passage alone; rrf: reciprocal rank.
+    fusion: Literal["rrf", "minmax", "minmax_doc", "passages"] = "passages"
     rrf_k: float = 60.0
     dense_weight: float = 0.45
+    # minmax_doc: weight of a chunk's own score beside its document's
     chunk_weight: float = 0.01
-    # dense weight of the order of chunks within a document (minmax_doc): BM25 helps choose the
-    # document, the model the passage within it (sec-10q evidence@5, hybrid: 32.3% at 0.45, 34.9%
-    # at 0.6, 37.9% at 0.8 and 1.0)
+    # minmax_doc: dense weight of the order of chunks within a document
     chunk_dense_weight: float = 0.8
+    # passages: share of a passage's score that is its document's (MaxP of both sides)
+    document_share: float = 0.3
+    # passages: weight of the document prior (issuer and period the question names, in [-1, 1])
+    prior_weight: float = 0.2
+    # at most this many of the k passages from one document, unless its next passage beats every
+    # other document's by more than spread_margin (0: no cap)
+    per_document: int = 3
+    spread_margin: float = 0.2
     dense_depth: int = 100
     lexical_depth: int = 100
+    # BM25 weight of the title field (the document's label from its file name); sec-10q hybrid
+    # evidence@5 28.2% / 30.3% / 32.3% / 31.3% for 0 / 1 / 2 / 4 (2026-11, minmax_doc)
     title_boost: float = 2.0
+    # BM25: a query term in more than this share of chunks only adds to the score of chunks that
+    # match a rarer term (Lucene's common-terms query: same scores, fewer postings)
     common_df: float = 0.05
     ef_search: int = 128
     rerank: bool = False
     rerank_depth: int = 30
+
+
+def fuse(
+    cfg: SearchConfig,
+    dense: list[tuple[int, float]],
+    lexical: list[tuple[int, float]],
+    document_of: dict[int, str],
+    priors: dict[str, float],
+) -> list[tuple[int, float]]:
+    """The hybrid list of ``cfg.fusion`` (pure: ``bench/fusion_tune.py`` replays it on saved runs)."""
+    weights = [cfg.dense_weight, 1.0 - cfg.dense_weight]
+    if cfg.fusion == "minmax":
+        return minmax([dense, lexical], weights)
+    if cfg.fusion == "minmax_doc":
+        own = [cfg.chunk_dense_weight, 1.0 - cfg.chunk_dense_weight]
+        return minmax_by_document([dense, lexical], weights, document_of, cfg.chunk_weight, own)
+    if cfg.fusion == "passages":
+        return minmax_passages(
+            [dense, lexical], weights, document_of, cfg.document_share, priors, cfg.prior_weight
+        )
+    return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
+
+
+def spread_passages(found: list[ScoredChunk], k: int, cfg: SearchConfig) -> list[ScoredChunk]:
+    """``found`` (best first) with at most ``cfg.per_document`` of the first ``k`` from one
+    document unless its evidence is overwhelming (``retrieval.fusion.spread``)."""
+    by_id = {p.chunk_id: p for p in found}
+    order = spread(
+        [(p.chunk_id, p.score) for p in found],
+        {p.chunk_id: p.document_id for p in found},
+        k,
+        cfg.per_document,
+        cfg.spread_margin,
+    )
+    return [by_id[i] for i, _ in order]
 
 
 class NoReranker(ValueError):
@@ -141,14 +196,33 @@ class Retriever:
             return dense
         if mode == "lexical":
             return lexical
-        weights = [cfg.dense_weight, 1.0 - cfg.dense_weight]
-        if cfg.fusion == "minmax":
-            return minmax([dense, lexical], weights)
-        if cfg.fusion == "minmax_doc":
-            document_of = idx.vectors.document_of({i for i, _ in dense} | {i for i, _ in lexical})
-            own = [cfg.chunk_dense_weight, 1.0 - cfg.chunk_dense_weight]
-            return minmax_by_document([dense, lexical], weights, document_of, cfg.chunk_weight, own)
-        return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
+        if cfg.fusion in ("minmax", "rrf"):
+            return fuse(cfg, dense, lexical, {}, {})
+        document_of = idx.vectors.document_of({i for i, _ in dense} | {i for i, _ in lexical})
+        priors: dict[str, float] = {}
+        if cfg.fusion == "passages" and cfg.prior_weight:
+            priors = self.document_priors(query, set(document_of.values()))
+        return fuse(cfg, dense, lexical, document_of, priors)
+
+    def document_priors(self, query: str, document_ids: set[str]) -> dict[str, float]:
+        """Each candidate document's prior for what the question names of issuer and period
+        (``retrieval.doc_fields``); {} when it names neither (nothing read from the catalog then
+        but the candidates' fields)."""
+        question = doc_fields.asked(query)
+        if not document_ids:
+            return {}
+        with self._catalog.reader() as s:
+            rows = s.execute(
+                select(Document.id, Document.issuer, Document.period).where(
+                    Document.id.in_(document_ids)
+                )
+            ).all()
+        fields = {
+            d: doc_fields.DocFields(issuer, doc_fields.Period.decode(period))
+            for d, issuer, period in rows
+            if issuer or period
+        }
+        return doc_fields.priors(question, fields)
 
     def best_similarity(self, query: str, passages: list[ScoredChunk]) -> float:
         """Highest cosine between the query and the passages (fused scores are relative; the
@@ -270,6 +344,8 @@ class Retriever:
             if len(found) >= want:
                 break
         found.sort(key=lambda p: (-p.score, p.chunk_id))
+        if cfg.fusion == "passages" and (mode or cfg.mode) == "hybrid":
+            found = spread_passages(found, k, cfg)
         if cfg.rerank:  # the best rerank_depth, reordered; any beyond follow in fused order
             found = self.rerank(query, found[: cfg.rerank_depth]) + found[cfg.rerank_depth :]
         return found[:k]

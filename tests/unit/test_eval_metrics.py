@@ -1,6 +1,12 @@
 import pytest
 
-from askdocs.eval_retrieval import evaluate, percentile, read_qrels, to_doc_run
+from askdocs.eval_retrieval import (
+    document_spread,
+    evaluate,
+    percentile,
+    read_qrels,
+    to_doc_run,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -81,3 +87,11 @@ def test_a_written_gold_answer_is_held_by_its_figures():
     assert figures(gold) == {"12.5", "7442", "6100"}
     assert holds_answer("| Revenue | 7,442 | 6,100 |", gold)
     assert not holds_answer("Revenue was reported for 2023 and 2022 in note 3.", gold)
+
+
+def test_document_spread_counts_documents_and_first_hits():
+    qrels = {"q1": {"d1": 1}, "q2": {"d9": 1}}
+    tops = {"q1": ["d1", "d1", "d2", "d3", "d1"], "q2": ["d2", "d9", "d9", "d9", "d9"]}
+    m = document_spread(tops, qrels)
+    assert m["docs_in_top5"] == pytest.approx((3 + 2) / 2)
+    assert m["first_relevant"] == pytest.approx(0.5)  # q1's first passage is relevant, q2's not

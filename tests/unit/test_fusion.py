@@ -1,6 +1,6 @@
 import pytest
 
-from retrieval.fusion import minmax, minmax_by_document, rrf
+from retrieval.fusion import minmax, minmax_by_document, minmax_passages, rrf, spread
 from retrieval.lexical_index import query_terms
 
 pytestmark = pytest.mark.unit
@@ -50,3 +50,32 @@ def test_minmax_by_document_orders_chunks_within_a_document_by_own_weights():
     # the documents' scores are the same either way: only the order inside A changed
     assert dense_led[-1][1] == pytest.approx(lexical_led[-1][1])
     assert min(s for i, s in dense_led if i in (1, 2)) > 1.0  # A: best dense + best lexical
+
+
+def test_minmax_passages_mixes_documents_and_applies_the_prior():
+    # doc A holds the best dense and the best lexical passage; its other passages are weak
+    dense = [(1, 0.9), (2, 0.5), (3, 0.45), (4, 0.85), (5, 0.8)]
+    lexical = [(6, 10.0), (4, 9.0), (5, 8.5), (2, 1.0), (3, 0.5)]
+    doc = {1: "A", 2: "A", 3: "A", 6: "A", 4: "B", 5: "B"}
+    by_doc = [i for i, _ in minmax_by_document([dense, lexical], [0.5, 0.5], doc)]
+    assert {doc[i] for i in by_doc[:4]} == {"A"}  # the document first: all its passages lead
+    mixed = [i for i, _ in minmax_passages([dense, lexical], [0.5, 0.5], doc, 0.3)]
+    assert mixed[:2] == [4, 5]  # B's passages hold both sides; A's weak ones fall behind them
+    # a prior against B (the question names another period) puts A's passages first again
+    against = minmax_passages([dense, lexical], [0.5, 0.5], doc, 0.3, {"B": -1.0}, 0.5)
+    assert doc[against[0][0]] == "A"
+    # without a document share and prior it is the plain per-passage min-max
+    plain = minmax_passages([dense, lexical], [0.5, 0.5], doc, 0.0)
+    assert plain == minmax([dense, lexical], [0.5, 0.5])
+
+
+def test_spread_caps_one_document_unless_it_is_overwhelming():
+    doc = {1: "A", 2: "A", 3: "A", 4: "A", 5: "B", 6: "C"}
+    ranked = [(1, 0.9), (2, 0.88), (3, 0.86), (4, 0.85), (5, 0.84), (6, 0.5)]
+    out = [i for i, _ in spread(ranked, doc, 5, per_document=2, margin=0.2)]
+    assert out[:5] == [1, 2, 5, 6, 3]  # two of A, then B and C, then A again
+    assert sorted(out) == [1, 2, 3, 4, 5, 6]  # nothing lost, the rest follows
+    # A's third passage beats every other document's by more than the margin: it stays
+    far = [(1, 0.9), (2, 0.88), (3, 0.86), (5, 0.3), (6, 0.2)]
+    assert [i for i, _ in spread(far, doc, 5, per_document=2, margin=0.2)][:3] == [1, 2, 3]
+    assert spread(ranked, doc, 5, per_document=0) == ranked  # 0: no cap

@@ -24,9 +24,14 @@ def upgrade() -> None:
             batch.add_column(sa.Column("issuer", sa.String(256), nullable=True))
         if "period" not in columns:
             batch.add_column(sa.Column("period", sa.String(64), nullable=True))
+        if "fields_read" not in columns:  # false: ingested before; the janitor reads them
+            batch.add_column(
+                sa.Column("fields_read", sa.Boolean(), nullable=False, server_default=sa.false())
+            )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("documents") as batch:
+        batch.drop_column("fields_read")
         batch.drop_column("period")
         batch.drop_column("issuer")
