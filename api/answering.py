@@ -195,7 +195,9 @@ class AnswerService:
                 collection, standalone, k or self.settings.top_k, None, document_ids
             )
         )
-        threshold = self.settings.relevance_threshold
+        threshold = self.retriever.relevance_threshold(
+            collection, self.settings.relevance_threshold
+        )
         try:
             relevance, unjudged = self.retriever.best_similarity(standalone, passages), None
         except EncoderUnavailable:

@@ -180,11 +180,13 @@ class Settings(BaseSettings):
         "packaged:all-MiniLM-L6-v2",
         description="sentence-transformers model directory, or the packaged default.",
     )
-    relevance_threshold: float = Field(
-        0.35,
+    relevance_threshold: float | None = Field(
+        None,
         ge=-1,
         le=1,
-        description="Best passage's cosine below which /ask says the documents do not answer.",
+        description="Best passage's cosine below which /ask says the documents do not answer; "
+        "unset: the embedding model's calibrated value (the packaged MiniLM: 0.35), or no gate "
+        "for a model without one (calibrate it with bench/calibrate_gate.py).",
     )
     onnx_queries: bool = Field(
         True, description="Encode queries with onnxruntime (exported once from the local model)."

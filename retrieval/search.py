@@ -17,8 +17,8 @@ from sqlalchemy import select
 from core import metrics
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
 from core.text import normal
-from retrieval import doc_fields
-from retrieval.embedding import Embedder, Reranker, passage_text
+from retrieval import doc_fields, model_profiles
+from retrieval.embedding import Embedder, Reranker, model_label, passage_text
 from retrieval.fusion import minmax, minmax_by_document, minmax_passages, rrf, spread
 from retrieval.index_store import CollectionIndexes, IndexCache, IndexSummary
 from retrieval.query_encoders import EncoderUnavailable, QueryEncoders
@@ -223,6 +223,18 @@ class Retriever:
             if issuer or period
         }
         return doc_fields.priors(question, fields)
+
+    def relevance_threshold(self, collection: str, override: float | None) -> float:
+        """The relevance gate's threshold for ``collection``: ``override`` (the setting) when set,
+        else the calibrated one of the model its vectors come from (``model_profiles``)."""
+        if override is not None:
+            return override
+        with self._catalog.reader() as s:
+            coll = s.get(Collection, collection)
+            model = coll.embedding_model if coll and coll.embedding_model else None
+        return model_profiles.relevance_threshold(
+            model or model_label(self._embedder.name), override
+        )
 
     def best_similarity(self, query: str, passages: list[ScoredChunk]) -> float:
         """Highest cosine between the query and the passages (fused scores are relative; the

@@ -38,6 +38,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         tmp_path_factory.mktemp("dense"),
         embedding_retry_seconds=0.2,
         embedding_retry_max_seconds=0.5,
+        # the collection's vectors come to name a model directory of their own, which has no
+        # calibrated threshold: its operator sets one
+        relevance_threshold=0.35,
     ) as h:
         yield h
     broker.flushdb()
