@@ -23,6 +23,7 @@ from core.errors import NotFound
 from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.condense import HISTORY_TURNS, PastTurn, condense
+from generation.profiles import profile_for
 from generation.rag import Answer, Token, answer
 from retrieval.query_encoders import EncoderUnavailable
 from retrieval.search import Retriever
@@ -134,6 +135,8 @@ def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, Any]:
         "closest_evidence": [asdict(e) for e in ev.closest],
         # the model refused, then quoted what answers when asked to look again (checked)
         "second_look": ev.second_look,
+        # the answer's figure was computed by askdocs from operands found in the cited passages
+        "computed": ev.computed,
         "relevance": round(prepared.relevance, 4),
         "below_relevance_threshold": prepared.gated,
         # the gate refused because it could not judge (the embedding model is unavailable)
@@ -154,6 +157,8 @@ class AnswerService:
         self.retriever = retriever
         self.generator = generator
         self.settings = settings
+        # how the configured generator is prompted and read (generation.profiles)
+        self.profile = profile_for(settings)
 
     def allow(self, who: Principal, collection: str, action: str, text: str) -> None:
         """Read access to ``collection`` (NotFound or Forbidden otherwise), and the audit line for
@@ -214,24 +219,27 @@ class AnswerService:
     def passage_budget(self) -> int:
         """The passages' token budget: the setting, or less where the served model's context
         (prompt and answer together; vLLM says it) is smaller, or where the server reads prompts
-        too slowly to answer within ``ttft_target_seconds`` (as measured on its answers so far;
-        never below ``min_context_tokens``)."""
+        too slowly to answer within the profile's ``ttft_target_seconds`` (as measured on its
+        answers so far; never below the profile's ``min_context_tokens``)."""
         budget = self.settings.context_tokens
         length = self.generator.context_length()
         if length is not None:
             budget = min(budget, length - self.settings.generator_max_tokens - PROMPT_OVERHEAD)
         rate = self.generator.prompt_rate
-        target = self.settings.ttft_target_seconds
+        target = self.profile.ttft_target_seconds
         if target > 0 and rate is not None:
             fits = int(rate * target) - PROMPT_OVERHEAD
-            budget = min(budget, max(fits, self.settings.min_context_tokens))
+            budget = min(budget, max(fits, self.profile.min_context_tokens))
         return max(budget, 0)
 
     def generate(self, prepared: Prepared) -> Iterator[Token | Answer]:
         if prepared.gated and prepared.unjudged:
             return iter([Token(prepared.unjudged), Answer(prepared.unjudged, [], [], True)])
         if prepared.gated:
-            return timed(answer(prepared.standalone, [], self.generator), prepared.received)
+            return timed(
+                answer(prepared.standalone, [], self.generator, profile=self.profile),
+                prepared.received,
+            )
         return timed(
             answer(
                 prepared.standalone,
@@ -239,9 +247,7 @@ class AnswerService:
                 self.generator,
                 self.passage_budget(),
                 self.settings.generator_max_tokens,
-                focused=self.settings.focus_passages,
-                layout=self.settings.prompt_layout,
-                second_look=self.settings.second_look,
+                profile=self.profile,
             ),
             prepared.received,
         )

@@ -1,9 +1,12 @@
 """`askdocs eval answers`: a folder of documents -> a scratch collection through the normal pipeline
 -> every question of a QA file asked through `/ask` -> answer accuracy (normalized exact match, token
-F1, contains the gold answer), citation precision, abstain rate, time to first token and tokens/s.
+F1, contains the gold answer, the gold figure), citation precision, wrong refusals, refusals of
+questions the documents do not answer, computed answers whose operands are in the cited passages,
+time to first token and tokens/s.
 
 QA files: CSV with `Question` and `Answer` columns (as sec-10q's `qna_data.csv`), or JSONL with
-`question` and `answer`. Normalization follows SQuAD's (lower case, no punctuation or articles)."""
+`question` and `answer`; an empty answer marks a question the documents do not answer (a right
+answer refuses it). Normalization follows SQuAD's (lower case, no punctuation or articles)."""
 
 from __future__ import annotations
 
@@ -50,6 +53,11 @@ class Outcome:
     # the text of the passages the model was given (to tell a wrong refusal from a right one)
     given: str = ""
     closest_evidence: int = 0  # sentences shown as the closest evidence after a refusal
+    # askdocs computed the answer's figure from operands the model named (generation.figures)
+    computed: bool = False
+    # a computed answer: every operand of its formula is in a passage it cites (checked here,
+    # apart from the check the answer step makes)
+    operands_in_passages: bool = False
 
 
 def read_qa(path: Path) -> list[QA]:
@@ -59,7 +67,7 @@ def read_qa(path: Path) -> list[QA]:
         return [QA(str(r["question"]), str(r["answer"])) for r in rows]
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
-    return [QA(r["Question"], r["Answer"]) for r in rows if r.get("Question")]
+    return [QA(r["Question"], r.get("Answer") or "") for r in rows if r.get("Question")]
 
 
 def normalize(text: str) -> str:
@@ -180,6 +188,7 @@ def outcome(events: Iterable[tuple[str, Any]]) -> Outcome:
     cited = done.get("citations", [])
     abstained = bool(done.get("abstained"))
     given = passages[: done.get("passages_given", 0)]
+    computed = bool(done.get("computed"))
     return Outcome(
         # a refusal earns nothing, whatever evidence it shows after it
         answer="" if abstained else done.get("answer", ""),
@@ -191,12 +200,43 @@ def outcome(events: Iterable[tuple[str, Any]]) -> Outcome:
         generation_s=end - (first or end),
         given="\n".join(p.get("text", "") for p in given),
         closest_evidence=len(done.get("closest_evidence", [])),
+        computed=computed,
+        operands_in_passages=computed and operands_cited(done.get("answer", ""), given),
     )
 
 
+_MARK = re.compile(r"\[(\d+)\]")
+
+
+def operands_cited(answer: str, given: list[dict]) -> bool:
+    """Every figure a computed answer computes from (before its last "=", or each compared
+    row's) stands in a passage the answer cites."""
+    from generation.figures import Operand, locate
+
+    cited = {int(n) for n in _MARK.findall(answer)}
+    texts = [given[n - 1].get("text", "") for n in cited if 1 <= n <= len(given)]
+    if not texts:
+        return False
+    head = answer.rsplit("=", 1)[0] if "=" in answer else answer.split(":", 1)[-1]
+    numbers = re.findall(r"\(?-?\$?\d[\d,]*(?:\.\d+)?\)?%?", _MARK.sub(" ", head))
+    if not numbers:
+        return False
+    return all(any(locate(Operand("", n, 0), t) for t in texts) for n in numbers)
+
+
+def figure_hit(prediction: str, gold: str) -> bool:
+    """The answer states one of the gold answer's figures (thousands commas aside)."""
+    return bool(figures(gold) & figures(prediction))
+
+
 def summarize(pairs: list[tuple[QA, Outcome]]) -> dict[str, float]:
-    """Means over the questions; citation precision over all citations made."""
+    """Means over the questions the documents answer; citation precision over all citations
+    made; the questions they do not answer (an empty gold answer) count only as refused or not."""
+    unanswerable = [(q, o) for q, o in pairs if not q.answer.strip()]
+    pairs = [(q, o) for q, o in pairs if q.answer.strip()]
     n = len(pairs) or 1
+    numeric = [(q, o) for q, o in pairs if figures(q.answer)]
+    computed = [o for _, o in pairs + unanswerable if o.computed]
     cited = sum(o.citations for _, o in pairs)
     ttfts = [o.ttft_s for _, o in pairs if o.ttft_s is not None]
     rates = [o.tokens / o.generation_s for _, o in pairs if o.generation_s > 0 and o.tokens > 1]
@@ -217,6 +257,24 @@ def summarize(pairs: list[tuple[QA, Outcome]]) -> dict[str, float]:
         "gold_in_given_passages": len(answerable),
         "wrong_refusal_rate": round(wrong / len(answerable), 4) if answerable else 0.0,
         "refusals_with_evidence": sum(1 for _, o in pairs if o.abstained and o.closest_evidence),
+        "numeric_questions": len(numeric),
+        "figure_hits": round(
+            sum(figure_hit(o.answer, q.answer) for q, o in numeric) / len(numeric), 4
+        )
+        if numeric
+        else 0.0,
+        "unanswerable_questions": len(unanswerable),
+        "unanswerable_refused": round(
+            sum(o.abstained for _, o in unanswerable) / len(unanswerable), 4
+        )
+        if unanswerable
+        else 0.0,
+        "computed_answers": len(computed),
+        "computed_operands_in_passages": round(
+            sum(o.operands_in_passages for o in computed) / len(computed), 4
+        )
+        if computed
+        else 0.0,
         "ttft_p50_s": round(statistics.median(ttfts), 2) if ttfts else 0.0,
         "ttft_p90_s": round(percentile(ttfts, 90), 2),
         "tokens_per_s": round(statistics.median(rates), 1) if rates else 0.0,

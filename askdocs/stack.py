@@ -9,6 +9,7 @@ from askdocs import redis_service
 from askdocs.supervisor import Service, http_ok
 from core.settings import Settings
 from generation.embedded_server import server_command
+from generation.profiles import DEFAULT, profile_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,7 @@ def generator(settings: Settings, gguf: Path | None = None) -> Service:
         settings.model_dir,
         threads=settings.generator_threads,
         n_ctx=settings.generator_ctx,
+        packaged=profile_for(settings).model or DEFAULT.model,  # type: ignore[arg-type]
     )
     return Service(
         name="generator",

@@ -6,7 +6,9 @@ refusals, refusals of questions the collection cannot answer, citations, time to
         [--foreign ../shared/data/scifact/queries.jsonl --foreign-n 10 [--foreign-ungated]] \\
         [--layouts standard standard+look rules_first ...] [--only-answerable] [--json out.json]
 
-``LAYOUT+look`` asks again after a refusal (``generation.rag.answer(second_look=True)``).
+``LAYOUT+look`` asks again after a refusal (the profile's ``second_look``). Each layout is a variant
+of the configured generation profile (``--profile`` to name another, ``--focus`` to cut the passages
+to the sentences that bear on the question): its rules and their place change, the rest stays.
 
 Runs in this process over a data dir an `askdocs eval answers` run filled (its collection, its
 running generator): each question is retrieved and gated once, exactly as `/ask` does, then every
@@ -23,6 +25,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api.app import Services, build_services  # noqa: E402
 from askdocs.eval_answers import holds_answer, read_qa  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from generation.profiles import PROFILES, GenerationProfile  # noqa: E402
 from generation.prompt import LAYOUTS, approx_tokens, select_passages  # noqa: E402
 from generation.rag import Answer, answer  # noqa: E402
 from retrieval.types import ScoredChunk  # noqa: E402
@@ -97,13 +101,26 @@ def plain_passages(texts: list[tuple[str, str]]) -> list[ScoredChunk]:
     ]
 
 
+def variant(base: GenerationProfile, spec: str, focused: bool) -> GenerationProfile:
+    """``base`` with the rules and layout of ``spec`` (``LAYOUT`` or ``LAYOUT+look``)."""
+    layout, _, look = spec.partition("+")
+    how = LAYOUTS[layout]
+    return replace(
+        base,
+        rules=how.rules,
+        rules_first=how.rules_first,
+        question_first=how.question_first,
+        best_last=how.best_last,
+        second_look=look == "look",
+        focus_passages=focused,
+    )
+
+
 def ask(
     services: Services,
     question: str,
     passages: list[ScoredChunk],
-    layout: str,
-    second_look: bool,
-    focused: bool = False,
+    profile: GenerationProfile,
 ) -> tuple[Answer, float | None]:
     """The final answer, and the seconds to its first token (None when nothing streamed)."""
     t0 = time.perf_counter()
@@ -115,9 +132,7 @@ def ask(
         services.generator,
         services.answers.passage_budget(),
         services.settings.generator_max_tokens,
-        focused=focused,
-        layout=layout,
-        second_look=second_look,
+        profile=profile,
     ):
         if isinstance(ev, Answer):
             final = ev
@@ -127,10 +142,10 @@ def ask(
     return final, first
 
 
-def run_plain(services: Services, layout: str, second_look: bool) -> list[dict]:
+def run_plain(services: Services, profile: GenerationProfile) -> list[dict]:
     out = []
     for question, expect, texts in PLAIN:
-        final, _first = ask(services, question, plain_passages(texts), layout, second_look)
+        final, _first = ask(services, question, plain_passages(texts), profile)
         right = not final.abstained and expect is not None and expect in final.text
         out.append(
             {
@@ -149,21 +164,13 @@ def run_one(
     services: Services,
     collection: str,
     question: str,
-    layout: str,
+    profile: GenerationProfile,
     gate: bool = True,
-    second_look: bool = False,
 ) -> dict:
     prepared = services.answers.prepare(collection, question, [])
     if prepared.gated and gate:
         return {"gated": True, "abstained": True, "given": "", "answer": "", "ttft_s": None}
-    final, first = ask(
-        services,
-        prepared.standalone,
-        prepared.passages,
-        layout,
-        second_look,
-        focused=services.settings.focus_passages,
-    )
+    final, first = ask(services, prepared.standalone, prepared.passages, profile)
     return {
         "gated": prepared.gated,
         "abstained": final.abstained,
@@ -189,6 +196,16 @@ def main() -> None:
         "(does the model itself refuse what its passages do not answer?).",
     )
     ap.add_argument("--layouts", nargs="+", default=list(LAYOUTS))
+    ap.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        help="The generation profile the layouts vary (default: the configured generator's).",
+    )
+    ap.add_argument(
+        "--focus",
+        action="store_true",
+        help="Cut each passage to the sentences and table rows sharing a word with the question.",
+    )
     ap.add_argument(
         "--only-answerable",
         action="store_true",
@@ -223,12 +240,12 @@ def main() -> None:
             foreign = [json.loads(line)["text"] for line in f if line.strip()][: args.foreign_n]
     rows: dict[str, list[dict]] = {}
     summary: dict[str, dict] = {}
+    base = PROFILES[args.profile] if args.profile else services.answers.profile
     for spec in args.layouts:  # a layout, or LAYOUT+look: with the second look after a refusal
-        layout, _, look = spec.partition("+")
-        second_look = look == "look"
+        profile = variant(base, spec, args.focus)
         out = rows.setdefault(spec, [])
         for qa in qas:
-            r = run_one(services, args.collection, qa.question, layout, second_look=second_look)
+            r = run_one(services, args.collection, qa.question, profile)
             r.update(question=qa.question, gold=qa.answer, kind="qa")
             r["holds"] = holds_answer(r["given"], qa.answer)
             out.append(r)
@@ -237,13 +254,12 @@ def main() -> None:
                 services,
                 args.collection,
                 q,
-                layout,
+                profile,
                 gate=not args.foreign_ungated,
-                second_look=second_look,
             )
             r.update(question=q, gold="", kind="foreign", holds=False)
             out.append(r)
-        plain = run_plain(services, layout, second_look) if args.plain else []
+        plain = run_plain(services, profile) if args.plain else []
         for r in plain:
             r.update(kind="plain")
         out.extend(plain)

@@ -249,42 +249,21 @@ class Settings(BaseSettings):
         'parameters (vLLM: `{"top_k": 20, "repetition_penalty": 1.05}`).',
     )
     context_tokens: int = Field(1536, description="Token budget of the passages in a prompt.")
-    focus_passages: bool = Field(
-        False,
-        description="Give the generator only the sentences and table rows of each passage that "
-        "share a word with the question (with their neighbours and table headers).",
-    )
-    prompt_layout: Literal[
-        "standard", "rules_first", "rules_question_first", "best_last", "lenient", "quote"
-    ] = Field(
-        "rules_first",
-        description="How the prompt is laid out: the rules, then the passages, then the question "
-        "(`rules_first`: the fewest wrong refusals on sec-10q and on plain notes, with the second "
-        "look); the question, passages, rules and the question again (`standard`); see "
-        "bench/answer_prompts.py for the others.",
-    )
-    second_look: bool = Field(
-        True,
-        description="When the model refuses over passages that passed the relevance gate, ask it "
-        "once more (same conversation, so the server reads only the new words) to quote the line "
-        "that answers; the quote replaces the refusal only when it cites a passage that holds it, "
-        "has the question's subject words and the kind of thing asked for (a figure for 'how "
-        "many', ...).",
-    )
-    ttft_target_seconds: float = Field(
-        0.0,
-        ge=0,
-        description="Shrink the passage budget so the generator, at the prompt speed measured on "
-        "its answers so far, starts answering within this many seconds (0: off).",
-    )
-    min_context_tokens: int = Field(
-        384, ge=0, description="The passage budget never shrinks below this for speed."
+    generator_profile: (
+        Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m", "plain"] | None
+    ) = Field(
+        None,
+        description="How the generator is prompted and its answers read (docs/answers.md): "
+        "`qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b` or `smollm2-135m` (a packaged model, which "
+        "`askdocs up` then serves, with the steering measured for it) or `plain` (a capable model "
+        "served by vLLM: plain rules). Default: the packaged default model, or `plain` when "
+        "`generator_url`, `generator_model` or `generator_gguf` is set.",
     )
     start_generator: bool = Field(
         True, description="`askdocs up`: start the embedded llama.cpp server."
     )
     generator_gguf: Path | None = Field(
-        None, description="GGUF for the embedded server; default: the packaged Qwen2.5 0.5B."
+        None, description="GGUF for the embedded server; default: the profile's packaged model."
     )
     generator_threads: int | None = Field(
         None,

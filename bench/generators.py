@@ -1,0 +1,189 @@
+"""Compare the packaged generators on one collection: each profile's model is served by the
+embedded llama.cpp server in turn, and the same questions are asked through the answer service in
+this process (retrieval, gate, prompt, citations exactly as `/ask`), over a collection an
+`askdocs eval answers` run ingested (one ingest for every model).
+
+    # the fixed subset: questions that ask for a computation, a seeded sample, and questions the
+    # filings do not answer (empty gold answer)
+    .venv/bin/python bench/generators.py subset --qa ../shared/data/sec-10q/qna_data.csv \\
+        --n 32 --seed 39 --out /tmp/sec10q-subset.csv
+    # ingest once (any profile), then compare
+    askdocs eval answers --docs ../shared/data/sec-10q --qa /tmp/sec10q-subset.csv --limit 1
+    .venv/bin/python bench/generators.py run --collection eval-qa-... --qa /tmp/sec10q-subset.csv \\
+        --profiles qwen2.5-coder-0.5b qwen2.5-coder-1.5b smollm2-135m --json /tmp/gen.json
+    # an `askdocs eval answers --json` file scored the same way
+    .venv/bin/python bench/generators.py rescore /tmp/eval.json
+
+Reports, per model: figure hits (answers with a gold figure), token F1, wrong refusals (refused
+though a passage given held the gold answer), unanswerable refused, citation precision, computed
+answers and the share whose operands are in the cited passages, time to first token, tokens/s,
+and the server's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+
+from askdocs.eval_answers import QA, Outcome, in_process_asker, outcome, read_qa, summarize  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from generation import figures  # noqa: E402
+from generation.embedded_server import server_command  # noqa: E402
+from generation.profiles import PROFILES  # noqa: E402
+
+# Questions about the same companies that the filings do not answer (a right answer refuses).
+UNANSWERABLE = (
+    "What is the name of Apple's chief executive officer's dog?",
+    "How many employees does NVIDIA have in its Tokyo office?",
+    "What was Microsoft's revenue in fiscal year 1995?",
+    "What dividend will Intel pay per share in 2030?",
+    "What is the seating capacity of Amazon's headquarters cafeteria?",
+    "Which football club does Intel sponsor in Brazil?",
+    "What is the interest rate on Apple's 2045 bonds issued in 2024?",
+    "How many patents did NVIDIA file in Germany in 2019?",
+)
+
+
+def subset(qa: Path, n: int, seed: int) -> list[QA]:
+    """Every question that asks for a computation (``generation.figures.classify``), ``n``
+    others drawn with ``seed``, and the unanswerable ones; the same list for every model."""
+    rows = read_qa(qa)
+    computing = [q for q in rows if figures.classify(q.question)]
+    rest = [q for q in rows if not figures.classify(q.question)]
+    drawn = random.Random(seed).sample(rest, n)
+    return computing + drawn + [QA(q, "") for q in UNANSWERABLE]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def run_profile(name: str, collection: str, qas: list[QA], port: int) -> dict:
+    """Serve the profile's model, ask every question, stop the server."""
+    profile = PROFILES[name]
+    url = f"http://127.0.0.1:{port}/v1"
+    settings = Settings(generator_url=url, generator_profile=name, start_generator=False)
+    argv = server_command(
+        None,
+        url,
+        settings.model_dir,
+        threads=settings.generator_threads,
+        n_ctx=settings.generator_ctx,
+        packaged=profile.model,  # type: ignore[arg-type]
+    )
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                if httpx.get(url + "/models", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {name} server did not start")
+            time.sleep(1)  # waiting on the server's port: nothing to wait on but polling
+        ask = in_process_asker(settings)
+        pairs: list[tuple[QA, Outcome]] = []
+        for i, qa in enumerate(qas, 1):
+            pairs.append((qa, outcome(ask(collection, qa.question))))
+            print(f"  {name} {i}/{len(qas)}", file=sys.stderr, flush=True)
+        summary = summarize(pairs)
+        summary["server_peak_rss_mb"] = _peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+    rows = [{"question": q.question, "gold": q.answer, **o.__dict__} for q, o in pairs]
+    return {"profile": name, "model": profile.description, "summary": summary, "answers": rows}
+
+
+COLUMNS = (
+    ("figure_hits", "figure hits"),
+    ("token_f1", "token F1"),
+    ("wrong_refusal_rate", "wrong refusals"),
+    ("unanswerable_refused", "unanswerable refused"),
+    ("citation_precision", "citation precision"),
+    ("computed_operands_in_passages", "computed: operands in passages"),
+    ("ttft_p50_s", "TTFT p50 (s)"),
+    ("tokens_per_s", "tokens/s"),
+    ("server_peak_rss_mb", "server RSS (MB)"),
+)
+
+
+def table(results: list[dict]) -> str:
+    head = "| model | " + " | ".join(c for _, c in COLUMNS) + " |"
+    lines = [head, "|" + " --- |" * (len(COLUMNS) + 1)]
+    for r in results:
+        s = r["summary"]
+        lines.append(
+            f"| {r['profile']} | " + " | ".join(str(s.get(k, "")) for k, _ in COLUMNS) + " |"
+        )
+    return "\n".join(lines)
+
+
+def rescore(path: Path) -> dict:
+    """An `askdocs eval answers --json` file summarized as this bench does."""
+    data = json.loads(path.read_text())
+    fields = set(Outcome.__dataclass_fields__)
+    pairs = [
+        (QA(r["question"], r["gold"]), Outcome(**{k: v for k, v in r.items() if k in fields}))
+        for r in data["answers"]
+    ]
+    return {"profile": data.get("generator", str(path)), "summary": summarize(pairs)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("subset")
+    s.add_argument("--qa", type=Path, required=True)
+    s.add_argument("--n", type=int, default=32)
+    s.add_argument("--seed", type=int, default=39)
+    s.add_argument("--out", type=Path, required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--collection", required=True)
+    r.add_argument("--qa", type=Path, required=True)
+    r.add_argument("--profiles", nargs="+", default=[p for p in PROFILES if p != "plain"])
+    r.add_argument("--port", type=int, default=8492)
+    r.add_argument("--json", type=Path)
+    c = sub.add_parser("rescore")
+    c.add_argument("files", type=Path, nargs="+")
+    args = ap.parse_args()
+    if args.cmd == "subset":
+        qas = subset(args.qa, args.n, args.seed)
+        with args.out.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["Question", "Answer"])
+            w.writerows((q.question, q.answer) for q in qas)
+        print(f"{len(qas)} questions -> {args.out}")
+        return
+    if args.cmd == "rescore":
+        results = [rescore(p) for p in args.files]
+        print(json.dumps([r["summary"] for r in results], indent=2))
+        print(table(results))
+        return
+    qas = read_qa(args.qa)
+    results = []
+    for name in args.profiles:
+        results.append(run_profile(name, args.collection, qas, args.port))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        print(json.dumps(results[-1]["summary"], indent=2), flush=True)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
