@@ -35,14 +35,25 @@ _MONTHS = {
     )
     for m in names
 }
-_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_ORDINAL = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "1st": 1,
+    "2nd": 2,
+    "3rd": 3,
+    "4th": 4,
+}
 _YEAR = r"((?:19|20)\d\d)"
 _DATE = r"([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+((?:19|20)\d\d)"
 
 # "2023 Q3", "2023-Q3", "2023_q3"
 _YEAR_Q = re.compile(rf"(?<![\d]){_YEAR}[\s_\-/]*q([1-4])(?![\d])", re.I)
 # "Q3 2023", "Q3 FY23", "Q3'23", "Q3-2023"
-_Q_YEAR = re.compile(r"(?<![a-z])q([1-4])[\s_\-/']*(?:fy|f)?[\s_\-']*((?:19|20)?\d\d)(?![\d])", re.I)
+_Q_YEAR = re.compile(
+    r"(?<![a-z])q([1-4])[\s_\-/']*(?:fy|f)?[\s_\-']*((?:19|20)?\d\d)(?![\d])", re.I
+)
 # "3Q23", "3Q 2023"
 _NQ_YEAR = re.compile(r"(?<![\d])([1-4])q[\s_\-']*((?:19|20)?\d\d)(?![\d])", re.I)
 # "third quarter of fiscal 2022", "fourth quarter 2022", "second quarter of 2023"
@@ -73,8 +84,8 @@ _LATEST = re.compile(
 )
 
 _SUFFIX = (
-    r"(?:Inc\.?|Incorporated|Corporation|CORPORATION|Corp\.?|CORP\.?|Company|COMPANY|Co\.|Ltd\.?"
-    r"|Limited|LIMITED|plc|PLC|LLC|L\.P\.|N\.V\.|S\.A\.|SE|AG|Holdings|HOLDINGS|Group|GROUP)"
+    r"(?:(?i:Inc\.?|Corp\.?|Ltd\.?|Co\.|plc|LLC|L\.P\.|N\.V\.|S\.A\.)|Incorporated|INCORPORATED"
+    r"|Corporation|CORPORATION|Company|COMPANY|Limited|LIMITED|Holdings|HOLDINGS|Group|GROUP|SE|AG)"
 )
 _ORG_LINE = re.compile(rf"^([A-Z][\w&.,'’\- ]{{0,70}}?\s{_SUFFIX})(?:\W|$)")
 _REGISTRANT = re.compile(r"^\(?\s*exact\s+name\s+of\s+(?:the\s+)?registrant", re.I)
@@ -221,6 +232,9 @@ def _period(name: str, title: str, first_page: str) -> Period | None:
 def _issuer(title: str, first_page: str) -> str | None:
     lines = [ln.strip() for ln in first_page[:6000].splitlines() if ln.strip()]
     for i, line in enumerate(lines[:80]):
+        before, sep, _ = line.partition("(Exact name")
+        if sep and before.strip() and not _COVER_WORDS.search(before):
+            return _clean(before)
         if _REGISTRANT.match(line):
             for prev in reversed(lines[max(0, i - 3) : i]):
                 if not _COVER_WORDS.search(prev) and re.search(r"[A-Za-z]{2}", prev):
@@ -276,9 +290,7 @@ def asked(question: str) -> Asked:
     periods = labelled_periods(question)
     if not periods:
         periods = [(int(y), None, False) for y in dict.fromkeys(_BARE_YEAR.findall(question))]
-    return Asked(
-        periods=tuple(periods), latest=_LATEST.search(question) is not None, text=question
-    )
+    return Asked(periods=tuple(periods), latest=_LATEST.search(question) is not None, text=question)
 
 
 def issuer_named(question: Asked, issuer: str | None) -> bool:
