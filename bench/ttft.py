@@ -1,14 +1,20 @@
-"""Time to first token of the embedded generator against prompt size and threads, on real prompts.
+"""Time to first token as askdocs' overhead: what askdocs adds before the first token over the
+generator's own time for the same prompt, so the figure means the same on any machine.
 
-    .venv/bin/python bench/ttft.py --corpus ../shared/data/scifact [--threads 1 2] \\
-        [--budgets 1536 1024 768 512] [--questions 8]
+    ASKDOCS_DATA_DIR=... ASKDOCS_REDIS_URL=... ASKDOCS_GENERATOR_URL=... \\
+        .venv/bin/python bench/ttft.py --collection eval-qa-... --qa /tmp/sec10q-subset.csv \\
+        [--limit 20] [--profile qwen2.5-coder-0.5b] [--json out.json]
 
-Starts the embedded llama.cpp server with the packaged model (nothing else runs), builds askdocs'
-own prompts (``generation.prompt.build_messages``) from BEIR passages: for each question, its
-relevant documents first, then others, fitted to each passage budget with the server's tokenizer,
-with and without ``focus`` (sentences that bear on the question), and prints, per thread count and
-budget: prompt tokens and time to first token, p50 and p90. The rate it prints (prompt tokens per
-second) is what ``ASKDOCS_TTFT_TARGET_SECONDS`` learns at run time.
+Over a data dir an `askdocs eval answers` run filled and its running generator, for each question
+(in this process, as `/ask` does): retrieval, the relevance gate, passage selection with the
+server's tokenizer, the prompt, and the request, up to the first piece the server streams back
+(``askdocs_ttft``). The very prompt askdocs sent is then sent again straight to the server's
+`/v1/chat/completions` over plain HTTP, and timed to its first streamed piece (``server_ttft``:
+prompt reading and the first token). Before each of the two, a short unrelated prompt clears the
+server's prompt cache, so neither run reuses the other's. ``overhead = askdocs_ttft -
+server_ttft``; the goal is an overhead at most 10% of the server's time (p50). Questions below the
+relevance gate (no prompt) and questions whose figure askdocs computes (their first token follows
+the operand step) are left out and counted.
 """
 
 from __future__ import annotations
@@ -16,131 +22,146 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Generator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from askdocs.supervisor import free_port, http_ok  # noqa: E402
-from generation.client import GeneratorClient  # noqa: E402
-from generation.embedded_server import server_command  # noqa: E402
-from generation.focus import focus  # noqa: E402
-from generation.prompt import approx_tokens, build_messages, select_passages  # noqa: E402
-from retrieval.types import ScoredChunk  # noqa: E402
+import httpx  # noqa: E402
+
+from api.app import build_services  # noqa: E402
+from askdocs.eval_answers import read_qa  # noqa: E402
+from askdocs.eval_retrieval import percentile  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from generation import figures  # noqa: E402
+from generation.profiles import PROFILES  # noqa: E402
+from generation.rag import Token  # noqa: E402
+
+FLUSH = [{"role": "user", "content": "Say OK."}]
 
 
-def load(corpus: Path, n: int) -> list[tuple[str, list[ScoredChunk]]]:
-    docs = {}
-    with (corpus / "corpus.jsonl").open() as f:
-        for line in f:
-            d = json.loads(line)
-            docs[d["_id"]] = d
-    qrels: dict[str, list[str]] = {}
-    for path in sorted((corpus / "qrels").glob("*.tsv")):
-        for i, line in enumerate(path.read_text().splitlines()):
-            if i == 0:
-                continue
-            qid, did, *_ = line.split("\t")
-            qrels.setdefault(qid, []).append(did)
-    queries = {}
-    with (corpus / "queries.jsonl").open() as f:
-        for line in f:
-            q = json.loads(line)
-            queries[q["_id"]] = q["text"]
-    fillers = list(docs.values())[:50]
-    out = []
-    for qid, dids in list(qrels.items())[:n]:
-        chosen = [docs[d] for d in dids if d in docs] + fillers
-        passages = [
-            ScoredChunk(i, d["_id"], f"{d['_id']}.txt", "c", d["text"], None, d["title"], 1.0)
-            for i, d in enumerate(chosen[:8])
-        ]
-        out.append((queries[qid], passages))
-    return out
+def server_ttft(url: str, model: str, messages: list[dict[str, str]]) -> float:
+    """Seconds from sending ``messages`` to the server's first streamed piece, over plain HTTP."""
+    body = {"model": model, "messages": messages, "max_tokens": 4, "temperature": 0.0}
+    t0 = time.perf_counter()
+    with httpx.stream(
+        "POST", url + "/chat/completions", json=body | {"stream": True}, timeout=600
+    ) as r:
+        r.raise_for_status()
+        for line in r.iter_lines():
+            if line.startswith("data:") and '"content"' in line:
+                return time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def flush(url: str, model: str) -> None:
+    """A short unrelated prompt: the server's prompt cache then holds nothing of the next one."""
+    httpx.post(
+        url + "/chat/completions",
+        json={"model": model, "messages": FLUSH, "max_tokens": 1},
+        timeout=600,
+    ).raise_for_status()
+
+
+class Recorder:
+    """Wraps the generator client's ``stream_chat``: the messages of the first request of a
+    question, when it was sent and when its first piece came back."""
+
+    def __init__(self, stream_chat) -> None:  # type: ignore[no-untyped-def]
+        self.inner = stream_chat
+        self.reset()
+
+    def reset(self) -> None:
+        self.messages: list[dict[str, str]] | None = None
+        self.sent: float | None = None
+        self.first: float | None = None
+
+    def __call__(self, messages, max_tokens=384, temperature=0.0) -> Generator[str, None, None]:  # type: ignore[no-untyped-def]
+        if self.messages is None:
+            self.messages, self.sent = messages, time.perf_counter()
+        for piece in self.inner(messages, max_tokens=max_tokens, temperature=temperature):
+            if self.first is None:
+                self.first = time.perf_counter()
+            yield piece
+
+
+def p50(xs: list[float]) -> float:
+    return round(statistics.median(xs), 3) if xs else 0.0
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--corpus", type=Path, required=True)
-    ap.add_argument(
-        "--threads",
-        type=int,
-        nargs="+",
-        default=[1, 2],
-        help="threads that read the prompt and write the answer (--n_threads and "
-        "--n_threads_batch; a --server-args variant may set either again)",
-    )
-    ap.add_argument("--budgets", type=int, nargs="+", default=[1536, 1024, 768, 512])
-    ap.add_argument("--questions", type=int, default=8)
-    ap.add_argument(
-        "--server-args",
-        action="append",
-        default=None,
-        metavar="ARGS",
-        help="extra llama_cpp.server arguments, one variant per use (e.g. '--flash_attn True'); "
-        "default: one variant, none",
-    )
-    ap.add_argument("--no-focus", action="store_true", help="only without focus")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--collection", required=True)
+    ap.add_argument("--qa", type=Path, required=True)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--profile", choices=list(PROFILES))
+    ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    items = load(args.corpus, args.questions)
-    models = Path(tempfile.gettempdir()) / "askdocs-bench-models"
-    rows = []
-    variants = [(threads, extra) for threads in args.threads for extra in args.server_args or [""]]
-    for threads, extra in variants:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/v1"
-        proc = subprocess.Popen(
-            server_command(None, url, models, threads=threads, n_ctx=4096)
-            + ["--n_threads_batch", str(threads)]  # the last of an argument wins
-            + extra.split(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    settings = Settings()
+    services = build_services(settings)
+    services.embedder.load()
+    if args.profile:
+        services.answers.profile = PROFILES[args.profile]
+    client = services.generator
+    recorder = Recorder(client.stream_chat)
+    client.stream_chat = recorder  # type: ignore[method-assign]
+    url, model = settings.generator_url.rstrip("/"), client.model
+    qas = [q for q in read_qa(args.qa) if q.answer.strip()]
+    if args.limit:
+        qas = qas[: args.limit]
+    rows, gated, computed = [], 0, 0
+    # one question first, untimed: the tokenizer route found, the index and the model warm
+    services.answers.prepare(args.collection, qas[0].question, [])
+    for qa in qas:
+        if services.answers.profile.computed_figures and figures.classify(qa.question):
+            computed += 1
+            continue
+        flush(url, model)
+        recorder.reset()
+        t0 = time.perf_counter()
+        prepared = services.answers.prepare(args.collection, qa.question, [])
+        if prepared.gated:
+            gated += 1
+            continue
+        events = services.answers.generate(prepared)
+        for ev in events:
+            if isinstance(ev, Token):
+                break
+        events.close()  # closes the stream: the server stops writing
+        if recorder.messages is None or recorder.first is None or recorder.sent is None:
+            continue
+        askdocs = recorder.first - t0
+        before_request = recorder.sent - t0
+        flush(url, model)
+        direct = server_ttft(url, model, recorder.messages)
+        rows.append(
+            {
+                "question": qa.question,
+                "askdocs_ttft_s": round(askdocs, 3),
+                "before_request_s": round(before_request, 3),
+                "server_ttft_s": round(direct, 3),
+                "overhead_s": round(askdocs - direct, 3),
+                "overhead_share": round((askdocs - direct) / direct, 4) if direct > 0 else 0.0,
+            }
         )
-        try:
-            while not http_ok(url + "/models")():
-                if proc.poll() is not None:
-                    raise SystemExit("the generator did not start")
-                time.sleep(0.5)
-            client = GeneratorClient(url, timeout=300)
-            count = client.token_counter(approx_tokens)
-            list(client.stream_chat([{"role": "user", "content": "Hello"}], max_tokens=2))
-            for focused in (False,) if args.no_focus else (False, True):
-                for budget in args.budgets:
-                    ttfts, tokens = [], []
-                    for question, passages in items:
-                        if focused:
-                            passages = [replace(p, text=focus(p.text, question)) for p in passages]
-                        used = select_passages(passages, budget, count)
-                        messages = build_messages(question, used)
-                        tokens.append(count(messages[-1]["content"]))
-                        t0 = time.monotonic()
-                        for _piece in client.stream_chat(messages, max_tokens=1):
-                            break
-                        ttfts.append(time.monotonic() - t0)
-                    row = {
-                        "threads": threads,
-                        "server_args": extra or "-",
-                        "focus": focused,
-                        "budget": budget,
-                        "prompt_tokens_p50": int(statistics.median(tokens)),
-                        "ttft_p50_s": round(statistics.median(ttfts), 2),
-                        "ttft_max_s": round(max(ttfts), 2),
-                        "prompt_tokens_per_s": round(sum(tokens) / sum(ttfts), 1),
-                    }
-                    rows.append(row)
-                    print(json.dumps(row), flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + " --- |" * len(keys))
-    for r in rows:
-        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+        print(json.dumps(rows[-1]), flush=True)
+    summary = {
+        "profile": services.answers.profile.name,
+        "questions_timed": len(rows),
+        "gated": gated,
+        "computed_left_out": computed,
+        "askdocs_ttft_p50_s": p50([r["askdocs_ttft_s"] for r in rows]),
+        "server_ttft_p50_s": p50([r["server_ttft_s"] for r in rows]),
+        "before_request_p50_s": p50([r["before_request_s"] for r in rows]),
+        "overhead_p50_s": p50([r["overhead_s"] for r in rows]),
+        "overhead_p90_s": round(percentile([r["overhead_s"] for r in rows], 90), 3),
+        "overhead_share_p50": p50([r["overhead_share"] for r in rows]),
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The answer service in this process: access, retrieval, the relevance gate, generation, citations
 and the stored turn, without HTTP. The generator here is a deterministic OpenAI-compatible stub
 that quotes passage [1] of the prompt (a unit test of the prompt path only: the real generators,
-llama.cpp and vLLM, answer in tests/integration)."""
+llama.cpp and vLLM, answer in tests/integration). The service runs under the packaged small
+model's generation profile (its second look) and under the plain profile of a served model."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ pytestmark = pytest.mark.service
 FERRY = (
     b"The Lindqvist ferry leaves the north pier at 07:40 every weekday. On Sundays it does not run."
 )
+RESULTS = (
+    b"# Nordwind Shipping quarterly results\n\n"
+    b"Condensed statement of operations of Nordwind Shipping (in millions)\n\n"
+    b"| Line | Q3 2025 | Q3 2024 |\n|---|---|---|\n"
+    b"| Revenue | 5,678 | 5,100 |\n| EBITDA | 1,500 | 700 |\n"
+)
 
 
 class StubGenerator(BaseHTTPRequestHandler):
@@ -39,6 +46,8 @@ class StubGenerator(BaseHTTPRequestHandler):
     # refuses, then, asked to look again, copies passage [1] whole with its numbered header (as
     # the packaged 0.5B model does)
     refuse_first = False
+    # the reply to the operand step of a computed answer (generation.figures)
+    operands = ""
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -69,7 +78,9 @@ class StubGenerator(BaseHTTPRequestHandler):
         follow = re.search(r"Follow-up question: (.+)", prompt)
         first_prompt = req["messages"][0]["content"]
         copy = re.search(r"(\[1\] \(from [^)]*\)\n.+?)(?:\n\n|$)", first_prompt, re.S)
-        if type(self).refuse_first and prompt == SECOND_LOOK and copy:
+        if "= FIGURE [n]" in prompt:
+            reply = type(self).operands
+        elif type(self).refuse_first and prompt == SECOND_LOOK and copy:
             reply = copy.group(1)
         elif type(self).refuse or type(self).refuse_first:
             reply = "The documents do not answer this question."
@@ -105,9 +116,14 @@ def answers(harness: Harness) -> Iterator[AnswerService]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     generator = GeneratorClient(f"http://127.0.0.1:{server.server_address[1]}/v1", timeout=10)
     harness.upload("ferries", ("ferry.txt", FERRY))
+    harness.upload("results", ("nordwind.md", RESULTS))
     harness.work()
     s = harness.services
-    yield AnswerService(s.catalog, s.retriever, generator, harness.settings)
+    small = harness.settings.model_copy(update={"generator_profile": "qwen2.5-coder-0.5b"})
+    service = AnswerService(s.catalog, s.retriever, generator, small)
+    plain = harness.settings.model_copy(update={"generator_profile": "plain"})
+    service.plain = AnswerService(s.catalog, s.retriever, generator, plain)  # type: ignore[attr-defined]
+    yield service
     server.shutdown()
 
 
@@ -192,6 +208,40 @@ def test_a_refusal_gives_way_to_the_line_the_model_quotes_when_asked_again(
     done = other[-1][1]
     assert done["abstained"] and not done["second_look"]
     assert done["answer"].startswith("The documents do not answer this question.")
+
+
+def test_a_served_model_gets_plain_rules_and_no_second_look(answers: AnswerService) -> None:
+    plain: AnswerService = answers.plain  # type: ignore[attr-defined]
+    assert plain.profile.name == "plain" and answers.profile.name == "qwen2.5-coder-0.5b"
+    StubGenerator.refuse_first = True
+    StubGenerator.prompts.clear()
+    try:
+        events = list(plain.ask(LOCAL, Question("ferries", "When does the Lindqvist ferry leave?")))
+    finally:
+        StubGenerator.refuse_first = False
+    done = events[-1][1]
+    assert len(StubGenerator.prompts) == 1 and "Paris" not in StubGenerator.prompts[0]
+    assert done["abstained"] and not done["second_look"]
+
+
+@pytest.mark.parametrize("profile", ["small", "plain"])
+def test_a_margin_is_computed_from_operands_found_in_the_cited_passage(
+    answers: AnswerService, profile: str
+) -> None:
+    service = answers if profile == "small" else answers.plain  # type: ignore[attr-defined]
+    question = Question("results", "What was the EBITDA margin of Nordwind Shipping in Q3 2025?")
+    StubGenerator.operands = "profit = 1,500 [1]\nrevenue = 5,678 [1]"
+    done = list(service.ask(LOCAL, question))[-1][1]
+    assert done["computed"] and not done["abstained"]
+    assert done["answer"] == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
+    cited = done["citations"][0]
+    assert cited["supported"] and cited["document_name"] == "nordwind.md"
+    assert "| EBITDA | 1,500 |" in cited["passage"][cited["span"][0] : cited["span"][1]]
+    # a figure the passage does not hold is refused, never computed
+    StubGenerator.operands = "profit = 1,550 [1]\nrevenue = 5,678 [1]"
+    done = list(service.ask(LOCAL, question))[-1][1]
+    StubGenerator.operands = ""
+    assert done["abstained"] and not done["computed"] and "1,550" in done["answer"]
 
 
 def test_refusals_are_domain_errors(answers: AnswerService) -> None:

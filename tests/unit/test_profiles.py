@@ -103,7 +103,9 @@ def test_the_plain_profile_takes_only_its_own_refusal_sentence_and_never_looks_a
     last = run("How many pears?", NOTE, stub, PLAIN)
     assert last.abstained and len(stub.prompts) == 1  # no second look
     # a capable model's sentence that mentions what the sources lack while answering is an answer
-    stub = _Stub("The cold store holds 4,800 tonnes of apples [1]; the sources do not mention pears.")
+    stub = _Stub(
+        "The cold store holds 4,800 tonnes of apples [1]; the sources do not mention pears."
+    )
     last = run("How many tonnes of apples and pears?", NOTE, stub, PLAIN)
     assert not last.abstained and last.citations
 
