@@ -19,6 +19,7 @@ from api import (
     jobs,
     metrics,
     openai_compat,
+    pages,
     query,
     sources,
     status,
@@ -150,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
         status,
         metrics,
         sources,
+        pages,
     )
     for module in modules:
         app.include_router(module.router)

@@ -487,3 +487,22 @@ class SourceOut(BaseModel):
     running: bool
     documents: int
     last_run: SourceRunOut | None
+
+
+class ChunkBoxesOut(BaseModel):
+    chunk_id: int
+    document_id: str
+    page: int | None = Field(None, description="First page of the chunk.")
+    page_end: int | None = Field(None, description="Last page of the chunk.")
+    boxes: dict[str, list[list[int]]] | None = Field(
+        None,
+        description="Page number -> the merged boxes [x0, top, x1, bottom] of the lines the chunk "
+        "was made of, in PDF points from the page's top left; null where no positions were "
+        "stored (documents ingested before positions were kept, and formats without pages).",
+    )
+    sentence: dict[str, list[list[int]]] | None = Field(
+        None,
+        description="With start and end: the boxes of the words of text[start:end] (a citation's "
+        "supporting sentence), found among the chunk's words on its pages; null where not found.",
+    )
+    message: str | None = Field(None, description="Why there are no boxes, where there are none.")

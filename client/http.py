@@ -245,6 +245,31 @@ class ApiClient:
     def original(self, document_id: str) -> bytes:
         return self.request("GET", f"/documents/{document_id}/file")
 
+    def page(self, document_id: str, page: int, width: int = 1000) -> dict[str, Any]:
+        """A page as a PNG: ``png``, ``pages`` (in the document), ``size`` (the page's width and
+        height in points, the unit of chunk boxes) and ``via`` (``pdf`` or ``libreoffice``)."""
+        try:
+            resp = self._http.get(f"/documents/{document_id}/pages/{page}", params={"width": width})
+        except httpx.HTTPError as e:
+            raise ApiError(f"the askdocs API at {self.base_url} is unreachable: {e}") from e
+        if resp.status_code >= 400:
+            raise ApiError.from_response(resp)
+        w, _, h = resp.headers.get("x-page-size", "0x0").partition("x")
+        return {
+            "png": resp.content,
+            "pages": int(resp.headers.get("x-page-count", "0")),
+            "size": (float(w or 0), float(h or 0)),
+            "via": resp.headers.get("x-rendered-from", "pdf"),
+        }
+
+    def chunk_boxes(
+        self, chunk_id: int, start: int | None = None, end: int | None = None
+    ) -> dict[str, Any]:
+        """Where a chunk's lines stand on its pages (``boxes``: page -> [x0, top, x1, bottom] in
+        points); with ``start``/``end`` of its text, that span's boxes too (``sentence``)."""
+        params = {"start": start, "end": end} if start is not None and end is not None else {}
+        return self.request("GET", f"/chunks/{chunk_id}/boxes", params=params)
+
     def metrics(self) -> str:
         """Prometheus text of every process (an admin's key, or ASKDOCS_METRICS_PUBLIC)."""
         body = self.request("GET", "/metrics")

@@ -343,6 +343,9 @@ class Chunk(Base):
     element_type: Mapped[str | None] = mapped_column(String(64))
     char_start: Mapped[int | None] = mapped_column(Integer)
     char_end: Mapped[int | None] = mapped_column(Integer)
+    # JSON {"page": [[x0, top, x1, bottom], ...]}: the merged line boxes (PDF points, origin top
+    # left) of what the chunk was made of; NULL for documents ingested without positions
+    boxes: Mapped[str | None] = mapped_column(Text)
     # float32 bytes, kept so the indexer (possibly on another machine) and compaction never re-embed.
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The same text embedded by the model the collection is being re-embedded with.

@@ -409,6 +409,16 @@ class Settings(BaseSettings):
         None, description="Where the UI and CLI find the API; default: this machine's API port."
     )
     ui_port: int = Field(8501, description="Streamlit port.")
+    page_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="Rendered page images (and the PDFs made of office documents) kept under "
+        "the data dir's `pages/` for citations; least recently used go first past this size "
+        "(MiB; 0 keeps none).",
+    )
+    page_max_width: int = Field(
+        2000, ge=100, le=4000, description="Widest page image (pixels) a citation may ask for."
+    )
 
     @property
     def catalog_url(self) -> str:

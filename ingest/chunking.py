@@ -15,12 +15,13 @@ repeated in each piece, each piece a chunk of its own."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ingest.tables import is_markdown_table, split_rows
-from ingest.types import Block, ChunkDraft
+from ingest.types import Block, ChunkDraft, PageBoxes, Span
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
 BLOCK_SEP = "\n\n"
@@ -45,6 +46,8 @@ class _Unit:
     section: int
     tokens: int
     table_piece: bool = False  # one of several pieces of a table split by rows
+    # the boxes of its words or rows, characters counted in the document's text
+    spans: tuple[Span, ...] = ()
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -174,7 +177,14 @@ def _units(
                     pieces.append((sent, a, b))
                 else:
                     pieces += _split_words(sent, a, max_tokens, count_tokens)
+        # a table's pieces repeat its header row: its boxes go with each
+        head = text.find("\n", text.find("\n") + 1) if split_table else 0
         for piece, ps, pe in pieces:
+            spans = tuple(
+                (offset + a, offset + b, *box)
+                for a, b, *box in block.spans
+                if (a < pe and b > ps) or a < head
+            )
             units.append(
                 _Unit(
                     piece,
@@ -186,6 +196,7 @@ def _units(
                     section,
                     tokens if piece is text else count_tokens(piece),
                     split_table,
+                    spans,  # type: ignore[arg-type]
                 )
             )
         offset += len(text) + len(BLOCK_SEP)
@@ -292,10 +303,21 @@ def _first_sentences(
     end = spans[cut][1]
     rest_start = spans[cut + 1][0]
     head_text, rest_text = unit.text[:end], unit.text[rest_start:]
+    cut_at, rest_at = unit.start + end, unit.start + rest_start
     return (
-        dataclasses.replace(unit, text=head_text, end=unit.start + end, tokens=count(head_text)),
         dataclasses.replace(
-            unit, text=rest_text, start=unit.start + rest_start, tokens=count(rest_text)
+            unit,
+            text=head_text,
+            end=cut_at,
+            tokens=count(head_text),
+            spans=tuple(sp for sp in unit.spans if sp[0] < cut_at),
+        ),
+        dataclasses.replace(
+            unit,
+            text=rest_text,
+            start=rest_at,
+            tokens=count(rest_text),
+            spans=tuple(sp for sp in unit.spans if sp[1] > rest_at),
         ),
     )
 
@@ -351,4 +373,67 @@ def _draft(ordinal: int, body: Sequence[_Unit]) -> ChunkDraft:
         char_end=body[-1].end,
         page_end=max(pages) if pages else None,
         page_marks=tuple(marks),
+        boxes=page_boxes(body),
     )
+
+
+# Lines whose left (and right) edges agree within this many points stack into one box.
+EDGE_SLACK = 2.0
+
+
+def page_boxes(body: Sequence[_Unit]) -> PageBoxes:
+    """The boxes of ``body``'s words or rows merged into lines, and lines that stack (one column,
+    one left and right edge, a line apart) into one box, per page, in whole points."""
+    out: PageBoxes = {}
+    rects: dict[int, list[list[float]]] = {}  # page -> [x0, top, x1, bottom, table]
+    seen: set[Span] = set()
+    last_line: dict[int, list[float]] = {}
+    for u in body:
+        table = 1.0 if u.kind == "table" else 0.0
+        for sp in u.spans:
+            if sp in seen:  # a sentence two chunks share is in both, once
+                continue
+            seen.add(sp)
+            _, _, page, x0, top, x1, bottom = sp
+            lines = rects.setdefault(page, [])
+            line = last_line.get(page)
+            if line is not None and _same_line(line, x0, top, x1, bottom):
+                line[0], line[1] = min(line[0], x0), min(line[1], top)
+                line[2], line[3] = max(line[2], x1), max(line[3], bottom)
+                line[4] = min(line[4], table)
+            else:
+                line = [x0, top, x1, bottom, table]
+                lines.append(line)
+                last_line[page] = line
+    for page, lines in rects.items():
+        stacked: list[list[float]] = []
+        for ln in lines:
+            if stacked and _stacks(stacked[-1], ln):
+                r = stacked[-1]
+                r[0], r[1] = min(r[0], ln[0]), min(r[1], ln[1])
+                r[2], r[3] = max(r[2], ln[2]), max(r[3], ln[3])
+            else:
+                stacked.append(list(ln))
+        out[page] = [
+            (math.floor(r[0]), math.floor(r[1]), math.ceil(r[2]), math.ceil(r[3])) for r in stacked
+        ]
+    return out
+
+
+def _same_line(line: list[float], x0: float, top: float, x1: float, bottom: float) -> bool:
+    """Whether a word at (x0, top, x1, bottom) continues ``line``: right of it, on its band."""
+    overlap = min(line[3], bottom) - max(line[1], top)
+    height = min(line[3] - line[1], bottom - top)
+    return x0 >= line[2] - 1 and height > 0 and overlap > 0.5 * height
+
+
+def _stacks(r: list[float], ln: list[float]) -> bool:
+    """Whether line ``ln`` goes into box ``r``: just below it, the same left edge, and the same
+    right edge (a table's rows: any right edge, and an indented label too)."""
+    height = ln[3] - ln[1]
+    below = r[3] - 0.5 * height <= ln[1] <= r[3] + height
+    if not below:
+        return False
+    if r[4] and ln[4]:
+        return ln[0] >= r[0] - EDGE_SLACK
+    return abs(ln[0] - r[0]) <= EDGE_SLACK and abs(ln[2] - r[2]) <= EDGE_SLACK

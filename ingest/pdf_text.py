@@ -35,7 +35,7 @@ from pypdfium2 import PdfiumError
 from core.text import whole_pairs
 from ingest.pdf_tables import PdfTable, inside
 from ingest.tables import to_markdown
-from ingest.types import Block
+from ingest.types import Block, Span
 
 __all__ = ["PdfText", "PdfiumError", "read", "read_lines"]
 
@@ -93,6 +93,22 @@ class Line:
     @property
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
+
+    @property
+    def x1(self) -> float:
+        return max(w.x1 for w in self.words)
+
+    def spans(self, offset: int) -> list[Span]:
+        """Each word's box, its characters counted from ``offset`` in the text the line joins."""
+        out: list[Span] = []
+        for w in self.words:
+            out.append((offset, offset + len(w.text), self.page, w.x0, w.top, w.x1, w.bottom))
+            offset += len(w.text) + 1
+        return out
+
+    def box_span(self, start: int, end: int) -> Span:
+        """The whole line's box, for characters ``start`` to ``end`` of a block's text."""
+        return (start, end, self.page, self.words[0].x0, self.top, self.x1, self.bottom)
 
     def segments(self) -> list[Word]:
         """Runs of words without a column-wide gap between them, as one word each."""
@@ -409,7 +425,29 @@ def _table_block(header: Sequence[Line], rows: Sequence[_Row], page: int) -> Blo
             j = _column_of(v, cols)
             cells[j] = f"{cells[j]} {v.text}".strip()
         out.append([" ".join(w.text for w in r.label), *cells])
-    return Block(to_markdown(out), "table", page)
+    text = to_markdown(out)
+    return Block(text, "table", page, spans=_row_spans(text, header, [r.line for r in rows]))
+
+
+def _row_spans(text: str, header: Sequence[Line], rows: Sequence[Line]) -> tuple[Span, ...]:
+    """Each Markdown row's characters with the box of the line(s) it came from: the header row
+    with the header lines, then one row per body line (an empty header row is left out of the
+    Markdown, and the first body row heads the table instead)."""
+    lines = text.split("\n")
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln) + 1)
+    sources: list[Sequence[Line]] = [header] if len(lines) == len(rows) + 2 else []
+    sources += [[r] for r in rows]
+    if len(sources) != len(lines) - 1:  # rows dropped as empty: the whole table for every row
+        whole = [*header, *rows]
+        return tuple(ln.box_span(0, len(text)) for ln in whole)
+    out: list[Span] = []
+    for k, src in enumerate(sources):
+        row = k if k == 0 else k + 1  # Markdown line 1 is the "|---|" rule
+        for ln in src:
+            out.append(ln.box_span(starts[row], starts[row] + len(lines[row])))
+    return tuple(out)
 
 
 def _is_label_line(line: Line) -> bool:
@@ -547,12 +585,15 @@ def _paragraphs(
         if not current:
             return
         text = ""
+        spans: list[Span] = []
         for ln in current:
             t = ln.text
             if text.endswith("-") and t[:1].islower():
                 text = text[:-1] + t
+                spans += ln.spans(len(text) - len(t))
             else:
                 text = f"{text} {t}" if text else t
+                spans += ln.spans(len(text) - len(t))
         first = current[0]
         if not text.strip():
             current.clear()
@@ -560,8 +601,15 @@ def _paragraphs(
         kind = "text"
         if _BULLET.match(first.words[0].text) and len(first.words) > 1:
             kind = "list"
-            text = text[len(first.words[0].text) :].strip()
-        blocks.append(Block(text, kind, first.page))
+            rest = text[len(first.words[0].text) :]
+            shift = len(first.words[0].text) + len(rest) - len(rest.lstrip())
+            text = rest.strip()
+            spans = [
+                (a - shift, b - shift, pg, x0, y0, x1, y1)
+                for a, b, pg, x0, y0, x1, y1 in spans
+                if a >= shift
+            ]
+        blocks.append(Block(text, kind, first.page, spans=tuple(spans)))
         current.clear()
 
     for ln in lines:
@@ -576,9 +624,10 @@ def _paragraphs(
                 and last is not None
                 and _close(last, ln)
             ):  # a title set on two lines
-                blocks[-1] = Block(f"{prev.text} {ln.text}", "title", prev.page, depth)
+                spans = prev.spans + tuple(ln.spans(len(prev.text) + 1))
+                blocks[-1] = Block(f"{prev.text} {ln.text}", "title", prev.page, depth, spans)
             else:
-                blocks.append(Block(ln.text, "title", ln.page, depth))
+                blocks.append(Block(ln.text, "title", ln.page, depth, tuple(ln.spans(0))))
         else:
             if current and (
                 _BULLET.match(ln.words[0].text) is not None
@@ -634,7 +683,11 @@ def read(path: Path, ruled: Callable[[list[int]], Sequence[PdfTable]] | None = N
                 if inside([(ln.x0, ln.top), (ln.words[-1].x1, ln.bottom)], t.bbox)
             ]
             if covered:
-                block = Block(to_markdown(t.rows), "table", t.page)
+                md = to_markdown(t.rows)
+                x0, top, x1, bottom = t.bbox
+                block = Block(
+                    md, "table", t.page, spans=((0, len(md), t.page, x0, top, x1, bottom),)
+                )
                 found[t.page].append((covered[0], covered[-1] + 1, block))
     out = PdfText(count)
     for number, lines in enumerate(kept, 1):

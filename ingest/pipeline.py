@@ -505,6 +505,15 @@ def _parsed(work: _Work) -> ParsedDocument:
     return work.parsed
 
 
+def boxes_json(boxes: PageBoxes) -> str | None:
+    """A chunk's boxes as stored: compact JSON {"page": [[x0, top, x1, bottom], ...]}."""
+    if not boxes:
+        return None
+    return json.dumps(
+        {str(p): [list(r) for r in rs] for p, rs in boxes.items()}, separators=(",", ":")
+    )
+
+
 def _chunk_row(document_id: str, d: ChunkDraft, vec: np.ndarray) -> dict[str, object]:
     """The values of one ``Chunk`` row (the batch's rows go in as one bulk insert)."""
     return {
@@ -519,5 +528,6 @@ def _chunk_row(document_id: str, d: ChunkDraft, vec: np.ndarray) -> dict[str, ob
         "element_type": d.element_type,
         "char_start": d.char_start,
         "char_end": d.char_end,
+        "boxes": boxes_json(d.boxes),
         "vector": np.asarray(vec, dtype=np.float32).tobytes(),
     }

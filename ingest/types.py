@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Where a piece of a block's text stands on its page: (start, end) characters in the block's text,
+# the page (1-based) and the box x0, top, x1, bottom in PDF points, origin top left.
+Span = tuple[int, int, int, float, float, float, float]
+# A chunk's boxes: page -> merged line boxes [x0, top, x1, bottom] in whole points.
+PageBoxes = dict[int, list[tuple[int, int, int, int]]]
+
 
 @dataclass(frozen=True)
 class Block:
@@ -14,6 +20,8 @@ class Block:
     kind: str  # "title", "text", "list", "table", ...
     page: int | None = None
     depth: int = 0  # heading depth for titles, 0 = top level
+    # the boxes of its words, rows or lines (PDF pages only; empty where the parser gives none)
+    spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,3 +65,5 @@ class ChunkDraft:
     page_end: int | None = None  # the last page it covers (= page when on one)
     # where each page after the first starts in ``text``: (character offset, page)
     page_marks: tuple[tuple[int, int], ...] = ()
+    # the merged boxes of the lines it was made of, by page (empty: no positions known)
+    boxes: PageBoxes = field(default_factory=dict)

@@ -79,6 +79,15 @@ ROUTES: dict[RouteKey, Rule] = {
     ("GET", "/documents/{document_id}/file"): _r("document", "read"),
     ("POST", "/documents/{document_id}/retry"): _r("document", "write"),
     ("DELETE", "/documents/{document_id}"): _r("document", "write"),
+    ("GET", "/documents/{document_id}/pages/{page}"): _r(
+        "document", "read", "checked before any rendering; PDFs, and office files via LibreOffice"
+    ),
+    ("GET", "/chunks/{chunk_id}/boxes"): _r(
+        "document",
+        "read",
+        "the chunk's document's collection; a chunk the caller may not see is a 404 as a "
+        "missing one, its document not named",
+    ),
     ("POST", "/jobs"): _r(
         "collection", "write", "a collection that does not exist yet is made, the caller's"
     ),

@@ -66,6 +66,8 @@ class World:
     conversation: str
     spare_conversation: str  # deleted by its row
     bob_doc: str
+    pdf_doc: str  # a PDF of Alice's: its pages render
+    pdf_chunk: int  # a chunk of it, with boxes
 
     def __getitem__(self, who: str) -> httpx.Client:
         return self.clients[who]
@@ -97,6 +99,28 @@ def _upload(client: httpx.Client, collection: str, files: dict[str, bytes]) -> d
     )
     assert resp.status_code == 202, resp.text
     return resp.json()
+
+
+def _ledger_pdf() -> bytes:
+    """A two-page PDF of Alice's (its pages and its chunks' boxes are what the page routes show)."""
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    c = canvas.Canvas(out)
+    for n in (1, 2):
+        c.drawString(72, 700, f"Ledger page {n}: the Ashgrove archive keeps its ledgers in oak.")
+        c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+def _chunk_of(client: httpx.Client, collection: str, document_id: str) -> int:
+    body = {"collection": collection, "query": "Ashgrove archive ledgers in oak"}
+    resp = client.post("/search", json=body)
+    assert resp.status_code == 200, resp.text
+    return next(p["chunk_id"] for p in resp.json()["passages"] if p["document_id"] == document_id)
 
 
 def _web_source(client: httpx.Client, collection: str, name: str, **extra: Any) -> str:
@@ -141,12 +165,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         job = _upload(
             alice,
             "alice-vault",
-            {"vault.txt": ALICE_TEXT.encode(), "spare.txt": b"A page to delete.", "empty.txt": b""},
+            {
+                "vault.txt": ALICE_TEXT.encode(),
+                "spare.txt": b"A page to delete.",
+                "empty.txt": b"",
+                "ledger.pdf": _ledger_pdf(),
+            },
         )
         b_job = _upload(bob, "bob-notes", {"observatory.txt": BOB_TEXT.encode()})
         docs = {d["name"]: d for d in wait_job(alice, job["id"])["documents"]}
         (b_doc,) = wait_job(bob, b_job["id"])["documents"]
         assert docs["vault.txt"]["status"] == docs["spare.txt"]["status"] == "ready", docs
+        assert docs["ledger.pdf"]["status"] == "ready", docs["ledger.pdf"]
         assert docs["empty.txt"]["status"] == "failed", docs["empty.txt"]
         assert b_doc["status"] == "ready", b_doc
         assert alice.post("/collections", json={"name": "alice-spare"}).status_code == 201
@@ -168,6 +198,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             conversation=_ask(alice, "alice-vault", ALICE_QUESTION),
             spare_conversation=_ask(alice, "alice-vault", ALICE_QUESTION),
             bob_doc=b_doc["id"],
+            pdf_doc=docs["ledger.pdf"]["id"],
+            pdf_chunk=_chunk_of(alice, "alice-vault", docs["ledger.pdf"]["id"]),
         )
         yield w
         for c in clients.values():
@@ -254,6 +286,8 @@ REQUESTS: dict[RouteKey, Build] = {
     ("GET", "/documents/{document_id}/chunks"): _doc("GET", "/chunks"),
     ("GET", "/documents/{document_id}/file"): _doc("GET", "/file"),
     ("POST", "/documents/{document_id}/retry"): _doc("POST", "/retry", "failed_doc"),
+    ("GET", "/documents/{document_id}/pages/{page}"): _doc("GET", "/pages/2", "pdf_doc"),
+    ("GET", "/chunks/{chunk_id}/boxes"): lambda w, _who: Req("GET", f"/chunks/{w.pdf_chunk}/boxes"),
     ("DELETE", "/documents/{document_id}"): _doc("DELETE", attr="spare_doc"),
     ("POST", "/jobs"): _same("POST", "/jobs", json={"collection": "alice-vault"}),
     ("GET", "/jobs/{job_id}"): lambda w, _who: Req("GET", f"/jobs/{w.job}"),
@@ -453,3 +487,32 @@ def test_a_writer_cannot_redirect_a_source_that_holds_a_token(world: World) -> N
     assert r.status_code == 200, r.text
     r = alice.patch(f"/sources/{tokened}", json={"name": "private-wiki-2"})
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.integration
+def test_page_routes_refuse_before_any_work(world: World) -> None:
+    """Carol and bob asking for a page of Alice's PDF render nothing (the page cache gains no
+    file), and a chunk's boxes refused name neither its document nor anything of it."""
+    cache = world.stack.data_dir / "pages"
+
+    def cached() -> set[Path]:
+        return set(cache.rglob("*")) if cache.exists() else set()
+
+    before = cached()
+    for who in ATTACKERS:
+        for page in (1, 2, 3):
+            r = world[who].get(f"/documents/{world.pdf_doc}/pages/{page}", params={"width": 777})
+            assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
+        r = world[who].get(f"/chunks/{world.pdf_chunk}/boxes", params={"start": 0, "end": 5})
+        assert r.status_code == 404, r.text
+        assert world.pdf_doc not in r.text and "Ashgrove" not in r.text
+        assert r.json()["error"]["message"] == f"no chunk {world.pdf_chunk}"
+    assert cached() == before
+    # a chunk that does not exist reads the same
+    missing = world["carol"].get("/chunks/12345/boxes")
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == "no chunk 12345"
+    # Alice gets her page, and her chunk's boxes on it
+    page = world["alice"].get(f"/documents/{world.pdf_doc}/pages/1", params={"width": 777})
+    assert page.status_code == 200 and page.content.startswith(b"\x89PNG")
+    boxes = world["alice"].get(f"/chunks/{world.pdf_chunk}/boxes").json()
+    assert boxes["document_id"] == world.pdf_doc and boxes["boxes"]
