@@ -234,26 +234,27 @@ def measure(ds: DevSet, mode: str, cfg: SearchConfig) -> dict[str, float]:
 
 
 GRID = {
-    "document_share": [0.0, 0.15, 0.3, 0.5],
-    "prior_weight": [0.0, 0.1, 0.2, 0.3],
-    "per_document": [0, 2, 3],
-    "spread_margin": [0.1, 0.2, 0.4],
-    "dense_weight": [0.45, 0.55, 0.65],
+    "document_share": [0.3, 0.5, 0.7, 0.85],
+    "prior_weight": [0.0, 0.5, 1.0],
+    "per_document": [0, 3],
+    "spread_margin": [0.2],
+    "dense_weight": [0.35, 0.45, 0.55],
+    "chunk_dense_weight": [0.45, 0.8, 0.9],
 }
 
 
 def tune(args: argparse.Namespace) -> int:
     sets = [DevSet.load(p) for p in args.runs]
     base = SearchConfig()
-    singles = {
-        ds.name: {m: measure(ds, m, base) for m in ("dense", "lexical")} for ds in sets
-    }
+    singles = {ds.name: {m: measure(ds, m, base) for m in ("dense", "lexical")} for ds in sets}
     best_single = {n: max(v["score"] for v in m.values()) for n, m in singles.items()}
     for ds in sets:
         for m, r in singles[ds.name].items():
             print(f"{ds.name:10s} {m:8s} " + " ".join(f"{k}={v:.4f}" for k, v in r.items()))
         old = measure(ds, "hybrid", dataclasses.replace(base, fusion="minmax_doc"))
-        print(f"{ds.name:10s} {'minmax_doc':8s} " + " ".join(f"{k}={v:.4f}" for k, v in old.items()))
+        print(
+            f"{ds.name:10s} {'minmax_doc':8s} " + " ".join(f"{k}={v:.4f}" for k, v in old.items())
+        )
     keys = list(GRID)
     configs = []
     for values in itertools.product(*(GRID[k] for k in keys)):
@@ -272,7 +273,9 @@ def tune(args: argparse.Namespace) -> int:
         return min(res[n]["score"] - best_single[n] for n in names)
 
     names = [ds.name for ds in sets]
-    overall = max(results, key=lambda r: (margin(r[1], names), sum(r[1][n]["score"] for n in names)))
+    overall = max(
+        results, key=lambda r: (margin(r[1], names), sum(r[1][n]["score"] for n in names))
+    )
     print("\nbest on all sets:", json.dumps(overall[0]))
     for n in names:
         print(f"  {n}: " + " ".join(f"{k}={v:.4f}" for k, v in overall[1][n].items()))

@@ -73,26 +73,29 @@ def minmax_passages(
     document_share: float,
     priors: dict[str, float] | None = None,
     prior_weight: float = 0.0,
+    own_weights: Sequence[float] | None = None,
 ) -> list[tuple[int, float]]:
     """Min-max fusion at the passage level with a document prior.
 
     A passage scores ``(1 - document_share)`` of its own fused score plus ``document_share`` of its
     document's (each side's best passage, MaxP, as ``minmax_by_document``), plus ``prior_weight``
     times its document's prior in [-1, 1] (what the question names of issuer and period:
-    ``retrieval.doc_fields.priors``). A document whose lexical and dense evidence sit in different
-    passages still rises, but its weaker passages no longer outrank another document's better one
-    (with the document score alone, all top five went to one report, often the wrong period's).
+    ``retrieval.doc_fields.priors``). ``own_weights`` weigh the runs for the passage's own score
+    (default: ``weights``, which weigh them for the document's). A document whose lexical and dense
+    evidence sit in different passages still rises, but its weaker passages no longer outrank
+    another document's better one (with the document score alone, all top five went to one
+    report, often the wrong period's).
     """
     doc_scores: dict[str, float] = {}
     own: dict[int, float] = {}
-    for run, w in zip(runs, weights, strict=True):
+    for run, w, w_own in zip(runs, weights, own_weights or weights, strict=True):
         best: dict[str, float] = {}
         for item, s in _normalised(run):
             doc = document_of.get(item)
             if doc is None:
                 continue
             best[doc] = max(best.get(doc, 0.0), s)
-            own[item] = own.get(item, 0.0) + w * s
+            own[item] = own.get(item, 0.0) + w_own * s
         for doc, s in best.items():
             doc_scores[doc] = doc_scores.get(doc, 0.0) + w * s
     prior = priors or {}

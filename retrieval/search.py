@@ -45,15 +45,17 @@ class SearchConfig:
     # per passage alone; rrf: reciprocal rank.
     fusion: Literal["rrf", "minmax", "minmax_doc", "passages"] = "passages"
     rrf_k: float = 60.0
+    # dense weight of a document's score (each side's best passage, MaxP)
     dense_weight: float = 0.45
     # minmax_doc: weight of a chunk's own score beside its document's
     chunk_weight: float = 0.01
-    # minmax_doc: dense weight of the order of chunks within a document
-    chunk_dense_weight: float = 0.8
-    # passages: share of a passage's score that is its document's (MaxP of both sides)
-    document_share: float = 0.3
-    # passages: weight of the document prior (issuer and period the question names, in [-1, 1])
-    prior_weight: float = 0.2
+    # dense weight of a passage's own score: BM25 helps choose the document, the model the passage
+    chunk_dense_weight: float = 0.9
+    # passages: share of a passage's score that is its document's
+    document_share: float = 0.7
+    # passages: weight of the document prior (issuer and period the question names, in [-1, 1]):
+    # strong, so that the named report's passages lead and the per-document cap below does not bind
+    prior_weight: float = 1.0
     # at most this many of the k passages from one document, unless its next passage beats every
     # other document's by more than spread_margin (0: no cap)
     per_document: int = 3
@@ -86,8 +88,15 @@ def fuse(
         own = [cfg.chunk_dense_weight, 1.0 - cfg.chunk_dense_weight]
         return minmax_by_document([dense, lexical], weights, document_of, cfg.chunk_weight, own)
     if cfg.fusion == "passages":
+        own = [cfg.chunk_dense_weight, 1.0 - cfg.chunk_dense_weight]
         return minmax_passages(
-            [dense, lexical], weights, document_of, cfg.document_share, priors, cfg.prior_weight
+            [dense, lexical],
+            weights,
+            document_of,
+            cfg.document_share,
+            priors,
+            cfg.prior_weight,
+            own,
         )
     return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 
