@@ -79,6 +79,7 @@ def build_services(settings: Settings) -> Services:
             settings.index_dir,
             ServedModel.of(settings.embedding_model),
             idle_seconds=settings.index_idle_seconds,
+            mmap_vectors=settings.segment_mmap_vectors,
         ),
         SearchConfig(
             mode=settings.retrieval_mode,

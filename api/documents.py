@@ -24,7 +24,7 @@ from api.schemas import (
     RetryIn,
 )
 from api.views import doc_out, job_out
-from core import blob_refs, lifecycle
+from core import blob_refs, celery_app, lifecycle
 from core.auth import Role, audit, readable, role_in
 from core.blobs import BlobStore, TooLarge
 from core.catalog import (
@@ -180,7 +180,7 @@ def upload(
                 duplicates.add(got.document_id)
                 continue
             to_enqueue.append(got.document_id)
-            if x.size <= settings.ingest_batch_bytes:
+            if x.size <= celery_app.INGEST_BATCH_BYTES:
                 small.add(got.document_id)
             detail = {"name": got.name, "bytes": x.size}
             audit(s, who.user, "upload", collection, got.document_id, detail)
@@ -243,7 +243,7 @@ def retry_collection(
             return RetriedOut(retried=retried)
         ids = [i for i, _ in got]
         after = ids[-1]
-        small = {i for i, size in got if size <= settings.ingest_batch_bytes}
+        small = {i for i, size in got if size <= celery_app.INGEST_BATCH_BYTES}
         enqueue_ingest(services.celery, settings, ids, small)
         retried += len(got)
 

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
             from ingest import parsing, sandbox
 
             sandbox.warm()
-            if settings.parse_in_process_bytes:  # small text is parsed here: load its parser now
+            if parsing.PARSE_IN_PROCESS_BYTES:  # small text is parsed here: load its parser now
                 parsing.warm()
 
         argv_ = [
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         import retrieval.index_tasks  # noqa: F401
         from retrieval.indexer import Indexer
+        from retrieval.segments import MergePolicy
 
         # The indexer never embeds; it needs the model's dimension only: read it from the config.
         app.askdocs_indexer = Indexer(
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
             model_dim(settings.embedding_model),
             hnsw_threshold=settings.hnsw_threshold,
             hnsw_m=settings.hnsw_m,
+            merge_policy=MergePolicy(
+                factor=settings.segment_merge_factor, max_deleted=settings.segment_max_deleted
+            ),
+            apply_batch=settings.index_apply_batch,
         )
         app.askdocs_enqueue = lambda task, key: enqueue(app, settings, task, key)
         for collection in app.askdocs_indexer.outdated_lexical():  # an upgrade's new BM25 fields

@@ -6,7 +6,8 @@ worker would parse in its own process (``ingest.parsing.in_process_kind``) rathe
 Each case is a file of about that many bytes built to hit a known super-linear path (a run of
 blanks in one line, a word of trailing punctuation, Markdown link openers, ...). The parse runs here,
 in this process, with no time limit (the child would stop it at ``ASKDOCS_PARSE_SOFT_SECONDS``);
-``route`` says where the worker would parse it with ``--limit`` as ``ASKDOCS_PARSE_IN_PROCESS_BYTES``.
+``route`` says where the worker would parse it with ``--limit`` as its in-process limit
+(``ingest.parsing.PARSE_IN_PROCESS_BYTES``).
 What the in-process route must keep small is the worst ``seconds`` among its rows.
 """
 

@@ -1,5 +1,5 @@
 """What a small text file costs an ingest process parsed in its parse child against in the process
-itself (``ASKDOCS_PARSE_IN_PROCESS_BYTES``), with the worker's other per-document work around it.
+itself (``ingest.parsing.PARSE_IN_PROCESS_BYTES``), with the worker's other per-document work around it.
 
     .venv/bin/python bench/parse_route.py [--files 300] [--rounds 2]
 
@@ -59,7 +59,7 @@ def main() -> None:
 
         def one(path: Path, here: bool) -> None:
             if here:
-                kind = parsing.in_process_kind(path, settings.parse_in_process_bytes)
+                kind = parsing.in_process_kind(path, parsing.PARSE_IN_PROCESS_BYTES)
                 assert kind is not None, path
                 parsed = parsing.parse(path, path.name, ocr=False, kind=kind)
             else:

@@ -26,6 +26,12 @@ TICK_TASK = "askdocs.sources.tick"
 INGEST_QUEUE = "ingest"
 INDEX_QUEUE = "index"
 SOURCES_QUEUE = "sources"
+# Files up to this size go to the ingest queue in batches (PROCESS_MANY_TASK, up to
+# ASKDOCS_INGEST_BATCH_DOCS of them per task); a larger file gets a task of its own. A task's fixed
+# costs (a message, a catalog read, an ack: 5.8-6.8 ms of stack CPU each, bench/ingest_throughput.py
+# --generate 1000, 2026-12-07, 2-core development box) weigh on a small note, not on a file of this
+# size, whose parse and embedding take longer than that.
+INGEST_BATCH_BYTES = 256 * 1024
 # Raised inside a running task (from a signal) when its soft time limit passes.
 TaskOutOfTime = SoftTimeLimitExceeded
 _QUEUES = {"askdocs.ingest.": INGEST_QUEUE, "askdocs.index.": INDEX_QUEUE}

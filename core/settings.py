@@ -53,13 +53,6 @@ class Settings(BaseSettings):
         ge=256,
         description="Memory (MiB) one document's parser may take beyond the parsers' own.",
     )
-    parse_in_process_bytes: int = Field(
-        16 * 1024,
-        ge=0,
-        description="Plain-text files up to this size (bytes; valid UTF-8) are parsed in the ingest "
-        "process itself, without the parse child, whose round trip costs more than such a parse; "
-        "0: every file in the child.",
-    )
     pdf_tables: bool = Field(
         True,
         description="Find ruled tables in PDFs (pdfplumber) on pages where no table set by "
@@ -170,9 +163,6 @@ class Settings(BaseSettings):
         "chunks embedded in one go), and one ingest task carries (an upload's or a sync's small "
         "files); 1: one document at a time.",
     )
-    ingest_batch_bytes: int = Field(
-        256 * 1024, ge=0, description="Largest file that is batched with others (bytes)."
-    )
     ocr: bool = Field(True, description="OCR PDFs without a text layer (needs tesseract).")
 
     # Retrieval
@@ -218,6 +208,33 @@ class Settings(BaseSettings):
     )
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth (recall vs speed).")
+    index_apply_batch: int = Field(
+        256,
+        ge=1,
+        description="Most documents the indexer takes into one step: one new vector segment, one "
+        "lexical commit and one catalog commit for all of them.",
+    )
+    segment_merge_factor: int = Field(
+        8,
+        ge=2,
+        le=64,
+        description="Vector segments of one size tier that the indexer merges into one (tiered, "
+        "as Lucene's); higher: fewer merges, more segments for each search to read.",
+    )
+    segment_max_deleted: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="A vector segment whose deleted vectors pass this share of it is rewritten "
+        "without them.",
+    )
+    segment_mmap_vectors: int = Field(
+        500_000,
+        ge=1,
+        description="Vector segments of at least this many vectors are memory-mapped by the API "
+        "processes (read-only, shared through the page cache); smaller ones are read into each "
+        "process. A mapped segment searches somewhat slower.",
+    )
     segment_search_threads: int | None = Field(
         None,
         ge=0,

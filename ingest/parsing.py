@@ -304,6 +304,12 @@ def detect_kind(path: Path) -> str:
 # file (64 KiB of "[a](": ~1 min), as unstructured's paragraph split does on a long run of blanks
 # within a line (64 KiB: ~13 s; such a file goes to the child too). bench/parse_hostile.py times them.
 IN_PROCESS_KINDS = frozenset({"text"})
+# Plain text up to this size is parsed in the ingest process. bench/parse_route.py (300 generated
+# notes, two rounds; 2026-12-07, 2-core development box): 18.5 and 20.1 CPU s through the child,
+# 17.5 and 16.7 in the process; bench/parse_hostile.py: the worst plain text of 16 KiB found takes
+# 2.3 s in the process (81 short paragraphs of trailing parentheses), so the worker is never held
+# long by one.
+PARSE_IN_PROCESS_BYTES = 16 * 1024
 _CONTROL = bytes(c for c in range(32) if chr(c) not in "\t\n\r\f") + b"\x7f"
 _LONG_BLANK = re.compile(rb"[ \t\f\r]{256}")
 

@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from core import blob_refs, failpoints, lifecycle, metrics
+from core import blob_refs, celery_app, failpoints, lifecycle, metrics
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, DocStatus, Document, JobDocument
 from core.celery_app import TaskOutOfTime
@@ -186,7 +186,7 @@ def process_document(ctx: IngestContext, document_id: str, owner: str | None = N
         log.info("%s %s", got.outcome, document_id)
         return got
     batch = [_Work(document_id, got.name, got.size, got.blob)]
-    if got.size <= ctx.settings.ingest_batch_bytes:
+    if got.size <= celery_app.INGEST_BATCH_BYTES:
         batch += _claim_neighbours(ctx, document_id, owner, ctx.settings.ingest_batch_docs - 1)
     # this task's own document stays its own on an error: the task fails it or tries it again
     _run_claimed(ctx, batch, owner, release_first=False)
@@ -275,7 +275,7 @@ def _claim_neighbours(ctx: IngestContext, document_id: str, owner: str, limit: i
         if collection is None:
             return taken
         found = lifecycle.neighbours(
-            s, collection, document_id, ctx.settings.ingest_batch_bytes, limit
+            s, collection, document_id, celery_app.INGEST_BATCH_BYTES, limit
         )
         locked = {d.id: d for d in found}
         for other in locked:
@@ -397,7 +397,7 @@ def _prepare(ctx: IngestContext, work: _Work, owner: str) -> None:
         )
 
     started = time.perf_counter()
-    kind = parsing.in_process_kind(path, ctx.settings.parse_in_process_bytes)
+    kind = parsing.in_process_kind(path, parsing.PARSE_IN_PROCESS_BYTES)
     if kind is not None:  # small plain text: the child's round trip would cost more than the parse
         parsed = parsing.parse(path, name, ocr=False, kind=kind)
     else:

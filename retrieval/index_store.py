@@ -166,11 +166,13 @@ def load_vectors(
     manifest: Manifest | None,
     model: ServedModel,
     previous: SegmentedIndex | None = None,
+    mmap_over: int | None = None,
 ) -> SegmentedIndex:
     """The vectors of ``manifest`` (reusing what ``previous`` holds); for a collection indexed
-    before segments, its one vector file as a single segment."""
+    before segments, its one vector file as a single segment. ``mmap_over``: segments of this many
+    vectors or more are memory-mapped (default ``segments.MMAP_OVER``)."""
     if manifest is not None:
-        return SegmentedIndex.load(directory, manifest, model.dim, previous)
+        return SegmentedIndex.load(directory, manifest, model.dim, previous, mmap_over)
     legacy = VectorIndex.load(directory, model.dim, model.label)
     entry = SegmentEntry("legacy", legacy.size + legacy.deleted, legacy.kind, legacy.deleted)
     documents = ChunkDocuments.load(catalog, collection)
@@ -223,6 +225,8 @@ class IndexCache:
 
     :param idle_seconds: a collection not read for this long is dropped from memory
     :param clock: seconds on a monotonic scale (tests pass their own)
+    :param mmap_vectors: segments of this many vectors or more are memory-mapped
+        (``ASKDOCS_SEGMENT_MMAP_VECTORS``; default ``segments.MMAP_OVER``)
     """
 
     def __init__(
@@ -232,9 +236,11 @@ class IndexCache:
         default: ServedModel,
         idle_seconds: float = 1800.0,
         clock: Callable[[], float] = time.monotonic,
+        mmap_vectors: int | None = None,
     ) -> None:
         self._catalog = catalog
         self._index_dir = index_dir
+        self._mmap_vectors = mmap_vectors
         self.default = default
         self._idle = idle_seconds
         self._clock = clock
@@ -346,7 +352,13 @@ class IndexCache:
                 lexical.reload()
             try:
                 vectors = load_vectors(
-                    self._catalog, directory, collection, manifest, model, previous
+                    self._catalog,
+                    directory,
+                    collection,
+                    manifest,
+                    model,
+                    previous,
+                    self._mmap_vectors,
                 )
             except (OSError, RuntimeError):  # FAISS raises RuntimeError for a file it cannot open
                 if attempt + 1 < LOAD_ATTEMPTS and not _all_there(directory, manifest):

@@ -120,9 +120,12 @@ class Indexer:
         hnsw_threshold: int = 200_000,
         hnsw_m: int = 32,
         merge_policy: MergePolicy | None = None,
+        apply_batch: int | None = None,
     ) -> None:
+        """:param apply_batch: most documents per apply step (default ``APPLY_BATCH``)"""
         self._catalog = catalog
         self._policy = merge_policy or MergePolicy()
+        self._apply_batch_size = apply_batch
         self._hnsw_threshold = hnsw_threshold
         self._hnsw_m = hnsw_m
         self._blobs = blobs
@@ -439,6 +442,7 @@ class Indexer:
             log.info("apply %s: nothing to do (%s)", document_id, doc.status)
             return None
         steps = 0
+        step_size = self._apply_batch_size or APPLY_BATCH
         while waiting:
             if steps and seconds is not None and time.monotonic() - started >= seconds:
                 log.info(
@@ -452,7 +456,7 @@ class Indexer:
             batch: dict[str, str] = {}
             later: list[Row] = []
             for row in waiting:  # one version of a name per step: the oldest goes first
-                if len(batch) < APPLY_BATCH and row[1] not in batch.values():
+                if len(batch) < step_size and row[1] not in batch.values():
                     batch[row[0]] = row[1]
                 else:
                     later.append(row)

@@ -229,12 +229,16 @@ class Segment:
     documents: ChunkDocuments
 
     @classmethod
-    def load(cls, directory: Path, entry: SegmentEntry, dim: int) -> Segment:
+    def load(
+        cls, directory: Path, entry: SegmentEntry, dim: int, mmap_over: int | None = None
+    ) -> Segment:
+        """:param mmap_over: map segments of this many vectors or more (default ``MMAP_OVER``)"""
         faiss.omp_set_num_threads(1)  # as VectorIndex.load: 2 threads made one query 3-4x slower
         path = directory / f"{entry.name}.faiss"
         # MMAP_IFC maps a Flat or HNSW index's vectors (page cache, shared by every API process);
         # IO_FLAG_MMAP alone copied them into each process (bench/api_memory.py)
-        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if entry.size >= MMAP_OVER else 0
+        limit = MMAP_OVER if mmap_over is None else mmap_over
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if entry.size >= limit else 0
         index = faiss.read_index(str(path), flags)
         if index.d != dim:
             raise ValueError(f"{path} holds {index.d}-d vectors, the model makes {dim}-d ones")
@@ -276,15 +280,16 @@ class SegmentedIndex:
         manifest: Manifest,
         dim: int,
         previous: SegmentedIndex | None = None,
+        mmap_over: int | None = None,
     ) -> SegmentedIndex:
         """The segments of ``manifest``; those ``previous`` holds are reused (a new tombstone file
-        is read, the vectors are not)."""
+        is read, the vectors are not). ``mmap_over``: as ``Segment.load``'s."""
         held = {s.entry.name: s for s in previous.segments} if previous is not None else {}
         loaded: list[Segment] = []
         for entry in manifest.segments:
             had = held.get(entry.name)
             if had is None:
-                loaded.append(Segment.load(directory, entry, dim))
+                loaded.append(Segment.load(directory, entry, dim, mmap_over))
             elif had.entry == entry:
                 loaded.append(had)
             else:

@@ -55,7 +55,10 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> list[str]:
         lines += [doc.strip(), ""]
     params = op.get("parameters", [])
     if params:
-        lines += ["| parameter | in | type | required | description |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "| parameter | in | type | required | description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for p in params:
             lines.append(
                 f"| `{p['name']}` | {p['in']} | {_cell(_type(p.get('schema', {})))} | "

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from core import blob_refs, failpoints, lifecycle, metrics
+from core import blob_refs, celery_app, failpoints, lifecycle, metrics
 from core.auth import Principal, Role, role_in
 from core.blobs import BlobStore
 from core.catalog import (
@@ -325,8 +325,7 @@ class _Run:
     def send(self, doc_id: str, size: int) -> None:
         """Send the ingest task of a queued document: a large one alone; small ones together, as
         an upload's are, once a batch is full or the first has waited ``SEND_WAIT_SECONDS``."""
-        settings = self.ctx.settings
-        if size > settings.ingest_batch_bytes:
+        if size > celery_app.INGEST_BATCH_BYTES:
             self.ctx.enqueue(PROCESS_TASK, doc_id)
             return
         if not self.small:

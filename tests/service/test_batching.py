@@ -13,6 +13,7 @@ import pytest
 from celery import current_app
 from sqlalchemy import event, select
 
+from core import celery_app
 from core.catalog import Chunk, DocStatus, Document, utcnow
 from core.celery_app import APPLY_TASK, PROCESS_MANY_TASK, PROCESS_TASK, TaskOutOfTime
 from ingest import parsing, sandbox
@@ -110,7 +111,9 @@ def test_a_batch_commits_once_per_document_plus_a_fixed_few(harness: Harness) ->
     assert len(commits) <= n + 4, len(commits)
 
 
-def test_batch_leaves_large_leased_and_other_collections_documents_alone(harness: Harness) -> None:
+def test_batch_leaves_large_leased_and_other_collections_documents_alone(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     harness.upload("mixed", *[_note(i) for i in range(3)])
     harness.upload("mixed", ("large.txt", b"large text file. " * 2000))
     harness.upload("elsewhere", _note(9))
@@ -121,14 +124,15 @@ def test_batch_leaves_large_leased_and_other_collections_documents_alone(harness
         assert leased is not None
         leased.lease_owner, leased.lease_until = "another-worker", leased_until
 
-    process_document(_context(harness, [], ingest_batch_bytes=10_000), docs["note0.txt"].id)
+    monkeypatch.setattr(celery_app, "INGEST_BATCH_BYTES", 10_000)
+    process_document(_context(harness, []), docs["note0.txt"].id)
 
     docs = _documents(harness, "mixed")
     assert docs["note0.txt"].status == DocStatus.indexing
     assert docs["note1.txt"].status == DocStatus.indexing
     assert docs["note2.txt"].status == DocStatus.queued  # another worker's lease
     assert docs["note2.txt"].lease_owner == "another-worker"
-    assert docs["large.txt"].status == DocStatus.queued  # above ingest_batch_bytes
+    assert docs["large.txt"].status == DocStatus.queued  # above INGEST_BATCH_BYTES
     assert _documents(harness, "elsewhere")["note9.txt"].status == DocStatus.queued
     with harness.services.catalog.session() as s:
         leased = s.get(Document, docs["note2.txt"].id)
@@ -279,7 +283,8 @@ def test_small_text_is_parsed_in_the_worker_and_the_rest_in_the_child(
 
     harness.upload("where-off", _note(2))
     note = _documents(harness, "where-off")["note2.txt"]
-    process_document(_context(harness, [], parse_in_process_bytes=0), note.id)
+    monkeypatch.setattr(parsing, "PARSE_IN_PROCESS_BYTES", 0)
+    process_document(_context(harness, []), note.id)
     assert children == ["pier.html", "note2.txt"]
     assert harness.work() >= 0
     assert harness.search("where", "ferry to Inishmore", k=1)[0]["document_name"] == "pier.html"
@@ -292,7 +297,7 @@ def test_an_upload_sends_one_task_per_batch_of_small_files(harness: Harness) -> 
     broker = redis_server.client(SERVICE_REDIS_DB)
     broker.delete("ingest")
     notes = [_note(i) for i in range(20)]
-    large = ("large.txt", b"large text file. " * 20_000)  # above ingest_batch_bytes
+    large = ("large.txt", b"large text file. " * 20_000)  # above INGEST_BATCH_BYTES
     harness.upload("grouped", *notes[:10], large, *notes[10:])
     docs = _documents(harness, "grouped")
     sent = sent_ingest_tasks(broker)

@@ -40,3 +40,23 @@ def test_a_mapped_segment_answers_as_one_read_into_memory(
         assert [i for i, _ in got] == [i for i, _ in want]
         assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
         assert not set(ids[:50].tolist()) & {i for i, _ in got}  # tombstoned stay out
+
+
+def test_the_mmap_threshold_is_the_callers(tmp_path: Path) -> None:
+    """``ASKDOCS_SEGMENT_MMAP_VECTORS`` reaches the load: a segment at or above it is mapped (its
+    file shows in this process's mappings), one below it is read into memory."""
+    rng = np.random.default_rng(3)
+    vecs = rng.normal(size=(100, DIM)).astype(np.float32)
+    ids = np.arange(100, dtype=np.int64)
+    entry = write_segment(tmp_path, ids, vecs, [f"d{i}" for i in range(100)], DIM, 10**9)
+    manifest = Manifest("model-a", (entry,))
+    path = str(tmp_path / f"{entry.name}.faiss")
+
+    def mapped() -> bool:
+        return path in Path("/proc/self/maps").read_text()
+
+    held = SegmentedIndex.load(tmp_path, manifest, DIM, mmap_over=101)
+    assert not mapped()
+    held_mapped = SegmentedIndex.load(tmp_path, manifest, DIM, mmap_over=100)
+    assert mapped()
+    assert held.search(vecs[0], 3) == held_mapped.search(vecs[0], 3)
