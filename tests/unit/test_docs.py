@@ -184,6 +184,22 @@ def test_every_shown_route_is_a_route_of_the_app(tmp_path):
     assert missing == []
 
 
+def test_every_variable_the_pages_name_is_read_somewhere():
+    """An `ASKDOCS_*` variable the pages name is a setting, or one the code reads (the CLI's
+    source token, the tests' own): a removed or renamed setting cannot stay in the docs."""
+    settings = {f"ASKDOCS_{n.upper()}" for n in Settings.model_fields}
+    code = "\n".join(
+        p.read_text() for p in tracked_files() if p.suffix in (".py", ".sh") and p.is_file()
+    )
+    unknown = sorted(
+        f"{page.name}: {name}"
+        for page in PAGES
+        for name in set(re.findall(r"ASKDOCS_[A-Z0-9_]+", page.read_text()))
+        if name not in settings and name not in code
+    )
+    assert unknown == []
+
+
 # Words about how the project was built rather than what it does: the build's stages ("stops"),
 # sessions and rounds. Chosen so that ordinary words ("stop the service", "it stops") never match.
 HISTORY = re.compile(
