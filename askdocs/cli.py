@@ -26,7 +26,7 @@ from client.http import ApiClient, ApiError
 from core import metrics
 from core.auth import bootstrap_admin
 from core.catalog import Catalog
-from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
+from core.celery_app import INDEX_QUEUE, REBUILD_TASK, TASK_EXPIRES_SECONDS, create_celery
 from core.data_dir import make_private
 from core.offline import go_offline
 from core.settings import Settings
@@ -300,7 +300,7 @@ def reindex(collection: str) -> None:
 
     settings = Settings()
     create_celery(settings).send_task(
-        REBUILD_TASK, args=[collection], queue=INDEX_QUEUE, expires=settings.task_expires
+        REBUILD_TASK, args=[collection], queue=INDEX_QUEUE, expires=TASK_EXPIRES_SECONDS
     )
     console.print(f"rebuild of {collection} queued for the indexer")
 

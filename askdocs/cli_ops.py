@@ -25,7 +25,7 @@ from askdocs import restore as restores
 from core.blob_check import BadOriginal, check_originals, originals_size
 from core.blobs import BlobStore
 from core.catalog import Catalog, Chunk, Collection, DocStatus, Document
-from core.celery_app import INDEX_QUEUE, REBUILD_TASK, create_celery
+from core.celery_app import INDEX_QUEUE, REBUILD_TASK, TASK_EXPIRES_SECONDS, create_celery
 from core.settings import Settings
 from retrieval.consistency import Report, remove_orphans
 from retrieval.consistency import check as check_collection
@@ -87,7 +87,7 @@ def check(
                     REBUILD_TASK,
                     args=[r.collection],
                     queue=INDEX_QUEUE,
-                    expires=settings.task_expires,
+                    expires=TASK_EXPIRES_SECONDS,
                 )
         sent = janitor.sweep(catalog, celery, settings)
         deadline = time.monotonic() + timeout

@@ -32,6 +32,10 @@ SOURCES_QUEUE = "sources"
 # --generate 1000, 2026-12-07, 2-core development box) weigh on a small note, not on a file of this
 # size, whose parse and embedding take longer than that.
 INGEST_BATCH_BYTES = 256 * 1024
+# Seconds a queued task stays valid. Past it a worker drops the message; the janitor sends a task
+# again for every document still waiting (ASKDOCS_REQUEUE_AFTER), so the expiry only keeps a queue
+# that outlived a long outage from running work twice.
+TASK_EXPIRES_SECONDS = 24 * 3600
 # Raised inside a running task (from a signal) when its soft time limit passes.
 TaskOutOfTime = SoftTimeLimitExceeded
 _QUEUES = {"askdocs.ingest.": INGEST_QUEUE, "askdocs.index.": INDEX_QUEUE}
@@ -82,7 +86,7 @@ def enqueue(
         task,
         args=[key if isinstance(key, str) else list(key)],
         queue=queue,
-        expires=settings.task_expires,
+        expires=TASK_EXPIRES_SECONDS,
         countdown=countdown,
         headers={"request_id": rid} if rid else None,
     )

@@ -103,7 +103,6 @@ class Settings(BaseSettings):
     rename_wait_seconds: float = Field(
         20.0, ge=0, description="How long a rename request waits for the indexer before 202."
     )
-    task_expires: int = Field(24 * 3600, description="Seconds a queued task stays valid.")
     worker_concurrency: int = Field(
         0,
         ge=0,

@@ -158,8 +158,6 @@ GROUPS: list[tuple[str, str, dict[str, str]]] = [
             "task_soft_time_limit": "Large documents need more than 10 minutes to parse and embed; "
             "keep it above the parse limits.",
             "task_time_limit": "Together with `ASKDOCS_TASK_SOFT_TIME_LIMIT`; keep it above it.",
-            "task_expires": "Uploads may wait in the queue longer than a day (a long outage); the "
-            "janitor sends expired ones again anyway.",
             "lease_seconds": "Workers stall for long pauses (swapping, a slow disk) and lose "
             "documents they still work on: raise it.",
             "max_attempts": "Workers die for reasons unrelated to the document (out of memory on "
