@@ -272,8 +272,9 @@ class Settings(BaseSettings):
         description="How the generator is prompted and its answers read (docs/answers.md): "
         "`qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b` or `smollm2-135m` (a packaged model, which "
         "`askdocs up` then serves, with the steering measured for it) or `plain` (a capable model "
-        "served by vLLM: plain rules). Default: the packaged default model, or `plain` when "
-        "`generator_url`, `generator_model` or `generator_gguf` is set.",
+        "served by vLLM: plain rules). Default: the packaged default model's, or `plain` when "
+        "`generator_model` or `generator_gguf` is set, or `start_generator` is off and "
+        "`generator_url` is not the default.",
     )
     start_generator: bool = Field(
         True, description="`askdocs up`: start the embedded llama.cpp server."

@@ -4,8 +4,8 @@ A small packaged model needs steering that a served 7B model does not: an exampl
 sometimes repeats as a whole answer (so it is filtered out), refusals it paraphrases (so they are
 recognised by pattern), refusals of passages that do answer (so it is asked to look again), a
 prompt cut to the sentences that bear on the question. Each of these lives in the profile of the
-model it was measured on; a model served by vLLM (``ASKDOCS_GENERATOR_URL`` or
-``ASKDOCS_GENERATOR_MODEL`` set) gets the ``plain`` profile: the rules, the sources, the question,
+model it was measured on; a model served by vLLM (``ASKDOCS_GENERATOR_URL`` with
+``ASKDOCS_START_GENERATOR=false``, or ``ASKDOCS_GENERATOR_MODEL``) gets the ``plain`` profile: the rules, the sources, the question,
 and a refusal is the sentence the rules give. ``ASKDOCS_GENERATOR_PROFILE`` names one outright.
 """
 
@@ -128,13 +128,14 @@ def choose(name: str | None, served_elsewhere: bool) -> GenerationProfile:
 
 
 def served_elsewhere(settings: Settings) -> bool:
-    """The generator is not the embedded server's packaged model: a URL other than the default,
-    a model name, or a GGUF of one's own was configured."""
+    """The generator is not the embedded server's packaged model: a model name or a GGUF of
+    one's own was configured, or askdocs starts no generator and one at another URL than the
+    default answers (vLLM, as docs/answers.md shows it)."""
     default_url = type(settings).model_fields["generator_url"].default
     return (
-        settings.generator_url != default_url
-        or settings.generator_model is not None
+        settings.generator_model is not None
         or settings.generator_gguf is not None
+        or (not settings.start_generator and settings.generator_url != default_url)
     )
 
 

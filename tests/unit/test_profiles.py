@@ -61,7 +61,11 @@ def test_the_settings_name_every_profile() -> None:
 
 def test_a_profile_is_chosen_by_name_else_by_how_the_model_is_served() -> None:
     assert profiles.profile_for(Settings()) is profiles.DEFAULT
-    assert profiles.profile_for(Settings(generator_url="http://gpu:8000/v1")) is PLAIN
+    vllm = Settings(generator_url="http://gpu:8000/v1", start_generator=False)
+    assert profiles.profile_for(vllm) is PLAIN
+    # askdocs serves its packaged model itself, at whatever URL it was given
+    assert profiles.profile_for(Settings(generator_url="http://127.0.0.1:9/v1")) is profiles.DEFAULT
+    assert profiles.profile_for(Settings(generator_gguf="/models/other.gguf")) is PLAIN
     assert profiles.profile_for(Settings(generator_model="Qwen/Qwen2.5-7B-Instruct")) is PLAIN
     named = Settings(generator_url="http://gpu:8000/v1", generator_profile="qwen2.5-coder-1.5b")
     assert profiles.profile_for(named).name == "qwen2.5-coder-1.5b"
