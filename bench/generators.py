@@ -129,8 +129,12 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_profile(name: str, collection: str, qas: list[QA], port: int) -> dict:
-    """Serve the profile's model, ask every question, stop the server."""
+def run_profile(
+    name: str, collection: str, qas: list[QA], port: int, progress: Path | None = None
+) -> dict:
+    """Serve the profile's model, ask every question, stop the server; each answer is also
+    appended to ``progress`` (JSON lines) as it comes, so a run cut short can still be scored
+    (``rescore``) on the questions it finished."""
     profile = PROFILES[name]
     url = f"http://127.0.0.1:{port}/v1"
     settings = Settings(generator_url=url, generator_profile=name, start_generator=False)
@@ -159,6 +163,10 @@ def run_profile(name: str, collection: str, qas: list[QA], port: int) -> dict:
         for i, qa in enumerate(qas, 1):
             pairs.append((qa, outcome(ask(collection, qa.question))))
             print(f"  {name} {i}/{len(qas)}", file=sys.stderr, flush=True)
+            if progress is not None:
+                row = {"question": qa.question, "gold": qa.answer, **pairs[-1][1].__dict__}
+                with progress.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
         summary = summarize(pairs)
         summary["server_peak_rss_mb"] = _peak_rss_mb(server.pid)
     finally:
@@ -192,15 +200,26 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def rescore(path: Path) -> dict:
-    """An `askdocs eval answers --json` file summarized as this bench does."""
-    data = json.loads(path.read_text())
+def _rows(path: Path) -> list[dict]:
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines() if line]
+    return json.loads(path.read_text())["answers"]
+
+
+def rescore(path: Path, only: set[str] | None = None) -> dict:
+    """An `askdocs eval answers --json` file (or a run's ``--progress`` lines) summarized as this
+    bench does; ``only``: just these questions (to compare runs on the same ones)."""
+    data = {"answers": _rows(path)}
+    if path.suffix != ".jsonl":
+        data["generator"] = json.loads(path.read_text()).get("generator")
+    if only is not None:
+        data["answers"] = [r for r in data["answers"] if r["question"] in only]
     fields = set(Outcome.__dataclass_fields__)
     pairs = [
         (QA(r["question"], r["gold"]), Outcome(**{k: v for k, v in r.items() if k in fields}))
         for r in data["answers"]
     ]
-    return {"profile": data.get("generator", str(path)), "summary": summarize(pairs)}
+    return {"profile": data.get("generator") or str(path), "summary": summarize(pairs)}
 
 
 def main() -> None:
@@ -218,8 +237,10 @@ def main() -> None:
     r.add_argument("--profiles", nargs="+", default=[p for p in PROFILES if p != "plain"])
     r.add_argument("--port", type=int, default=8492)
     r.add_argument("--json", type=Path)
+    r.add_argument("--progress", type=Path, help="append each answer here (JSON lines)")
     c = sub.add_parser("rescore")
     c.add_argument("files", type=Path, nargs="+")
+    c.add_argument("--common", action="store_true", help="only the questions every file answered")
     m = sub.add_parser("meta")
     m.add_argument("files", type=Path, nargs="+")
     args = ap.parse_args()
@@ -236,14 +257,18 @@ def main() -> None:
         print(f"{len(qas)} questions -> {args.out}")
         return
     if args.cmd == "rescore":
-        results = [rescore(p) for p in args.files]
+        only = None
+        if args.common:
+            asked = [{r["question"] for r in _rows(p)} for p in args.files]
+            only = set.intersection(*asked)
+        results = [rescore(p, only) for p in args.files]
         print(json.dumps([r["summary"] for r in results], indent=2))
         print(table(results))
         return
     qas = read_qa(args.qa)
     results = []
     for name in args.profiles:
-        results.append(run_profile(name, args.collection, qas, args.port))
+        results.append(run_profile(name, args.collection, qas, args.port, args.progress))
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
         print(json.dumps(results[-1]["summary"], indent=2), flush=True)
