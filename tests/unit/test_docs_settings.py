@@ -34,8 +34,8 @@ def test_the_settings_page_is_up_to_date():
 
 def test_every_setting_has_a_group_and_when_to_change_it():
     table = _script()
+    # a new setting needs its row (group and when to change it) in scripts/settings_table.py GROUPS
     assert table.ungrouped() == []
-    assert table.stale() == []
     whens = {name: when for _t, _i, rows in table.GROUPS for name, when in rows.items()}
     assert [n for n, w in whens.items() if len(w) < 10] == []
     assert [n for n, f in Settings.model_fields.items() if not f.description] == []
