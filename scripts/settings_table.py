@@ -28,8 +28,8 @@ GROUPS: list[tuple[str, str, dict[str, str]]] = [
         "Where it runs",
         "Where data lives, which services `askdocs up` starts, and where the processes listen.",
         {
-            "data_dir": "Put the data on a disk with room for the originals and indexes (about "
-            "twice the documents' size); one shared volume for several hosts.",
+            "data_dir": "Put the data on a disk with room for the originals, their indexes and the "
+            "models; one shared volume for several hosts (see Operations).",
             "database_url": "More than one host, or many writers: a PostgreSQL URL "
             "(`postgresql+psycopg://...`).",
             "redis_url": "Redis runs elsewhere, or shares a server with other applications (use "
