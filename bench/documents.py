@@ -151,6 +151,7 @@ def run_askdocs(
     settings: dict[str, str],
     tuning: dict[str, object] | None = None,
     abouts: list[list[str]] | None = None,
+    collection: str = "bench",
 ) -> dict[str, object]:
     """Ingest ``files`` into a fresh stack (or search the one ingested before in ``reuse``, with
     ``settings`` changed) and measure it."""
@@ -165,7 +166,7 @@ def run_askdocs(
                 bulk.LocalFile(p, p.name, p.stat().st_size, bulk.sha256_file(p)) for p in files
             ]
             t0 = time.monotonic()
-            job_id = bulk.upload(http, "bench", local)
+            job_id = bulk.upload(http, collection, local)
             while not http.job(job_id)["done"]:
                 time.sleep(0.5)
             took = time.monotonic() - t0
@@ -177,7 +178,7 @@ def run_askdocs(
             for (question, answer), about in zip(qa, abouts, strict=True):
                 found = http.search(
                     {
-                        "collection": "bench",
+                        "collection": collection,
                         "query": question,
                         "k": K,
                         "mode": mode,
@@ -279,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--reuse", type=Path, help="search the data dir of an earlier run again (no ingest)"
     )
+    ap.add_argument("--collection", default="bench", help="the collection (with --reuse)")
     ap.add_argument(
         "--tuning", default="{}", help='per-search overrides, JSON, e.g. {"dense_weight": 0.6}'
     )
@@ -298,7 +300,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = dict(kv.split("=", 1) for kv in args.set)
         results.append(
             run_askdocs(
-                files, qa, args.reuse, settings, json.loads(args.tuning), read_about(args.qa)
+                files,
+                qa,
+                args.reuse,
+                settings,
+                json.loads(args.tuning),
+                read_about(args.qa),
+                args.collection,
             )
         )
         print(json.dumps(results[-1], indent=2), flush=True)
