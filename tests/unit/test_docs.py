@@ -200,6 +200,24 @@ def test_every_variable_the_pages_name_is_read_somewhere():
     assert unknown == []
 
 
+def test_every_metric_the_pages_name_is_defined():
+    """A Prometheus metric the pages name is one the code defines (core/metrics.py, or read at
+    scrape time in api/metrics.py); counters are named with their `_total` suffix."""
+    code = (ROOT / "core" / "metrics.py").read_text() + (ROOT / "api" / "metrics.py").read_text()
+    defined = set(re.findall(r'"(askdocs_[a-z_]+)"', code))
+    named = {
+        name
+        for page in PAGES
+        for code_text in code_of(page.read_text())
+        for name in re.findall(r"\baskdocs_[a-z_]+\b", code_text)
+    }
+    assert len(named) > 10
+    unknown = sorted(
+        n for n in named if n not in defined and n.removesuffix("_total") not in defined
+    )
+    assert unknown == []
+
+
 # Words about how the project was built rather than what it does: the build's stages ("stops"),
 # sessions and rounds. Chosen so that ordinary words ("stop the service", "it stops") never match.
 HISTORY = re.compile(
