@@ -118,7 +118,9 @@ def operand_rules(c: Computation) -> str:
     in the shape an example shows (a small model follows an example better than a description;
     an example figure it copies is in no passage, so it is refused, never computed)."""
     names = c.operands or (("Americas", "Europe") if c.kind == BEST else ("first", "second"))
-    example = "\n".join(f"{name} = {fig} [{n}]" for name, fig, n in zip(names, _EXAMPLE, (1, 2)))
+    example = "\n".join(
+        f"{name} = {fig} [{n}]" for name, fig, n in zip(names, _EXAMPLE, (1, 2), strict=True)
+    )
     return (
         "Do not answer the question in words and do not compute anything. Copy from the sources "
         f"{_ASK[c.kind]}. Write one line per figure: its name, an equals sign, the figure exactly "
@@ -322,7 +324,15 @@ def compute(
     need = len(c.operands) or 2
     if len(operands) < need:
         return None
-    if c.operands:
+    if c.kind == SHARE and len(operands) > 2:
+        # several parts of one total ("the data-centric businesses relative to total revenue"):
+        # the total is the operand that says so (else the last), the parts are added up
+        at = next(
+            (i for i, o in enumerate(operands) if re.search(r"\btotal\b", o.label, re.I)),
+            len(operands) - 1,
+        )
+        operands = [*operands[:at], *operands[at + 1 :], operands[at]]
+    elif c.operands:
         operands = operands[: len(c.operands)]
     found: list[Figure] = []
     checked: list[Operand] = []
@@ -349,12 +359,13 @@ def compute(
     shown = [_shown(o, f) for o, f in zip(operands, found, strict=True)]
     label = _subject(question, c)
     if c.kind in (RATIO, MARGIN, SHARE):
-        num, den = found
+        *parts, den = found
         if den.amount == 0:
             return Result("The denominator named is zero: no result.", True, tuple(operands))
-        q = num.amount / den.amount
+        q = sum((p.amount for p in parts), Decimal(0)) / den.amount
         value = f"{_fmt_number(q, 2)}x" if c.kind == RATIO else _percent(q)
-        text = f"{label} = {shown[0]} / {shown[1]} = {value} {marks}"
+        top = shown[0] if len(parts) == 1 else f"({' + '.join(shown[:-1])})"
+        text = f"{label} = {top} / {shown[-1]} = {value} {marks}"
     elif c.kind == CHANGE:
         old, new = found
         diff = new.amount - old.amount

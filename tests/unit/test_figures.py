@@ -143,6 +143,16 @@ def test_ratio_share_sum_and_change() -> None:
     assert r is not None and r.text == "Change = 5,678 - 5,100 = +578 million (+11.3%) [1]"
 
 
+def test_a_share_of_several_parts_adds_them_up() -> None:
+    q = "What share of total net sales came from Europe and Greater China?"
+    passage = SEGMENTS + "\n| Total net sales | 71,346 | 71,363 |"
+    ops = F.parse_operands(
+        "Europe = 20,205 [1]\ntotal net sales = 71,346 [1]\nGreater China = 15,758 [1]"
+    )
+    r = F.compute(q, F.classify(q), ops, [passage])  # type: ignore[arg-type]
+    assert r is not None and r.text == "Share = (20,205 + 15,758) / 71,346 = 50.4% [1]"
+
+
 def test_percentages_change_in_points() -> None:
     c = F.classify("What was the percentage change in gross margin from 2022 to 2023?")
     passage = "Gross margin percentage was 43.3% in 2022 and 44.5% in 2023."
