@@ -170,7 +170,11 @@ class PageImages:
                 return PageImage(hit.read_bytes(), int(meta["pages"]), size, via, True)
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # evicted between the look and the read: render it again
-        png, pages, size = _render(pdf, page, width)
+        try:
+            png, pages, size = _render(pdf, page, width)
+        finally:
+            if via == "libreoffice" and not pdf.is_relative_to(self.cache.root):
+                shutil.rmtree(pdf.parent, ignore_errors=True)  # a copy the cache could not keep
         meta_text = json.dumps({"pages": pages, "w": size[0], "h": size[1]})
         self.cache.put(key, ".json", meta_text.encode())
         self.cache.put(key, ".png", png)
