@@ -28,6 +28,7 @@ import argparse
 import csv
 import json
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -244,6 +245,8 @@ def main() -> None:
     m = sub.add_parser("meta")
     m.add_argument("files", type=Path, nargs="+")
     args = ap.parse_args()
+    # a terminated run stops the server it started (its ``finally``) rather than leave it behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.cmd == "meta":
         for path in args.files:
             print(json.dumps(describe(path)))
