@@ -1,12 +1,13 @@
 """Prompt assembly: numbered passages under a token budget, rules and question in one user message.
 
-Measured on the packaged Qwen2.5 0.5B (``bench/answer_prompts.py``; numbers in the README): rules in
+Measured on the packaged Qwen2.5 0.5B (``bench/answer_prompts.py``; docs/answers.md): rules in
 a system message made it answer only "[1]"; the question, the sources, the rules, the question
 again (``standard``) refused 13 of the 22 sec-10q questions whose gold figures it had been given,
 and 5 of 10 plain questions over short notes; the rules first, then the sources, then the question
-(``rules_first``, the default) refused 5 of the 22 and, with the second look after a refusal
-(``generation.second_look``), none of the 10 plain ones, while still refusing the 4 plain questions
-its notes do not answer and 9 of 10 questions from another corpus given their passages.
+(``rules_first``, every profile's layout) refused 5 of the 22 and, with the second look after a
+refusal (``generation.second_look``, the small model's profile), none of the 10 plain ones, while
+still refusing the 4 plain questions its notes do not answer and 9 of 10 questions from another
+corpus given their passages. The other layouts are variants the bench compares.
 """
 
 from __future__ import annotations
