@@ -225,3 +225,49 @@ def test_a_held_sync_is_confirmed_from_the_sources_tab(
     assert not at.exception
     done = wait_for(lambda: last("done"), 120, "the confirmed run")
     assert done["confirm_deletions"] and done["deleted"] == 2, done
+
+
+def _citation_view(api_url: str, key: str, citation: dict) -> None:
+    """A script for AppTest: one citation's page view, as the Ask tab shows an opened one."""
+    from client.http import ApiClient
+    from ui.page_view import citation_page
+
+    citation_page(ApiClient(api_url, key), citation, "c1")
+
+
+def test_a_citation_opens_its_page_with_the_passage_marked(
+    stack: Stack, api: httpx.Client, tmp_path: Path
+) -> None:
+    from tests.integration.conftest import make_pdf
+
+    pdf = make_pdf(
+        tmp_path / "ferry.pdf",
+        ["The Marrow ferry sails at dawn.", "The Marrow ferry carries 40 cars on each crossing."],
+    )
+    resp = api.post(
+        "/documents",
+        data={"collection": "ui-pages"},
+        files=[("files", ("ferry.pdf", pdf.read_bytes(), "application/pdf"))],
+    )
+    wait_job(api, resp.json()["id"])
+    found = api.post("/search", json={"collection": "ui-pages", "query": "ferry cars crossing"})
+    p = found.json()["passages"][0]
+    citation = {
+        "document_id": p["document_id"],
+        "chunk_id": p["chunk_id"],
+        "page": 2,
+        "span": None,
+    }
+    at = AppTest.from_function(
+        _citation_view, args=(stack.api_url, stack.admin_key, citation), default_timeout=60
+    ).run()
+    assert not at.exception
+    (shown,) = [h for h in at.get("html") if "askdocs-page" in h.proto.body]
+    assert 'data-page="2"' in shown.proto.body and 'class="askdocs-hl"' in shown.proto.body
+    assert any("Page 2 of 2" in c.value for c in at.caption)
+    (back,) = [b for b in at.button if b.label == "◀ Previous page"]
+    back.click().run()
+    assert not at.exception
+    (shown,) = [h for h in at.get("html") if "askdocs-page" in h.proto.body]
+    # the passage is on page 2 (its chunk: the whole two-page document, so page 1 is marked too)
+    assert 'data-page="1"' in shown.proto.body and 'class="askdocs-hl"' in shown.proto.body
