@@ -14,6 +14,7 @@ repeated in each piece, each piece a chunk of its own."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import re
@@ -179,11 +180,15 @@ def _units(
                     pieces += _split_words(sent, a, max_tokens, count_tokens)
         # a table's pieces repeat its header row: its boxes go with each
         head = text.find("\n", text.find("\n") + 1) if split_table else 0
+        # spans run in the text's order: each piece's are found by bisection
+        starts = [sp[0] for sp in block.spans]
+        ends = [sp[1] for sp in block.spans]
+        header = block.spans[: bisect.bisect_left(starts, head)] if head > 0 else ()
         for piece, ps, pe in pieces:
+            own = block.spans[bisect.bisect_right(ends, ps) : bisect.bisect_left(starts, pe)]
             spans = tuple(
                 (offset + a, offset + b, *box)
-                for a, b, *box in block.spans
-                if (a < pe and b > ps) or a < head
+                for a, b, *box in (*header, *(sp for sp in own if sp not in header))
             )
             units.append(
                 _Unit(
