@@ -173,3 +173,11 @@ def test_every_packaged_model_is_a_declared_dependency() -> None:
         needed = {pkg for pkg, _ in p.model.parts}
         where = declared if p is profiles.DEFAULT else declared | extras
         assert needed <= where, p.name
+
+
+def test_askdocs_up_serves_the_named_profiles_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from askdocs.stack import generator
+
+    service = generator(Settings(generator_profile="smollm2-135m", data_dir=tmp_path))
+    model = service.argv[service.argv.index("--model") + 1]
+    assert model.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
