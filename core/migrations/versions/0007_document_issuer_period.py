@@ -18,20 +18,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # ALTER TABLE ADD COLUMN, never a batch: on SQLite a batch recreates the table, and dropping
+    # the old documents table with foreign keys on deletes every chunk (ON DELETE CASCADE)
     columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("documents")}
-    with op.batch_alter_table("documents") as batch:
-        if "issuer" not in columns:
-            batch.add_column(sa.Column("issuer", sa.String(256), nullable=True))
-        if "period" not in columns:
-            batch.add_column(sa.Column("period", sa.String(64), nullable=True))
-        if "fields_read" not in columns:  # false: ingested before; the janitor reads them
-            batch.add_column(
-                sa.Column("fields_read", sa.Boolean(), nullable=False, server_default=sa.false())
-            )
+    if "issuer" not in columns:
+        op.add_column("documents", sa.Column("issuer", sa.String(256), nullable=True))
+    if "period" not in columns:
+        op.add_column("documents", sa.Column("period", sa.String(64), nullable=True))
+    if "fields_read" not in columns:  # false: ingested before; the janitor reads them
+        op.add_column(
+            "documents",
+            sa.Column("fields_read", sa.Boolean(), nullable=False, server_default=sa.false()),
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("documents") as batch:
-        batch.drop_column("fields_read")
-        batch.drop_column("period")
-        batch.drop_column("issuer")
+    # plain DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch would recreate documents and cascade
+    for column in ("fields_read", "period", "issuer"):
+        op.execute(f"ALTER TABLE documents DROP COLUMN {column}")

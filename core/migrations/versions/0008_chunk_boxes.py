@@ -19,11 +19,9 @@ depends_on = None
 
 def upgrade() -> None:
     columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("chunks")}
-    if "boxes" not in columns:
-        with op.batch_alter_table("chunks") as batch:
-            batch.add_column(sa.Column("boxes", sa.Text(), nullable=True))
+    if "boxes" not in columns:  # ALTER TABLE ADD COLUMN: a batch would copy every chunk
+        op.add_column("chunks", sa.Column("boxes", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("chunks") as batch:
-        batch.drop_column("boxes")
+    op.execute("ALTER TABLE chunks DROP COLUMN boxes")  # a batch would copy every chunk
