@@ -143,23 +143,29 @@ class Operand:
     source: int
 
 
-_NUM = r"\(?-?\$?\s?\d[\d,]*(?:\.\d+)?\)?\s?%?"
+_NUM = r"\(?-?\$?[ \t]?\d[\d,]*(?:\.\d+)?\)?[ \t]?%?"
 _LINE = re.compile(
-    r"^\s*(?:[-*•]\s*|\d+[.)]\s+)?(?P<label>[^=:\n\[\]]{1,120}?)\s*[=:]\s*"
-    rf"(?P<figure>{_NUM})(?:\s*(?P<word>million|billion|thousand)s?)?[^\[\n]*?"
-    r"\[(?P<n>\d+)\]",
+    r"^\s*(?:[-*•]\s*|\d+[.)]\s+)?(?:(?P<label>[^=:\n\[\]]{1,120}?)[ \t]*[=:][ \t]*)?"
+    rf"(?P<figure>{_NUM})(?:[ \t]*(?P<word>million|billion|thousand)s?)?[^\[\n]*?"
+    r"(?:\[(?P<n>\d+)\])?[ \t.]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
 
 def parse_operands(text: str) -> list[Operand]:
-    """The ``NAME = FIGURE [n]`` lines of the model's reply, in order."""
+    """The ``NAME = FIGURE [n]`` lines of the model's reply, in order. A small model leaves out
+    the name or the source number now and then: a line without a name is still an operand, in
+    its place, and one without a number cites none (``compute`` then cites the given passage
+    that holds the figure, if one does)."""
     out = []
     for m in _LINE.finditer(text):
         figure = m.group("figure").strip()
+        if not re.search(r"\d", figure):
+            continue
         if m.group("word"):
             figure = f"{figure} {m.group('word').lower()}"
-        out.append(Operand(m.group("label").strip(" *`\"'"), figure, int(m.group("n"))))
+        label = (m.group("label") or "").strip(" *`\"'")
+        out.append(Operand(label, figure, int(m.group("n") or 0)))
     return out
 
 

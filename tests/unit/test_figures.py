@@ -87,6 +87,24 @@ def test_operand_lines_are_parsed_in_order() -> None:
     ]
 
 
+def test_a_small_models_loose_lines_still_parse() -> None:
+    # no names; no source numbers (the figure then cites the passage that holds it)
+    assert F.parse_operands("21,213 [1]\n81,797 [1]") == [
+        F.Operand("", "21,213", 1),
+        F.Operand("", "81,797", 1),
+    ]
+    assert F.parse_operands("profit = 1,500\nrevenue = 5,678") == [
+        F.Operand("profit", "1,500", 0),
+        F.Operand("revenue", "5,678", 0),
+    ]
+    q = "What was the EBITDA margin?"
+    r = F.compute(q, F.classify(q), F.parse_operands("profit = 1,500\nrevenue = 5,678"), [INCOME])  # type: ignore[arg-type]
+    assert r is not None and r.text == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
+    # prose is not an operand line
+    assert F.parse_operands("The operating margin was 28.1% [1].") == []
+    assert F.parse_operands("Services [1] [2] 3.0%") == []
+
+
 def test_an_operand_is_located_with_the_passage_scale_not_the_model_word() -> None:
     fig = F.locate(F.Operand("revenue", "5,678 billion", 1), INCOME)
     assert fig == F.Figure(Decimal(5678), Decimal(1_000_000))
