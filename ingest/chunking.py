@@ -47,8 +47,10 @@ class _Unit:
     section: int
     tokens: int
     table_piece: bool = False  # one of several pieces of a table split by rows
-    # the boxes of its words or rows, characters counted in the document's text
+    # the boxes of its words or rows (characters counted in its block's text, which starts at
+    # ``base`` in the document's)
     spans: tuple[Span, ...] = ()
+    base: int = 0
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -185,11 +187,8 @@ def _units(
         ends = [sp[1] for sp in block.spans]
         header = block.spans[: bisect.bisect_left(starts, head)] if head > 0 else ()
         for piece, ps, pe in pieces:
-            own = block.spans[bisect.bisect_right(ends, ps) : bisect.bisect_left(starts, pe)]
-            spans = tuple(
-                (offset + a, offset + b, *box)
-                for a, b, *box in (*header, *(sp for sp in own if sp not in header))
-            )
+            first = max(bisect.bisect_right(ends, ps), len(header))
+            spans = header + block.spans[first : bisect.bisect_left(starts, pe)]
             units.append(
                 _Unit(
                     piece,
@@ -201,7 +200,8 @@ def _units(
                     section,
                     tokens if piece is text else count_tokens(piece),
                     split_table,
-                    spans,  # type: ignore[arg-type]
+                    spans,
+                    offset,
                 )
             )
         offset += len(text) + len(BLOCK_SEP)
@@ -315,14 +315,14 @@ def _first_sentences(
             text=head_text,
             end=cut_at,
             tokens=count(head_text),
-            spans=tuple(sp for sp in unit.spans if sp[0] < cut_at),
+            spans=tuple(sp for sp in unit.spans if sp[0] < cut_at - unit.base),
         ),
         dataclasses.replace(
             unit,
             text=rest_text,
             start=rest_at,
             tokens=count(rest_text),
-            spans=tuple(sp for sp in unit.spans if sp[1] > rest_at),
+            spans=tuple(sp for sp in unit.spans if sp[1] > rest_at - unit.base),
         ),
     )
 
@@ -389,27 +389,30 @@ EDGE_SLACK = 2.0
 def page_boxes(body: Sequence[_Unit]) -> PageBoxes:
     """The boxes of ``body``'s words or rows merged into lines, and lines that stack (one column,
     one left and right edge, a line apart) into one box, per page, in whole points."""
-    out: PageBoxes = {}
-    rects: dict[int, list[list[float]]] = {}  # page -> [x0, top, x1, bottom, table]
-    seen: set[Span] = set()
-    last_line: dict[int, list[float]] = {}
+    rects: dict[int, list[list[float]]] = {}  # page -> lines [x0, top, x1, bottom, table]
+    last: dict[int, list[float]] = {}
+    # one pass over every word of the chunk: comparisons inline (this runs for every word ingested)
     for u in body:
         table = 1.0 if u.kind == "table" else 0.0
-        for sp in u.spans:
-            if sp in seen:  # a sentence two chunks share is in both, once
-                continue
-            seen.add(sp)
-            _, _, page, x0, top, x1, bottom = sp
-            lines = rects.setdefault(page, [])
-            line = last_line.get(page)
-            if line is not None and _same_line(line, x0, top, x1, bottom):
-                line[0], line[1] = min(line[0], x0), min(line[1], top)
-                line[2], line[3] = max(line[2], x1), max(line[3], bottom)
-                line[4] = min(line[4], table)
-            else:
-                line = [x0, top, x1, bottom, table]
-                lines.append(line)
-                last_line[page] = line
+        for _a, _b, page, x0, top, x1, bottom in u.spans:
+            line = last.get(page)
+            if line is not None and x0 >= line[2] - 1:  # right of the line: on its band?
+                lt, lb = line[1], line[3]
+                height = bottom - top if bottom - top < lb - lt else lb - lt
+                overlap = (lb if lb < bottom else bottom) - (lt if lt > top else top)
+                if height > 0 and overlap > 0.5 * height:
+                    line[2] = x1
+                    if top < lt:
+                        line[1] = top
+                    if bottom > lb:
+                        line[3] = bottom
+                    if not table:
+                        line[4] = 0.0
+                    continue
+            line = [x0, top, x1, bottom, table]
+            rects.setdefault(page, []).append(line)
+            last[page] = line
+    out: PageBoxes = {}
     for page, lines in rects.items():
         stacked: list[list[float]] = []
         for ln in lines:
@@ -418,18 +421,11 @@ def page_boxes(body: Sequence[_Unit]) -> PageBoxes:
                 r[0], r[1] = min(r[0], ln[0]), min(r[1], ln[1])
                 r[2], r[3] = max(r[2], ln[2]), max(r[3], ln[3])
             else:
-                stacked.append(list(ln))
+                stacked.append(ln)
         out[page] = [
             (math.floor(r[0]), math.floor(r[1]), math.ceil(r[2]), math.ceil(r[3])) for r in stacked
         ]
     return out
-
-
-def _same_line(line: list[float], x0: float, top: float, x1: float, bottom: float) -> bool:
-    """Whether a word at (x0, top, x1, bottom) continues ``line``: right of it, on its band."""
-    overlap = min(line[3], bottom) - max(line[1], top)
-    height = min(line[3] - line[1], bottom - top)
-    return x0 >= line[2] - 1 and height > 0 and overlap > 0.5 * height
 
 
 def _stacks(r: list[float], ln: list[float]) -> bool:
