@@ -13,6 +13,9 @@ this process (retrieval, gate, prompt, citations exactly as `/ask`), over a coll
         --profiles qwen2.5-coder-0.5b qwen2.5-coder-1.5b smollm2-135m --json /tmp/gen.json
     # an `askdocs eval answers --json` file scored the same way
     .venv/bin/python bench/generators.py rescore /tmp/eval.json
+    # the operand step alone, on a fixed filing table (a generator serving the profile's model)
+    .venv/bin/python bench/generators.py figures --url http://127.0.0.1:8010/v1 \\
+        --profile qwen2.5-coder-0.5b
     # what a GGUF says it is: name, architecture, quantization, chat template
     .venv/bin/python bench/generators.py meta data/models/*.gguf
 
@@ -120,6 +123,79 @@ def describe(path: Path) -> dict[str, object]:
             meta.get("general.file_type"), meta.get("general.file_type")
         ),  # type: ignore[arg-type]
         "chat_template": "ChatML" if "<|im_start|>" in template else (template[:60] or None),
+    }
+
+
+# The operand step on a fixed table (a filing's statement of operations, as the chunker keeps
+# it): (question, the figure a right computed answer shows). Measures whether a model names
+# operands askdocs can check, apart from retrieval, with prompts of ~300 tokens.
+TABLE = (
+    "Condensed Consolidated Statements of Operations (In millions)\n"
+    "| | Three Months Ended July 1, 2023 | Three Months Ended June 25, 2022 |\n|---|---|---|\n"
+    "| Products net sales | 60,584 | 63,355 |\n| Services net sales | 21,213 | 19,604 |\n"
+    "| Total net sales | 81,797 | 82,959 |\n| Operating income | 22,998 | 23,076 |\n"
+    "| Interest expense | 998 | 719 |"
+)
+SEGMENT_TABLE = (
+    "Net sales by reportable segment (In millions)\n"
+    "| | Three Months Ended July 1, 2023 | Three Months Ended June 25, 2022 |\n|---|---|---|\n"
+    "| Americas | 35,383 | 37,472 |\n| Europe | 20,205 | 19,287 |\n"
+    "| Greater China | 15,758 | 14,604 |\n| Japan | 4,821 | 5,446 |"
+)
+FIGURE_QUESTIONS = (
+    (
+        "What percentage of total net sales did Services contribute in the quarter ended July 1, 2023?",
+        "25.9%",
+    ),
+    ("What was the operating margin in the quarter ended July 1, 2023?", "28.1%"),
+    (
+        "What was the percentage change in Services net sales from the quarter ended June 25, 2022 to the quarter ended July 1, 2023?",
+        "+8.2%",
+    ),
+    ("What was the interest coverage ratio in the quarter ended July 1, 2023?", "23.04x"),
+    (
+        "Which segment had the highest net sales in the quarter ended July 1, 2023?",
+        "Americas has the highest",
+    ),
+    (
+        "Which segment had the lowest net sales in the quarter ended July 1, 2023?",
+        "Japan has the lowest",
+    ),
+)
+
+
+def run_figures(url: str, name: str) -> dict:
+    """The fixed-table questions against the generator at ``url`` under profile ``name``."""
+    from generation.client import GeneratorClient
+    from generation.rag import Answer, answer
+    from retrieval.types import ScoredChunk
+
+    passages = [
+        ScoredChunk(1, "d1", "2023 Q3 AAPL.pdf", "c1", TABLE, 4, "Statements of Operations", 1.0),
+        ScoredChunk(2, "d1", "2023 Q3 AAPL.pdf", "c2", SEGMENT_TABLE, 9, "Segments", 0.9),
+    ]
+    client = GeneratorClient(url, timeout=900)
+    rows = []
+    for question, expect in FIGURE_QUESTIONS:
+        t0 = time.perf_counter()
+        *_, last = answer(question, passages, client, profile=PROFILES[name])
+        assert isinstance(last, Answer)
+        rows.append(
+            {
+                "question": question,
+                "answer": last.text.split("\n\n")[0],
+                "computed": last.computed,
+                "right": last.computed and expect in last.text,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return {
+        "profile": name,
+        "computed": sum(r["computed"] for r in rows),
+        "right": sum(r["right"] for r in rows),
+        "questions": len(rows),
+        "rows": rows,
     }
 
 
@@ -242,11 +318,18 @@ def main() -> None:
     c = sub.add_parser("rescore")
     c.add_argument("files", type=Path, nargs="+")
     c.add_argument("--common", action="store_true", help="only the questions every file answered")
+    g = sub.add_parser("figures")
+    g.add_argument("--url", required=True, help="the generator serving the profile's model")
+    g.add_argument("--profile", choices=list(PROFILES), required=True)
     m = sub.add_parser("meta")
     m.add_argument("files", type=Path, nargs="+")
     args = ap.parse_args()
     # a terminated run stops the server it started (its ``finally``) rather than leave it behind
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.cmd == "figures":
+        out = run_figures(args.url, args.profile)
+        print(json.dumps({k: v for k, v in out.items() if k != "rows"}))
+        return
     if args.cmd == "meta":
         for path in args.files:
             print(json.dumps(describe(path)))
