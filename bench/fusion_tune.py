@@ -234,12 +234,12 @@ def measure(ds: DevSet, mode: str, cfg: SearchConfig) -> dict[str, float]:
 
 
 GRID = {
-    "document_share": [0.3, 0.5, 0.7, 0.85],
+    "document_share": [0.7, 0.85, 0.95, 0.99],
     "prior_weight": [0.0, 0.5, 1.0],
-    "per_document": [0, 3],
-    "spread_margin": [0.2],
-    "dense_weight": [0.35, 0.45, 0.55],
-    "chunk_dense_weight": [0.45, 0.8, 0.9],
+    "per_document": [0, 2, 3],
+    "spread_margin": [0.1, 0.3],
+    "dense_weight": [0.35, 0.45],
+    "chunk_dense_weight": [0.8, 0.9],
 }
 
 

@@ -46,16 +46,21 @@ _ORDINAL = {
     "4th": 4,
 }
 _YEAR = r"((?:19|20)\d\d)"
+# what of a first page can name its period: the headline
+HEADLINE_CHARS = 400
+# what of a question, name or title is read (the API caps questions at 4,000 characters)
+MAX_TEXT = 4000
 _DATE = r"([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+((?:19|20)\d\d)"
 
 # "2023 Q3", "2023-Q3", "2023_q3"
-_YEAR_Q = re.compile(rf"(?<![\d]){_YEAR}[\s_\-/]*q([1-4])(?![\d])", re.I)
+_YEAR_Q = re.compile(rf"(?<![\d]){_YEAR}[\s_\-/]{{0,8}}q([1-4])(?![\d])", re.I)
 # "Q3 2023", "Q3 FY23", "Q3'23", "Q3-2023"
+# (bounded separators: two unbounded runs side by side made a match quadratic in a run of spaces)
 _Q_YEAR = re.compile(
-    r"(?<![a-z])q([1-4])[\s_\-/']*(?:fy|f)?[\s_\-']*((?:19|20)?\d\d)(?![\d])", re.I
+    r"(?<![a-z])q([1-4])[\s_\-/']{0,8}(?:fy?[\s_\-']{0,8})?((?:19|20)?\d\d)(?![\d])", re.I
 )
 # "3Q23", "3Q 2023"
-_NQ_YEAR = re.compile(r"(?<![\d])([1-4])q[\s_\-']*((?:19|20)?\d\d)(?![\d])", re.I)
+_NQ_YEAR = re.compile(r"(?<![\d])([1-4])q[\s_\-']{0,8}((?:19|20)?\d\d)(?![\d])", re.I)
 # "third quarter of fiscal 2022", "fourth quarter 2022", "second quarter of 2023"
 _WORD_Q = re.compile(
     r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s\-]+(?:fiscal[\s\-]+)?quarter"
@@ -87,10 +92,17 @@ _SUFFIX = (
     r"(?:(?i:Inc\.?|Corp\.?|Ltd\.?|Co\.|plc|LLC|L\.P\.|N\.V\.|S\.A\.)|Incorporated|INCORPORATED"
     r"|Corporation|CORPORATION|Company|COMPANY|Limited|LIMITED|Holdings|HOLDINGS|Group|GROUP|SE|AG)"
 )
-_ORG_LINE = re.compile(rf"^([A-Z][\w&.,'’\- ]{{0,70}}?\s{_SUFFIX})(?:\W|$)")
+# a line that is a company's name and nothing more: "NVIDIA CORPORATION", "Apple Inc."
+_ORG_LINE = re.compile(rf"^([A-Z][\w&.'’\-]*,?(?: [A-Z0-9&][\w&.'’\-]*,?){{0,5}} {_SUFFIX})\.?$")
 _REGISTRANT = re.compile(r"^\(?\s*exact\s+name\s+of\s+(?:the\s+)?registrant", re.I)
+# an earnings release's headline: "Contoso Reports Fourth Quarter and Fiscal 2022 Results" (the
+# verb in headline case and followed by what a results release announces: "Recent reports
+# suggest" in an abstract is no issuer)
 _RELEASE = re.compile(
-    r"^([A-Z][\w&.'’\- ]{1,60}?)\s+(?:reports|announces|posts|delivers|reports\s+record)\b", re.I
+    r"^([A-Z][\w&.'’\-]*(?: [A-Z0-9][\w&.'’\-]*){0,4})\s+(?:Reports|Announces|Posts|REPORTS"
+    r"|ANNOUNCES)\s+(?:Record\s+|Strong\s+|Preliminary\s+)?(?:First|Second|Third|Fourth|Full|Fiscal"
+    r"|Q[1-4]|[1-4]Q|(?:19|20)\d\d|Quarterly|Annual|Financial|Earnings|Results|FIRST|SECOND|THIRD"
+    r"|FOURTH|FISCAL)"
 )
 _NOT_NAME = frozenset(
     """inc incorporated corporation corp company co ltd limited plc llc lp nv sa se ag holdings
@@ -181,13 +193,16 @@ def _date(month: str, day: str, year: str) -> date | None:
         return None
 
 
-def labelled_periods(text: str) -> list[tuple[int, int | None, bool]]:
+def labelled_periods(text: str, strict: bool = False) -> list[tuple[int, int | None, bool]]:
     """(year, quarter, annual) for each period a text names with a quarter or a fiscal year, in
-    order of appearance (bare years are not among them)."""
+    order of appearance (bare years are not among them). ``strict``: not the terse forms a
+    file name uses ("2023 Q3", "3Q23"), which running text uses for other things."""
+    text = text[:MAX_TEXT]
     found: list[tuple[int, int, tuple[int, int | None, bool]]] = []
-    for m in _YEAR_Q.finditer(text):
-        found.append((m.start(), m.end(), (_year(m.group(1)), int(m.group(2)), False)))
-    for rx in (_Q_YEAR, _NQ_YEAR):
+    if not strict:
+        for m in _YEAR_Q.finditer(text):
+            found.append((m.start(), m.end(), (_year(m.group(1)), int(m.group(2)), False)))
+    for rx in (_Q_YEAR,) if strict else (_Q_YEAR, _NQ_YEAR):
         for m in rx.finditer(text):
             found.append((m.start(), m.end(), (_year(m.group(2)), int(m.group(1)), False)))
     for m in _WORD_Q.finditer(text):
@@ -214,18 +229,19 @@ def _period(name: str, title: str, first_page: str) -> Period | None:
         ended = _date(m.group(2), m.group(3), m.group(4))
         kind = m.group(1).lower()
         annual_cover = kind in ("fiscal year", "year", "twelve months")
-    head = first_page[:1500]
-    for source in (name, title, head):
-        labelled = labelled_periods(source)
+    # the first page's headline only, and only periods spelled as such ("fourth quarter of
+    # fiscal 2022", "Q4 2022", "FY2022"): "n = 2075, Q4" in an abstract is a quartile
+    head = first_page[:HEADLINE_CHARS]
+    for source, strict in ((name, False), (title, False), (head, True)):
+        labelled = labelled_periods(source, strict)
         if labelled:
             year, quarter, annual = labelled[0]
             return Period(year, quarter, annual, ended)
     if ended is not None:
         return Period(annual=annual_cover, ended=ended)
-    for source in (name, title):  # a bare year in the name or title: weak, but a period
-        years = _BARE_YEAR.findall(source)
-        if len(set(years)) == 1:
-            return Period(year=int(years[0]))
+    years = _BARE_YEAR.findall(name)  # a bare year in the file name: weak, but a period
+    if len(set(years)) == 1:
+        return Period(year=int(years[0]))
     return None
 
 
@@ -259,8 +275,9 @@ def _clean(name: str) -> str | None:
 
 def extract(name: str, title: str, first_page: str) -> DocFields:
     """The issuer and period of a document from its file name, title and first page's text."""
-    period = _period(name, title or "", first_page or "")
-    return DocFields(issuer=_issuer(title or "", first_page or ""), period=period)
+    name, title = (name or "")[:MAX_TEXT], (title or "")[:MAX_TEXT]
+    period = _period(name, title, first_page or "")
+    return DocFields(issuer=_issuer(title, first_page or ""), period=period)
 
 
 def name_words(issuer: str) -> tuple[str, ...]:
@@ -287,6 +304,7 @@ def _question_words(text: str) -> set[str]:
 
 def asked(question: str) -> Asked:
     """The periods a question names and whether it asks for the newest report."""
+    question = question[:MAX_TEXT]
     periods = labelled_periods(question)
     if not periods:
         periods = [(int(y), None, False) for y in dict.fromkeys(_BARE_YEAR.findall(question))]
@@ -294,11 +312,15 @@ def asked(question: str) -> Asked:
 
 
 def issuer_named(question: Asked, issuer: str | None) -> bool:
-    """Whether the question names this issuer (every word of its name, possessive or not)."""
+    """Whether the question names this issuer: every word of its name, possessive or not, the
+    first one capitalised as a name is ("Apple's", "NVIDIA"; "apple pie" names no company)."""
     if not issuer:
         return False
     words = name_words(issuer)
-    return bool(words) and set(words) <= _question_words(question.text)
+    if not words or not set(words) <= _question_words(question.text):
+        return False
+    first = re.compile(rf"(?<![\w]){re.escape(words[0])}", re.I)
+    return any(m.group()[0].isupper() for m in first.finditer(question.text))
 
 
 def period_score(question: Asked, period: Period | None) -> float:

@@ -51,15 +51,16 @@ class SearchConfig:
     chunk_weight: float = 0.01
     # dense weight of a passage's own score: BM25 helps choose the document, the model the passage
     chunk_dense_weight: float = 0.9
-    # passages: share of a passage's score that is its document's
-    document_share: float = 0.7
+    # passages: share of a passage's score that is its document's: the document is chosen first,
+    # mostly, but a passage's own score orders passages across documents of near scores
+    document_share: float = 0.95
     # passages: weight of the document prior (issuer and period the question names, in [-1, 1]):
     # strong, so that the named report's passages lead and the per-document cap below does not bind
     prior_weight: float = 1.0
     # at most this many of the k passages from one document, unless its next passage beats every
     # other document's by more than spread_margin (0: no cap)
-    per_document: int = 3
-    spread_margin: float = 0.2
+    per_document: int = 2
+    spread_margin: float = 0.3
     dense_depth: int = 100
     lexical_depth: int = 100
     # BM25 weight of the title field (the document's label from its file name); sec-10q hybrid

@@ -105,3 +105,29 @@ def test_priors_need_a_named_aspect():
     latest = priors(asked("Apple's latest 10-Q"), fields)
     assert latest["a2"] == 1.0 and latest["a1"] == 0.5
     assert priors(asked("what are the risks of smoking"), fields) == {}
+
+
+def test_running_text_names_no_issuer_or_period():
+    abstract = (
+        "Recent reports suggest that statins lower the risk in the High Risk Group.\n"
+        "Patients (n = 2075, Q4 of the distribution) were followed for 12 years."
+    )
+    assert extract("4983.md", "Statins and risk", abstract) == DocFields(None, None)
+    assert not issuer_named(asked("is the risk group larger"), "High Risk Group")
+    assert issuer_named(asked("What did Risk Group report?"), "Risk Group")
+
+
+def test_the_period_patterns_do_not_backtrack():
+    """A run of separators after "q1" cost the pattern quadratic time (3 s at 8,000 spaces, with
+    the GIL held); bounded separators make it linear: 20,000 take milliseconds, not 20 s."""
+    import time
+
+    from retrieval import doc_fields
+
+    hostile = "q1" + " " * 20_000 + "x"
+    started = time.perf_counter()
+    for rx in (doc_fields._Q_YEAR, doc_fields._YEAR_Q, doc_fields._NQ_YEAR, doc_fields._WORD_Q):
+        rx.search(hostile)
+        rx.search("2023" + " " * 20_000 + "x")
+        rx.search("first quarter" + " of" * 7_000)
+    assert time.perf_counter() - started < 2.0
