@@ -108,7 +108,6 @@ def sweep(
     sent[REEMBED_TASK] = sweep_models(catalog, celery, settings, now, ingest_idle)
     sent.update(sweep_collections(catalog, celery, settings, now))
     sweep_blobs(catalog, BlobStore(settings.blob_dir), settings, now)  # originals nobody uses
-    fill_missing(catalog, BATCH)  # issuer and period of documents ingested before they were read
     return sent
 
 
@@ -254,9 +253,14 @@ def start(catalog: Catalog, celery: Celery, settings: Settings) -> threading.Thr
             sweep_models(catalog, celery, settings, utcnow(), _queue_empty(settings, INGEST_QUEUE))
         except Exception:  # noqa: BLE001 - Redis or the database away: next round
             log.warning("janitor model sweep failed", exc_info=True)
+        # issuer and period of documents ingested before they were read, a batch per round until
+        # none is left (ingestion reads them since: no need to look again after that)
+        backfilled = False
         while not stop.wait(settings.janitor_interval):
             try:
                 sweep(catalog, celery, settings)
+                if not backfilled:
+                    backfilled = fill_missing(catalog, BATCH) == 0
             except Exception:  # noqa: BLE001 - Redis or the database away: next round
                 log.warning("janitor sweep failed", exc_info=True)
 
