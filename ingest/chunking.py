@@ -415,8 +415,8 @@ def page_boxes(body: Sequence[_Unit]) -> PageBoxes:
     out: PageBoxes = {}
     for page, lines in rects.items():
         stacked: list[list[float]] = []
-        for ln in lines:
-            if stacked and _stacks(stacked[-1], ln):
+        for i, ln in enumerate(lines):
+            if stacked and _stacks(stacked[-1], ln, i == len(lines) - 1):
                 r = stacked[-1]
                 r[0], r[1] = min(r[0], ln[0]), min(r[1], ln[1])
                 r[2], r[3] = max(r[2], ln[2]), max(r[3], ln[3])
@@ -428,13 +428,16 @@ def page_boxes(body: Sequence[_Unit]) -> PageBoxes:
     return out
 
 
-def _stacks(r: list[float], ln: list[float]) -> bool:
-    """Whether line ``ln`` goes into box ``r``: just below it, the same left edge, and the same
-    right edge (a table's rows: any right edge, and an indented label too)."""
+def _stacks(r: list[float], ln: list[float], last: bool) -> bool:
+    """Whether line ``ln`` goes into box ``r``: just below it with the same left edge (a table's
+    rows: an indented label too). What a box covers right of a line shorter than the box is blank
+    (a paragraph's last line, a row with fewer figures), except right of a chunk's ``last`` line on
+    the page, which may end mid-line where the next chunk starts: that one keeps to the box's right
+    edge or stands alone."""
     height = ln[3] - ln[1]
     below = r[3] - 0.5 * height <= ln[1] <= r[3] + height
     if not below:
         return False
     if r[4] and ln[4]:
         return ln[0] >= r[0] - EDGE_SLACK
-    return abs(ln[0] - r[0]) <= EDGE_SLACK and abs(ln[2] - r[2]) <= EDGE_SLACK
+    return abs(ln[0] - r[0]) <= EDGE_SLACK and (not last or abs(ln[2] - r[2]) <= EDGE_SLACK)
