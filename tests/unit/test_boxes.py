@@ -151,6 +151,18 @@ def test_page_boxes_stack_the_lines_of_a_column() -> None:
     assert len(page_boxes([_unit([lines[0], other_column])])[1]) == 2
 
 
+def test_a_paragraphs_short_last_line_stacks_with_the_next_paragraph() -> None:
+    """Right of a paragraph's last line is blank: the next paragraph's lines go in the same box;
+    the chunk's own last line keeps its right edge (the next chunk may go on beside it)."""
+    short = (72.0, 100.0, 300.0, 110.0)
+    full = [(72.0, 112.0 + 12 * i, 540.0, 122.0 + 12 * i) for i in range(2)]
+    assert page_boxes([_unit([short, *full])]) == {1: [(72, 100, 540, 134)]}
+    cut = (72.0, 136.0, 200.0, 146.0)  # the chunk ends inside this line
+    assert page_boxes([_unit([short, *full, cut])]) == {
+        1: [(72, 100, 540, 134), (72, 136, 200, 146)]
+    }
+
+
 def test_table_rows_stack_whatever_their_right_edge() -> None:
     rows = [(72.0, 100.0 + 14 * i, 410.0 - 20 * (i % 2), 110.0 + 14 * i) for i in range(5)]
     assert page_boxes([_unit(rows, kind="table")]) == {1: [(72, 100, 410, 166)]}
