@@ -283,8 +283,9 @@ class Document(Base):
     # question. None: nothing found, or a document ingested before these columns.
     issuer: Mapped[str | None] = mapped_column(String(256))
     period: Mapped[str | None] = mapped_column(String(64))
-    # whether they were looked for (False: ingested before; the janitor reads them from its chunks)
-    fields_read: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # which rules read them (retrieval.doc_fields.FIELDS_VERSION; 0: ingested before the columns):
+    # the janitor reads them again from the chunks where the rules are newer
+    fields_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         # a sync finds a source's documents by origin when it leaves the source; a hash index on

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.catalog import Document
 from ingest.types import ParsedDocument
-from retrieval.doc_fields import DocFields, extract
+from retrieval.doc_fields import FIELDS_VERSION, DocFields, extract
 
 # what of the first page is read: a cover page, an earnings release's heading
 FIRST_PAGE_CHARS = 6000
@@ -28,4 +28,4 @@ def set_fields(doc: Document, parsed: ParsedDocument) -> None:
     fields = of(doc.name, parsed)
     doc.issuer = fields.issuer
     doc.period = fields.period.encode() if fields.period else None
-    doc.fields_read = True
+    doc.fields_version = FIELDS_VERSION

@@ -15,6 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+# the rules' version: a document read by older rules is read again (``doc_fields_fill``)
+FIELDS_VERSION = 1
+
 _MONTHS = {
     m: i + 1
     for i, names in enumerate(

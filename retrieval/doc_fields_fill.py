@@ -1,13 +1,13 @@
-"""Issuer and period for documents ingested before they were read at ingestion: read off the
-document's name and its first page's chunks in the catalog (what ingestion reads off the parse),
-a batch at a time, by the indexer's janitor."""
+"""Issuer and period for documents ingested before they were read at ingestion, or read by older
+rules (``FIELDS_VERSION``): read off the document's name and its first page's chunks in the
+catalog (what ingestion reads off the parse), a batch at a time, by the indexer's janitor."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
 from core.catalog import Catalog, Chunk, DocStatus, Document
-from retrieval.doc_fields import extract
+from retrieval.doc_fields import FIELDS_VERSION, extract
 
 FIRST_PAGE_CHARS = 6000
 
@@ -17,7 +17,7 @@ def fill_missing(catalog: Catalog, batch: int = 200) -> int:
     with catalog.session() as s:
         docs = s.scalars(
             select(Document)
-            .where(Document.fields_read.is_(False), Document.status == DocStatus.ready)
+            .where(Document.fields_version < FIELDS_VERSION, Document.status == DocStatus.ready)
             .limit(batch)
             .with_for_update(skip_locked=True)
         ).all()
@@ -34,5 +34,5 @@ def fill_missing(catalog: Catalog, batch: int = 200) -> int:
             fields = extract(doc.name, "", "\n".join(texts)[:FIRST_PAGE_CHARS])
             doc.issuer = fields.issuer
             doc.period = fields.period.encode() if fields.period else None
-            doc.fields_read = True
+            doc.fields_version = FIELDS_VERSION
         return len(docs)

@@ -59,7 +59,7 @@ def test_documents_ingested_before_get_their_fields_from_the_catalog(harness: Ha
         s.execute(
             update(Document)
             .where(Document.collection_id == "older")
-            .values(issuer=None, period=None, fields_read=False)
+            .values(issuer=None, period=None, fields_version=0)
         )
     assert harness.documents("older")[0]["issuer"] is None
     assert fill_missing(catalog) >= 1

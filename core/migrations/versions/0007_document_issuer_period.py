@@ -25,14 +25,14 @@ def upgrade() -> None:
         op.add_column("documents", sa.Column("issuer", sa.String(256), nullable=True))
     if "period" not in columns:
         op.add_column("documents", sa.Column("period", sa.String(64), nullable=True))
-    if "fields_read" not in columns:  # false: ingested before; the janitor reads them
+    if "fields_version" not in columns:  # 0: ingested before; the janitor reads them
         op.add_column(
             "documents",
-            sa.Column("fields_read", sa.Boolean(), nullable=False, server_default=sa.false()),
+            sa.Column("fields_version", sa.Integer(), nullable=False, server_default="0"),
         )
 
 
 def downgrade() -> None:
     # plain DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch would recreate documents and cascade
-    for column in ("fields_read", "period", "issuer"):
+    for column in ("fields_version", "period", "issuer"):
         op.execute(f"ALTER TABLE documents DROP COLUMN {column}")
