@@ -360,13 +360,15 @@ class Retriever:
         found: list[ScoredChunk] = []
         # Read the catalog for the best candidates only, a window at a time, until enough survive
         # the ready/collection check (reading all 100-200 candidates cost ~5 ms at 1M chunks).
-        window = max(2 * want, 10)
+        spreads = cfg.fusion == "passages" and (mode or cfg.mode) == "hybrid" and cfg.per_document
+        # the per-document cap needs other documents' passages in view, not just the best ten
+        window = max(8 * want, 40) if spreads else max(2 * want, 10)
         for start in range(0, len(ranked), window):
             found += self._ready(collection, ranked[start : start + window])
             if len(found) >= want:
                 break
         found.sort(key=lambda p: (-p.score, p.chunk_id))
-        if cfg.fusion == "passages" and (mode or cfg.mode) == "hybrid":
+        if spreads:
             found = spread_passages(found, k, cfg)
         if cfg.rerank:  # the best rerank_depth, reordered; any beyond follow in fused order
             found = self.rerank(query, found[: cfg.rerank_depth]) + found[cfg.rerank_depth :]
