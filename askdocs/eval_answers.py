@@ -120,6 +120,8 @@ def figures(text: str) -> set[str]:
     """The figures of a text that identify an answer: numbers without their thousands commas,
     leaving out years (1900-2099) and numbers below 10, which any filing is full of."""
     out = set()
+    # a filing's form ("10-Q", "10-K") is not a figure
+    text = re.sub(r"\b\d+-[QK]s?\b", " ", text)
     for m in _FIGURE.findall(text):
         n = m.replace(",", "").rstrip(".")
         try:
