@@ -363,7 +363,7 @@ def eval_retrieval(
     table = Table(*rows[0].keys(), title=f"{len(qs)} queries, {len(docs)} documents")
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
-    console.print(table)
+    Console(width=max(console.width, 132)).print(table)  # nine columns: no header cut short
     if json_out:
         json_out.write_text(json.dumps(rows, indent=2))
 

@@ -94,15 +94,15 @@ def evaluate(
 def document_spread(
     tops: dict[str, list[str]], qrels: dict[str, dict[str, int]]
 ) -> dict[str, float]:
-    """How many distinct documents the first five passages hold (mean), and the share of queries
-    whose first passage comes from a document judged relevant."""
+    """``docs@5``: how many distinct documents the first five passages hold (mean); ``first_rel``:
+    the share of queries whose first passage comes from a document judged relevant."""
     queries = [q for q in qrels if q in tops]
     if not queries:
-        return {"docs_in_top5": 0.0, "first_relevant": 0.0}
+        return {"docs@5": 0.0, "first_rel": 0.0}
     first = sum(1 for q in queries if tops[q] and qrels[q].get(tops[q][0], 0) > 0)
     return {
-        "docs_in_top5": sum(len(set(tops[q])) for q in queries) / len(queries),
-        "first_relevant": first / len(queries),
+        "docs@5": sum(len(set(tops[q])) for q in queries) / len(queries),
+        "first_rel": first / len(queries),
     }
 
 

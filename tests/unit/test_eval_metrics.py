@@ -93,5 +93,5 @@ def test_document_spread_counts_documents_and_first_hits():
     qrels = {"q1": {"d1": 1}, "q2": {"d9": 1}}
     tops = {"q1": ["d1", "d1", "d2", "d3", "d1"], "q2": ["d2", "d9", "d9", "d9", "d9"]}
     m = document_spread(tops, qrels)
-    assert m["docs_in_top5"] == pytest.approx((3 + 2) / 2)
-    assert m["first_relevant"] == pytest.approx(0.5)  # q1's first passage is relevant, q2's not
+    assert m["docs@5"] == pytest.approx((3 + 2) / 2)
+    assert m["first_rel"] == pytest.approx(0.5)  # q1's first passage is relevant, q2's not
