@@ -102,20 +102,6 @@ def fuse(
     return rrf([[i for i, _ in dense], [i for i, _ in lexical]], cfg.rrf_k)
 
 
-def spread_passages(found: list[ScoredChunk], k: int, cfg: SearchConfig) -> list[ScoredChunk]:
-    """``found`` (best first) with at most ``cfg.per_document`` of the first ``k`` from one
-    document unless its evidence is overwhelming (``retrieval.fusion.spread``)."""
-    by_id = {p.chunk_id: p for p in found}
-    order = spread(
-        [(p.chunk_id, p.score) for p in found],
-        {p.chunk_id: p.document_id for p in found},
-        k,
-        cfg.per_document,
-        cfg.spread_margin,
-    )
-    return [by_id[i] for i, _ in order]
-
-
 class NoReranker(ValueError):
     """A search asked for reranking on a server without a cross-encoder."""
 
@@ -173,8 +159,12 @@ class Retriever:
         document_ids: list[str] | None = None,
         config: SearchConfig | None = None,
         indexes: CollectionIndexes | None = None,
+        k: int | None = None,
     ) -> list[tuple[int, float]]:
-        """Fused (chunk id, score) candidates, best first, before the catalog check."""
+        """Fused (chunk id, score) candidates, best first, before the catalog check; with ``k``,
+        hybrid's first ``k`` hold at most ``per_document`` of one document unless it is
+        overwhelming (``retrieval.fusion.spread``: the chunk -> document map is at hand here, so
+        the catalog check then reads only the first candidates)."""
         cfg = config or self.config
         mode = mode or cfg.mode
         query = normal(query)
@@ -212,7 +202,10 @@ class Retriever:
         priors: dict[str, float] = {}
         if cfg.fusion == "passages" and cfg.prior_weight:
             priors = self.document_priors(query, set(document_of.values()))
-        return fuse(cfg, dense, lexical, document_of, priors)
+        fused = fuse(cfg, dense, lexical, document_of, priors)
+        if cfg.fusion == "passages" and k is not None:
+            fused = spread(fused, document_of, k, cfg.per_document, cfg.spread_margin)
+        return fused
 
     def document_priors(self, query: str, document_ids: set[str]) -> dict[str, float]:
         """Each candidate document's prior for what the question names of issuer and period
@@ -353,23 +346,21 @@ class Retriever:
         cfg = config or self.config
         if cfg.rerank and self.reranker is None:
             raise NoReranker("reranking asked, but the server has no ASKDOCS_RERANK_MODEL")
-        ranked = self.candidates(collection, query, mode, document_ids, cfg, indexes)
+        want = max(k, cfg.rerank_depth) if cfg.rerank else k
+        ranked = self.candidates(collection, query, mode, document_ids, cfg, indexes, k)
         if not ranked:
             return []
-        want = max(k, cfg.rerank_depth) if cfg.rerank else k
         found: list[ScoredChunk] = []
         # Read the catalog for the best candidates only, a window at a time, until enough survive
         # the ready/collection check (reading all 100-200 candidates cost ~5 ms at 1M chunks).
-        spreads = cfg.fusion == "passages" and (mode or cfg.mode) == "hybrid" and cfg.per_document
-        # the per-document cap needs other documents' passages in view, not just the best ten
-        window = max(8 * want, 40) if spreads else max(2 * want, 10)
+        window = max(2 * want, 10)
         for start in range(0, len(ranked), window):
             found += self._ready(collection, ranked[start : start + window])
             if len(found) >= want:
                 break
-        found.sort(key=lambda p: (-p.score, p.chunk_id))
-        if spreads:
-            found = spread_passages(found, k, cfg)
+        # in the fused order (the per-document spread may have moved a passage after lower ones)
+        order = {chunk: i for i, (chunk, _) in enumerate(ranked)}
+        found.sort(key=lambda p: order[p.chunk_id])
         if cfg.rerank:  # the best rerank_depth, reordered; any beyond follow in fused order
             found = self.rerank(query, found[: cfg.rerank_depth]) + found[cfg.rerank_depth :]
         return found[:k]
