@@ -1,10 +1,12 @@
-"""What a parse child may do: resource limits, no network, and its own unprivileged user.
+"""What a child process that reads untrusted files may do: resource limits, no network, and its own
+unprivileged user. Ingestion's parse children (``ingest.sandbox``, ``ingest.parse_server``) and the
+API's page renderer and LibreOffice conversions (``api.page_render``) are confined so.
 
-The trusted side (``ingest.sandbox``) builds a ``Confinement`` from the settings and sends it with
-each request; the parse child applies it once, right after the fork and before it reads a file
-(``apply``). The order matters: the network namespace is made while the child still holds the
-privileges to make one, the limits are set while it may still set any, and the user is dropped
-last, after which nothing of this can be undone.
+The trusted side builds a ``Confinement`` from the settings and hands it to the child; the child
+applies it once, right after it starts and before it reads a file (``apply``). The order matters:
+the network namespace is made while the child still holds the privileges to make one, the limits
+are set while it may still set any, and the user is dropped last, after which nothing of this can
+be undone.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ PR_SET_NO_NEW_PRIVS = 38
 
 @dataclass(frozen=True)
 class Confinement:
-    """The limits and the identity of one parse child (JSON-able: it travels in a request).
+    """The limits and the identity of one confined child (JSON-able: it travels in a request).
 
     :param uid: the user the child drops to; None keeps the worker's (a worker not run as root)
     :param address_space_bytes: RLIMIT_AS on top of the child's own size at its fork
@@ -50,7 +52,7 @@ class Confinement:
 
 
 def parse_identity(user: str) -> tuple[int, int] | None:
-    """(uid, gid) a parse child drops to when this process runs as root: ``user``'s, or nobody's
+    """(uid, gid) a confined child drops to when this process runs as root: ``user``'s, or nobody's
     when no such user exists; None when not root (the child keeps this process's user)."""
     if os.geteuid() != 0:
         return None
@@ -87,8 +89,8 @@ def _isolate_network() -> str | None:
         _unshare(CLONE_NEWUSER | CLONE_NEWNET)
     except OSError as e:
         return (
-            f"no network namespace ({e.strerror or e}): parsers may open network connections; "
-            "run the worker as root or allow unprivileged user namespaces"
+            f"no network namespace ({e.strerror or e}): the child may open network connections; "
+            "run it as root or allow unprivileged user namespaces"
         )
     # Show the same ids inside as outside. Files it writes are the worker's either way (the kernel
     # keeps the real ids); unmapped, the child only sees itself as uid 65534.
@@ -137,7 +139,7 @@ def apply(confinement: Confinement, home: Path) -> list[str]:
     os.setgid(confinement.gid)
     os.setuid(confinement.uid)
     if os.getuid() == 0 or os.geteuid() == 0:
-        raise PermissionError("the parse child is still root")
+        raise PermissionError("the confined child is still root")
     return missing
 
 
