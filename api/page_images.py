@@ -1,50 +1,71 @@
-"""The API's one wrapper of pypdfium2 (and of LibreOffice's converter): a document's page as a PNG,
-kept on disk under the data dir with a size bound, least recently used first out.
+"""A document's page as a PNG for the page view, kept on disk under the data dir with a size bound
+(least recently used first out), and the words of a citation's sentence on its page.
 
 PDFs are rendered from their original. Office documents (Word, PowerPoint, Excel, OpenDocument) are
 rendered from the PDF LibreOffice makes of them on their first view, kept in the same cache, where
 ``soffice`` is installed; elsewhere they have no pages to show (the web page shows their text).
+Rendering, reading words and converting run in confined children with time limits
+(``api.page_render``); what failed is remembered for ``FAILED_SECONDS`` so a retry is a quick
+refusal. Every cache key holds the document's id: one collection's views say nothing of another's,
+even for identical bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
-import io
 import json
 import math
 import os
 import re
-import shutil
-import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
-# pdfium is not thread-safe: one render at a time per process (a page takes ~50-150 ms)
-_PDFIUM = threading.Lock()
+from api.page_render import (
+    ConversionFailed,
+    PageOutOfRange,
+    RenderFailed,
+    RenderLimits,
+    TooBig,
+    convert,
+    render,
+    soffice,
+    words,
+)
+
+__all__ = [
+    "ConversionFailed",
+    "NoPages",
+    "PageCache",
+    "PageImage",
+    "PageImages",
+    "PageOutOfRange",
+    "RenderFailed",
+    "RenderLimits",
+    "TooBig",
+    "is_pdf",
+    "soffice",
+]
+
+# One LibreOffice conversion at a time per API process (each is confined and time-limited, and a
+# failed one is remembered, so a hostile file holds it once per FAILED_SECONDS at most).
 _CONVERT = threading.Lock()
 OFFICE_SUFFIXES = frozenset(
     {".docx", ".doc", ".pptx", ".ppt", ".xlsx", ".xls", ".odt", ".ods", ".odp", ".rtf"}
 )
-CONVERT_SECONDS = 120
+FAILED_SECONDS = 3600.0  # how long a page (or a conversion) that failed is refused at once
+Box = tuple[float, float, float, float]
+_TOKEN = re.compile(r"\w+")
 
 
 class NoPages(Exception):
     """The document has no pages to show (a text format, or an office file without LibreOffice)."""
-
-
-class PageOutOfRange(Exception):
-    """The page asked for is not in the document."""
-
-    def __init__(self, pages: int) -> None:
-        super().__init__(pages)
-        self.pages = pages
-
-
-class ConversionFailed(Exception):
-    """LibreOffice could not make a PDF of the document."""
 
 
 @dataclass(frozen=True)
@@ -56,14 +77,13 @@ class PageImage:
     cached: bool  # served from the disk cache
 
 
-def soffice() -> str | None:
-    """LibreOffice's converter, where installed."""
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
 def is_pdf(path: Path) -> bool:
     with path.open("rb") as f:
         return f.read(1024).lstrip().startswith(b"%PDF-")
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
 
 
 class PageCache:
@@ -123,18 +143,51 @@ class PageCache:
                 continue
             total -= size
 
+    def read_json(self, key: str, suffix: str) -> Any:
+        """The JSON kept under ``key``; None when there is none (or it went meanwhile)."""
+        path = self.get(key, suffix)
+        if path is None:
+            return None
+        try:
+            return json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def remember_failure(self, key: str, reason: str) -> None:
+        """Keep that ``key`` failed, and why, for ``FAILED_SECONDS``."""
+        self.put(key, ".fail", json.dumps({"reason": reason, "at": time.time()}).encode())
+
+    def failure(self, key: str) -> str | None:
+        """Why ``key`` failed, when it did within ``FAILED_SECONDS``."""
+        about = self.read_json(key, ".fail")
+        try:
+            if about is not None and time.time() - float(about["at"]) < FAILED_SECONDS:
+                return str(about["reason"])
+        except (KeyError, TypeError, ValueError):
+            pass
+        return None
+
 
 class PageImages:
     """Pages of stored originals as PNG images of a given width."""
 
-    def __init__(self, cache: PageCache, max_width: int) -> None:
+    def __init__(
+        self, cache: PageCache, max_width: int, limits: RenderLimits | None = None
+    ) -> None:
         self.cache = cache
         self.max_width = max_width
+        self.limits = limits or RenderLimits()
 
-    def source(self, original: Path, name: str, content: str) -> tuple[Path, str]:
-        """The PDF to render for an original (``content``: its sha256) and how it was had."""
+    @contextlib.contextmanager
+    def source(
+        self, original: Path, name: str, content: str, document: str = ""
+    ) -> Iterator[tuple[IO[bytes], str]]:
+        """The PDF to render for an original (``content``: its sha256), open, and how it was had.
+        An office document's PDF that the cache cannot keep is an unnamed temporary file."""
         if is_pdf(original):
-            return original, "pdf"
+            with original.open("rb") as f:
+                yield f, "pdf"
+            return
         if Path(name).suffix.lower() not in OFFICE_SUFFIXES:
             raise NoPages(f"{name} has no pages to show: its text is shown instead")
         converter = soffice()
@@ -143,145 +196,119 @@ class PageImages:
                 f"{name} is shown as text: rendering its pages needs LibreOffice (soffice), "
                 "which is not installed here"
             )
-        key = hashlib.sha256(f"office:{content}".encode()).hexdigest()
-        with _CONVERT:  # one conversion at a time; the second asker finds the first's PDF
-            cached = self.cache.get(key, ".pdf")
-            if cached is not None:
-                return cached, "libreoffice"
-            data = _convert(converter, original, Path(name).suffix.lower())
-            self.cache.put(key, ".pdf", data)
-            cached = self.cache.get(key, ".pdf")
-            if cached is None:  # a cache too small to keep it: render from a temporary copy
-                tmp = Path(tempfile.mkdtemp()) / "converted.pdf"
-                tmp.write_bytes(data)
-                return tmp, "libreoffice"
-            return cached, "libreoffice"
+        key = _key("office", document, content)
+        with self._converted(key, converter, original, Path(name).suffix.lower()) as f:
+            yield f, "libreoffice"
 
-    def render(self, original: Path, name: str, content: str, page: int, width: int) -> PageImage:
-        """Page ``page`` (1-based) of the original with sha256 ``content``, ``width`` pixels wide."""
-        pdf, via = self.source(original, name, content)
-        key = hashlib.sha256(f"page:{content}:{page}:{width}".encode()).hexdigest()
+    @contextlib.contextmanager
+    def _converted(
+        self, key: str, converter: str, original: Path, suffix: str
+    ) -> Iterator[IO[bytes]]:
+        failed = self.cache.failure(key)
+        if failed is not None:
+            raise ConversionFailed(failed)
+        with _CONVERT:  # one conversion at a time; the second asker finds the first's PDF
+            f = self._open_cached(key)
+            if f is None:
+                try:
+                    data = convert(converter, original, suffix, self.limits)
+                except ConversionFailed as e:
+                    self.cache.remember_failure(key, str(e))
+                    raise
+                self.cache.put(key, ".pdf", data)
+                f = self._open_cached(key)
+                if f is None:  # a cache too small to keep it: an unnamed file, gone once closed
+                    f = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the with below
+                    f.write(data)
+                    f.seek(0)
+        with f:
+            yield f
+
+    def _open_cached(self, key: str) -> IO[bytes] | None:
+        path = self.cache.get(key, ".pdf")
+        if path is None:
+            return None
+        try:
+            return path.open("rb")  # open now: an eviction from here on takes nothing from us
+        except OSError:
+            return None  # evicted between the look and the open: converted again
+
+    def render(
+        self, original: Path, name: str, content: str, page: int, width: int, document: str = ""
+    ) -> PageImage:
+        """Page ``page`` (1-based) of the original with sha256 ``content`` of document
+        ``document``, ``width`` pixels wide. The cache is looked at before anything is opened or
+        converted."""
+        key = _key("page", document, content, page, width)
         hit = self.cache.get(key, ".png")
-        about = self.cache.get(key, ".json")
-        if hit is not None and about is not None:
+        meta = self.cache.read_json(key, ".json")
+        if hit is not None and meta is not None:
             try:
-                meta = json.loads(about.read_text())
                 size = (float(meta["w"]), float(meta["h"]))
-                return PageImage(hit.read_bytes(), int(meta["pages"]), size, via, True)
+                return PageImage(hit.read_bytes(), int(meta["pages"]), size, str(meta["via"]), True)
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # evicted between the look and the read: render it again
-        try:
-            png, pages, size = _render(pdf, page, width)
-        finally:
-            if via == "libreoffice" and not pdf.is_relative_to(self.cache.root):
-                shutil.rmtree(pdf.parent, ignore_errors=True)  # a copy the cache could not keep
-        meta_text = json.dumps({"pages": pages, "w": size[0], "h": size[1]})
+        failed_key = _key("failed", document, content, page)
+        failed = self.cache.failure(failed_key)
+        if failed is not None:
+            raise RenderFailed(failed)
+        with self.source(original, name, content, document) as (pdf, via):
+            try:
+                png, pages, size = render(pdf, page, width, self.limits)
+            except TooBig:
+                raise  # another width may do
+            except RenderFailed as e:
+                self.cache.remember_failure(failed_key, str(e))
+                raise
+        meta_text = json.dumps({"pages": pages, "w": size[0], "h": size[1], "via": via})
         self.cache.put(key, ".json", meta_text.encode())
         self.cache.put(key, ".png", png)
         return PageImage(png, pages, size, via, False)
 
-
-def _render(pdf_path: Path, page: int, width: int) -> tuple[bytes, int, tuple[float, float]]:
-    import pypdfium2 as pdfium
-
-    with _PDFIUM:
-        pdf = pdfium.PdfDocument(str(pdf_path))
-        try:
-            pages = len(pdf)
-            if not 1 <= page <= pages:
-                raise PageOutOfRange(pages)
-            p = pdf[page - 1]
+    def page_words(
+        self, original: Path, content: str, page: int, document: str = ""
+    ) -> list[tuple[str, Box]] | None:
+        """The words of a PDF's page with their boxes, kept in the cache; None when the page
+        holds too many characters to look a sentence up in, or could not be read."""
+        key = _key("words", document, content, page)
+        kept = self.cache.read_json(key, ".words")
+        if isinstance(kept, dict):
             try:
-                size = (float(p.get_width()), float(p.get_height()))
-                scale = width / max(size[0], 1.0)
-                bitmap = p.render(scale=scale)
-                image = bitmap.to_pil()
-            finally:
-                p.close()
-        finally:
-            pdf.close()
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=3)
-    return out.getvalue(), pages, size
-
-
-def _convert(converter: str, original: Path, suffix: str) -> bytes:
-    """The PDF LibreOffice makes of ``original``, in a private profile and folder, time-bounded."""
-    with tempfile.TemporaryDirectory(prefix="askdocs-soffice-") as tmp:
-        work = Path(tmp)
-        src = work / f"document{suffix}"
-        shutil.copyfile(original, src)
+                if kept.get("words") is None:
+                    return None
+                return [(str(w[0]), (w[1], w[2], w[3], w[4])) for w in kept["words"]]
+            except (IndexError, TypeError, KeyError):
+                pass
+        failed_key = _key("failed", document, content, page)
+        if self.cache.failure(failed_key) is not None:
+            return None
         try:
-            done = subprocess.run(
-                [
-                    converter,
-                    f"-env:UserInstallation=file://{work / 'profile'}",
-                    "--headless",
-                    "--norestore",
-                    "--convert-to",
-                    "pdf",
-                    "--outdir",
-                    str(work / "out"),
-                    str(src),
-                ],
-                capture_output=True,
-                timeout=CONVERT_SECONDS,
-                check=False,
-                env={**os.environ, "HOME": str(work)},
-            )
-        except subprocess.TimeoutExpired as e:
-            raise ConversionFailed(f"LibreOffice took over {CONVERT_SECONDS} s") from e
-        out = work / "out" / "document.pdf"
-        if done.returncode != 0 or not out.exists():
-            raise ConversionFailed(
-                f"LibreOffice could not convert it: {done.stderr.decode(errors='replace')[:300]}"
-            )
-        return out.read_bytes()
+            with original.open("rb") as pdf:
+                found = words(pdf, page, self.limits)
+        except RenderFailed as e:
+            self.cache.remember_failure(failed_key, str(e))
+            return None
+        stored = None if found is None else [[w, *box] for w, box in found]
+        self.cache.put(key, ".words", json.dumps({"words": stored}).encode())
+        return found
 
-
-Box = tuple[float, float, float, float]
-_TOKEN = re.compile(r"\w+")
-
-
-def _page_words(pdf_path: Path, page: int) -> list[tuple[str, Box]]:
-    """The words of page ``page`` in pdfium's order with their boxes (points, origin top left)."""
-    import pypdfium2 as pdfium
-
-    words: list[tuple[str, Box]] = []
-    with _PDFIUM:
-        pdf = pdfium.PdfDocument(str(pdf_path))
-        try:
-            if not 1 <= page <= len(pdf):
-                return words
-            p = pdf[page - 1]
-            text = p.get_textpage()
-            try:
-                height = p.get_height()
-                chars: list[str] = []
-                box: list[float] = []
-                for i in range(text.count_chars()):
-                    ch = text.get_text_range(i, 1)
-                    if not ch or ch.isspace() or ch in "\x00\x02\ufffe":
-                        if chars:
-                            words.append(("".join(chars), (box[0], box[1], box[2], box[3])))
-                        chars, box = [], []
-                        continue
-                    left, bottom, right, top = text.get_charbox(i)
-                    y0, y1 = height - top, height - bottom
-                    box = (
-                        [min(box[0], left), min(box[1], y0), max(box[2], right), max(box[3], y1)]
-                        if box
-                        else [left, y0, right, y1]
-                    )
-                    chars.append(ch)
-                if chars:
-                    words.append(("".join(chars), (box[0], box[1], box[2], box[3])))
-            finally:
-                text.close()
-                p.close()
-        finally:
-            pdf.close()
-    return words
+    def sentence_boxes(
+        self,
+        original: Path,
+        content: str,
+        boxes: dict[str, list[list[int]]],
+        sentence: str,
+        document: str = "",
+    ) -> dict[str, list[list[int]]] | None:
+        """The line boxes of ``sentence``'s words on a PDF's pages among the words inside
+        ``boxes`` (a chunk's); None when they are not found or a page has too many words."""
+        found: dict[str, list[tuple[str, Box]]] = {}
+        for page in sorted(boxes, key=int):
+            on_page = self.page_words(original, content, int(page), document)
+            if on_page is None:
+                return None
+            found[page] = on_page
+        return match_sentence(found, boxes, sentence)
 
 
 def _inside(box: Box, rects: list[list[int]]) -> bool:
@@ -289,17 +316,20 @@ def _inside(box: Box, rects: list[list[int]]) -> bool:
     return any(r[0] - 1 <= x <= r[2] + 1 and r[1] - 1 <= y <= r[3] + 1 for r in rects)
 
 
-def sentence_boxes(
-    pdf_path: Path, boxes: dict[str, list[list[int]]], sentence: str
+def match_sentence(
+    page_words: dict[str, list[tuple[str, Box]]],
+    boxes: dict[str, list[list[int]]],
+    sentence: str,
 ) -> dict[str, list[list[int]]] | None:
-    """The line boxes of ``sentence``'s words among the words inside ``boxes`` (a chunk's), found
-    by matching their words in order; None when fewer than 60% of its words are found."""
+    """The line boxes of ``sentence``'s words among the words (``page_words``, by page) inside
+    ``boxes`` (a chunk's), found by matching their words in order; None when fewer than 60% of
+    its words are found."""
     want = [t.lower() for t in _TOKEN.findall(sentence)]
     if not want:
         return None
     seq: list[tuple[str, str, Box]] = []  # token, page, box of the word holding it
     for page in sorted(boxes, key=int):
-        for word, box in _page_words(pdf_path, int(page)):
+        for word, box in page_words.get(page, []):
             if _inside(box, boxes[page]):
                 seq += [(t.lower(), page, box) for t in _TOKEN.findall(word)]
     matcher = difflib.SequenceMatcher(None, [t for t, _, _ in seq], want, autojunk=False)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pypdfium2 import PdfiumError
 
 from api.deps import Caller, ServicesDep, document_for
 from api.errors import ApiError, errors
@@ -18,8 +17,10 @@ from api.page_images import (
     PageCache,
     PageImages,
     PageOutOfRange,
+    RenderFailed,
+    RenderLimits,
+    TooBig,
     is_pdf,
-    sentence_boxes,
 )
 from api.schemas import ChunkBoxesOut
 from core.auth import Role
@@ -37,7 +38,7 @@ NO_POSITIONS = (
 def page_images(settings: Settings) -> PageImages:
     """The page renderer over the data dir's page cache."""
     cache = PageCache(settings.data_dir / "pages", settings.page_cache_mb * MIB)
-    return PageImages(cache, settings.page_max_width)
+    return PageImages(cache, settings.page_max_width, RenderLimits.from_settings(settings))
 
 
 @router.get(
@@ -45,7 +46,7 @@ def page_images(settings: Settings) -> PageImages:
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "The page as a PNG image"},
-        **errors(401, 404, 422),
+        **errors(401, 404, 422, 503),
     },
 )
 def document_page(
@@ -58,7 +59,10 @@ def document_page(
     """Page ``page`` (from 1) of a PDF, or of the PDF LibreOffice makes of an office document,
     as a PNG ``width`` pixels wide. Headers: ``X-Page-Count``, ``X-Page-Size`` (the page's width
     and height in points, the unit of chunk boxes), ``X-Rendered-From`` (``pdf`` or
-    ``libreoffice``)."""
+    ``libreoffice``), ``X-Cache`` (``hit`` or ``miss``, of this document's own views). A page
+    whose image would hold more than ``ASKDOCS_PAGE_MAX_PIXELS`` is refused (422 ``too_big``), one
+    that takes longer than ``ASKDOCS_PAGE_RENDER_SECONDS`` to draw too (422 ``unreadable``, at
+    once for an hour after)."""
     settings = services.settings
     with services.catalog.reader() as s:
         doc = document_for(s, who, document_id, Role.read)
@@ -73,7 +77,7 @@ def document_page(
     if not original.exists():
         raise ApiError(404, "not_found", f"the original of {document_id} is gone")
     try:
-        image = page_images(settings).render(original, name, blob, page, width)
+        image = page_images(settings).render(original, name, blob, page, width, document_id)
     except NoPages as e:
         raise ApiError(404, "no_pages", str(e)) from None
     except PageOutOfRange as e:
@@ -82,8 +86,14 @@ def document_page(
         ) from None
     except ConversionFailed as e:
         raise ApiError(422, "conversion_failed", f"{name}: {e}") from None
-    except PdfiumError as e:
+    except TooBig as e:
+        raise ApiError(422, "too_big", f"{name}: {e}") from None
+    except RenderFailed as e:
         raise ApiError(422, "unreadable", f"{name} could not be rendered: {e}") from None
+    except OSError as e:  # the original or a cached file went while it was read
+        raise ApiError(
+            503, "unavailable", f"page {page} of {name} could not be read just now ({e.strerror})"
+        ) from None
     return Response(
         image.png,
         media_type="image/png",
@@ -118,7 +128,7 @@ def chunk_boxes(
             doc = None  # the same answer as for a chunk that does not exist
         if chunk is None or doc is None:
             raise ApiError(404, "not_found", f"no chunk {chunk_id}")
-        blob, text, stored = doc.blob, chunk.text, chunk.boxes
+        blob, text, stored, doc_id = doc.blob, chunk.text, chunk.boxes, doc.id
         out = ChunkBoxesOut(
             chunk_id=chunk.id, document_id=doc.id, page=chunk.page, page_end=chunk.page_end
         )
@@ -134,9 +144,11 @@ def chunk_boxes(
     out.boxes = json.loads(stored)
     if start is not None and end is not None and out.boxes:
         original = services.blobs.path(blob)
-        if original.exists() and is_pdf(original):
-            try:
-                out.sentence = sentence_boxes(original, out.boxes, text[start:end])
-            except PdfiumError:
-                out.sentence = None
+        try:
+            if original.exists() and is_pdf(original):
+                out.sentence = page_images(services.settings).sentence_boxes(
+                    original, blob, out.boxes, text[start:end], doc_id
+                )
+        except OSError:  # the original went meanwhile: the chunk's boxes still stand
+            out.sentence = None
     return out

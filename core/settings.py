@@ -436,6 +436,18 @@ class Settings(BaseSettings):
     page_max_width: int = Field(
         2000, ge=100, le=4000, description="Widest page image (pixels) a citation may ask for."
     )
+    page_max_pixels: int = Field(
+        25_000_000,
+        ge=1_000_000,
+        description="Most pixels (width x height at the width asked) of one page image; a taller "
+        "page is refused with 422 `too_big`.",
+    )
+    page_render_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="Seconds one page render (or one page's word lookup) may take in its confined "
+        "child before it is killed and the page refused for an hour.",
+    )
 
     @property
     def catalog_url(self) -> str:

@@ -241,6 +241,9 @@ GROUPS: list[tuple[str, str, dict[str, str]]] = [
             "page_cache_mb": "Citations of many documents are opened: more cache; a small disk: "
             "less.",
             "page_max_width": "Rarely: sharper or lighter page images.",
+            "page_max_pixels": "Very tall pages (a scroll, a long receipt) must show: more; a "
+            "small API host: less.",
+            "page_render_seconds": "Heavy drawings on a slow host are refused: more.",
         },
     ),
 ]

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from api import page_images
-from api.page_images import NoPages, PageCache, PageImages, PageOutOfRange, sentence_boxes
+from api.page_images import NoPages, PageCache, PageImages, PageOutOfRange, match_sentence
 from ui.page_view import PASSAGE, SENTENCE, overlay_html
 
 pytestmark = pytest.mark.unit
@@ -99,6 +99,9 @@ def test_an_office_file_renders_through_libreoffice_once(tmp_path: Path) -> None
     again = pages.render(path, "letter.docx", "d" * 64, 1, 300)
     assert again.via == "libreoffice" and not again.cached
     assert list((tmp_path / "pages").glob("*/*.pdf")) == made  # ... and not made again
+    # another document with the same bytes (another collection) shares nothing of its cache
+    other = pages.render(path, "letter.docx", "d" * 64, 1, 300, document="elsewhere")
+    assert not other.cached and len(list((tmp_path / "pages").glob("*/*.pdf"))) == 2
 
 
 def test_the_cache_keeps_to_its_bound_least_recently_used_out_first(tmp_path: Path) -> None:
@@ -118,14 +121,33 @@ def test_the_cache_keeps_to_its_bound_least_recently_used_out_first(tmp_path: Pa
     assert not (tmp_path / "none").exists()  # a bound of 0 keeps nothing
 
 
-def test_the_supporting_sentence_is_found_among_the_chunks_words(pdf: Path) -> None:
+def test_the_supporting_sentence_is_found_among_the_chunks_words(pdf: Path, tmp_path: Path) -> None:
     chunk = {"1": [[70, 80, 400, 125]]}  # the three lines of page 1 (baselines 92, 106, 120)
-    found = sentence_boxes(pdf, chunk, "The cider house presses the fruit in October.")
+    pages = images(tmp_path)
+    sentence = "The cider house presses the fruit in October."
+    found = pages.sentence_boxes(pdf, "a" * 64, chunk, sentence, "doc")
     assert found is not None and list(found) == ["1"]
     (line,) = found["1"]
     x0, top, x1, bottom = line
     assert 72 - 1 <= x0 <= 73 and 95 < top < bottom <= 110  # the second line only
-    assert sentence_boxes(pdf, chunk, "Nothing here is on the page at all.") is None
+    assert (
+        pages.sentence_boxes(pdf, "a" * 64, chunk, "Nothing here is on the page at all.", "doc")
+        is None
+    )
+    # the page's words are kept: the next lookup reads them from the cache, not the PDF
+    assert len(list((tmp_path / "pages").glob("*/*.words"))) == 1
+    pdf.unlink()
+    assert pages.sentence_boxes(pdf, "a" * 64, chunk, sentence, "doc") == found
+
+
+def test_a_sentence_is_matched_by_its_words_in_order() -> None:
+    words = {
+        "2": [("Net", (10, 10, 20, 20)), ("sales", (22, 10, 40, 20)), ("rose.", (42, 10, 60, 20))]
+    }
+    words["2"].append(("Costs", (10, 30, 30, 40)))
+    found = match_sentence(words, {"2": [[0, 0, 100, 50]]}, "Net sales rose")
+    assert found == {"2": [[10, 10, 60, 20]]}
+    assert match_sentence(words, {"2": [[0, 25, 100, 50]]}, "Net sales rose") is None  # outside
 
 
 def test_the_overlay_places_boxes_in_percent_of_the_page() -> None:
