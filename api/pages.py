@@ -66,7 +66,7 @@ def document_page(
     settings = services.settings
     with services.catalog.reader() as s:
         doc = document_for(s, who, document_id, Role.read)
-        name, blob = doc.name, doc.blob
+        name, blob, doc_id = doc.name, doc.blob, doc.id
     if width > settings.page_max_width:
         raise ApiError(
             422,
@@ -77,7 +77,7 @@ def document_page(
     if not original.exists():
         raise ApiError(404, "not_found", f"the original of {document_id} is gone")
     try:
-        image = page_images(settings).render(original, name, blob, page, width, document_id)
+        image = page_images(settings).render(original, name, blob, page, width, doc_id)
     except NoPages as e:
         raise ApiError(404, "no_pages", str(e)) from None
     except PageOutOfRange as e:
