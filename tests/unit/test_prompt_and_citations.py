@@ -45,7 +45,9 @@ def test_prompt_numbers_passages_with_name_and_page_in_one_user_message():
     body = build_messages("What is X?", ps, LAYOUTS["rules_first"])[0]["content"]
     assert body.startswith(INSTRUCTIONS) and body.rstrip().endswith("Question: What is X?")
     assert body.index("[1] (from") < body.index("[2] (from") < body.index("Question:")
-    assert build_messages("Other?", ps, LAYOUTS["rules_first"])[0]["content"].startswith(INSTRUCTIONS)
+    assert build_messages("Other?", ps, LAYOUTS["rules_first"])[0]["content"].startswith(
+        INSTRUCTIONS
+    )
     body = build_messages("What is X?", ps, LAYOUTS["best_last"])[0]["content"]
     assert body.index("[2] (from") < body.index("[1] (from")  # still [1], placed last
     # the rules first, the question on both sides of the sources
