@@ -6,8 +6,10 @@ A small model misreads a table cell now and then and cannot do arithmetic at all
 margin it writes an invented percentage. So for a ratio, a margin, a share, a sum, a change or a
 "which X did best" question, the model only copies the figures (``NAME = FIGURE [n]``, one a
 line); askdocs finds each figure in the passage it cites (an operand that is not there is refused,
-never guessed), reads its scale from the passage (``in millions``, ``in thousands``, ``%``) and
-computes the result exactly. Pure logic: no model, no I/O.
+never guessed), reads its sign, scale and percent sign from the passage (``(210)``, ``-5``,
+``in millions``, ``30 billion``, ``%``; a figure whose sign, scale or ``%`` as the model wrote it
+disagrees with the passage is refused) and computes the result exactly. Pure logic: no model, no
+I/O.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, Overflow, localcontext
 
 # What a question asks to compute.
 RATIO, MARGIN, SHARE, SUM, CHANGE, BEST = "ratio", "margin", "share", "sum", "change", "best"
@@ -228,8 +230,25 @@ def passage_scale(text: str) -> Decimal:
     return _SCALE_WORDS[word]
 
 
+# A figure with more digits than this is refused: no filing states one, and its results would
+# not fit the precision the arithmetic runs under.
+MAX_SIGNIFICANT_DIGITS = 20
+MAX_DIGITS = 40
+# The arithmetic's precision: room for a result of two 20-digit operands at full length.
+_PRECISION = 60
+
+
+def too_long(number: str) -> bool:
+    """``number`` ("5,466.25") has more significant digits (or digits in all) than a figure is
+    allowed."""
+    digits = re.sub(r"\D", "", number)
+    return len(digits) > MAX_DIGITS or len(digits.lstrip("0")) > MAX_SIGNIFICANT_DIGITS
+
+
 def _occurrences(number: str, text: str) -> list[re.Match[str]]:
     """Where ``number`` ("5,466" or "5466") stands in ``text`` as a whole number."""
+    if not number or too_long(number):
+        return []
     plain = number.replace(",", "")
     # the passage may write it with or without thousands commas
     grouped = f"{int(Decimal(plain)):,}" + (plain[plain.index(".") :] if "." in plain else "")
@@ -238,34 +257,68 @@ def _occurrences(number: str, text: str) -> list[re.Match[str]]:
     return list(re.finditer(pattern, text))
 
 
-def locate(operand: Operand, passage: str) -> Figure | None:
-    """The operand's figure as the cited passage states it (scale from the words beside it or
-    the table's header, ``%`` from the sign after it), or None when the passage does not hold it."""
+# The passage's own sign of a figure: parentheses around it ("(210)", "$(1,234)", "(4.5)%"), or a
+# minus sign right before it ("-5", "−5", "-$5", "$-5") that is not a hyphen ("2022-2023").
+_OPEN_PAREN = re.compile(r"\(\s*\$?\s*$")
+_CLOSE_PAREN = re.compile(r"^\s*%?\s*\)")
+_MINUS = re.compile(r"(?:^|[^\w.,)\]%-])(?:[-\u2212]\s?\$?|\$\s?[-\u2212])$")
+_PERCENT_AFTER = re.compile(r"\s*(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
+_SCALE_AFTER = re.compile(r"\s*(thousand|million|billion)s?\b", re.IGNORECASE)
+
+
+def _as_stated(hit: re.Match[str], passage: str) -> Figure:
+    """The figure at ``hit`` with the sign, scale and ``%`` the passage gives it."""
+    before = passage[max(0, hit.start() - 6) : hit.start()]
+    after = passage[hit.end() : hit.end() + 12]
+    negative = bool(
+        _OPEN_PAREN.search(before) and _CLOSE_PAREN.match(after) or _MINUS.search(before)
+    )
+    percent = bool(_PERCENT_AFTER.match(after))
+    scale = Decimal(1)
+    if not percent:  # the word beside the figure, else the table's header
+        word = _SCALE_AFTER.match(after)
+        scale = _SCALE_WORDS[word.group(1).lower()] if word else passage_scale(passage)
+    value = abs(Decimal(hit.group(0).replace(",", "")))
+    return Figure(-value if negative else value, scale, percent)
+
+
+def _agrees(written: Figure, stated: Figure) -> bool:
+    """The model's version of a figure adds nothing the passage does not say: a sign, a scale
+    word or a ``%`` it wrote is the passage's (one it left out is read from the passage)."""
+    if written.value < 0 and stated.value >= 0:
+        return False
+    if written.scale != 1 and written.scale != stated.scale:
+        return False
+    return not (written.percent and not stated.percent)
+
+
+def _find(operand: Operand, passage: str) -> tuple[re.Match[str], Figure] | None:
+    """The first place the passage states the operand's figure as the model wrote it."""
     written = parse_figure(operand.figure)
     number = _digits(operand.figure)
     if written is None or not number:
         return None
-    hits = _occurrences(number, passage)
-    if not hits:
-        return None
-    after = passage[hits[0].end() : hits[0].end() + 12]
-    before = passage[max(0, hits[0].start() - 3) : hits[0].start()]
-    percent = written.percent or after.lstrip().startswith("%")
-    scale = Decimal(1)
-    if not percent:  # the passage's word beside the figure, else its table header, else the model's
-        word = re.match(r"\s*(thousand|million|billion)s?\b", after, re.IGNORECASE)
-        scale = _SCALE_WORDS[word.group(1).lower()] if word else passage_scale(passage)
-        if scale == 1:
-            scale = written.scale
-    negative = written.value < 0 or "(" in before
-    value = -abs(written.value) if negative else abs(written.value)
-    return Figure(value, scale, percent)
+    for hit in _occurrences(number, passage):
+        stated = _as_stated(hit, passage)
+        if _agrees(written, stated):
+            return hit, stated
+    return None
+
+
+def locate(operand: Operand, passage: str) -> Figure | None:
+    """The operand's figure as the cited passage states it: its sign (parentheses or a minus sign
+    around it), its scale (the word beside it, else the table's header) and its ``%`` all read
+    from the passage. None when the passage does not hold the figure, or holds it only with
+    another sign, scale or ``%`` than the model wrote (refused, never guessed)."""
+    found = _find(operand, passage)
+    return found[1] if found else None
 
 
 def figure_span(operand: Operand, passage: str) -> tuple[int, int] | None:
     """Where the line (a table row, or a sentence's line) stating the operand's figure sits in
     the passage."""
-    hits = _occurrences(_digits(operand.figure), passage) if _digits(operand.figure) else []
+    found = _find(operand, passage)
+    hits = [found[0]] if found else _occurrences(_digits(operand.figure), passage)
     if not hits:
         return None
     at = hits[0].start()
@@ -343,10 +396,18 @@ def compute(
     found: list[Figure] = []
     checked: list[Operand] = []
     for o in operands:
+        if too_long(_digits(o.figure)):
+            return _refusal(o, f"has more than {MAX_SIGNIFICANT_DIGITS} significant digits")
         o = _recite(o, passages, c.kind == BEST)
         if not 1 <= o.source <= len(passages):
             return _refusal(o, "is in no passage that was given")
         fig = locate(o, passages[o.source - 1])
+        if fig is None and _occurrences(_digits(o.figure), passages[o.source - 1]):
+            return _refusal(
+                o,
+                f"is in passage [{o.source}] only with another sign, scale or percent sign "
+                "than named",
+            )
         if fig is None:
             return _refusal(o, f"is not in passage [{o.source}]")
         if c.kind == BEST and not row_of(o.label, o.figure, passages[o.source - 1]):
@@ -361,13 +422,33 @@ def compute(
             True,
             tuple(operands),
         )
+    try:
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            text = _result_text(question, c, operands, found)
+    except (InvalidOperation, Overflow):
+        return Result(
+            "The documents do not answer this question: the result of the figures named has "
+            "more digits than askdocs computes with, so no result is computed from them.",
+            True,
+            tuple(operands),
+        )
+    if text is None:
+        return Result("The denominator named is zero: no result.", True, tuple(operands))
+    return Result(text, False, tuple(operands), grounded=True)
+
+
+def _result_text(
+    question: str, c: Computation, operands: Sequence[Operand], found: Sequence[Figure]
+) -> str | None:
+    """The result with its formula and citations; None when the denominator is zero."""
     marks = _marks(operands)
     shown = [_shown(o, f) for o, f in zip(operands, found, strict=True)]
     label = _subject(question, c)
     if c.kind in (RATIO, MARGIN, SHARE):
         *parts, den = found
         if den.amount == 0:
-            return Result("The denominator named is zero: no result.", True, tuple(operands))
+            return None
         q = sum((p.amount for p in parts), Decimal(0)) / den.amount
         value = f"{_fmt_number(q, 2)}x" if c.kind == RATIO else _percent(q)
         top = shown[0] if len(parts) == 1 else f"({' + '.join(shown[:-1])})"
@@ -393,7 +474,7 @@ def compute(
         compared = "; ".join(f"{o.label} {o.figure} [{o.source}]" for o, _ in pairs)
         word = "lowest" if c.lowest else "highest"
         text = f"{winner.label} has the {word} figure of the rows compared: {compared}."
-    return Result(text, False, tuple(operands), grounded=True)
+    return text
 
 
 def _recite(o: Operand, passages: Sequence[str], row: bool) -> Operand:
@@ -420,9 +501,11 @@ def _shown(o: Operand, f: Figure) -> str:
 
 
 def _refusal(o: Operand, why: str) -> Result:
+    figure = o.figure if len(o.figure) <= 60 else o.figure[:60] + "..."
     return Result(
-        f"The documents do not answer this question: the figure {o.figure} named for "
-        f"{o.label!r} {why}, and askdocs does not compute from a figure it cannot find.",
+        f"The documents do not answer this question: the figure {figure} named for "
+        f"{o.label!r} {why}, and askdocs does not compute from a figure it cannot find "
+        "as named.",
         True,
         (o,),
     )

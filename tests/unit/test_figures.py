@@ -105,9 +105,12 @@ def test_a_small_models_loose_lines_still_parse() -> None:
     assert F.parse_operands("Services [1] [2] 3.0%") == []
 
 
-def test_an_operand_is_located_with_the_passage_scale_not_the_model_word() -> None:
-    fig = F.locate(F.Operand("revenue", "5,678 billion", 1), INCOME)
+def test_an_operand_is_located_with_the_passage_scale() -> None:
+    fig = F.locate(F.Operand("revenue", "5,678", 1), INCOME)
     assert fig == F.Figure(Decimal(5678), Decimal(1_000_000))
+    assert F.locate(F.Operand("revenue", "$5,678 million", 1), INCOME) == fig
+    # the model's scale word where the table's header says another is refused, never guessed
+    assert F.locate(F.Operand("revenue", "5,678 billion", 1), INCOME) is None
     # a parenthesised figure in the table is negative
     fig = F.locate(F.Operand("operating income", "210", 1), INCOME)
     assert fig is not None and fig.value == -210
@@ -235,3 +238,146 @@ def test_operand_rules_name_each_operand() -> None:
     assert "do not compute" in rules.lower()
     rules = F.operand_rules(F.classify("Which segment had the highest sales?"))  # type: ignore[arg-type]
     assert "Americas = 1,234 [1]" in rules
+
+
+def _ask(question: str, reply: str, passages: list[str]) -> F.Result | None:
+    return F.compute(question, F.classify(question), F.parse_operands(reply), passages)  # type: ignore[arg-type]
+
+
+CHANGE_Q = "What was the percent change in revenue from 2022 to 2023?"
+
+
+def test_a_sign_the_model_adds_is_refused() -> None:
+    r = _ask(
+        CHANGE_Q,
+        "earlier = -100 [1]\nlater = 120 [1]",
+        ["Revenue was 100 in 2022 and 120 in 2023."],
+    )
+    assert r is not None and r.refused and not r.grounded
+    assert "-100" in r.text and "another sign, scale or percent sign" in r.text
+    # parentheses the model adds are a sign too
+    r = _ask(
+        CHANGE_Q,
+        "earlier = (100) [1]\nlater = 120 [1]",
+        ["Revenue was 100 in 2022 and 120 in 2023."],
+    )
+    assert r is not None and r.refused
+
+
+def test_the_sign_is_read_from_the_passage() -> None:
+    passage = "Net income was -50 in 2022 and 30 in 2023; the loss narrowed in fiscal 2022-2023."
+    r = _ask(CHANGE_Q, "earlier = 50 [1]\nlater = 30 [1]", [passage])
+    assert r is not None and not r.refused and r.grounded
+    assert r.text == "Change = 30 - -50 = +80 (+160.0%) [1]"
+    assert F.locate(F.Operand("x", "-50", 1), passage) == F.Figure(Decimal(-50))
+    # a Unicode minus sign, and a minus before a dollar sign
+    assert F.locate(F.Operand("x", "7", 1), "Other income \u22127.") == F.Figure(Decimal(-7))
+    assert F.locate(F.Operand("x", "7", 1), "Other income -$7.") == F.Figure(Decimal(-7))
+    # a hyphen between two years is no minus sign
+    assert F.locate(F.Operand("x", "2023", 1), passage) == F.Figure(Decimal(2023))
+    # "(" before a figure without ")" after it is no sign ("(30 in 2023)")
+    assert F.locate(F.Operand("x", "30", 1), "Income (30 in 2023) rose.") == F.Figure(Decimal(30))
+
+
+def test_a_figure_stated_twice_is_read_where_its_sign_agrees() -> None:
+    passage = "Operating income 100; other expense (100)."
+    assert F.locate(F.Operand("x", "-100", 1), passage) == F.Figure(Decimal(-100))
+    assert F.locate(F.Operand("x", "100", 1), passage) == F.Figure(Decimal(100))
+    span = F.figure_span(F.Operand("x", "-100", 1), "income 100\nexpense (100)")
+    assert span == (11, 24)
+
+
+def test_a_scale_the_model_adds_is_refused() -> None:
+    q = "What is the operating margin?"
+    passages = ["Operating income 30; revenue 120 (in dollars)."]
+    r = _ask(q, "profit = 30 billion [1]\nrevenue = 120 [1]", passages)
+    assert r is not None and r.refused and not r.grounded
+    assert "25,000,000,000" not in r.text and "another sign, scale or percent sign" in r.text
+    # the scale word the passage writes beside the figure is the figure's
+    passages = ["Operating income was $30 billion on revenue of $120 billion."]
+    r = _ask(q, "profit = 30 billion [1]\nrevenue = 120 [1]", passages)
+    assert r is not None and r.text == "Operating margin = 30 / 120 = 25.0% [1]"
+    r = _ask(q, "profit = 30 million [1]\nrevenue = 120 billion [1]", passages)
+    assert r is not None and r.refused
+
+
+def test_a_percent_sign_the_model_adds_is_refused() -> None:
+    q = "What is the combined revenue?"
+    r = _ask(q, "a = 30% [1]\nb = 40% [1]", ["Segment A 30 dollars, segment B 40 dollars."])
+    assert r is not None and r.refused and not r.grounded
+    # the passage's percent sign (or word) is read when the model leaves it out
+    fig = F.locate(F.Operand("x", "44.5", 1), "gross margin was 44.5 percent")
+    assert fig == F.Figure(Decimal("44.5"), Decimal(1), True)
+
+
+BIG = "99,999,999,999,999,999,999,999,999,999"
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "passage"),
+    [
+        (
+            "What is the combined revenue?",
+            f"North = {BIG} [1]\nSouth = 1 [1]",
+            f"North {BIG}; South 1.",
+        ),
+        (
+            "What is the combined revenue?",
+            f"a = {'1' * 5000} [1]\nb = 1 [1]",
+            f"a {'1' * 5000} b 1",
+        ),
+    ],
+)
+def test_a_figure_of_more_than_20_significant_digits_is_refused(
+    question: str, reply: str, passage: str
+) -> None:
+    r = _ask(question, reply, [passage])
+    assert r is not None and r.refused and not r.grounded
+    assert "more than 20 significant digits" in r.text and len(r.text) < 400
+    op = F.Operand("a", "1" * 5000, 1)
+    assert F.locate(op, passage) is None and F.figure_span(op, passage) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "passage", "text"),
+    [
+        (
+            "What is the current ratio?",
+            "numerator = 1,000,000 [1]\ndenominator = 0.0000000000000000000001 [1]",
+            "Current assets 1,000,000. Current liabilities 0.0000000000000000000001.",
+            "Current ratio = 1,000,000 / 0.0000000000000000000001 = "
+            "10,000,000,000,000,000,000,000,000,000.00x [1]",
+        ),
+        (
+            "What is the operating margin?",
+            "profit = 5,000,000 [1]\nrevenue = 0.000000000000000000000001 [1]",
+            "Operating income 5,000,000; revenue 0.000000000000000000000001.",
+            "Operating margin = 5,000,000 / 0.000000000000000000000001 = "
+            "500,000,000,000,000,000,000,000,000,000,000.0% [1]",
+        ),
+        (
+            CHANGE_Q,
+            "earlier = 0.00000000000000000000000001 [1]\nlater = 5 [1]",
+            "Revenue was 0.00000000000000000000000001 in 2022 and 5 in 2023.",
+            "Change = 5 - 0.00000000000000000000000001 = +5.00 "
+            "(+49,999,999,999,999,999,999,999,999,900.0%) [1]",
+        ),
+    ],
+)
+def test_results_of_more_than_28_digits_are_computed(
+    question: str, reply: str, passage: str, text: str
+) -> None:
+    r = _ask(question, reply, [passage])
+    assert r is not None and not r.refused and r.grounded
+    assert r.text == text
+
+
+def test_a_result_past_the_arithmetics_precision_is_refused() -> None:
+    tiny = "0." + "0" * 38 + "1"  # 40 digits, one significant
+    r = _ask(
+        "What is the current ratio?",
+        f"numerator = 99,999,999,999,999,999,999 [1]\ndenominator = {tiny} [1]",
+        [f"Current assets 99,999,999,999,999,999,999. Current liabilities {tiny}."],
+    )
+    assert r is not None and r.refused and not r.grounded
+    assert "more digits than askdocs computes with" in r.text
