@@ -178,7 +178,8 @@ _SCALE_WORDS = {
 }
 _HEADER_SCALE = re.compile(
     r"\(?\s*in\s+(thousands|millions|billions)\b|\b(thousands|millions|billions)\s+of\s+"
-    r"(?:u\.?s\.?\s+)?dollars\b|\$\s*in\s+(thousands|millions|billions)\b",
+    r"(?:u\.?s\.?\s+)?dollars\b|\$\s*in\s+(thousands|millions|billions)\b|"
+    r"\(\s*(?:\$|€|£|usd|eur)?\s*(thousands|millions|billions)\s*\)",
     re.IGNORECASE,
 )
 

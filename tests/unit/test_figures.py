@@ -76,6 +76,8 @@ def test_scale_comes_from_the_table_header() -> None:
     assert F.passage_scale(INCOME) == Decimal(1_000_000)
     assert F.passage_scale("(In thousands, except per share data)") == Decimal(1_000)
     assert F.passage_scale("Revenue grew.") == Decimal(1)
+    assert F.passage_scale("Net sales ($ millions)") == Decimal(1_000_000)
+    assert F.passage_scale("Net sales (USD thousands)") == Decimal(1_000)
 
 
 def test_operand_lines_are_parsed_in_order() -> None:
