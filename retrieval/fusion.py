@@ -37,9 +37,27 @@ def minmax_by_document(
     its document's fused score plus a small share of its own, which orders chunks within a document;
     ``own_weights`` weigh the runs for that order (default: ``weights``).
     """
+    doc_scores, own = _document_and_own(runs, weights, own_weights or weights, document_of)
+    fused = {
+        item: doc_scores[document_of[item]] + own_weight * s
+        for item, s in own.items()
+        if item in document_of
+    }
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _document_and_own(
+    runs: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+    own_weights: Sequence[float],
+    document_of: dict[int, str],
+) -> tuple[dict[str, float], dict[int, float]]:
+    """Each document's fused score (each side's best passage, min-max normalised, weighted by
+    ``weights``) and each passage's own (weighted by ``own_weights``); passages of no known
+    document are left out."""
     doc_scores: dict[str, float] = {}
     own: dict[int, float] = {}
-    for run, w, w_own in zip(runs, weights, own_weights or weights, strict=True):
+    for run, w, w_own in zip(runs, weights, own_weights, strict=True):
         best: dict[str, float] = {}
         for item, s in _normalised(run):
             doc = document_of.get(item)
@@ -49,12 +67,7 @@ def minmax_by_document(
             own[item] = own.get(item, 0.0) + w_own * s
         for doc, s in best.items():
             doc_scores[doc] = doc_scores.get(doc, 0.0) + w * s
-    fused = {
-        item: doc_scores[document_of[item]] + own_weight * s
-        for item, s in own.items()
-        if item in document_of
-    }
-    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    return doc_scores, own
 
 
 def _normalised(run: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -86,18 +99,7 @@ def minmax_passages(
     another document's better one (with the document score alone, all top five went to one
     report, often the wrong period's).
     """
-    doc_scores: dict[str, float] = {}
-    own: dict[int, float] = {}
-    for run, w, w_own in zip(runs, weights, own_weights or weights, strict=True):
-        best: dict[str, float] = {}
-        for item, s in _normalised(run):
-            doc = document_of.get(item)
-            if doc is None:
-                continue
-            best[doc] = max(best.get(doc, 0.0), s)
-            own[item] = own.get(item, 0.0) + w_own * s
-        for doc, s in best.items():
-            doc_scores[doc] = doc_scores.get(doc, 0.0) + w * s
+    doc_scores, own = _document_and_own(runs, weights, own_weights or weights, document_of)
     prior = priors or {}
     fused = {
         item: (1.0 - document_share) * s
