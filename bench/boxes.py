@@ -108,7 +108,7 @@ def _fill(catalog, rows: list[tuple[str, ChunkDraft]], dim: int, with_boxes: boo
     from sqlalchemy import insert
 
     from core.catalog import Chunk, Document
-    from ingest.pipeline import chunk_id
+    from ingest.pipeline import chunk_row
 
     rng = np.random.default_rng(0)
     with catalog.session() as s:
@@ -116,24 +116,10 @@ def _fill(catalog, rows: list[tuple[str, ChunkDraft]], dim: int, with_boxes: boo
         for doc in sorted({d for d, _ in rows}):
             s.add(Document(id=doc, collection_id="bench", name=doc, size_bytes=0, status="ready"))
         s.flush()
-        values = [
-            {
-                "id": chunk_id(doc, d.ordinal, d.text),
-                "document_id": doc,
-                "ordinal": d.ordinal,
-                "text": d.text,
-                "page": d.page,
-                "page_end": d.page_end,
-                "page_marks": json.dumps(d.page_marks) if d.page_marks else None,
-                "heading": d.heading,
-                "element_type": d.element_type,
-                "char_start": d.char_start,
-                "char_end": d.char_end,
-                "boxes": boxes_json(d.boxes) if with_boxes else None,
-                "vector": rng.standard_normal(dim).astype(np.float32).tobytes(),
-            }
-            for doc, d in rows
-        ]
+        values = []
+        for doc, d in rows:  # the row ingestion writes, with or without the boxes
+            row = chunk_row(doc, d, rng.standard_normal(dim).astype(np.float32))
+            values.append(row if with_boxes else {**row, "boxes": None})
         s.execute(insert(Chunk), values)
 
 

@@ -477,9 +477,7 @@ def _write_pending(ctx: IngestContext, works: list[_Work], owner: str) -> list[s
             doc_fields.set_fields(doc, parsed)
             children = _add_attachments(s, doc, parsed.attachments, blobs[w.document_id])
             assert w.vectors is not None, "only embedded documents are written"
-            rows += [
-                _chunk_row(w.document_id, d, v) for d, v in zip(drafts, w.vectors, strict=True)
-            ]
+            rows += [chunk_row(w.document_id, d, v) for d, v in zip(drafts, w.vectors, strict=True)]
             lifecycle.to_indexing(doc, ctx.model_label, len(drafts))
             written.append((w, children))
         if written:  # a rerun's rows go first; then every row of the batch in one statement
@@ -514,7 +512,7 @@ def boxes_json(boxes: PageBoxes) -> str | None:
     )
 
 
-def _chunk_row(document_id: str, d: ChunkDraft, vec: np.ndarray) -> dict[str, object]:
+def chunk_row(document_id: str, d: ChunkDraft, vec: np.ndarray) -> dict[str, object]:
     """The values of one ``Chunk`` row (the batch's rows go in as one bulk insert)."""
     return {
         "id": chunk_id(document_id, d.ordinal, d.text),
