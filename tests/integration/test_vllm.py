@@ -68,7 +68,13 @@ def vllm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def vstack(vllm_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = {"ASKDOCS_GENERATOR_URL": vllm_url, "ASKDOCS_START_GENERATOR": "false"}
+    env = {
+        "ASKDOCS_GENERATOR_URL": vllm_url,
+        "ASKDOCS_START_GENERATOR": "false",
+        # vLLM serves the packaged 0.5B here: its profile, as an operator serving it would choose
+        # (a model served elsewhere gets the plain profile unless told; tests/service covers both)
+        "ASKDOCS_GENERATOR_PROFILE": "qwen2.5-coder-0.5b",
+    }
     with running_stack(tmp_path_factory.mktemp("vllm-stack"), VLLM_REDIS_DB, env) as running:
         yield running
 
