@@ -32,11 +32,12 @@ import dataclasses
 import fnmatch
 import itertools
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,7 +46,9 @@ from askdocs import bulk  # noqa: E402
 from askdocs.eval_retrieval import evaluate, read_corpus, read_jsonl, read_qrels  # noqa: E402
 from bench.documents import has_evidence  # noqa: E402
 from bench.stack import running_stack  # noqa: E402
+from core.catalog import Catalog, DocStatus, Document  # noqa: E402
 from retrieval import doc_fields  # noqa: E402
+from retrieval.doc_fields_fill import fill_missing  # noqa: E402
 from retrieval.fusion import spread  # noqa: E402
 from retrieval.search import SearchConfig, fuse  # noqa: E402
 
@@ -54,26 +57,19 @@ DEPTH = 100
 COLLECTION = "tune"
 
 
-def _fields(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-    """Each document's name, issuer and period (from its first page where the row has none)."""
-    out = {}
-    for did, name, issuer, period in db.execute(
-        "SELECT id, name, issuer, period FROM documents WHERE status = 'ready'"
-    ):
-        if issuer is None and period is None:
-            page = [
-                t
-                for (t,) in db.execute(
-                    "SELECT text FROM chunks WHERE document_id = ? AND "
-                    "coalesce(page, 0) = (SELECT min(coalesce(page, 0)) FROM chunks "
-                    "WHERE document_id = ?) ORDER BY ordinal",
-                    (did, did),
-                )
-            ]
-            f = doc_fields.extract(name, "", "\n".join(page))
-            issuer, period = f.issuer, f.period.encode() if f.period else None
-        out[did] = {"name": name, "issuer": issuer, "period": period}
-    return out
+def _fields(data: Path) -> dict[str, dict[str, Any]]:
+    """Each ready document's name, issuer and period, read first (as the janitor does) where the
+    catalog holds none yet or holds those of older rules."""
+    catalog = Catalog(f"sqlite:///{data / 'catalog.db'}")
+    while fill_missing(catalog, 1000):
+        pass
+    with catalog.reader() as s:
+        rows = s.execute(
+            select(Document.id, Document.name, Document.issuer, Document.period).where(
+                Document.status == DocStatus.ready
+            )
+        ).all()
+    return {d: {"name": n, "issuer": i, "period": p} for d, n, i, p in rows}
 
 
 def collect(args: argparse.Namespace) -> int:
@@ -137,7 +133,6 @@ def collect(args: argparse.Namespace) -> int:
                         passages[p["chunk_id"]] = f"{p.get('heading') or ''}\n{p['text']}"
             if n % 50 == 0:
                 print(f"{n}/{len(queries)} questions", file=sys.stderr, flush=True)
-    db = sqlite3.connect(data / "catalog.db")
     out = {
         "kind": kind,
         "name": args.name or args.out.stem,
@@ -145,7 +140,7 @@ def collect(args: argparse.Namespace) -> int:
         "runs": runs,
         "doc_of": {str(k): v for k, v in doc_of.items()},
         "texts": {str(k): v for k, v in passages.items()},
-        "docs": _fields(db),
+        "docs": _fields(data),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out))

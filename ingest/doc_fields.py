@@ -7,9 +7,6 @@ from core.catalog import Document
 from ingest.types import ParsedDocument
 from retrieval.doc_fields import FIELDS_VERSION, DocFields, extract
 
-# what of the first page is read: a cover page, an earnings release's heading
-FIRST_PAGE_CHARS = 6000
-
 
 def of(name: str, parsed: ParsedDocument) -> DocFields:
     blocks = parsed.blocks
@@ -17,7 +14,7 @@ def of(name: str, parsed: ParsedDocument) -> DocFields:
     page = [b.text for b in blocks if b.page == first] if first is not None else []
     if not page:
         page = [b.text for b in blocks[:60]]
-    text = "\n".join(page)[:FIRST_PAGE_CHARS]
+    text = "\n".join(page)
     title = next((b.text for b in blocks[:20] if b.kind == "title"), "")
     subject = parsed.metadata.get("subject") if parsed.metadata else None
     return extract(name, str(subject or title), text)

@@ -49,7 +49,9 @@ _ORDINAL = {
     "4th": 4,
 }
 _YEAR = r"((?:19|20)\d\d)"
-# what of a first page can name its period: the headline
+# what of a first page is read (a cover page, a release's heading), and what of it can name the
+# period: the headline
+FIRST_PAGE_CHARS = 6000
 HEADLINE_CHARS = 400
 # what of a question, name or title is read (the API caps questions at 4,000 characters)
 MAX_TEXT = 4000
@@ -227,7 +229,7 @@ def labelled_periods(text: str, strict: bool = False) -> list[tuple[int, int | N
 def _period(name: str, title: str, first_page: str) -> Period | None:
     ended = None
     annual_cover = False
-    m = _ENDED.search(first_page[:6000])
+    m = _ENDED.search(first_page)
     if m:
         ended = _date(m.group(2), m.group(3), m.group(4))
         kind = m.group(1).lower()
@@ -249,7 +251,7 @@ def _period(name: str, title: str, first_page: str) -> Period | None:
 
 
 def _issuer(title: str, first_page: str) -> str | None:
-    lines = [ln.strip() for ln in first_page[:6000].splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in first_page.splitlines() if ln.strip()]
     for i, line in enumerate(lines[:80]):
         before, sep, _ = line.partition("(Exact name")
         if sep and before.strip() and not _COVER_WORDS.search(before):
@@ -279,8 +281,8 @@ def _clean(name: str) -> str | None:
 def extract(name: str, title: str, first_page: str) -> DocFields:
     """The issuer and period of a document from its file name, title and first page's text."""
     name, title = (name or "")[:MAX_TEXT], (title or "")[:MAX_TEXT]
-    period = _period(name, title, first_page or "")
-    return DocFields(issuer=_issuer(title, first_page or ""), period=period)
+    first_page = (first_page or "")[:FIRST_PAGE_CHARS]
+    return DocFields(issuer=_issuer(title, first_page), period=_period(name, title, first_page))
 
 
 def name_words(issuer: str) -> tuple[str, ...]:

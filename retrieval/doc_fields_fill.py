@@ -9,8 +9,6 @@ from sqlalchemy import func, select
 from core.catalog import Catalog, Chunk, DocStatus, Document
 from retrieval.doc_fields import FIELDS_VERSION, extract
 
-FIRST_PAGE_CHARS = 6000
-
 
 def fill_missing(catalog: Catalog, batch: int = 200) -> int:
     """Read the fields of up to ``batch`` ready documents that lack them; how many were read."""
@@ -31,7 +29,7 @@ def fill_missing(catalog: Catalog, batch: int = 200) -> int:
                 .order_by(Chunk.ordinal)
                 .limit(40)
             ).all()
-            fields = extract(doc.name, "", "\n".join(texts)[:FIRST_PAGE_CHARS])
+            fields = extract(doc.name, "", "\n".join(texts))
             doc.issuer = fields.issuer
             doc.period = fields.period.encode() if fields.period else None
             doc.fields_version = FIELDS_VERSION
