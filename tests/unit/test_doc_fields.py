@@ -1,7 +1,9 @@
+import time
 from datetime import date
 
 import pytest
 
+from retrieval import doc_fields
 from retrieval.doc_fields import (
     DocFields,
     Period,
@@ -120,10 +122,6 @@ def test_running_text_names_no_issuer_or_period():
 def test_the_period_patterns_do_not_backtrack():
     """A run of separators after "q1" cost the pattern quadratic time (3 s at 8,000 spaces, with
     the GIL held); bounded separators make it linear: 20,000 take milliseconds, not 20 s."""
-    import time
-
-    from retrieval import doc_fields
-
     hostile = "q1" + " " * 20_000 + "x"
     started = time.perf_counter()
     for rx in (doc_fields._Q_YEAR, doc_fields._YEAR_Q, doc_fields._NQ_YEAR, doc_fields._WORD_Q):
