@@ -1,6 +1,7 @@
 """The question-answering flow behind `/ask`, `/v1/chat/completions` and `askdocs eval answers
 --in-process`: check access, condense a follow-up with its conversation, retrieve from the one
-collection, gate on relevance, generate, check the citations and store the turn.
+collection, gate on relevance, refuse a question that names something no passage found mentions
+(``generation.coverage``), generate, check the citations and store the turn.
 
 ``AnswerService`` gets what it uses (the catalog, the retriever, the generator client and the
 settings) and knows nothing of HTTP: refusals are domain errors (core.errors), mapped to the error
@@ -23,7 +24,9 @@ from core.errors import NotFound
 from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.condense import HISTORY_TURNS, PastTurn, condense
+from generation.coverage import VOCABULARY_MIN_PASSAGES, missing_terms
 from generation.profiles import profile_for
+from generation.prompt import NOT_IN_DOCUMENTS
 from generation.rag import Answer, Token, answer
 from retrieval.query_encoders import EncoderUnavailable
 from retrieval.search import Retriever
@@ -73,6 +76,23 @@ class Prepared:
     received: float = field(default_factory=time.monotonic)  # when the question arrived
     # why the relevance could not be judged (the gate refused for that reason), else None
     unjudged: str | None = None
+    # what the question names (a year, a figure, a proper name) that no passage found mentions,
+    # and its words the collection never uses: the question is refused without the generator
+    # (``generation.coverage``)
+    missing: tuple[str, ...] = ()
+
+
+def passage_text(p: ScoredChunk) -> str:
+    """What a passage says, as the coverage check reads it: its document's name, its heading and
+    its text."""
+    return "\n".join(part for part in (p.document_name, p.heading, p.text) if part)
+
+
+def not_covered(missing: Sequence[str]) -> str:
+    """The refusal of a question that names ``missing`` things no passage found mentions."""
+    quoted = [f'"{t}"' for t in missing]
+    named = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"{NOT_IN_DOCUMENTS.rstrip('.')}: no passage found mentions {named}."
 
 
 def timed(events: Iterator[Token | Answer], received: float) -> Iterator[Token | Answer]:
@@ -141,6 +161,9 @@ def answer_payload(ev: Answer, prepared: Prepared) -> dict[str, Any]:
         "below_relevance_threshold": prepared.gated,
         # the gate refused because it could not judge (the embedding model is unavailable)
         "relevance_unjudged": prepared.unjudged is not None,
+        # what the question names that no passage found mentions, and its words the collection
+        # never uses (the answer is then a refusal the generator was never asked for)
+        "missing_terms": list(prepared.missing),
         "standalone_question": prepared.standalone,
     }
 
@@ -189,8 +212,9 @@ class AnswerService:
         k: int | None = None,
         document_ids: list[str] | None = None,
     ) -> Prepared:
-        """Condense, retrieve (within ``document_ids`` when given), gate. Raises
-        GeneratorUnavailable before any stream starts."""
+        """Condense, retrieve (within ``document_ids`` when given), gate on relevance, then check
+        that the passages mention what the question names. Raises GeneratorUnavailable before
+        any stream starts when the generator will be asked."""
         received = time.monotonic()
         standalone = condense(question, history, self.generator) if history else question
         passages = (
@@ -210,10 +234,26 @@ class AnswerService:
             # generator answer from whatever BM25 found (unless the gate is off: threshold -1)
             relevance, unjudged = -1.0, UNJUDGED
         gated = relevance < threshold if unjudged is None else threshold > -1
+        missing: list[str] = []
         if not gated:
+            # the whole collection's words (once it is large enough to tell): a subject it never
+            # mentions is no passage's either
+            lexical = self.retriever.indexes(collection).lexical
+            vocabulary = lexical.has_word if lexical.searched >= VOCABULARY_MIN_PASSAGES else None
+            texts = [passage_text(p) for p in passages]
+            missing = missing_terms(standalone, texts, vocabulary)
+        if not gated and not missing:
             _ = self.generator.model  # fail now, not inside the stream
         return Prepared(
-            collection, question, standalone, passages, relevance, gated, received, unjudged
+            collection,
+            question,
+            standalone,
+            passages,
+            relevance,
+            gated,
+            received,
+            unjudged,
+            tuple(missing),
         )
 
     def passage_budget(self) -> int:
@@ -235,6 +275,9 @@ class AnswerService:
     def generate(self, prepared: Prepared) -> Iterator[Token | Answer]:
         if prepared.gated and prepared.unjudged:
             return iter([Token(prepared.unjudged), Answer(prepared.unjudged, [], [], True)])
+        if prepared.missing and not prepared.gated:
+            refusal = not_covered(prepared.missing)
+            return iter([Token(refusal), Answer(refusal, [], [], True)])
         if prepared.gated:
             return timed(
                 answer(prepared.standalone, [], self.generator, profile=self.profile),

@@ -245,6 +245,22 @@ class LexicalIndex:
         ids = searcher.fast_field_values("chunk_id", [addr for _, addr in hits])
         return [(int(i), float(score)) for (score, _), i in zip(hits, ids, strict=True)]
 
+    @property
+    def searched(self) -> int:
+        """The chunks searches see now (``size`` first reloads to the latest commit)."""
+        return int(self._index.searcher().num_docs) if self._index is not None else 0
+
+    def has_word(self, word: str) -> bool:
+        """Whether any chunk's text or title has ``word`` (as analysed: stemmed, so "patents"
+        finds "patent"); True for a stop word, and while there is no index to ask."""
+        if self._index is None:
+            return True
+        searcher = self._index.searcher()
+        return all(
+            searcher.doc_freq("body", t) > 0 or searcher.doc_freq("title", t) > 0
+            for t in self._tokens(word)
+        )
+
     def _tokens(self, text: str) -> list[str]:
         """The analysed terms of ``text`` (stemmed, no stop words), each once, in order (as
         tantivy's query parser has them: a word asked twice weighs once)."""
