@@ -15,11 +15,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from api.errors import stream_error
 from api.schemas import PassageOut
 from core import conversations, metrics
 from core.auth import Principal, Role, audit, question_detail, role_in
-from core.catalog import Catalog, utcnow
+from core.catalog import Catalog, Document, utcnow
 from core.errors import NotFound
 from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
@@ -82,10 +84,10 @@ class Prepared:
     missing: tuple[str, ...] = ()
 
 
-def passage_text(p: ScoredChunk) -> str:
-    """What a passage says, as the coverage check reads it: its document's name, its heading and
-    its text."""
-    return "\n".join(part for part in (p.document_name, p.heading, p.text) if part)
+def passage_text(p: ScoredChunk, issuer: str | None = None) -> str:
+    """What a passage says, as the coverage check reads it: its document's issuer (a filing's
+    chunk seldom repeats the company's name) and name, its heading and its text."""
+    return "\n".join(part for part in (issuer, p.document_name, p.heading, p.text) if part)
 
 
 def not_covered(missing: Sequence[str]) -> str:
@@ -240,7 +242,8 @@ class AnswerService:
             # mentions is no passage's either
             lexical = self.retriever.indexes(collection).lexical
             vocabulary = lexical.has_word if lexical.searched >= VOCABULARY_MIN_PASSAGES else None
-            texts = [passage_text(p) for p in passages]
+            issuers = self.issuers({p.document_id for p in passages})
+            texts = [passage_text(p, issuers.get(p.document_id)) for p in passages]
             missing = missing_terms(standalone, texts, vocabulary)
         if not gated and not missing:
             _ = self.generator.model  # fail now, not inside the stream
@@ -255,6 +258,18 @@ class AnswerService:
             unjudged,
             tuple(missing),
         )
+
+    def issuers(self, document_ids: set[str]) -> dict[str, str]:
+        """The issuer of each of these documents that has one (``retrieval.doc_fields``)."""
+        if not document_ids:
+            return {}
+        with self.catalog.reader() as s:
+            rows = s.execute(
+                select(Document.id, Document.issuer).where(
+                    Document.id.in_(document_ids), Document.issuer.is_not(None)
+                )
+            )
+            return {doc_id: issuer for doc_id, issuer in rows}
 
     def passage_budget(self) -> int:
         """The passages' token budget: the setting, or less where the served model's context

@@ -15,6 +15,7 @@ import pytest
 from api import answering
 from api.answering import AnswerService, Question
 from core.auth import LOCAL
+from core.catalog import Document
 from generation.client import GeneratorClient
 from tests.service.conftest import Harness
 from tests.service.test_answers import FERRY, StubGenerator
@@ -66,6 +67,23 @@ def test_a_place_no_passage_mentions_is_refused_without_the_generator(
     done = events[-1][1]
     assert len(StubGenerator.prompts) == 1 and "07:40" in done["answer"]
     assert done["missing_terms"] == [] and not done["abstained"]
+
+
+def test_the_issuer_of_a_passage_s_document_counts_as_mentioned(answers: AnswerService) -> None:
+    question = Question(COLLECTION, "When does the Nordhavn Lines ferry leave?")
+    StubGenerator.prompts.clear()
+    done = list(answers.ask(LOCAL, question))[-1][1]
+    assert done["missing_terms"] == ["Nordhavn Lines"] and StubGenerator.prompts == []
+    with answers.catalog.session() as s:
+        doc = s.query(Document).filter_by(collection_id=COLLECTION, name="ferry.txt").one()
+        doc.issuer = "Nordhavn Lines AB"
+    try:
+        done = list(answers.ask(LOCAL, question))[-1][1]
+    finally:
+        with answers.catalog.session() as s:
+            s.query(Document).filter_by(collection_id=COLLECTION).update({"issuer": None})
+    assert done["missing_terms"] == [] and len(StubGenerator.prompts) == 1
+    assert "07:40" in done["answer"]
 
 
 def test_a_word_the_collection_never_uses_is_missing_once_it_is_large_enough(
