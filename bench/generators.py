@@ -11,6 +11,9 @@ this process (retrieval, gate, prompt, citations exactly as `/ask`), over a coll
     askdocs eval answers --docs ../shared/data/sec-10q --qa /tmp/sec10q-subset.csv --limit 1
     .venv/bin/python bench/generators.py run --collection eval-qa-... --qa /tmp/sec10q-subset.csv \\
         --profiles qwen2.5-coder-0.5b qwen2.5-coder-1.5b smollm2-135m --json /tmp/gen.json
+    # one profile with a switch changed (any field of generation.profiles.GenerationProfile)
+    .venv/bin/python bench/generators.py run --collection eval-qa-... --qa /tmp/sec10q-subset.csv \\
+        --profiles qwen2.5-coder-0.5b qwen2.5-coder-0.5b:copy_figures=false
     # an `askdocs eval answers --json` file scored the same way
     .venv/bin/python bench/generators.py rescore /tmp/eval.json
     # the operand step alone, on a fixed filing table (a generator serving the profile's model)
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import random
 import signal
@@ -46,7 +50,7 @@ from askdocs.eval_answers import QA, Outcome, in_process_asker, outcome, read_qa
 from core.settings import Settings  # noqa: E402
 from generation import figures  # noqa: E402
 from generation.embedded_server import server_command  # noqa: E402
-from generation.profiles import PROFILES  # noqa: E402
+from generation.profiles import PROFILES, GenerationProfile  # noqa: E402
 
 # Questions about the same companies that the filings do not answer (a right answer refuses).
 UNANSWERABLE = (
@@ -206,15 +210,33 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def variant(spec: str) -> GenerationProfile:
+    """``NAME`` or ``NAME:FIELD=VALUE,...``: a profile with some of its switches changed (for
+    example ``qwen2.5-coder-0.5b:copy_figures=false``)."""
+    name, _, changes = spec.partition(":")
+    fields: dict[str, object] = {}
+    for item in filter(None, changes.split(",")):
+        key, _, value = item.partition("=")
+        current = getattr(PROFILES[name], key)
+        if isinstance(current, bool):
+            fields[key] = value.lower() in ("1", "true", "yes", "on")
+        else:
+            fields[key] = type(current)(value)
+    return dataclasses.replace(PROFILES[name], **fields)  # type: ignore[arg-type]
+
+
 def run_profile(
     name: str, collection: str, qas: list[QA], port: int, progress: Path | None = None
 ) -> dict:
     """Serve the profile's model, ask every question, stop the server; each answer is also
     appended to ``progress`` (JSON lines) as it comes, so a run cut short can still be scored
-    (``rescore``) on the questions it finished."""
-    profile = PROFILES[name]
+    (``rescore``) on the questions it finished. ``name`` may be a ``variant``."""
+    profile = variant(name)
+    base = profile.name
     url = f"http://127.0.0.1:{port}/v1"
-    settings = Settings(generator_url=url, generator_profile=name, start_generator=False)
+    settings = Settings(generator_url=url, generator_profile=base, start_generator=False)
+    # the answer service finds the profile by its name: the variant stands in for it this run
+    kept, PROFILES[base] = PROFILES[base], profile
     argv = server_command(
         None,
         url,
@@ -247,6 +269,7 @@ def run_profile(
         summary = summarize(pairs)
         summary["server_peak_rss_mb"] = _peak_rss_mb(server.pid)
     finally:
+        PROFILES[base] = kept
         server.terminate()
         server.wait(30)
     rows = [{"question": q.question, "gold": q.answer, **o.__dict__} for q, o in pairs]

@@ -78,10 +78,14 @@ class Recorder:
         self.sent: float | None = None
         self.first: float | None = None
 
-    def __call__(self, messages, max_tokens=384, temperature=0.0) -> Generator[str, None, None]:  # type: ignore[no-untyped-def]
+    def __call__(
+        self, messages, max_tokens=384, temperature=0.0, grammar=None
+    ) -> Generator[str, None, None]:  # type: ignore[no-untyped-def]
         if self.messages is None:
             self.messages, self.sent = messages, time.perf_counter()
-        for piece in self.inner(messages, max_tokens=max_tokens, temperature=temperature):
+        for piece in self.inner(
+            messages, max_tokens=max_tokens, temperature=temperature, grammar=grammar
+        ):
             if self.first is None:
                 self.first = time.perf_counter()
             yield piece

@@ -92,11 +92,21 @@ class GeneratorClient:
         return self._model
 
     def stream_chat(
-        self, messages: list[dict[str, str]], max_tokens: int = 384, temperature: float = 0.0
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Generator[str, None, None]:
         """Yield the answer's text pieces as they arrive. Closing the iterator early closes the
         connection, which stops the server's generation (llama.cpp's and vLLM's servers stop a
-        stream whose client went away)."""
+        stream whose client went away).
+
+        :param grammar: a GBNF grammar the answer must follow (``generation.grammar``), sent as
+            llama.cpp's server takes it (the request's ``grammar`` field)."""
+        extra = dict(self._extra_body)
+        if grammar is not None:
+            extra["grammar"] = grammar
         try:
             stream = self._client.chat.completions.create(
                 model=self.model,
@@ -104,7 +114,7 @@ class GeneratorClient:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stream=True,
-                extra_body=self._extra_body or None,
+                extra_body=extra or None,
                 extra_headers=request_headers(),
             )
             try:

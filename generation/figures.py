@@ -416,6 +416,10 @@ def compute(
         found.append(fig)
         checked.append(o)
     operands = checked
+    if len(c.operands) == 2 and _digits(operands[0].figure) == _digits(operands[1].figure):
+        # one figure named twice (a margin of 100%, a change of 0): the model did not find the
+        # second operand; the question is answered the ordinary way
+        return None
     if len({f.percent for f in found}) > 1:
         return Result(
             "The documents do not answer this question: the figures named mix percentages and "

@@ -49,6 +49,9 @@ class GenerationProfile:
     # ratios, margins, shares, sums, changes and row comparisons: the model names the operands,
     # askdocs checks and computes (``generation.figures``)
     computed_figures: bool = True
+    # every figure the answer writes is copied from the passages given: the sampler follows a
+    # grammar of their figures (``generation.grammar``; llama.cpp's server takes it)
+    copy_figures: bool = False
     # shrink the passage budget so the prompt is read within this many seconds at the prompt
     # speed measured on the answers so far (0: off), never below ``min_context_tokens``
     ttft_target_seconds: float = 0.0
@@ -69,6 +72,7 @@ _SMALL_MODEL = dict(
     example_filter=True,
     refusal_patterns=True,
     second_look=True,
+    copy_figures=True,
 )
 
 QWEN_CODER_05B_PROFILE = GenerationProfile(

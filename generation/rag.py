@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from generation import figures
+from generation import figures, grammar
 from generation.citations import (
     Citation,
     Claim,
@@ -30,6 +30,7 @@ from generation.prompt import (
     approx_tokens,
     build_messages,
     fenced_sentences,
+    format_passage,
     says_not_answered,
     second_look_messages,
     select_passages,
@@ -123,8 +124,9 @@ def answer(
     refused = partial(_refused, paraphrases=profile.refusal_patterns)
     # With a second look, an opening like a refusal's is held back until it is clear whether it
     # is one (which the second look may replace); any other answer streams at once.
+    copy = _copy_grammar(question, used) if profile.copy_figures else None
     text, streamed = yield from _stream(
-        client.stream_chat(messages, max_tokens=max_tokens),
+        client.stream_chat(messages, max_tokens=max_tokens, grammar=copy),
         hold=profile.second_look,
         first=first_token,
         refused=refused,
@@ -136,7 +138,7 @@ def answer(
     looked_again = False
     if abstained and profile.second_look:
         try:
-            kept = _look_again(client, second_look_messages(messages, text), question, used)
+            kept = _look_again(client, second_look_messages(messages, text), question, used, copy)
         except GeneratorUnavailable:  # the refusal stands: a second look is never needed
             log.warning("second look failed", exc_info=True)
             kept = None
@@ -207,6 +209,23 @@ def _held(c: Citation, computed: figures.Result) -> Citation:
 
 # Tokens the operand step may write: a line per operand (a row comparison lists every row).
 OPERAND_TOKENS = 200
+# Lines the operand step's grammar lets it write (a row comparison's rows, a sum's terms).
+OPERAND_LINES = 8
+# Figures a copied answer may always write besides the passages' own: single digits ("3
+# segments"), which cannot glue a longer figure together (``grammar.copy_grammar``).
+_DIGITS = " ".join(str(d) for d in range(10))
+
+
+def _shown_figures(question: str, used: Sequence[ScoredChunk]) -> list[str]:
+    """The figures the prompt shows: each passage as formatted (its name, pages and heading
+    too), the question's own, and single digits."""
+    shown = [format_passage(n, p) for n, p in enumerate(used, start=1)]
+    return grammar.passage_figures(shown, also=(question, _DIGITS))
+
+
+def _copy_grammar(question: str, used: Sequence[ScoredChunk]) -> str:
+    """The grammar of an answer whose figures are copied from the prompt."""
+    return grammar.copy_grammar(_shown_figures(question, used), len(used))
 
 
 def _computed(
@@ -222,7 +241,12 @@ def _computed(
     way); a refusal of the operand step is a refusal."""
     layout = replace(profile.layout, rules=figures.operand_rules(computation))
     messages = build_messages(question, used, layout)
-    reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS)).strip()
+    rules = None
+    if profile.copy_figures:
+        rules = grammar.operand_grammar(
+            _shown_figures(question, used), len(used), NOT_IN_DOCUMENTS, OPERAND_LINES
+        )
+    reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS, grammar=rules)).strip()
     operands = figures.parse_operands(reply)
     result = figures.compute(question, computation, operands, [p.text for p in used])
     if result is None:
@@ -245,12 +269,14 @@ def _look_again(
     messages: list[dict[str, str]],
     question: str,
     used: Sequence[ScoredChunk],
+    copy: str | None = None,
 ) -> str | None:
     """The second look's answer, or None. The copy is checked at each sentence's end and the
-    stream closed at the first that makes an answer, so the server stops copying."""
+    stream closed at the first that makes an answer, so the server stops copying; with ``copy``
+    (a grammar) its figures are the passages' own."""
     got: list[str] = []
     checked = 0
-    pieces = client.stream_chat(messages, max_tokens=SECOND_LOOK_TOKENS)
+    pieces = client.stream_chat(messages, max_tokens=SECOND_LOOK_TOKENS, grammar=copy)
     try:
         for piece in pieces:
             got.append(piece)

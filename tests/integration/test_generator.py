@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from askdocs.stack import generator
 from askdocs.supervisor import Supervisor
 from core.settings import Settings
+from generation import grammar
 from generation.client import GeneratorClient, GeneratorUnavailable
 from generation.models import SMOLLM2_135M, resolve
 from tests.integration.conftest import free_port
@@ -70,3 +72,24 @@ def test_packaged_model_checksum_is_enforced(tmp_path) -> None:
     wrong = replace(SMOLLM2_135M, sha256="0" * 64)
     with pytest.raises(ModelFileError, match="refusing"):
         resolve(wrong, tmp_path)
+
+
+def test_a_copy_grammar_lets_the_model_write_only_the_passages_figures(smollm_url: str) -> None:
+    """With the grammar of ``generation.grammar`` in the request, every number the model writes
+    is one the passage states (the prompt invites it to invent others), or a citation marker."""
+    passage = "Net sales were 81,797 in the quarter and 82,959 a year before; costs rose 4.5%."
+    figures = grammar.passage_figures([passage])
+    ask = [
+        {
+            "role": "user",
+            "content": f"[1] {passage}\n\nList ten large numbers, then say what net sales were.",
+        }
+    ]
+    client = GeneratorClient(smollm_url)
+    text = "".join(client.stream_chat(ask, max_tokens=80, grammar=grammar.copy_grammar(figures, 1)))
+    free = "".join(client.stream_chat(ask, max_tokens=80))
+    written = re.findall(r"\d[\d,]*(?:\.\d+)?", re.sub(r"\[1\]", " ", text))
+    assert written, text  # it wrote numbers, and each is the passage's own
+    assert {w.rstrip(",.") for w in written} <= set(figures), text
+    # unconstrained, the same prompt makes it write numbers of its own
+    assert {w.rstrip(",.") for w in re.findall(r"\d[\d,]*(?:\.\d+)?", free)} - set(figures), free

@@ -383,3 +383,13 @@ def test_a_result_past_the_arithmetics_precision_is_refused() -> None:
     )
     assert r is not None and r.refused and not r.grounded
     assert "more digits than askdocs computes with" in r.text
+
+
+def test_one_figure_named_twice_is_no_computation() -> None:
+    """A margin of 100% from the same cell named as profit and revenue is not an answer: the
+    question is then answered the ordinary way."""
+    c = F.classify("What was the operating margin in the quarter?")
+    assert c is not None
+    passage = "| Operating income | 23,076 |\n| Total net sales | 81,797 |"
+    named = [F.Operand("profit", "23,076", 1), F.Operand("revenue", "23,076", 1)]
+    assert F.compute("What was the operating margin?", c, named, [passage]) is None

@@ -28,7 +28,7 @@ class _Stub:
     def observe_prompt(self, tokens: int, seconds: float) -> None:
         pass
 
-    def stream_chat(self, messages, max_tokens=384):  # type: ignore[no-untyped-def]
+    def stream_chat(self, messages, max_tokens=384, grammar=None):  # type: ignore[no-untyped-def]
         self.prompts.append(messages)
         reply = self.replies.pop(0) if self.replies else ""
         words = reply.split(" ")

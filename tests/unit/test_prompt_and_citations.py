@@ -157,7 +157,7 @@ class _Stub:
     def observe_prompt(self, tokens: int, seconds: float) -> None:
         pass
 
-    def stream_chat(self, messages, max_tokens=384):  # type: ignore[no-untyped-def]
+    def stream_chat(self, messages, max_tokens=384, grammar=None):  # type: ignore[no-untyped-def]
         words = self.reply.split(" ")
         yield from (w if i == 0 else " " + w for i, w in enumerate(words))
 

@@ -1,0 +1,137 @@
+"""Grammars that make the generator copy figures instead of typing them.
+
+A small model reads the right table row and still writes a figure of its own now and then:
+"total current liabilities ... $5,430,786" where the passage says 5,466. Its sampler can be told
+what it may write (a GBNF grammar, as llama.cpp's server takes it in the request): here, every
+run of digits in an answer must be a figure that stands in the passages given (or a citation
+marker ``[n]`` of one of them), so a figure in an answer is copied, never made up. The words
+around the figures stay free. The operand step of a computation (``generation.figures``) gets a
+stricter grammar: ``NAME = FIGURE [n]`` lines whose figures and source numbers come from the
+passages, or the refusal sentence.
+
+The figures are laid out as a trie of rules (one rule per shared prefix), so the sampler follows
+a handful of alternatives at each digit whatever the number of figures. Pure logic: no model, no
+I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+# A figure as passages write it: 5,466 / 81,797 / 2023 / 3.5 / 0.25
+_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# More figures than this in the passages of one prompt are not all offered (the first ones
+# are kept, passages in rank order); a prompt of 1,536 tokens holds a few hundred.
+MAX_FIGURES = 2000
+# Digits of the longest figure offered (a longer run is an identifier, not a figure).
+MAX_FIGURE_CHARS = 24
+
+
+def passage_figures(texts: Iterable[str], also: Iterable[str] = ()) -> list[str]:
+    """The figures of ``texts`` as written (thousands commas kept, a trailing comma or period
+    dropped), each once, in order of appearance; ``also`` adds strings that may be written too
+    (the question's own figures)."""
+    seen: dict[str, None] = {}
+    for text in (*texts, *also):
+        for m in _FIGURE.finditer(text):
+            figure = m.group(0).rstrip(",.")
+            if len(figure) <= MAX_FIGURE_CHARS:
+                seen.setdefault(figure, None)
+                if len(seen) >= MAX_FIGURES:
+                    return list(seen)
+    return list(seen)
+
+
+def _literal(text: str) -> str:
+    """A GBNF string literal (figures hold only digits, commas and periods; escaped anyway)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _trie_rules(figures: Sequence[str], name: str) -> list[str]:
+    """Rules matching exactly one of ``figures``: ``name`` is the root, one rule per node of the
+    prefix tree, so at each character the sampler follows only that node's branches."""
+    trie: dict = {}
+    for f in figures:
+        node = trie
+        for ch in f:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a figure ends here
+    rules: list[str] = []
+    counter = 0
+
+    def emit(node: dict, rule: str) -> None:
+        nonlocal counter
+        alternatives = []
+        for ch, child in sorted(node.items()):
+            if ch == "":
+                alternatives.append('""')
+                continue
+            # a chain of single children becomes one literal
+            run = ch
+            while len(child) == 1 and "" not in child:
+                ((nxt, child),) = child.items()
+                run += nxt
+            if set(child) == {""}:
+                alternatives.append(_literal(run))
+                continue
+            counter += 1
+            sub = f"{name}-{counter}"
+            alternatives.append(f"{_literal(run)} {sub}")
+            emit(child, sub)
+        rules.append(f"{rule} ::= " + " | ".join(alternatives))
+
+    emit(trie, name)
+    return rules
+
+
+def _citation(sources: int) -> str:
+    """``"[" n "]"`` for n in 1..sources."""
+    numbers = " | ".join(_literal(str(n)) for n in range(1, max(sources, 1) + 1))
+    return f'cite ::= "[" ( {numbers} ) "]"'
+
+
+def copy_grammar(figures: Sequence[str], sources: int) -> str:
+    """Free text in which every run of digits is one of ``figures`` or a citation ``[n]`` of
+    one of ``sources`` passages. A figure ends where the digits end: after it comes a character
+    that is neither a digit nor a thousands or decimal separator, or a separator followed by a
+    non-digit ("5,466." ending a sentence), so no figure is glued from two."""
+    if not figures:  # nothing to copy: no digit may be written but a citation's
+        return "\n".join(
+            [
+                "root ::= ( text | cite )*",
+                r"text ::= [^0-9\[] | " + '"[" ' + r"[^0-9\[]",
+                _citation(sources),
+            ]
+        )
+    return "\n".join(
+        [
+            "root ::= ( text | cite | fig after )* ( fig [,.]? )?",
+            # any character but a digit; a "[" only as a citation's or before a non-digit
+            r"text ::= [^0-9\[] | " + '"[" ' + r"[^0-9\[]",
+            r"after ::= [^0-9,.\[] | [,.] [^0-9\[] | [,.]? cite",
+            _citation(sources),
+            *_trie_rules(figures, "fig"),
+        ]
+    )
+
+
+def operand_grammar(figures: Sequence[str], sources: int, refusal: str, lines: int) -> str:
+    """The operand step's reply: up to ``lines`` lines of ``NAME = FIGURE [n]``, each figure one
+    of ``figures`` (with a minus sign, a ``%`` or a scale word where the model writes one: the
+    passage's own sign, scale and ``%`` are checked afterwards, ``figures.locate``), or the
+    ``refusal`` sentence alone. A name is a short label, not a sentence (no period)."""
+    line = (
+        'line ::= name " = " "-"? "$"? fig pct? scale? " " cite "\\n"\n'
+        r"name ::= [A-Za-z] [A-Za-z0-9 ,&'/()-]{0,48}" + "\n"
+        'pct ::= "%"\n'
+        'scale ::= " million" | " billion" | " thousand"'
+    )
+    return "\n".join(
+        [
+            f"root ::= {_literal(refusal)} | line{{1,{max(lines, 1)}}}",
+            line,
+            _citation(sources),
+            *_trie_rules(figures or ["0"], "fig"),
+        ]
+    )

@@ -1,0 +1,113 @@
+"""The grammars that make the generator copy figures: which figures they offer, and that each
+parses in llama.cpp's own grammar parser and offers exactly those figures."""
+
+from __future__ import annotations
+
+import re
+
+import llama_cpp
+import pytest
+
+from generation import grammar
+from generation.models import SMOLLM2_135M, resolve
+
+
+def test_passage_figures_are_as_written_each_once() -> None:
+    texts = ["Net sales were $81,797 million, up from 82,959.", "Margin 44.5%; 81,797 again."]
+    assert grammar.passage_figures(texts, also=("Q3 2023",)) == [
+        "81,797",
+        "82,959",
+        "44.5",
+        "3",
+        "2023",
+    ]
+
+
+def test_passage_figures_are_capped() -> None:
+    many = " ".join(str(n) for n in range(10, 5000))
+    assert len(grammar.passage_figures([many])) == grammar.MAX_FIGURES
+
+
+def _expand(rules: dict[str, list[str]], name: str) -> set[str]:
+    """Every string the trie rules under ``name`` match (alternatives of literals, each maybe
+    followed by one sub-rule)."""
+    out: set[str] = set()
+    for alt in rules[name]:
+        m = re.fullmatch(r'"([^"]*)"(?: (\S+))?', alt.strip())
+        assert m, alt
+        head, sub = m.group(1), m.group(2)
+        out |= {head + tail for tail in _expand(rules, sub)} if sub else {head}
+    return out
+
+
+def _trie(text: str, name: str = "fig") -> dict[str, list[str]]:
+    rules = {}
+    for line in text.splitlines():
+        left, _, right = line.partition(" ::= ")
+        if left == name or left.startswith(f"{name}-"):
+            rules[left] = right.split(" | ")
+    return rules
+
+
+@pytest.mark.parametrize(
+    "figures",
+    [["5,466"], ["5", "5,466", "5,466.25", "54", "2023", "2022"], ["1", "10", "100", "1,000"]],
+)
+def test_the_trie_offers_exactly_the_figures(figures: list[str]) -> None:
+    text = grammar.copy_grammar(figures, 3)
+    assert _expand(_trie(text), "fig") == set(figures)
+
+
+def test_the_trie_follows_few_alternatives_at_each_digit() -> None:
+    figures = grammar.passage_figures([" ".join(f"{n:,}" for n in range(1000, 9000, 7))])
+    rules = _trie(grammar.copy_grammar(figures, 5))
+    assert max(len(alts) for alts in rules.values()) <= 12
+
+
+def test_citations_name_only_the_passages_given() -> None:
+    text = grammar.copy_grammar(["12"], 3)
+    cite = next(line for line in text.splitlines() if line.startswith("cite ::="))
+    assert re.findall(r'"(\d+)"', cite) == ["1", "2", "3"]
+
+
+def test_operand_grammar_offers_the_refusal_and_bounded_lines() -> None:
+    text = grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer.", 4)
+    root = text.splitlines()[0]
+    assert '"The documents do not answer."' in root and "line{1,4}" in root
+    assert _expand(_trie(text), "fig") == {"5,466", "81,797"}
+
+
+@pytest.fixture(scope="module")
+def vocab(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The packaged SmolLM2's vocabulary, loaded alone: what llama.cpp parses a grammar against."""
+    model = llama_cpp.Llama(
+        str(resolve(SMOLLM2_135M, tmp_path_factory.mktemp("m"))), vocab_only=True, verbose=False
+    )
+    yield llama_cpp.llama_model_get_vocab(model._model.model)
+    model.close()
+
+
+def _parses(vocab, text: str) -> bool:  # type: ignore[no-untyped-def]
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode(), b"root")
+    if not sampler:
+        return False
+    llama_cpp.llama_sampler_free(sampler)
+    return True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        grammar.copy_grammar(["5,466", "81,797", "2023", "3"], 4),
+        grammar.copy_grammar([], 2),
+        grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer.", 8),
+        grammar.operand_grammar([], 1, 'A "quoted" refusal.', 1),
+    ],
+)
+def test_llama_cpp_parses_the_grammars(vocab, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert _parses(vocab, text)
+
+
+def test_llama_cpp_refuses_a_broken_grammar(vocab) -> None:  # type: ignore[no-untyped-def]
+    """The parse check above can fail."""
+    assert not _parses(vocab, "root ::= [unclosed")
