@@ -46,7 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from askdocs.eval_answers import QA, Outcome, in_process_asker, outcome, read_qa, summarize  # noqa: E402
+from askdocs.eval_answers import (  # noqa: E402
+    QA,
+    Outcome,
+    in_process_asker,
+    outcome,
+    read_qa,
+    summarize,
+)
+from askdocs.eval_answers import figures as answer_figures  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from generation import figures  # noqa: E402
 from generation.embedded_server import server_command  # noqa: E402
@@ -65,13 +73,32 @@ UNANSWERABLE = (
 )
 
 
-def subset(qa: Path, n: int, seed: int, unanswerable: int = len(UNANSWERABLE)) -> list[QA]:
+def _table_lookups(qa: Path) -> set[str]:
+    """Questions of a sec-10q style CSV answered from one document's table with a figure
+    (``Source Chunk Type`` Table, a ``Single-Doc`` question type, a figure in the gold answer)."""
+    with qa.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        r["Question"]
+        for r in rows
+        if r.get("Source Chunk Type") == "Table"
+        and r.get("Question Type", "").startswith("Single-Doc")
+        and answer_figures(r.get("Answer") or "")
+    }
+
+
+def subset(
+    qa: Path, n: int, seed: int, unanswerable: int = len(UNANSWERABLE), numeric: bool = False
+) -> list[QA]:
     """Every question that asks for a computation (``generation.figures.classify``), ``n``
-    others drawn with ``seed``, and the first ``unanswerable`` of ``UNANSWERABLE``; the same
-    list for every model."""
+    others drawn with ``seed`` (with ``numeric``, only from questions a table answers with a
+    figure), and the first ``unanswerable`` of ``UNANSWERABLE``; the same list for every model."""
     rows = read_qa(qa)
     computing = [q for q in rows if figures.classify(q.question)]
     rest = [q for q in rows if not figures.classify(q.question)]
+    if numeric:
+        lookups = _table_lookups(qa)
+        rest = [q for q in rest if q.question in lookups]
     drawn = random.Random(seed).sample(rest, n)
     return computing + drawn + [QA(q, "") for q in UNANSWERABLE[:unanswerable]]
 
@@ -330,6 +357,11 @@ def main() -> None:
     s.add_argument("--n", type=int, default=32)
     s.add_argument("--seed", type=int, default=39)
     s.add_argument("--unanswerable", type=int, default=len(UNANSWERABLE))
+    s.add_argument(
+        "--numeric",
+        action="store_true",
+        help="draw only questions one document's table answers with a figure",
+    )
     s.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("run")
     r.add_argument("--collection", required=True)
@@ -358,7 +390,7 @@ def main() -> None:
             print(json.dumps(describe(path)))
         return
     if args.cmd == "subset":
-        qas = subset(args.qa, args.n, args.seed, args.unanswerable)
+        qas = subset(args.qa, args.n, args.seed, args.unanswerable, args.numeric)
         with args.out.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["Question", "Answer"])

@@ -69,7 +69,8 @@ STOPWORDS = COMMON | _words(
     affect affects drive drives explain imply implies indicate indicates influence influences
     mean means reflect reflects relate relates suggest suggests correlate correlates
     margin margins ratio ratios growth grow proportion proportions share shares breakdown sum
-    split mix multiple multiples"""
+    split mix multiple multiples coverage leverage turnover payout yield yields ebitda ebit
+    cagr yoy qoq"""
 )
 # A figure asked for may be computed from the passages, never written in them ("margin", "ratio",
 # "growth"): such words are stopwords above, as ALL-CAPS metric names are no named terms.
