@@ -85,53 +85,51 @@ def _trie_rules(figures: Sequence[str], name: str) -> list[str]:
     return rules
 
 
-def _citation(sources: int) -> str:
-    """``"[" n "]"`` for n in 1..sources."""
+def _brackets(sources: int) -> list[str]:
+    """``br``: a "[" that opens a citation ``[n]`` of one of ``sources`` passages, or is
+    followed by a non-digit."""
     numbers = " | ".join(_literal(str(n)) for n in range(1, max(sources, 1) + 1))
-    return f'cite ::= "[" ( {numbers} ) "]"'
+    return [r'br ::= "[" ( [^0-9\[] | cite-n "]" )', f"cite-n ::= {numbers}"]
 
 
 def copy_grammar(figures: Sequence[str], sources: int) -> str:
     """Free text in which every run of digits is one of ``figures`` or a citation ``[n]`` of
     one of ``sources`` passages. A figure ends where the digits end: after it comes a character
     that is neither a digit nor a thousands or decimal separator, or a separator followed by a
-    non-digit ("5,466." ending a sentence), so no figure is glued from two."""
+    non-digit ("5,466." ending a sentence), so no figure is glued from two.
+
+    Whatever the model has written, a likely next token is allowed (any non-digit outside a
+    figure, a digit or a separator inside one): the server checks the grammar against the
+    likeliest tokens only (``generation.llama_server``)."""
     if not figures:  # nothing to copy: no digit may be written but a citation's
-        return "\n".join(
-            [
-                "root ::= ( text | cite )*",
-                r"text ::= [^0-9\[] | " + '"[" ' + r"[^0-9\[]",
-                _citation(sources),
-            ]
-        )
+        return "\n".join(["root ::= ( text | br )*", r"text ::= [^0-9\[]", *_brackets(sources)])
     return "\n".join(
         [
-            "root ::= ( text | cite | fig after )* ( fig [,.]? )?",
-            # any character but a digit; a "[" only as a citation's or before a non-digit
-            r"text ::= [^0-9\[] | " + '"[" ' + r"[^0-9\[]",
-            r"after ::= [^0-9,.\[] | [,.] [^0-9\[] | [,.]? cite",
-            _citation(sources),
+            "root ::= ( text | br | fig after )*",
+            r"text ::= [^0-9\[]",
+            r"after ::= [^0-9,.\[] | [,.] [^0-9\[] | [,.]? br",
+            *_brackets(sources),
             *_trie_rules(figures, "fig"),
         ]
     )
 
 
-def operand_grammar(figures: Sequence[str], sources: int, refusal: str, lines: int) -> str:
-    """The operand step's reply: up to ``lines`` lines of ``NAME = FIGURE [n]``, each figure one
-    of ``figures`` (with a minus sign, a ``%`` or a scale word where the model writes one: the
-    passage's own sign, scale and ``%`` are checked afterwards, ``figures.locate``), or the
-    ``refusal`` sentence alone. A name is a short label, not a sentence (no period)."""
-    line = (
-        'line ::= name " = " "-"? "$"? fig pct? scale? " " cite "\\n"\n'
-        r"name ::= [A-Za-z] [A-Za-z0-9 ,&'/()-]{0,48}" + "\n"
-        'pct ::= "%"\n'
-        'scale ::= " million" | " billion" | " thousand"'
-    )
+def operand_grammar(figures: Sequence[str], sources: int, refusal: str) -> str:
+    """The operand step's reply: lines of ``NAME = FIGURE [n]`` whose figures are ``figures``
+    (a minus sign or a dollar sign before one, a ``%``, a scale word or a citation after it
+    where the model writes them: the passage's own sign, scale and ``%`` are checked
+    afterwards, ``figures.locate``), or the ``refusal`` sentence; then any text without digits.
+    A line whose value is a word names no operand (``figures.parse_operands`` skips it), and
+    every state allows a likely next token, as in ``copy_grammar``."""
     return "\n".join(
         [
-            f"root ::= {_literal(refusal)} | line{{1,{max(lines, 1)}}}",
-            line,
-            _citation(sources),
+            f"root ::= ( {_literal(refusal)} | line+ ) rest",
+            r'line ::= name "=" " "? value free "\n"',
+            r"name ::= [^=\n0-9\[] [^=\n\[]*",
+            r'value ::= "-"? "$"? fig | [^0-9\n=$\-]',
+            r"free ::= ( [^0-9\n\[] | br )*",
+            r"rest ::= ( [^0-9\[] | br )*",
+            *_brackets(sources),
             *_trie_rules(figures or ["0"], "fig"),
         ]
     )

@@ -28,10 +28,12 @@ def avoid_amx() -> bool:
 
 
 # Tokens a grammar is checked against at each step. llama-cpp-python checks every token of the
-# vocabulary (151,936 for Qwen2.5): 0.5-1 s a token on 2 cores with a figures grammar, against
-# 40 ms without one. Greedy decoding picks among the likeliest tokens anyway, and a figures
-# grammar allows every non-digit and, inside a figure, digits, which rank first there.
-GRAMMAR_TOP_K = 256
+# vocabulary (151,936 for Qwen2.5): with a figures grammar that took 65 ms a token on 2 cores,
+# against 25 ms for the token itself (bench numbers in docs/answers.md). Greedy decoding picks
+# among the likeliest tokens anyway. A grammar sent here must allow a likely token in every
+# state (``generation.grammar``'s do: any non-digit outside a figure, digits inside one):
+# llama.cpp aborts when none of the tokens checked is allowed.
+GRAMMAR_TOP_K = 1024
 
 
 def grammar_after_top_k(k: int = GRAMMAR_TOP_K) -> None:

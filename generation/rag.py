@@ -209,8 +209,6 @@ def _held(c: Citation, computed: figures.Result) -> Citation:
 
 # Tokens the operand step may write: a line per operand (a row comparison lists every row).
 OPERAND_TOKENS = 200
-# Lines the operand step's grammar lets it write (a row comparison's rows, a sum's terms).
-OPERAND_LINES = 8
 # Figures a copied answer may always write besides the passages' own: single digits ("3
 # segments"), which cannot glue a longer figure together (``grammar.copy_grammar``).
 _DIGITS = " ".join(str(d) for d in range(10))
@@ -243,9 +241,7 @@ def _computed(
     messages = build_messages(question, used, layout)
     rules = None
     if profile.copy_figures:
-        rules = grammar.operand_grammar(
-            _shown_figures(question, used), len(used), NOT_IN_DOCUMENTS, OPERAND_LINES
-        )
+        rules = grammar.operand_grammar(_shown_figures(question, used), len(used), NOT_IN_DOCUMENTS)
     reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS, grammar=rules)).strip()
     operands = figures.parse_operands(reply)
     result = figures.compute(question, computation, operands, [p.text for p in used])

@@ -66,15 +66,26 @@ def test_the_trie_follows_few_alternatives_at_each_digit() -> None:
 
 def test_citations_name_only_the_passages_given() -> None:
     text = grammar.copy_grammar(["12"], 3)
-    cite = next(line for line in text.splitlines() if line.startswith("cite ::="))
+    cite = next(line for line in text.splitlines() if line.startswith("cite-n ::="))
     assert re.findall(r'"(\d+)"', cite) == ["1", "2", "3"]
 
 
-def test_operand_grammar_offers_the_refusal_and_bounded_lines() -> None:
-    text = grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer.", 4)
+def test_operand_grammar_offers_the_refusal_and_the_figures() -> None:
+    text = grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer.")
     root = text.splitlines()[0]
-    assert '"The documents do not answer."' in root and "line{1,4}" in root
+    assert '"The documents do not answer."' in root and "line+" in root
     assert _expand(_trie(text), "fig") == {"5,466", "81,797"}
+
+
+def test_outside_a_figure_no_grammar_rule_forbids_a_non_digit() -> None:
+    """The server checks a grammar against its likeliest tokens only: the free text of both
+    grammars takes any character but a digit (and "[" only as a citation's or before a
+    non-digit)."""
+    for text in (
+        grammar.copy_grammar(["5,466"], 2),
+        grammar.operand_grammar(["5,466"], 2, "No."),
+    ):
+        assert r"[^0-9\[]" in text and "br ::=" in text
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +111,8 @@ def _parses(vocab, text: str) -> bool:  # type: ignore[no-untyped-def]
     [
         grammar.copy_grammar(["5,466", "81,797", "2023", "3"], 4),
         grammar.copy_grammar([], 2),
-        grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer.", 8),
-        grammar.operand_grammar([], 1, 'A "quoted" refusal.', 1),
+        grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer."),
+        grammar.operand_grammar([], 1, 'A "quoted" refusal.'),
     ],
 )
 def test_llama_cpp_parses_the_grammars(vocab, text: str) -> None:  # type: ignore[no-untyped-def]
