@@ -59,6 +59,7 @@ from core.settings import Settings  # noqa: E402
 from generation import figures  # noqa: E402
 from generation.embedded_server import server_command  # noqa: E402
 from generation.profiles import PROFILES, GenerationProfile  # noqa: E402
+from generation.prompt import LAYOUTS  # noqa: E402
 
 # Questions about the same companies that the filings do not answer (a right answer refuses).
 UNANSWERABLE = (
@@ -239,13 +240,16 @@ def _peak_rss_mb(pid: int) -> float:
 
 def variant(spec: str) -> GenerationProfile:
     """``NAME`` or ``NAME:FIELD=VALUE,...``: a profile with some of its switches changed (for
-    example ``qwen2.5-coder-0.5b:copy_figures=false``)."""
+    example ``qwen2.5-coder-0.5b:copy_figures=false``; ``rules=lenient`` takes the rules of a
+    layout of ``generation.prompt.LAYOUTS``)."""
     name, _, changes = spec.partition(":")
     fields: dict[str, object] = {}
     for item in filter(None, changes.split(",")):
         key, _, value = item.partition("=")
         current = getattr(PROFILES[name], key)
-        if isinstance(current, bool):
+        if key == "rules":  # a wording of generation.prompt's LAYOUTS, by its name
+            fields[key] = LAYOUTS[value].rules
+        elif isinstance(current, bool):
             fields[key] = value.lower() in ("1", "true", "yes", "on")
         else:
             fields[key] = type(current)(value)
