@@ -237,8 +237,11 @@ def _computed(
     """The operand step: the model names the figures, askdocs checks and computes. Returns
     False when the reply names no usable operands (the question is then answered the ordinary
     way); a refusal of the operand step is a refusal."""
-    layout = replace(profile.layout, rules=figures.operand_rules(computation))
-    messages = build_messages(question, used, layout)
+    # asked after the very prompt an ordinary answer sends: when the reply names no usable
+    # operands, the ordinary answer's prompt is a prefix the server has already read (llama.cpp's
+    # and vLLM's prompt caches keep it), so the question costs one prompt reading, not two
+    messages = build_messages(question, used, profile.layout)
+    messages[-1]["content"] += "\n\n" + figures.operand_rules(computation)
     rules = None
     if profile.copy_figures:
         rules = grammar.operand_grammar(_shown_figures(question, used), len(used), NOT_IN_DOCUMENTS)

@@ -147,6 +147,17 @@ def test_a_reply_without_operands_falls_back_to_an_ordinary_answer() -> None:
     assert len(stub.prompts) == 2 and not last.computed and "1,500" in last.text
 
 
+@pytest.mark.parametrize("profile", [SMALL, PLAIN], ids=lambda p: p.name)
+def test_the_fallback_prompt_is_a_prefix_of_the_operand_prompt(profile) -> None:  # type: ignore[no-untyped-def]
+    """The operand step asks after the ordinary prompt, so a fallback to an ordinary answer
+    sends a prompt the server's cache already holds."""
+    stub = _Stub("EBITDA was strong.", "EBITDA was 1,500 in Q3 2023 [1].")
+    run("What was the EBITDA margin in Q3 2023?", [TABLE], stub, profile)
+    operands, ordinary = (m[-1]["content"] for m in stub.prompts[:2])
+    assert operands.startswith(ordinary) and len(operands) > len(ordinary)
+    assert "profit = 1,234 [1]" in operands[len(ordinary) :]
+
+
 def test_computation_can_be_turned_off_in_a_profile() -> None:
     from dataclasses import replace
 
