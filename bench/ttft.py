@@ -13,8 +13,8 @@ server's tokenizer, the prompt, and the request, up to the first piece the serve
 prompt reading and the first token). Before each of the two, a short unrelated prompt clears the
 server's prompt cache, so neither run reuses the other's. ``overhead = askdocs_ttft -
 server_ttft``; the goal is an overhead at most 10% of the server's time (p50). Questions below the
-relevance gate (no prompt) and questions whose figure askdocs computes (their first token follows
-the operand step) are left out and counted.
+relevance gate or refused for a term no passage mentions (no prompt), and questions whose figure
+askdocs computes (their first token follows the operand step) are left out and counted.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main() -> None:
     qas = [q for q in read_qa(args.qa) if q.answer.strip()]
     if args.limit:
         qas = qas[: args.limit]
-    rows, gated, computed = [], 0, 0
+    rows, gated, computed, uncovered = [], 0, 0, 0
     # one question first, untimed: the tokenizer route found, the index and the model warm
     services.answers.prepare(args.collection, qas[0].question, [])
     for qa in qas:
@@ -128,6 +128,9 @@ def main() -> None:
         prepared = services.answers.prepare(args.collection, qa.question, [])
         if prepared.gated:
             gated += 1
+            continue
+        if prepared.missing:  # refused without the generator (generation.coverage)
+            uncovered += 1
             continue
         events = services.answers.generate(prepared)
         for ev in events:
@@ -156,6 +159,7 @@ def main() -> None:
         "questions_timed": len(rows),
         "gated": gated,
         "computed_left_out": computed,
+        "refused_by_terms": uncovered,
         "askdocs_ttft_p50_s": p50([r["askdocs_ttft_s"] for r in rows]),
         "server_ttft_p50_s": p50([r["server_ttft_s"] for r in rows]),
         "before_request_p50_s": p50([r["before_request_s"] for r in rows]),
