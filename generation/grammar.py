@@ -105,7 +105,8 @@ def copy_grammar(figures: Sequence[str], sources: int) -> str:
         return "\n".join(["root ::= ( text | br )*", r"text ::= [^0-9\[]", *_brackets(sources)])
     return "\n".join(
         [
-            "root ::= ( text | br | fig after )*",
+            # an answer may end on a figure, or on a figure and a period ("... was 5,466.")
+            "root ::= ( text | br | fig after )* ( fig [,.]? )?",
             r"text ::= [^0-9\[]",
             r"after ::= [^0-9,.\[] | [,.] [^0-9\[] | [,.]? br",
             *_brackets(sources),

@@ -122,3 +122,10 @@ def test_llama_cpp_parses_the_grammars(vocab, text: str) -> None:  # type: ignor
 def test_llama_cpp_refuses_a_broken_grammar(vocab) -> None:  # type: ignore[no-untyped-def]
     """The parse check above can fail."""
     assert not _parses(vocab, "root ::= [unclosed")
+
+
+def test_an_answer_may_end_on_a_figure_and_its_period() -> None:
+    """After "... was 5,466." the sampler may stop: the root allows a figure and a period last
+    (else the model is made to write on after its answer)."""
+    root = grammar.copy_grammar(["5,466"], 1).splitlines()[0]
+    assert root.endswith("( fig [,.]? )?")
