@@ -15,13 +15,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from api.errors import stream_error
 from api.schemas import PassageOut
 from core import conversations, metrics
 from core.auth import Principal, Role, audit, question_detail, role_in
-from core.catalog import Catalog, Document, utcnow
+from core.catalog import Catalog, utcnow
 from core.errors import NotFound
 from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
@@ -242,8 +240,11 @@ class AnswerService:
             # mentions is no passage's either
             lexical = self.retriever.indexes(collection).lexical
             vocabulary = lexical.has_word if lexical.searched >= VOCABULARY_MIN_PASSAGES else None
-            issuers = self.issuers({p.document_id for p in passages})
-            texts = [passage_text(p, issuers.get(p.document_id)) for p in passages]
+            fields = self.retriever.document_fields({p.document_id for p in passages})
+            texts = [
+                passage_text(p, fields[p.document_id].issuer if p.document_id in fields else None)
+                for p in passages
+            ]
             missing = missing_terms(standalone, texts, vocabulary)
         if not gated and not missing:
             _ = self.generator.model  # fail now, not inside the stream
@@ -258,18 +259,6 @@ class AnswerService:
             unjudged,
             tuple(missing),
         )
-
-    def issuers(self, document_ids: set[str]) -> dict[str, str]:
-        """The issuer of each of these documents that has one (``retrieval.doc_fields``)."""
-        if not document_ids:
-            return {}
-        with self.catalog.reader() as s:
-            rows = s.execute(
-                select(Document.id, Document.issuer).where(
-                    Document.id.in_(document_ids), Document.issuer.is_not(None)
-                )
-            )
-            return {doc_id: issuer for doc_id, issuer in rows}
 
     def passage_budget(self) -> int:
         """The passages' token budget: the setting, or less where the served model's context

@@ -214,18 +214,23 @@ class Retriever:
         question = doc_fields.asked(query)
         if not document_ids:
             return {}
+        return doc_fields.priors(question, self.document_fields(document_ids))
+
+    def document_fields(self, document_ids: set[str]) -> dict[str, doc_fields.DocFields]:
+        """The issuer and period of each of these documents that has either (``retrieval.doc_fields``)."""
+        if not document_ids:
+            return {}
         with self._catalog.reader() as s:
             rows = s.execute(
                 select(Document.id, Document.issuer, Document.period).where(
                     Document.id.in_(document_ids)
                 )
             ).all()
-        fields = {
+        return {
             d: doc_fields.DocFields(issuer, doc_fields.Period.decode(period))
             for d, issuer, period in rows
             if issuer or period
         }
-        return doc_fields.priors(question, fields)
 
     def relevance_threshold(self, collection: str, override: float | None) -> float:
         """The relevance gate's threshold for ``collection``: ``override`` (the setting) when set,
