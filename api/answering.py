@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from api.errors import stream_error
@@ -23,11 +24,13 @@ from core.catalog import Catalog, utcnow
 from core.errors import NotFound
 from core.settings import Settings
 from generation.client import GeneratorClient, GeneratorUnavailable
+from generation.columns import wanted
 from generation.condense import HISTORY_TURNS, PastTurn, condense
 from generation.coverage import VOCABULARY_MIN_PASSAGES, missing_terms
 from generation.profiles import profile_for
 from generation.prompt import NOT_IN_DOCUMENTS
 from generation.rag import Answer, Token, answer
+from retrieval.doc_fields import asked, period_ends
 from retrieval.query_encoders import EncoderUnavailable
 from retrieval.search import Retriever
 from retrieval.types import ScoredChunk
@@ -80,6 +83,9 @@ class Prepared:
     # and its words the collection never uses: the question is refused without the generator
     # (``generation.coverage``)
     missing: tuple[str, ...] = ()
+    # the days the periods the question names by label ended, as the passages' documents say
+    # (a filing's table is then shown with that period's columns: ``generation.columns``)
+    period_ends: tuple[date, ...] = ()
 
 
 def passage_text(p: ScoredChunk, issuer: str | None = None) -> str:
@@ -235,6 +241,7 @@ class AnswerService:
             relevance, unjudged = -1.0, UNJUDGED
         gated = relevance < threshold if unjudged is None else threshold > -1
         missing: list[str] = []
+        ends: set[date] = set()
         if not gated:
             # the whole collection's words (once it is large enough to tell): a subject it never
             # mentions is no passage's either
@@ -246,6 +253,7 @@ class AnswerService:
                 for p in passages
             ]
             missing = missing_terms(standalone, texts, vocabulary)
+            ends = period_ends(asked(standalone), fields.values())
         if not gated and not missing:
             _ = self.generator.model  # fail now, not inside the stream
         return Prepared(
@@ -258,6 +266,7 @@ class AnswerService:
             received,
             unjudged,
             tuple(missing),
+            tuple(sorted(ends)),
         )
 
     def passage_budget(self) -> int:
@@ -295,6 +304,7 @@ class AnswerService:
                 self.passage_budget(),
                 self.settings.generator_max_tokens,
                 profile=self.profile,
+                columns=wanted(prepared.standalone, prepared.period_ends),
             ),
             prepared.received,
         )

@@ -9,6 +9,12 @@ from dataclasses import dataclass, replace
 from retrieval.types import ScoredChunk
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# the share of a sentence's content words a cited passage must hold for the claim to be supported
+SUPPORT = 0.5
+# a figure as a sentence states it: three digits or more, or with a thousands comma or decimals
+_FIGURE = re.compile(
+    r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])|(?<![\d.,])\d+\.\d+(?![\d])|(?<![\d.,])\d{3,}(?![\d])"
+)
 
 
 @dataclass(frozen=True)
@@ -159,7 +165,7 @@ def page_at(page: int | None, marks: Sequence[tuple[int, int]], offset: int) -> 
 
 
 def check_claims(
-    answer: str, citations: Sequence[Citation], min_support: float = 0.5
+    answer: str, citations: Sequence[Citation], min_support: float = SUPPORT
 ) -> tuple[list[Citation], list[Claim]]:
     """Check every answer sentence against the passages it cites.
 
@@ -200,6 +206,18 @@ def check_claims(
     return checked, claims
 
 
+def _holding_figures(sentence: str, passages: Sequence[ScoredChunk]) -> list[int]:
+    """The indexes of the passages that state every figure of ``sentence`` (none: it has none)."""
+    found = [f for f in _FIGURE.findall(sentence) if not re.fullmatch(r"(?:19|20)\d\d", f)]
+    if not found:
+        return []
+    return [
+        i
+        for i, p in enumerate(passages)
+        if all(re.search(rf"(?<![\d.,]){re.escape(f)}(?![\d]|[.,]\d)", p.text) for f in found)
+    ]
+
+
 def attach_missing(
     answer: str, passages: Sequence[ScoredChunk], min_overlap: float = 0.6
 ) -> tuple[str, list[int]]:
@@ -226,7 +244,15 @@ def attach_missing(
             continue
         scores = [len(words & v) / len(words) for v in vocab]
         best = max(range(len(scores)), key=scores.__getitem__)
-        if scores[best] >= min_overlap:
+        bar = min_overlap
+        holding = _holding_figures(sentence, passages)
+        if holding:
+            # a figure of the sentence stands in these passages only: one of them is its source,
+            # marked when it holds as many of the sentence's words as a citation needs to be
+            # supported (``check_claims``)
+            best = max(holding, key=scores.__getitem__)
+            bar = min(min_overlap, SUPPORT)
+        if scores[best] >= bar:
             stripped = out[-1].rstrip()
             stop = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
             body = stripped[:-1] if stop else stripped

@@ -23,6 +23,7 @@ from generation.citations import (
     strip_invalid,
 )
 from generation.client import GeneratorClient, GeneratorUnavailable
+from generation.columns import Wanted, narrow
 from generation.focus import focus
 from generation.profiles import DEFAULT, GenerationProfile
 from generation.prompt import (
@@ -91,17 +92,26 @@ def answer(
     context_tokens: int = 1536,
     max_tokens: int = 384,
     profile: GenerationProfile = DEFAULT,
+    columns: Wanted | None = None,
 ) -> Iterator[Token | Answer]:
     """Yield ``Token`` pieces as they stream, then one final ``Answer``, prompting and reading
     the model as its ``profile`` says (``generation.profiles``): passages focused or whole, the
     rules and their layout, refusals by the rules' sentence or by pattern, the second look after
     a refusal (what it quotes replaces the refusal only when ``generation.second_look.accept``
     keeps it), and figures computed by code for a question that asks for a ratio, a margin, a
-    share, a sum, a change or the best row (``generation.figures``)."""
+    share, a sum, a change or the best row (``generation.figures``). With ``columns`` (the
+    periods the question asks about), the prompt shows each table with those periods' columns
+    only (``generation.columns``); citations are checked against the passages as stored."""
     if profile.focus_passages:
         passages = [replace(p, text=focus(p.text, question)) for p in passages]
     count = client.token_counter(approx_tokens)
-    used = select_passages(passages, context_tokens, count)
+    if columns and profile.period_columns:
+        narrowed = [replace(p, text=narrow(p.text, columns)) for p in passages]
+    else:
+        narrowed = list(passages)
+    shown = select_passages(narrowed, context_tokens, count)
+    kept = {id(p) for p in shown}
+    used = [p for p, n in zip(passages, narrowed, strict=True) if id(n) in kept]
     if not used:
         yield Token(NOT_IN_DOCUMENTS)
         yield Answer(NOT_IN_DOCUMENTS, [], [], abstained=True)
@@ -111,10 +121,12 @@ def answer(
     quarantined = [n for n, p in enumerate(used, start=1) if fenced_sentences(p)]
     computation = figures.classify(question) if profile.computed_figures else None
     if computation is not None:
-        done = yield from _computed(question, computation, used, client, profile, quarantined)
+        done = yield from _computed(
+            question, computation, used, shown, client, profile, quarantined
+        )
         if done:
             return
-    messages = build_messages(question, used, profile.layout)
+    messages = build_messages(question, shown, profile.layout)
     prompt_tokens = count(messages[-1]["content"])  # before the stream: never beside it
     asked = time.monotonic()
 
@@ -124,7 +136,7 @@ def answer(
     refused = partial(_refused, paraphrases=profile.refusal_patterns)
     # With a second look, an opening like a refusal's is held back until it is clear whether it
     # is one (which the second look may replace); any other answer streams at once.
-    copy = _copy_grammar(question, used) if profile.copy_figures else None
+    copy = _copy_grammar(question, shown) if profile.copy_figures else None
     text, streamed = yield from _stream(
         client.stream_chat(messages, max_tokens=max_tokens, grammar=copy),
         hold=profile.second_look,
@@ -230,28 +242,32 @@ def _computed(
     question: str,
     computation: figures.Computation,
     used: Sequence[ScoredChunk],
+    shown: Sequence[ScoredChunk],
     client: GeneratorClient,
     profile: GenerationProfile,
     quarantined: list[int],
 ) -> Generator[Token | Answer, None, bool]:
     """The operand step: the model names the figures, askdocs checks and computes. Returns
-    False when the reply names no usable operands (the question is then answered the ordinary
-    way); a refusal of the operand step is a refusal."""
+    False when the reply names no usable operands, or refuses (the question is then answered the
+    ordinary way); an operand that is not in its passage is refused, never guessed."""
     # asked after the very prompt an ordinary answer sends: when the reply names no usable
     # operands, the ordinary answer's prompt is a prefix the server has already read (llama.cpp's
     # and vLLM's prompt caches keep it), so the question costs one prompt reading, not two
-    messages = build_messages(question, used, profile.layout)
+    messages = build_messages(question, shown, profile.layout)
     messages[-1]["content"] += "\n\n" + figures.operand_rules(computation)
     rules = None
     if profile.copy_figures:
-        rules = grammar.operand_grammar(_shown_figures(question, used), len(used), NOT_IN_DOCUMENTS)
+        rules = grammar.operand_grammar(
+            _shown_figures(question, shown), len(shown), NOT_IN_DOCUMENTS
+        )
     reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS, grammar=rules)).strip()
     operands = figures.parse_operands(reply)
     result = figures.compute(question, computation, operands, [p.text for p in used])
     if result is None:
-        if operands or not _refused(reply, paraphrases=profile.refusal_patterns):
-            return False
-        result = figures.Result(NOT_IN_DOCUMENTS, True)
+        # no usable operands, or a refusal: the ordinary answer may still quote the figures
+        # asked about (the packaged models refuse the operand step of sec-10q's share questions
+        # though both figures are in a passage given), and it refuses on its own terms
+        return False
     yield Token(result.text)
     yield from _finish(question, result.text, result.refused, used, quarantined, computed=result)
     return True

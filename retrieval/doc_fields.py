@@ -416,3 +416,23 @@ def documents_named(question: Asked, fields: Iterable[DocFields]) -> bool:
     return any(
         issuer_named(question, f.issuer) or period_score(question, f.period) > 0 for f in fields
     )
+
+
+def period_ends(question: Asked, fields: Iterable[DocFields]) -> set[date]:
+    """The days on which the periods the question asks about ended, as the documents say: those
+    of the documents whose period the question names by label ("Q3 2023" and a report of 2023
+    Q3 that ended July 1, 2023; a bare year names no one period), or, for "the latest report",
+    the newest one's. Where the question names an issuer, only that issuer's documents count."""
+    docs = [f for f in fields if f.period is not None and f.period.ended is not None]
+    named = [f for f in docs if issuer_named(question, f.issuer)]
+    if named:
+        docs = named
+    labelled = tuple(p for p in question.periods if p[1] is not None or p[2])
+    if labelled:
+        by_label = Asked(periods=labelled, text=question.text)
+        return {f.period.ended for f in docs if period_score(by_label, f.period) == 1.0}  # type: ignore[union-attr]
+    latest = _LATEST.search(question.text)
+    # "the latest 10-Q", "the most recent quarter"; not "last year", which is no report's period
+    if latest and not latest.group().lower().endswith("year") and not question.periods and docs:
+        return {max(docs, key=lambda f: recency_key(f.period)).period.ended}  # type: ignore[union-attr]
+    return set()

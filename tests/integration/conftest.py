@@ -108,6 +108,9 @@ def running_stack(
         "ASKDOCS_UI_PORT": str(ui_port),
         "ASKDOCS_GENERATOR_URL": f"http://127.0.0.1:{gen_port}/v1",
         "ASKDOCS_GENERATOR_THREADS": "1",
+        # the packaged 0.5B model: about half the default 1.5B model's time per answer, the same
+        # steering; test_generator.py answers with the default model itself
+        "ASKDOCS_GENERATOR_PROFILE": "qwen2.5-coder-0.5b",
         "ASKDOCS_WORKER_CONCURRENCY": "1",
         # small, so the real path switches Flat -> HNSW and compacts within the tests
         "ASKDOCS_HNSW_THRESHOLD": "12",

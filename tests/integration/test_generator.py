@@ -93,3 +93,44 @@ def test_a_copy_grammar_lets_the_model_write_only_the_passages_figures(smollm_ur
     assert {w.rstrip(",.") for w in written} <= set(figures), text
     # unconstrained, the same prompt makes it write numbers of its own
     assert {w.rstrip(",.") for w in re.findall(r"\d[\d,]*(?:\.\d+)?", free)} - set(figures), free
+
+
+def test_the_default_model_answers_a_table_question_with_the_passages_figure(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The packaged default generator (``profiles.DEFAULT``: what `askdocs up` serves when no
+    profile is named) loads, verified, and answers from a filing's table with its own figure,
+    cited, through the default profile's answer path (grammar included). The stack's other tests
+    run the smaller 0.5B model for time."""
+    from generation.profiles import DEFAULT
+    from generation.rag import Answer, answer
+    from retrieval.types import ScoredChunk
+
+    tmp = tmp_path_factory.mktemp("default-gen")
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    settings = Settings(data_dir=tmp, generator_url=url, generator_ctx=2048)
+    service = generator(settings)
+    assert service.argv[service.argv.index("--model") + 1].endswith(DEFAULT.model.filename)  # type: ignore[union-attr]
+    table = (
+        "(In millions)\n"
+        "| | Three Months Ended July 1, 2023 | Three Months Ended June 25, 2022 |\n"
+        "| --- | --- | --- |\n"
+        "| Total net sales | 81,797 | 82,959 |\n"
+        "| Operating income | 22,998 | 23,076 |"
+    )
+    passage = ScoredChunk(
+        1, "d1", "2023 Q3 AAPL.pdf", "c1", table, 4, "Statements of Operations", 1.0
+    )
+    sup = Supervisor(tmp / "logs", echo=lambda _m: None)
+    try:
+        sup.start(service)
+        *_, last = answer(
+            "What were total net sales in the quarter ended July 1, 2023?",
+            [passage],
+            GeneratorClient(url, timeout=300),
+            profile=DEFAULT,
+        )
+    finally:
+        sup.stop_all()
+    assert isinstance(last, Answer) and not last.abstained, last
+    assert "81,797" in last.text and "[1]" in last.text, last.text

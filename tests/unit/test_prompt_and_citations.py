@@ -306,3 +306,19 @@ def test_only_an_opening_like_a_refusals_is_held_back() -> None:
     # a refusal that goes on to answer with a citation is shown whole
     out, (_, shown) = run(["The sources do not say.", " But [1] gives 5 days."])
     assert out == ["The sources do not say. But [1] gives 5 days."] and shown
+
+
+def test_attach_missing_marks_a_figures_sentence_with_the_passage_that_states_the_figure():
+    ps = [
+        passage(1, "Apple's net sales rose in the quarter; services grew fastest of all segments."),
+        passage(2, "| | Three Months Ended July 1, 2023 |\n| Gross margin | 36,413 |"),
+    ]
+    # too few of its words are in either passage for the plain rule, but only [2] states 36,413
+    text, inferred = attach_missing("The gross margin for Apple in 2023 was $36,413 million.", ps)
+    assert text.endswith("[2].") and inferred == [2]
+    citations, _ = resolve(text, ps)
+    checked, claims = check_claims(text, citations)
+    assert claims[0].supported and checked[0].supported
+    # a figure no passage states: the sentence stays unmarked
+    text, inferred = attach_missing("The gross margin for Apple was $99,999 million.", ps)
+    assert inferred == [] and "[" not in text
