@@ -5,9 +5,8 @@ A small model reads the right table row and still writes a figure of its own now
 what it may write (a GBNF grammar, as llama.cpp's server takes it in the request): here, every
 run of digits in an answer must be a figure that stands in the passages given (or a citation
 marker ``[n]`` of one of them), so a figure in an answer is copied, never made up. The words
-around the figures stay free. The operand step of a computation (``generation.figures``) gets a
-stricter grammar: ``NAME = FIGURE [n]`` lines whose figures and source numbers come from the
-passages, or the refusal sentence.
+around the figures stay free. (The operand step of a computation, ``generation.figures``, gets
+none: nothing of its reply is shown, only figures found again in the passages.)
 
 The figures are laid out as a trie of rules (one rule per shared prefix), so the sampler follows
 a handful of alternatives at each digit whatever the number of figures. Pure logic: no model, no
@@ -138,27 +137,5 @@ def copy_grammar(figures: Sequence[str], sources: int) -> str:
             f"after ::= [^{d},.\\[] | [,.] [^{d}\\[] | [,.]? br",
             *_brackets(sources),
             *_trie_rules(figures, "fig"),
-        ]
-    )
-
-
-def operand_grammar(figures: Sequence[str], sources: int, refusal: str) -> str:
-    """The operand step's reply: lines of ``NAME = FIGURE [n]`` whose figures are ``figures``
-    (a minus sign or a dollar sign before one, a ``%``, a scale word or a citation after it
-    where the model writes them: the passage's own sign, scale and ``%`` are checked
-    afterwards, ``figures.locate``), or the ``refusal`` sentence; then any text without digits.
-    A line whose value is a word names no operand (``figures.parse_operands`` skips it), and
-    every state allows a likely next token, as in ``copy_grammar``."""
-    d = digit_class()
-    return "\n".join(
-        [
-            f"root ::= ( {_literal(refusal)} | line+ ) rest",
-            r'line ::= name "=" " "? value free "\n"',
-            f"name ::= [^=\\n{d}\\[] [^=\\n\\[]*",
-            f'value ::= "-"? "$"? fig | [^{d}\\n=$\\-]',
-            f"free ::= ( [^{d}\\n\\[] | br )*",
-            f"rest ::= ( [^{d}\\[] | br )*",
-            *_brackets(sources),
-            *_trie_rules(figures or ["0"], "fig"),
         ]
     )

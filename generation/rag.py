@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from generation import figures, grammar
+from generation import figures, formula, grammar
 from generation.citations import (
     Citation,
     Claim,
@@ -247,26 +247,28 @@ def _computed(
     profile: GenerationProfile,
     quarantined: list[int],
 ) -> Generator[Token | Answer, None, bool]:
-    """The operand step: the model names the figures, askdocs checks and computes. Returns
-    False when the reply names no usable operands, or refuses (the question is then answered the
-    ordinary way); an operand that is not in its passage is refused, never guessed."""
+    """The operand step: the model writes the calculation (or, for a row comparison, names the
+    rows' figures), askdocs checks every figure against the passages and computes. Returns False
+    when the reply gives no calculation or figures askdocs can use, or refuses (the question is
+    then answered the ordinary way); a named operand that is not in its passage is refused,
+    never guessed."""
     # asked after the very prompt an ordinary answer sends: when the reply names no usable
     # operands, the ordinary answer's prompt is a prefix the server has already read (llama.cpp's
     # and vLLM's prompt caches keep it), so the question costs one prompt reading, not two
     messages = build_messages(question, shown, profile.layout)
-    messages[-1]["content"] += "\n\n" + figures.operand_rules(computation)
-    rules = None
-    if profile.copy_figures:
-        rules = grammar.operand_grammar(
-            _shown_figures(question, shown), len(shown), NOT_IN_DOCUMENTS
-        )
-    reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS, grammar=rules)).strip()
-    operands = figures.parse_operands(reply)
-    result = figures.compute(question, computation, operands, [p.text for p in used])
+    messages[-1]["content"] += "\n\n" + figures.operand_rules(computation, question)
+    # no grammar: nothing of this reply is shown, only figures found again in the passages
+    reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS)).strip()
+    texts = [p.text for p in used]
+    calculation = formula.read(reply)
+    result = None
+    if calculation is not None:
+        result = figures.from_calculation(question, computation, calculation, texts)
     if result is None:
-        # no usable operands, or a refusal: the ordinary answer may still quote the figures
-        # asked about (the packaged models refuse the operand step of sec-10q's share questions
-        # though both figures are in a passage given), and it refuses on its own terms
+        result = figures.compute(question, computation, figures.parse_operands(reply), texts)
+    if result is None:
+        # no usable calculation or operands, or a refusal: the ordinary answer may still quote
+        # the figures asked about, and it refuses on its own terms
         return False
     yield Token(result.text)
     yield from _finish(question, result.text, result.refused, used, quarantined, computed=result)

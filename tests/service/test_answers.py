@@ -78,7 +78,7 @@ class StubGenerator(BaseHTTPRequestHandler):
         follow = re.search(r"Follow-up question: (.+)", prompt)
         first_prompt = req["messages"][0]["content"]
         copy = re.search(r"(\[1\] \(from [^)]*\)\n.+?)(?:\n\n|$)", first_prompt, re.S)
-        if "do not compute anything" in prompt:
+        if "do not compute anything" in prompt or "askdocs computes it" in prompt:
             reply = type(self).operands
         elif type(self).refuse_first and prompt == SECOND_LOOK and copy:
             reply = copy.group(1)
@@ -230,18 +230,27 @@ def test_a_margin_is_computed_from_operands_found_in_the_cited_passage(
 ) -> None:
     service = answers if profile == "small" else answers.plain  # type: ignore[attr-defined]
     question = Question("results", "What was the EBITDA margin of Nordwind Shipping in Q3 2025?")
-    StubGenerator.operands = "profit = 1,500 [1]\nrevenue = 5,678 [1]"
-    done = list(service.ask(LOCAL, question))[-1][1]
-    assert done["computed"] and not done["abstained"]
-    assert done["answer"] == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
-    cited = done["citations"][0]
-    assert cited["supported"] and cited["document_name"] == "nordwind.md"
-    assert "| EBITDA | 1,500 |" in cited["passage"][cited["span"][0] : cited["span"][1]]
-    # a figure the passage does not hold is refused, never computed
+    # the calculation the model writes (its result is not read), or the operands line by line
+    for reply in (
+        "EBITDA margin = 1,500 [1] / 5,678 [1] * 100 = 30%",
+        "profit = 1,500 [1]\nrevenue = 5,678 [1]",
+    ):
+        StubGenerator.operands = reply
+        done = list(service.ask(LOCAL, question))[-1][1]
+        assert done["computed"] and not done["abstained"]
+        assert done["answer"] == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
+        cited = done["citations"][0]
+        assert cited["supported"] and cited["document_name"] == "nordwind.md"
+        assert "| EBITDA | 1,500 |" in cited["passage"][cited["span"][0] : cited["span"][1]]
+    # a figure the passage does not hold is never computed: named as an operand, it is refused;
+    # in a calculation, the question is answered the ordinary way
     StubGenerator.operands = "profit = 1,550 [1]\nrevenue = 5,678 [1]"
     done = list(service.ask(LOCAL, question))[-1][1]
-    StubGenerator.operands = ""
     assert done["abstained"] and not done["computed"] and "1,550" in done["answer"]
+    StubGenerator.operands = "EBITDA margin = 1,550 [1] / 5,678 [1]"
+    done = list(service.ask(LOCAL, question))[-1][1]
+    StubGenerator.operands = ""
+    assert not done["computed"] and "1,550" not in done["answer"]
 
 
 def test_refusals_are_domain_errors(answers: AnswerService) -> None:

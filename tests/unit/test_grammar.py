@@ -70,21 +70,10 @@ def test_citations_name_only_the_passages_given() -> None:
     assert re.findall(r'"(\d+)"', cite) == ["1", "2", "3"]
 
 
-def test_operand_grammar_offers_the_refusal_and_the_figures() -> None:
-    text = grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer.")
-    root = text.splitlines()[0]
-    assert '"The documents do not answer."' in root and "line+" in root
-    assert _expand(_trie(text), "fig") == {"5,466", "81,797"}
-
-
 def test_outside_a_figure_no_grammar_rule_forbids_a_non_digit() -> None:
-    """The server checks a grammar against its likeliest tokens only: the free text of both
-    grammars takes any character but a digit (and "[" only as a citation's or before a
-    non-digit)."""
-    for text in (
-        grammar.copy_grammar(["5,466"], 2),
-        grammar.operand_grammar(["5,466"], 2, "No."),
-    ):
+    """The server checks a grammar against its likeliest tokens only: the free text takes any
+    character but a digit (and "[" only as a citation's or before a non-digit)."""
+    for text in (grammar.copy_grammar(["5,466"], 2), grammar.copy_grammar([], 2)):
         assert f"[^{grammar.digit_class()}\\[]" in text and "br ::=" in text
 
 
@@ -111,8 +100,6 @@ def _parses(vocab, text: str) -> bool:  # type: ignore[no-untyped-def]
     [
         grammar.copy_grammar(["5,466", "81,797", "2023", "3"], 4),
         grammar.copy_grammar([], 2),
-        grammar.operand_grammar(["5,466", "81,797"], 2, "The documents do not answer."),
-        grammar.operand_grammar([], 1, 'A "quoted" refusal.'),
     ],
 )
 def test_llama_cpp_parses_the_grammars(vocab, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -140,5 +127,5 @@ def test_no_script_s_digits_get_past_the_grammar() -> None:
         assert outside.fullmatch(ch) is None, ch
     for ch in "a$%.,é€ü—":
         assert outside.fullmatch(ch) is not None, ch
-    for g in (grammar.copy_grammar(["5,466"], 2), grammar.operand_grammar(["5,466"], 2, "No.")):
+    for g in (grammar.copy_grammar(["5,466"], 2), grammar.copy_grammar([], 2)):
         assert grammar.digit_class() in g

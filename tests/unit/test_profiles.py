@@ -127,11 +127,31 @@ def test_a_margin_is_computed_by_code_under_both_profiles(profile) -> None:  # t
     last = run("What was the EBITDA margin in Q3 2023?", [TABLE], stub, profile)
     assert last.computed and not last.abstained
     assert last.text == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
-    # the model was asked for the operands, not the answer
-    assert "profit = 1,234 [1]" in stub.prompts[0][0]["content"]
+    # the model was asked for the calculation, not the answer
+    assert "EBITDA margin = 1,234 [1] / 5,678 [1]" in stub.prompts[0][0]["content"]
     assert [c.number for c in last.citations] == [1] and last.citations[0].supported
     span = last.citations[0].span
     assert span is not None and "| EBITDA | 1,500 |" in TABLE.text[span[0] : span[1]]
+
+
+@pytest.mark.parametrize("profile", [SMALL, PLAIN], ids=lambda p: p.name)
+def test_the_calculation_the_model_writes_is_computed_again_by_code(profile) -> None:  # type: ignore[no-untyped-def]
+    """The model writes the calculation and a wrong result: the result shown is askdocs' own."""
+    stub = _Stub("EBITDA margin = 1,500 [1] / 5,678 [1] * 100% = 29.7%")
+    last = run("What was the EBITDA margin in Q3 2023?", [TABLE], stub, profile)
+    assert last.computed and not last.abstained and len(stub.prompts) == 1
+    assert last.text == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
+    assert last.citations[0].supported
+
+
+@pytest.mark.parametrize("profile", [SMALL, PLAIN], ids=lambda p: p.name)
+def test_a_calculation_with_a_figure_no_passage_has_is_not_computed(profile) -> None:  # type: ignore[no-untyped-def]
+    """A figure of the calculation that is in no passage: nothing is computed, the question is
+    answered the ordinary way (where the grammar lets the small model copy figures only)."""
+    stub = _Stub("EBITDA margin = 1,543 [1] / 5,678 [1]", "EBITDA was 1,500 in Q3 2023 [1].")
+    last = run("What was the EBITDA margin in Q3 2023?", [TABLE], stub, profile)
+    assert not last.computed and len(stub.prompts) == 2
+    assert "1,543" not in last.text and "1,500" in last.text
 
 
 @pytest.mark.parametrize("profile", [SMALL, PLAIN], ids=lambda p: p.name)
@@ -155,7 +175,7 @@ def test_the_fallback_prompt_is_a_prefix_of_the_operand_prompt(profile) -> None:
     run("What was the EBITDA margin in Q3 2023?", [TABLE], stub, profile)
     operands, ordinary = (m[-1]["content"] for m in stub.prompts[:2])
     assert operands.startswith(ordinary) and len(operands) > len(ordinary)
-    assert "profit = 1,234 [1]" in operands[len(ordinary) :]
+    assert "EBITDA margin = 1,234 [1] / 5,678 [1]" in operands[len(ordinary) :]
 
 
 def test_computation_can_be_turned_off_in_a_profile() -> None:
