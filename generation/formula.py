@@ -42,6 +42,8 @@ _OPS = {
 }
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 MAX_TERMS = 12
+# figures, operators, citations and parentheses of the longest calculation read
+_MAX_SPAN = 4 * MAX_TERMS
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,9 @@ def _longest(run: list[tuple[str, str]]) -> list[Term | str] | None:
     best: list[Term | str] | None = None
     n = len(run)
     for i in range(n):
-        for j in range(n, i, -1):
+        # a calculation of MAX_TERMS figures spans at most this many tokens: the search stays
+        # linear in a long reply, whatever the model was led to write
+        for j in range(min(n, i + _MAX_SPAN), i, -1):
             if best is not None and j - i <= len(best):
                 break
             calc = _well_formed(run[i:j])

@@ -121,7 +121,9 @@ def copy_grammar(figures: Sequence[str], sources: int) -> str:
     """Free text in which every run of digits is one of ``figures`` or a citation ``[n]`` of
     one of ``sources`` passages. A figure ends where the digits end: after it comes a character
     that is neither a digit nor a thousands or decimal separator, or a separator followed by a
-    non-digit ("5,466." ending a sentence), so no figure is glued from two.
+    non-digit ("5,466." ending a sentence), so no figure is glued from two; nor from two with a
+    space between: after a figure and its citations, a period and spaces are not followed by a
+    digit ("26. 7%", "5 [1]. 8%" read as 26.7% and 5.8%, which the passages need not have).
 
     Whatever the model has written, a likely next token is allowed (any non-digit outside a
     figure, a digit or a separator inside one): the server checks the grammar against the
@@ -131,10 +133,16 @@ def copy_grammar(figures: Sequence[str], sources: int) -> str:
         return "\n".join(["root ::= ( text | br )*", f"text ::= [^{d}\\[]", *_brackets(sources)])
     return "\n".join(
         [
-            # an answer may end on a figure, or on a figure and a period ("... was 5,466.")
-            "root ::= ( text | br | fig after )* ( fig [,.]? )?",
+            # an answer may end on a figure, or on a figure, its citations and a period
+            "root ::= ( text | br | fig tail )* ( fig cites [,.]? )?",
             f"text ::= [^{d}\\[]",
-            f"after ::= [^{d},.\\[] | [,.] [^{d}\\[] | [,.]? br",
+            # after a figure: its citations, then anything but a digit, a separator before a
+            # digit, or a period and spaces before a digit ("26. 7%" and "5 [1]. 8%" would read
+            # as figures no passage has); spaces before another figure ("Q3 2023") are fine
+            "tail ::= cites after",
+            'cites ::= ( " "* br )*',
+            f"after ::= [^{d},.\\[ \\n] | [ \\n]+ ( [^{d},.\\[ \\n] | fig tail | fig cites [,.]? )"
+            f' | "," ( [^{d}\\[] | br ) | "." ( [^{d}\\[ \\n] | br | [ \\n]+ ( [^{d}\\[ \\n] | br ) )',
             *_brackets(sources),
             *_trie_rules(figures, "fig"),
         ]

@@ -138,3 +138,13 @@ def test_a_calculation_askdocs_cannot_stand_behind_computes_nothing(
     question: str, reply: str
 ) -> None:
     assert _compute(question, reply) is None
+
+
+def test_a_long_reply_of_figures_and_operators_is_read_in_bounded_windows() -> None:
+    """A reply the model was led to fill with an unbalanced run of figures and operators (a
+    document can ask for anything) is searched in windows the size of the longest calculation,
+    not in all its sub-runs (cubic in the reply: hours at this length, past the suite's
+    timeout); a calculation longer than ``MAX_TERMS`` figures is none."""
+    text = "(" * 10 + " + ".join(["1,234"] * 1500)
+    assert read(text) is None
+    assert read("(" * 10 + " + ".join(["1,234"] * 5)) is not None

@@ -115,7 +115,7 @@ def test_an_answer_may_end_on_a_figure_and_its_period() -> None:
     """After "... was 5,466." the sampler may stop: the root allows a figure and a period last
     (else the model is made to write on after its answer)."""
     root = grammar.copy_grammar(["5,466"], 1).splitlines()[0]
-    assert root.endswith("( fig [,.]? )?")
+    assert root.endswith("( fig cites [,.]? )?")
 
 
 def test_no_script_s_digits_get_past_the_grammar() -> None:
@@ -129,3 +129,69 @@ def test_no_script_s_digits_get_past_the_grammar() -> None:
         assert outside.fullmatch(ch) is not None, ch
     for g in (grammar.copy_grammar(["5,466"], 2), grammar.copy_grammar([], 2)):
         assert grammar.digit_class() in g
+
+
+@pytest.fixture(scope="module")
+def accepts(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Whether llama.cpp's grammar sampler lets a model write ``text`` under a grammar: each
+    token of the packaged SmolLM2's tokenization offered alone, then accepted if not masked."""
+    import ctypes
+
+    model = llama_cpp.Llama(
+        str(resolve(SMOLLM2_135M, tmp_path_factory.mktemp("m"))), vocab_only=True, verbose=False
+    )
+    vocab = llama_cpp.llama_model_get_vocab(model._model.model)
+
+    def check(g: str, text: str) -> bool:
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, g.encode(), b"root")
+        try:
+            for token in model.tokenize(text.encode(), add_bos=False, special=False):
+                data = (llama_cpp.llama_token_data * 1)(llama_cpp.llama_token_data(token, 0.0, 0.0))
+                candidates = llama_cpp.llama_token_data_array(data, 1, -1, False)
+                llama_cpp.llama_sampler_apply(sampler, ctypes.byref(candidates))
+                if data[0].logit == float("-inf"):
+                    return False
+                llama_cpp.llama_sampler_accept(sampler, token)
+            return True
+        finally:
+            llama_cpp.llama_sampler_free(sampler)
+
+    yield check
+    model.close()
+
+
+COPY = grammar.copy_grammar(["26", "21,213", "81,797", "2023", "44.5", "5,466", *"0123456789"], 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Services were 21,213 [2].",
+        "It was 81,797 and 26 units.",
+        "In Q3 2023, 3 segments grew.",
+        "It was 21,213.\nThe total was 81,797 [1].",
+        "It was 21,213 [1], 3 of them",
+        "July 1, 2023",
+        "was 44.5% [1][2].",
+        "was 21,213 [1] [2]. Next",
+        "was 5,466.",
+        "ends in 2023 [1]",
+    ],
+)
+def test_the_copy_grammar_lets_the_model_write_the_passages_figures(accepts, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert accepts(COPY, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It was 21,2134",  # a figure glued from two
+        "It is 26.7%",  # a figure no passage has
+        "It is 26. 7%",  # the same, its decimal point faked with a space
+        "It was 5 [1]. 8%",  # and with a citation between
+        "It is 26.\n7",
+        "It is 𝟮𝟲.𝟳%",  # another script's digits
+    ],
+)
+def test_the_copy_grammar_stops_a_figure_the_passages_do_not_have(accepts, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert not accepts(COPY, text)
