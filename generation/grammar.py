@@ -138,11 +138,13 @@ def copy_grammar(figures: Sequence[str], sources: int) -> str:
             f"text ::= [^{d}\\[]",
             # after a figure: its citations, then anything but a digit, a separator before a
             # digit, or a period and spaces before a digit ("26. 7%" and "5 [1]. 8%" would read
-            # as figures no passage has); spaces before another figure ("Q3 2023") are fine
+            # as figures no passage has); spaces before another figure ("Q3 2023") are fine. At
+            # most two spaces or newlines after such a period: a model that wants the digit
+            # must write something else, not spaces until its token budget is spent
             "tail ::= cites after",
             'cites ::= ( " "* br )*',
             f"after ::= [^{d},.\\[ \\n] | [ \\n]+ ( [^{d},.\\[ \\n] | fig tail | fig cites [,.]? )"
-            f' | "," ( [^{d}\\[] | br ) | "." ( [^{d}\\[ \\n] | br | [ \\n]+ ( [^{d}\\[ \\n] | br ) )',
+            f' | "," ( [^{d}\\[] | br ) | "." ( [^{d}\\[ \\n] | br | [ \\n] [ \\n]? ( [^{d}\\[ \\n] | br ) )',
             *_brackets(sources),
             *_trie_rules(figures, "fig"),
         ]

@@ -136,17 +136,34 @@ def answer(
     refused = partial(_refused, paraphrases=profile.refusal_patterns)
     # With a second look, an opening like a refusal's is held back until it is clear whether it
     # is one (which the second look may replace); any other answer streams at once.
-    copy = _copy_grammar(question, shown) if profile.copy_figures else None
+    # A question that asks for a calculation the operand step gave none for: the answer is held
+    # back whole, since a model answering it the ordinary way computes in its own words ("(21,213
+    # / 81,797) * 100% = 25"), and a calculation askdocs can check replaces it (the grammar lets
+    # it write "100" to make a percentage).
+    copy = None
+    if profile.copy_figures:
+        copy = _copy_grammar(question, shown, percent=computation is not None)
     text, streamed = yield from _stream(
         client.stream_chat(messages, max_tokens=max_tokens, grammar=copy),
         hold=profile.second_look,
         first=first_token,
         refused=refused,
+        hold_all=computation is not None,
     )
     text = text.strip()
     if profile.example_filter:
         text = without_example(text)
     abstained = refused(text)
+    if computation is not None and not abstained:
+        calculation = formula.read(text)
+        result = None
+        if calculation is not None:
+            texts = [p.text for p in used]
+            result = figures.from_calculation(question, computation, calculation, texts)
+        if result is not None:
+            yield Token(result.text)
+            yield from _finish(question, result.text, False, used, quarantined, computed=result)
+            return
     looked_again = False
     if abstained and profile.second_look:
         try:
@@ -226,16 +243,17 @@ OPERAND_TOKENS = 200
 _DIGITS = " ".join(str(d) for d in range(10))
 
 
-def _shown_figures(question: str, used: Sequence[ScoredChunk]) -> list[str]:
+def _shown_figures(question: str, used: Sequence[ScoredChunk], percent: bool = False) -> list[str]:
     """The figures the prompt shows: each passage as formatted (its name, pages and heading
-    too), the question's own, and single digits."""
+    too), the question's own, and single digits; with ``percent``, 100 (a calculation's "× 100"
+    that makes a percentage)."""
     shown = [format_passage(n, p) for n, p in enumerate(used, start=1)]
-    return grammar.passage_figures(shown, also=(question, _DIGITS))
+    return grammar.passage_figures(shown, also=(question, _DIGITS, "100" if percent else ""))
 
 
-def _copy_grammar(question: str, used: Sequence[ScoredChunk]) -> str:
+def _copy_grammar(question: str, used: Sequence[ScoredChunk], percent: bool = False) -> str:
     """The grammar of an answer whose figures are copied from the prompt."""
-    return grammar.copy_grammar(_shown_figures(question, used), len(used))
+    return grammar.copy_grammar(_shown_figures(question, used, percent), len(used))
 
 
 def _computed(
@@ -356,11 +374,19 @@ def _stream(
     hold: bool,
     first: Callable[[], None],
     refused: Callable[[str], bool] = _refused,
+    hold_all: bool = False,
 ) -> Generator[Token, None, tuple[str, bool]]:
     """Yield the pieces as tokens; with ``hold``, an opening that may be a refusal's is held back
-    until its first sentence ends (or 80 characters) and the text so far is not a refusal. Returns
-    the whole text and whether it was yielded."""
-    got: list[str] = []
+    until its first sentence ends (or 80 characters) and the text so far is not a refusal; with
+    ``hold_all``, nothing is yielded. Returns the whole text and whether it was yielded."""
+    if hold_all:
+        got = []
+        for piece in pieces:
+            if not got:
+                first()
+            got.append(piece)
+        return "".join(got), False
+    got = []
     pending = hold
     for piece in pieces:
         if not got:

@@ -195,3 +195,10 @@ def test_the_copy_grammar_lets_the_model_write_the_passages_figures(accepts, tex
 )
 def test_the_copy_grammar_stops_a_figure_the_passages_do_not_have(accepts, text: str) -> None:  # type: ignore[no-untyped-def]
     assert not accepts(COPY, text)
+
+
+def test_after_a_figure_s_period_the_spaces_end(accepts) -> None:  # type: ignore[no-untyped-def]
+    """A model held back from "5.8" wrote "(5." and then spaces until its token budget was spent
+    (sec-10q, the 1.5B model): after a figure's period at most two spaces or newlines come."""
+    assert accepts(COPY, "It was 5.\n\nThe next")
+    assert not accepts(COPY, "It was 5.    ")

@@ -212,3 +212,24 @@ def test_askdocs_up_serves_the_named_profiles_model(tmp_path) -> None:  # type: 
     service = generator(Settings(generator_profile="smollm2-135m", data_dir=tmp_path))
     model = service.argv[service.argv.index("--model") + 1]
     assert model.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+@pytest.mark.parametrize("profile", [SMALL, PLAIN], ids=lambda p: p.name)
+def test_a_calculation_in_the_ordinary_answer_is_computed_again_and_never_streamed(profile) -> None:  # type: ignore[no-untyped-def]
+    """The operand step gave no calculation; answering the ordinary way, the model computes in
+    its own words: that answer is held back, and the calculation askdocs checks replaces it."""
+    from generation.rag import Token
+
+    stub = _Stub("EBITDA was strong.", "The margin is (1,500 / 5,678) * 100% = 25 [1].")
+    events = list(answer("What was the EBITDA margin in Q3 2023?", [TABLE], stub, profile=profile))  # type: ignore[arg-type]
+    last = events[-1]
+    assert isinstance(last, Answer) and last.computed and not last.abstained
+    assert last.text == "EBITDA margin = 1,500 / 5,678 = 26.4% [1]"
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert streamed == last.text and "= 25" not in streamed
+
+
+def test_an_ordinary_answer_to_a_calculation_question_without_one_is_shown_whole() -> None:
+    stub = _Stub("EBITDA was strong.", "EBITDA was 1,500 in Q3 2023 [1].")
+    last = run("What was the EBITDA margin in Q3 2023?", [TABLE], stub, SMALL)
+    assert not last.computed and last.text.startswith("EBITDA was 1,500 in Q3 2023 [1].")
