@@ -155,11 +155,7 @@ def answer(
         text = without_example(text)
     abstained = refused(text)
     if computation is not None and not abstained:
-        calculation = formula.read(text)
-        result = None
-        if calculation is not None:
-            texts = [p.text for p in used]
-            result = figures.from_calculation(question, computation, calculation, texts)
+        result = _calculated(question, computation, text, used)
         if result is not None:
             yield Token(result.text)
             yield from _finish(question, result.text, False, used, quarantined, computed=result)
@@ -256,6 +252,17 @@ def _copy_grammar(question: str, used: Sequence[ScoredChunk], percent: bool = Fa
     return grammar.copy_grammar(_shown_figures(question, used, percent), len(used))
 
 
+def _calculated(
+    question: str, computation: figures.Computation, text: str, used: Sequence[ScoredChunk]
+) -> figures.Result | None:
+    """The result of the calculation ``text`` writes, computed by askdocs from figures it finds
+    in the passages (``generation.formula``); None when it writes none askdocs can check."""
+    calculation = formula.read(text)
+    if calculation is None:
+        return None
+    return figures.from_calculation(question, computation, calculation, [p.text for p in used])
+
+
 def _computed(
     question: str,
     computation: figures.Computation,
@@ -277,12 +284,9 @@ def _computed(
     messages[-1]["content"] += "\n\n" + figures.operand_rules(computation, question)
     # no grammar: nothing of this reply is shown, only figures found again in the passages
     reply = "".join(client.stream_chat(messages, max_tokens=OPERAND_TOKENS)).strip()
-    texts = [p.text for p in used]
-    calculation = formula.read(reply)
-    result = None
-    if calculation is not None:
-        result = figures.from_calculation(question, computation, calculation, texts)
+    result = _calculated(question, computation, reply, used)
     if result is None:
+        texts = [p.text for p in used]
         result = figures.compute(question, computation, figures.parse_operands(reply), texts)
     if result is None:
         # no usable calculation or operands, or a refusal: the ordinary answer may still quote
