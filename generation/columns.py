@@ -4,8 +4,8 @@ out, so a small model cannot read the right row in the wrong column.
 A filing's table puts the quarter asked about beside the same quarter a year before, and the
 quarter beside the nine months to date: "Three Months Ended July 1, 2023 | June 25, 2022 | Nine
 Months Ended July 1, 2023 | June 25, 2022". Asked for the quarter ended July 1, 2023, a small model
-copies the right row's figure from another of those columns about as often as from the right
-one. When the question names the period (by its dates, or by a label such as "Q3 2023" that a
+reads the right row and takes its figure from another of those columns now and then. When the
+question names the period (by its dates, or by a label such as "Q3 2023" that a
 document of the collection says ended on a date), each Markdown table of a passage keeps its
 label column, its columns headed by no date, and the dated columns of that period (and of that
 length, where the question says "quarter" or "nine months"). A table none of whose columns is of
