@@ -503,24 +503,38 @@ def from_calculation(
         found.append(fig)
     if len({_digits(o.figure) for o in operands}) < 2 or len({f.percent for f in found}) > 1:
         return None
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        value = calc.evaluate([f.amount for f in found])
-        if value is None:
-            return None
-        shown = [_shown(o, f) for o, f in zip(operands, found, strict=True)]
-        percents = found[0].percent
-        if c.kind == RATIO:
-            result = f"{_fmt_number(value, 2)}x"
-        elif divides and (calc.percent or c.kind in (MARGIN, SHARE, CHANGE)):
-            result = _percent(value)
-        elif divides:
-            result = _fmt_number(value, 2)
-        elif percents:
-            result = f"{_fmt_number(value, 1)} points" if c.kind == CHANGE else f"{value}%"
-        else:
-            unit = found[0].scale if len({f.scale for f in found}) == 1 else Decimal(1)
-            result = _fmt_amount(value / unit, unit)
+    try:
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            return _calculated_text(question, c, calc, operands, found)
+    except (InvalidOperation, Overflow):  # a result longer than askdocs computes with
+        return None
+
+
+def _calculated_text(
+    question: str,
+    c: Computation,
+    calc: formula.Calculation,
+    operands: Sequence[Operand],
+    found: Sequence[Figure],
+) -> Result | None:
+    divides = "/" in calc.tokens
+    value = calc.evaluate([f.amount for f in found])
+    if value is None:
+        return None
+    shown = [_shown(o, f) for o, f in zip(operands, found, strict=True)]
+    percents = found[0].percent
+    if c.kind == RATIO:
+        result = f"{_fmt_number(value, 2)}x"
+    elif divides and (calc.percent or c.kind in (MARGIN, SHARE, CHANGE)):
+        result = _percent(value)
+    elif divides:
+        result = _fmt_number(value, 2)
+    elif percents:
+        result = f"{_fmt_number(value, 1)} points" if c.kind == CHANGE else f"{value}%"
+    else:
+        unit = found[0].scale if len({f.scale for f in found}) == 1 else Decimal(1)
+        result = _fmt_amount(value / unit, unit)
     if c.kind == CHANGE and value >= 0:
         result = "+" + result
     text = f"{_subject(question, c)} = {calc.shown(shown)} = {result} {_marks(operands)}"

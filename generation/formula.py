@@ -153,7 +153,10 @@ def _well_formed(run: list[tuple[str, str]]) -> list[Term | str] | None:
                 return None
         else:
             if kind == "op":
-                tokens.append(_OPS[re.sub(r"\s+", " ", text.lower()).split(" ")[0]])
+                op = _OPS.get(re.sub(r"\s+", " ", text.lower()).split(" ")[0])
+                if op is None:  # a look-alike letter matched without case ("pluſ")
+                    return None
+                tokens.append(op)
                 want_term = True
             elif kind == "rp" and depth > 0:
                 tokens.append(")")
@@ -179,16 +182,17 @@ def _runs(tokens: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
 def _longest(run: list[tuple[str, str]]) -> list[Term | str] | None:
     """The longest well-formed calculation inside ``run`` with at least one operator."""
     best: list[Term | str] | None = None
+    span = 0  # the raw tokens ``best`` spans (citations included)
     n = len(run)
     for i in range(n):
         # a calculation of MAX_TERMS figures spans at most this many tokens: the search stays
         # linear in a long reply, whatever the model was led to write
         for j in range(min(n, i + _MAX_SPAN), i, -1):
-            if best is not None and j - i <= len(best):
+            if best is not None and j - i <= span:
                 break
             calc = _well_formed(run[i:j])
             if calc is not None and any(isinstance(t, str) and t not in "()" for t in calc):
-                best = calc
+                best, span = calc, j - i
                 break
     return best
 

@@ -148,3 +148,22 @@ def test_a_long_reply_of_figures_and_operators_is_read_in_bounded_windows() -> N
     text = "(" * 10 + " + ".join(["1,234"] * 1500)
     assert read(text) is None
     assert read("(" * 10 + " + ".join(["1,234"] * 5)) is not None
+
+
+def test_every_cited_term_of_a_long_sum_is_read() -> None:
+    """Citations count as tokens of the run: the whole calculation stays the longest read."""
+    assert _shown("Total = 1,234 [1] + 567 [1] + 89 [1] + 410 [1]") == "1,234 + 567 + 89 + 410"
+
+
+def test_an_operator_word_with_a_look_alike_letter_reads_as_none() -> None:
+    """Matched without case, "pluſ" passes for "plus": no calculation, never an error."""
+    assert read("5 pluſ 3") is None
+
+
+def test_a_result_longer_than_askdocs_computes_with_computes_nothing() -> None:
+    big = "99,999,999,999,999,999,999"
+    passage = f"Units {big} and 7."
+    calc = read(f"{big} * {big} * {big} / 7")
+    assert calc is not None
+    question = "What was the interest coverage ratio?"
+    assert F.from_calculation(question, F.classify(question), calc, [passage]) is None  # type: ignore[arg-type]
