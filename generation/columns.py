@@ -20,20 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-_MONTHS = {
-    "jan": 1,
-    "feb": 2,
-    "mar": 3,
-    "apr": 4,
-    "may": 5,
-    "jun": 6,
-    "jul": 7,
-    "aug": 8,
-    "sep": 9,
-    "oct": 10,
-    "nov": 11,
-    "dec": 12,
-}
+from core.dates import calendar_date
+
 _DATE = re.compile(
     r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2}),?\s+((?:19|20)\d\d)\b",
     re.IGNORECASE,
@@ -87,10 +75,9 @@ def dates_in(text: str) -> set[date]:
     """The days ``text`` names ("July 1, 2023", "Jul. 1, 2023", "March 31 2023")."""
     out = set()
     for month, day, year in _DATE.findall(text):
-        try:
-            out.add(date(int(year), _MONTHS[month[:3].lower()], int(day)))
-        except ValueError:
-            continue
+        day_ = calendar_date(month, day, year)
+        if day_ is not None:
+            out.add(day_)
     return out
 
 
@@ -148,17 +135,16 @@ def _column_dates(headers: list[str]) -> dict[int, set[date]]:
     """The days each column (but the first, the rows' labels) is headed by. A column headed by a
     year alone takes the month and day the headers give, where they give one ("Three Months
     Ended September 30, | 2022 | 2021")."""
-    days = {(_MONTHS[m[:3].lower()], int(d)) for h in headers for m, d in _MONTH_DAY.findall(h)}
+    days = {(m[:3].lower(), int(d)) for h in headers for m, d in _MONTH_DAY.findall(h)}
     out: dict[int, set[date]] = {}
     for j, h in enumerate(headers[1:], start=1):
         found = dates_in(h)
         if not found and len(days) == 1:
             month, day = next(iter(days))
             for year in _BARE_YEAR.findall(h):
-                try:
-                    found.add(date(int(year), month, day))
-                except ValueError:
-                    continue
+                day_ = calendar_date(month, day, year)
+                if day_ is not None:
+                    found.add(day_)
         if found:
             out[j] = found
     return out

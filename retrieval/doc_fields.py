@@ -15,29 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from core.dates import calendar_date
+
 # the rules' version: a document read by older rules is read again (``doc_fields_fill``)
 FIELDS_VERSION = 1
 
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ]
-    )
-    for m in names
-}
 _ORDINAL = {
     "first": 1,
     "second": 2,
@@ -188,16 +170,6 @@ def _year(text: str) -> int:
     return 2000 + y if y < 100 else y
 
 
-def _date(month: str, day: str, year: str) -> date | None:
-    m = _MONTHS.get(month.lower())
-    if m is None:
-        return None
-    try:
-        return date(int(year), m, int(day))
-    except ValueError:
-        return None
-
-
 def labelled_periods(text: str, strict: bool = False) -> list[tuple[int, int | None, bool]]:
     """(year, quarter, annual) for each period a text names with a quarter or a fiscal year, in
     order of appearance (bare years are not among them). ``strict``: not the terse forms a
@@ -231,7 +203,7 @@ def _period(name: str, title: str, first_page: str) -> Period | None:
     annual_cover = False
     m = _ENDED.search(first_page)
     if m:
-        ended = _date(m.group(2), m.group(3), m.group(4))
+        ended = calendar_date(m.group(2), m.group(3), m.group(4))
         kind = m.group(1).lower()
         annual_cover = kind in ("fiscal year", "year", "twelve months")
     # the first page's headline only, and only periods spelled as such ("fourth quarter of
